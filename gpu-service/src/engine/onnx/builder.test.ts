@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { cachedModel } from './cache.ts';
+import { Graph, tensorData } from './graph.ts';
+import { add, constant, layerNorm, linear, reshape, topK, transpose } from './ops.ts';
+import { Session, tensor } from './runtime.ts';
+import { toModelBytes } from './serialize.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'star-onnx-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function linearGraph(): Graph {
+  const g = new Graph('linear');
+  const x = g.input('x', 'float32', ['batch', 3]);
+  const w = g.initializer('w', tensorData('float32', [2, 3], new Uint8Array(Float32Array.from([1, 2, 3, 4, 5, 6]).buffer)));
+  const b = constant(g, Float32Array.from([0.5, -0.5]), [2]);
+  g.output(linear(x, w, b), 'y');
+  return g;
+}
+
+test('a built graph runs in onnxruntime and computes x·Wᵀ + b', async () => {
+  const session = await Session.create(toModelBytes(linearGraph()), { device: 'cpu' });
+  const out = await session.run({ x: tensor('float32', Float32Array.from([1, 1, 1, 0, 1, 0]), [2, 3]) });
+  assert.deepEqual([...out.y.data], [6.5, 14.5, 2.5, 4.5]);
+  assert.deepEqual(out.y.dims, [2, 2]);
+  await session.dispose();
+});
+
+test('shape mistakes fail at build time naming both tensors', () => {
+  const g = new Graph('bad');
+  const a = g.input('a', 'float32', [2, 3]);
+  const b = g.input('b', 'float32', [4, 5]);
+  assert.throws(() => add(a, b), /Add: cannot broadcast a:float32\[2,3\] with b:float32\[4,5\]/);
+  assert.throws(() => reshape(a, [4, 2]), /Reshape: a:float32\[2,3\] cannot become \[4,2\]/);
+  assert.throws(() => transpose(a, [0]), /Transpose/);
+});
+
+test('affine-free LayerNorm and TopK behave as torch does', async () => {
+  const g = new Graph('ln');
+  const x = g.input('x', 'float32', [1, 4]);
+  const y = layerNorm(x, 1e-6);
+  const [vals, idx] = topK(y, 2);
+  g.output(y, 'y');
+  g.output(vals, 'vals');
+  g.output(idx, 'idx');
+  const s = await Session.create(toModelBytes(g), { device: 'cpu' });
+  const out = await s.run({ x: tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]) });
+  const sd = Math.sqrt(1.25 + 1e-6);
+  [-1.5, -0.5, 0.5, 1.5].forEach((v, i) => assert.ok(Math.abs((out.y.data[i] as number) - v / sd) < 1e-6));
+  assert.deepEqual([...(out.idx.data as BigInt64Array)], [3n, 2n]);
+  await s.dispose();
+});
+
+function sumGraph(): Graph {
+  const g = new Graph('sum');
+  const x = g.input('x', 'float32', [1, 256]);
+  const w = constant(g, new Float32Array(4 * 256).fill(1), [4, 256]); // 4 KiB: goes to the weights file
+  g.output(linear(x, w), 'y');
+  return g;
+}
+
+test('the disk cache stores weights as external data and reuses the built model', async () => {
+  let builds = 0;
+  const key = { model: 'sum', precision: 'fp32' };
+  const build = () => {
+    builds++;
+    return sumGraph();
+  };
+  const first = cachedModel(key, build, tmp);
+  const second = cachedModel(key, build, tmp);
+  assert.equal(builds, 1);
+  assert.equal(first.hit, false);
+  assert.equal(second.hit, true);
+  assert.equal(first.modelPath, second.modelPath);
+  assert.ok(statSync(join(first.modelPath, '../weights.bin')).size >= 4096, 'weights stored as external data');
+  assert.ok(statSync(first.modelPath).size < 4096, 'model file holds no large weights');
+  const other = cachedModel({ ...key, precision: 'fp16' }, build, tmp);
+  assert.notEqual(other.modelPath, first.modelPath);
+  const session = await Session.create(first.modelPath, { device: 'cpu' });
+  const out = await session.run({ x: tensor('float32', new Float32Array(256).fill(0.5), [1, 256]) });
+  assert.deepEqual([...out.y.data], [128, 128, 128, 128]);
+  await session.dispose();
+});
+
+test('asking for CUDA on a CPU-only build fails with a clear message', async () => {
+  await assert.rejects(Session.create(toModelBytes(linearGraph()), { device: 'cuda' }), /CUDA/);
+});

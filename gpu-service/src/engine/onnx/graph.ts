@@ -1,0 +1,169 @@
+// A small ONNX graph builder: typed values, nodes, initializers. Shapes are
+// tracked where they are known so that mistakes surface at build time with
+// the tensor names, not as an onnxruntime error at run time.
+import type { DType } from './dtype.ts';
+import { BYTES_PER_ELEMENT, numel } from './dtype.ts';
+
+export type Dim = number | string;
+export type Shape = Dim[];
+
+/** Bytes of an initializer, produced on demand so large weights stream to disk one at a time. */
+export interface TensorData {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  bytes(): Uint8Array;
+}
+
+export class Value {
+  readonly graph: Graph;
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: Shape | undefined;
+  constructor(graph: Graph, name: string, dtype: DType, shape: Shape | undefined) {
+    this.graph = graph;
+    this.name = name;
+    this.dtype = dtype;
+    this.shape = shape;
+  }
+  get rank(): number | undefined {
+    return this.shape?.length;
+  }
+  /** Static size of one axis (negative axes count from the end), or undefined when symbolic. */
+  dim(axis: number): number | undefined {
+    if (!this.shape) return undefined;
+    const d = this.shape[axis < 0 ? this.shape.length + axis : axis];
+    return typeof d === 'number' ? d : undefined;
+  }
+  toString(): string {
+    return `${this.name}:${this.dtype}[${this.shape?.join(',') ?? '?'}]`;
+  }
+}
+
+export type Attribute =
+  | { kind: 'int'; value: number }
+  | { kind: 'float'; value: number }
+  | { kind: 'string'; value: string }
+  | { kind: 'ints'; value: number[] }
+  | { kind: 'floats'; value: number[] }
+  | { kind: 'tensor'; value: TensorData };
+
+export const attr = {
+  int: (value: number): Attribute => ({ kind: 'int', value }),
+  float: (value: number): Attribute => ({ kind: 'float', value }),
+  string: (value: string): Attribute => ({ kind: 'string', value }),
+  ints: (value: number[]): Attribute => ({ kind: 'ints', value }),
+  floats: (value: number[]): Attribute => ({ kind: 'floats', value }),
+  tensor: (value: TensorData): Attribute => ({ kind: 'tensor', value }),
+};
+
+export interface Node {
+  opType: string;
+  domain: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: Record<string, Attribute>;
+}
+
+export interface OutputSpec {
+  dtype: DType;
+  shape?: Shape;
+}
+
+export const MS_DOMAIN = 'com.microsoft';
+
+export class Graph {
+  readonly name: string;
+  readonly nodes: Node[] = [];
+  readonly inputs: Value[] = [];
+  readonly outputs: Value[] = [];
+  readonly initializers = new Map<string, TensorData>();
+  /** Opset per domain; '' is the default ONNX domain. */
+  readonly opsets = new Map<string, number>([['', 17]]);
+  private readonly used = new Set<string>();
+  private scopes: string[] = [];
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  input(name: string, dtype: DType, shape: Shape): Value {
+    const v = new Value(this, this.claim(name), dtype, shape);
+    this.inputs.push(v);
+    return v;
+  }
+
+  /** Marks a value as a graph output under `name` (an Identity renames it when needed). */
+  output(value: Value, name: string): Value {
+    let out = value;
+    if (value.name !== name || this.outputs.includes(value) || this.isInitializer(value)) {
+      out = new Value(this, this.claim(name), value.dtype, value.shape);
+      this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/identity`, inputs: [value.name], outputs: [out.name], attributes: {} });
+    }
+    this.outputs.push(out);
+    return out;
+  }
+
+  initializer(name: string, data: TensorData): Value {
+    const v = new Value(this, this.claim(name), data.dtype, [...data.shape]);
+    this.initializers.set(v.name, data);
+    return v;
+  }
+
+  isInitializer(value: Value): boolean {
+    return this.initializers.has(value.name);
+  }
+
+  /** Adds one node; returns its outputs as values with the given dtypes and shapes. */
+  node(opType: string, inputs: (Value | null)[], attributes: Record<string, Attribute>, outputs: OutputSpec[], domain = ''): Value[] {
+    for (const v of inputs) if (v && v.graph !== this) throw new Error(`${opType}: input ${v.name} belongs to another graph`);
+    if (domain && !this.opsets.has(domain)) this.opsets.set(domain, 1);
+    const base = this.prefix() + opType;
+    const nodeName = this.claim(base);
+    const values = outputs.map((o, i) => new Value(this, this.claim(`${nodeName}/out${i}`), o.dtype, o.shape));
+    this.nodes.push({
+      opType, domain, name: nodeName,
+      inputs: inputs.map((v) => (v ? v.name : '')),
+      outputs: values.map((v) => v.name),
+      attributes,
+    });
+    return values;
+  }
+
+  /** Runs `build` with node names prefixed by `name/` (e.g. blocks.3/attn/MatMul), which makes profiles readable. */
+  scope<T>(name: string, build: () => T): T {
+    this.scopes.push(name);
+    try {
+      return build();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Total bytes of all initializers (what the weights file will hold). */
+  weightBytes(): number {
+    let n = 0;
+    for (const t of this.initializers.values()) n += numel(t.shape) * BYTES_PER_ELEMENT[t.dtype];
+    return n;
+  }
+
+  private prefix(): string {
+    return this.scopes.length ? this.scopes.join('/') + '/' : '';
+  }
+
+  private claim(name: string): string {
+    let candidate = name;
+    for (let i = 1; this.used.has(candidate); i++) candidate = `${name}_${i}`;
+    this.used.add(candidate);
+    return candidate;
+  }
+}
+
+/** Initializer data held in memory. */
+export function tensorData(dtype: DType, shape: readonly number[], bytes: Uint8Array): TensorData {
+  const expected = numel(shape) * BYTES_PER_ELEMENT[dtype];
+  if (bytes.byteLength !== expected) {
+    throw new Error(`tensor data: ${bytes.byteLength} bytes for ${dtype}[${shape.join(',')}], expected ${expected}`);
+  }
+  return { dtype, shape, bytes: () => bytes };
+}

@@ -1,0 +1,329 @@
+// Op helpers: one function per ONNX op the engine uses, with static shape
+// checks. Model code composes these (x = add(x, attn(ln(x)))); it never builds
+// raw nodes itself.
+import type { DType, TypedArray } from './dtype.ts';
+import { dtypeOf } from './dtype.ts';
+import type { Dim, Graph, Shape } from './graph.ts';
+import { attr, MS_DOMAIN, tensorData, Value } from './graph.ts';
+
+type Scalar = number;
+type Operand = Value | Scalar;
+
+// ---------------------------------------------------------------- constants
+
+/** A constant tensor stored as an initializer. */
+export function constant(graph: Graph, data: TypedArray, shape: number[], dtype: DType = dtypeOf(data), name = 'const'): Value {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return graph.initializer(name, tensorData(dtype, shape, bytes.slice()));
+}
+
+export function scalar(graph: Graph, value: number, dtype: DType = 'float32'): Value {
+  return constant(graph, typed(dtype, [value]), [], dtype, 'scalar');
+}
+
+export function int64s(graph: Graph, values: number[]): Value {
+  return constant(graph, BigInt64Array.from(values.map(BigInt)), [values.length], 'int64', 'ints');
+}
+
+function typed(dtype: DType, values: number[]): TypedArray {
+  switch (dtype) {
+    case 'float32': return Float32Array.from(values);
+    case 'float64': return Float64Array.from(values);
+    case 'int32': return Int32Array.from(values);
+    case 'int64': return BigInt64Array.from(values.map(BigInt));
+    case 'uint8': case 'bool': return Uint8Array.from(values);
+    case 'int8': return Int8Array.from(values);
+    default: throw new Error(`scalar of ${dtype} not supported`);
+  }
+}
+
+function lift(a: Operand, like: Value): Value {
+  return typeof a === 'number' ? scalar(like.graph, a, like.dtype) : a;
+}
+
+// ---------------------------------------------------------------- elementwise
+
+export function broadcastShapes(a: Value, b: Value, op: string): Shape | undefined {
+  if (!a.shape || !b.shape) return undefined;
+  const n = Math.max(a.shape.length, b.shape.length);
+  const out: Dim[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = a.shape[a.shape.length - n + i] ?? 1;
+    const y = b.shape[b.shape.length - n + i] ?? 1;
+    if (x === 1) out.push(y);
+    else if (y === 1 || x === y) out.push(x);
+    else if (typeof x === 'string' || typeof y === 'string') out.push(typeof x === 'number' ? x : y);
+    else throw new Error(`${op}: cannot broadcast ${a} with ${b}`);
+  }
+  return out;
+}
+
+function binary(op: string, a: Operand, b: Operand, outDtype?: DType): Value {
+  const va = typeof a === 'number' ? lift(a, b as Value) : a;
+  const vb = lift(b, va);
+  if (va.dtype !== vb.dtype) throw new Error(`${op}: dtype mismatch ${va} vs ${vb}`);
+  return va.graph.node(op, [va, vb], {}, [{ dtype: outDtype ?? va.dtype, shape: broadcastShapes(va, vb, op) }])[0];
+}
+
+function unary(op: string, x: Value, attributes = {}): Value {
+  return x.graph.node(op, [x], attributes, [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+export const add = (a: Operand, b: Operand) => binary('Add', a, b);
+export const sub = (a: Operand, b: Operand) => binary('Sub', a, b);
+export const mul = (a: Operand, b: Operand) => binary('Mul', a, b);
+export const div = (a: Operand, b: Operand) => binary('Div', a, b);
+export const pow = (a: Operand, b: Operand) => binary('Pow', a, b);
+export const max = (a: Operand, b: Operand) => binary('Max', a, b);
+export const min = (a: Operand, b: Operand) => binary('Min', a, b);
+export const equal = (a: Operand, b: Operand) => binary('Equal', a, b, 'bool');
+export const less = (a: Operand, b: Operand) => binary('Less', a, b, 'bool');
+export const greater = (a: Operand, b: Operand) => binary('Greater', a, b, 'bool');
+export const and = (a: Value, b: Value) => binary('And', a, b, 'bool');
+export const sqrt = (x: Value) => unary('Sqrt', x);
+export const exp = (x: Value) => unary('Exp', x);
+export const log = (x: Value) => unary('Log', x);
+export const neg = (x: Value) => unary('Neg', x);
+export const abs = (x: Value) => unary('Abs', x);
+export const floor = (x: Value) => unary('Floor', x);
+export const sigmoid = (x: Value) => unary('Sigmoid', x);
+export const tanh = (x: Value) => unary('Tanh', x);
+export const erf = (x: Value) => unary('Erf', x);
+export const relu = (x: Value) => unary('Relu', x);
+export const not = (x: Value) => unary('Not', x);
+export const reciprocal = (x: Value) => unary('Reciprocal', x);
+export const identity = (x: Value) => unary('Identity', x);
+
+export function silu(x: Value): Value {
+  return mul(x, sigmoid(x));
+}
+
+/** GELU with erf, as torch's default nn.GELU / HF "gelu". */
+export function gelu(x: Value): Value {
+  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+}
+
+export function clip(x: Value, lo: number, hi: number): Value {
+  return x.graph.node('Clip', [x, scalar(x.graph, lo, x.dtype), scalar(x.graph, hi, x.dtype)], {}, [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+export function where(cond: Value, a: Operand, b: Operand): Value {
+  const like = typeof a === 'number' ? (b as Value) : a;
+  const va = lift(a, like);
+  const vb = lift(b, like);
+  const shape = broadcastShapes(cond, broadcastShape(va, vb), 'Where');
+  return cond.graph.node('Where', [cond, va, vb], {}, [{ dtype: va.dtype, shape }])[0];
+}
+
+function broadcastShape(a: Value, b: Value): Value {
+  return new Value(a.graph, '', a.dtype, broadcastShapes(a, b, 'Where'));
+}
+
+export function cast(x: Value, dtype: DType): Value {
+  if (x.dtype === dtype) return x;
+  const to = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 }[dtype];
+  return x.graph.node('Cast', [x], { to: attr.int(to) }, [{ dtype, shape: x.shape }])[0];
+}
+
+// ---------------------------------------------------------------- linear algebra
+
+export function matmul(a: Value, b: Value): Value {
+  let shape: Shape | undefined;
+  if (a.shape && b.shape && a.shape.length >= 2 && b.shape.length >= 2) {
+    const k1 = a.shape[a.shape.length - 1];
+    const k2 = b.shape[b.shape.length - 2];
+    if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) throw new Error(`MatMul: inner dims differ: ${a} × ${b}`);
+    const batchA = new Value(a.graph, '', a.dtype, a.shape.slice(0, -2));
+    const batchB = new Value(b.graph, '', b.dtype, b.shape.slice(0, -2));
+    shape = [...(broadcastShapes(batchA, batchB, 'MatMul') ?? []), a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]];
+  } else if (a.shape && b.shape && b.shape.length === 2) {
+    shape = [...a.shape.slice(0, -1), b.shape[1]];
+  }
+  if (a.dtype !== b.dtype) throw new Error(`MatMul: dtype mismatch ${a} vs ${b}`);
+  return a.graph.node('MatMul', [a, b], {}, [{ dtype: a.dtype, shape }])[0];
+}
+
+/** y = x·Wᵀ + b, with W stored as torch's (out, in). Transposes once, at build time, as a graph constant op. */
+export function linear(x: Value, weightOutIn: Value, bias?: Value | null): Value {
+  const y = matmul(x, transpose(weightOutIn, [1, 0]));
+  return bias ? add(y, bias) : y;
+}
+
+// ---------------------------------------------------------------- shape ops
+
+export function reshape(x: Value, shape: number[]): Value {
+  let out: Shape = shape.map((d, i) => (d === 0 && x.shape ? x.shape[i] : d));
+  const known = x.shape?.every((d) => typeof d === 'number');
+  if (known && x.shape) {
+    const total = (x.shape as number[]).reduce((p, d) => p * d, 1);
+    const rest = out.filter((d) => d !== -1).reduce<number>((p, d) => p * (d as number), 1);
+    out = out.map((d) => (d === -1 ? total / rest : d));
+    if ((out as number[]).reduce((p, d) => p * d, 1) !== total) throw new Error(`Reshape: ${x} cannot become [${shape.join(',')}]`);
+  } else if (out.includes(-1)) {
+    out = out.map((d, i) => (d === -1 ? `${x.name}_d${i}` : d));
+  }
+  return x.graph.node('Reshape', [x, int64s(x.graph, shape)], {}, [{ dtype: x.dtype, shape: out }])[0];
+}
+
+export function transpose(x: Value, perm: number[]): Value {
+  if (x.shape && x.shape.length !== perm.length) throw new Error(`Transpose: perm [${perm}] for ${x}`);
+  return x.graph.node('Transpose', [x], { perm: attr.ints(perm) }, [{ dtype: x.dtype, shape: x.shape && perm.map((p) => x.shape![p]) }])[0];
+}
+
+export function concat(xs: Value[], axis: number): Value {
+  const first = xs[0];
+  let shape: Shape | undefined;
+  if (xs.every((x) => x.shape)) {
+    const r = first.shape!.length;
+    const ax = axis < 0 ? r + axis : axis;
+    shape = [...first.shape!];
+    let sum: Dim = 0;
+    for (const x of xs) {
+      if (x.shape!.length !== r) throw new Error(`Concat: rank mismatch ${first} vs ${x}`);
+      const d = x.shape![ax];
+      sum = typeof sum === 'number' && typeof d === 'number' ? sum + d : `${first.name}_cat`;
+    }
+    shape[ax] = sum;
+  }
+  return first.graph.node('Concat', xs, { axis: attr.int(axis) }, [{ dtype: first.dtype, shape }])[0];
+}
+
+/** Static slice along one or more axes (ends clamp like numpy). */
+export function slice(x: Value, starts: number[], ends: number[], axes: number[], steps?: number[]): Value {
+  let shape: Shape | undefined = x.shape && [...x.shape];
+  if (shape) {
+    axes.forEach((a, i) => {
+      const ax = a < 0 ? shape!.length + a : a;
+      const d = shape![ax];
+      if (typeof d !== 'number') { shape![ax] = `${x.name}_s${ax}`; return; }
+      const step = steps?.[i] ?? 1;
+      const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
+      shape![ax] = Math.max(0, Math.ceil((clampIdx(ends[i]) - clampIdx(starts[i])) / step));
+    });
+  }
+  const g = x.graph;
+  const inputs = [x, int64s(g, starts), int64s(g, ends), int64s(g, axes)];
+  if (steps) inputs.push(int64s(g, steps));
+  return g.node('Slice', inputs, {}, [{ dtype: x.dtype, shape }])[0];
+}
+
+export function gather(x: Value, indices: Value, axis = 0): Value {
+  const shape = x.shape && indices.shape
+    ? [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)]
+    : undefined;
+  return x.graph.node('Gather', [x, indices], { axis: attr.int(axis) }, [{ dtype: x.dtype, shape }])[0];
+}
+
+export function gatherElements(x: Value, indices: Value, axis: number): Value {
+  return x.graph.node('GatherElements', [x, indices], { axis: attr.int(axis) }, [{ dtype: x.dtype, shape: indices.shape }])[0];
+}
+
+export function unsqueeze(x: Value, axes: number[]): Value {
+  let shape: Shape | undefined;
+  if (x.shape) {
+    shape = [...x.shape];
+    const r = x.shape.length + axes.length;
+    for (const a of [...axes].map((a) => (a < 0 ? r + a : a)).sort((p, q) => p - q)) shape.splice(a, 0, 1);
+  }
+  return x.graph.node('Unsqueeze', [x, int64s(x.graph, axes)], {}, [{ dtype: x.dtype, shape }])[0];
+}
+
+export function squeeze(x: Value, axes: number[]): Value {
+  const r = x.rank;
+  const norm = axes.map((a) => (a < 0 && r !== undefined ? r + a : a));
+  const shape = x.shape?.filter((_, i) => !norm.includes(i));
+  return x.graph.node('Squeeze', [x, int64s(x.graph, axes)], {}, [{ dtype: x.dtype, shape }])[0];
+}
+
+export function expand(x: Value, shape: number[]): Value {
+  const target = new Value(x.graph, '', x.dtype, shape);
+  return x.graph.node('Expand', [x, int64s(x.graph, shape)], {}, [{ dtype: x.dtype, shape: broadcastShapes(x, target, 'Expand') }])[0];
+}
+
+export function tile(x: Value, repeats: number[]): Value {
+  const shape = x.shape?.map((d, i) => (typeof d === 'number' ? d * repeats[i] : d));
+  return x.graph.node('Tile', [x, int64s(x.graph, repeats)], {}, [{ dtype: x.dtype, shape }])[0];
+}
+
+// ---------------------------------------------------------------- reductions and normalization
+
+function reducedShape(x: Value, axes: number[], keepdims: boolean): Shape | undefined {
+  if (!x.shape) return undefined;
+  const r = x.shape.length;
+  const norm = axes.map((a) => (a < 0 ? r + a : a));
+  return keepdims ? x.shape.map((d, i) => (norm.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !norm.includes(i));
+}
+
+export function reduceSum(x: Value, axes: number[], keepdims = true): Value {
+  return x.graph.node('ReduceSum', [x, int64s(x.graph, axes)], { keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: x.dtype, shape: reducedShape(x, axes, keepdims) }])[0];
+}
+
+export function reduceMean(x: Value, axes: number[], keepdims = true): Value {
+  return x.graph.node('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: x.dtype, shape: reducedShape(x, axes, keepdims) }])[0];
+}
+
+export function reduceMax(x: Value, axes: number[], keepdims = true): Value {
+  return x.graph.node('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: x.dtype, shape: reducedShape(x, axes, keepdims) }])[0];
+}
+
+export function argMax(x: Value, axis: number, keepdims = true): Value {
+  return x.graph.node('ArgMax', [x], { axis: attr.int(axis), keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: 'int64', shape: reducedShape(x, [axis], keepdims) }])[0];
+}
+
+export function softmax(x: Value, axis = -1): Value {
+  return unary('Softmax', x, { axis: attr.int(axis) });
+}
+
+export function cumSum(x: Value, axis: number): Value {
+  return x.graph.node('CumSum', [x, constantInt(x.graph, axis)], {}, [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+function constantInt(graph: Graph, v: number): Value {
+  return constant(graph, BigInt64Array.from([BigInt(v)]), [], 'int64', 'axis');
+}
+
+/** LayerNormalization over the last axis; `scale`/`bias` omitted means affine-free. */
+export function layerNorm(x: Value, eps: number, scale?: Value | null, bias?: Value | null): Value {
+  const c = x.dim(-1);
+  if (c === undefined) throw new Error(`LayerNorm: last dim of ${x} must be static`);
+  const g = x.graph;
+  const s = scale ?? constant(g, new Float32Array(c).fill(1), [c], 'float32', 'ln_ones');
+  const inputs = [x, s];
+  if (bias) inputs.push(bias);
+  return g.node('LayerNormalization', inputs, { axis: attr.int(-1), epsilon: attr.float(eps) }, [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+/** Top-k along an axis: [values, int64 indices]. Ties keep the lower index (ONNX's documented order). */
+export function topK(x: Value, k: number | Value, axis = -1, largest = true): [Value, Value] {
+  const g = x.graph;
+  const kv = typeof k === 'number' ? int64s(g, [k]) : k;
+  const shape = x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? x.shape!.length + axis : axis) ? k : d)) : undefined;
+  const [values, indices] = g.node('TopK', [x, kv], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) },
+    [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }]);
+  return [values, indices];
+}
+
+// ---------------------------------------------------------------- convolution
+
+/** 2D convolution, NCHW, stride 1, symmetric zero padding. */
+export function conv2d(x: Value, weight: Value, bias: Value | null, pad: number): Value {
+  let shape: Shape | undefined;
+  if (x.shape && weight.shape) {
+    const [n, cin, h, w] = x.shape;
+    const [cout, wcin, kh, kw] = weight.shape as number[];
+    if (typeof cin === 'number' && cin !== wcin) throw new Error(`Conv: ${x} has ${cin} channels, weight ${weight} expects ${wcin}`);
+    const out = (d: Dim, k: number) => (typeof d === 'number' ? d + 2 * pad - k + 1 : d);
+    shape = [n, cout, out(h, kh), out(w, kw)];
+  }
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return x.graph.node('Conv', inputs, { pads: attr.ints([pad, pad, pad, pad]) }, [{ dtype: x.dtype, shape }])[0];
+}
+
+// ---------------------------------------------------------------- contrib ops
+
+/** onnxruntime's fused MultiHeadAttention (com.microsoft): q (B,Sq,H·d), k/v (B,Sk,H·d). */
+export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scaleFactor: number, attentionBias?: Value | null): Value {
+  const inputs: (Value | null)[] = [q, k, v, null, null, attentionBias ?? null];
+  return q.graph.node('MultiHeadAttention', inputs, { num_heads: attr.int(heads), scale: attr.float(scaleFactor) },
+    [{ dtype: q.dtype, shape: q.shape && v.shape ? [q.shape[0], q.shape[1], v.shape[2]] : undefined }], MS_DOMAIN)[0];
+}

@@ -1,0 +1,99 @@
+// The one module that talks to onnxruntime-node: device → execution provider,
+// session creation with clear errors, tensors in and out, and serialized runs
+// (onnxruntime sessions are not meant to run concurrently from one thread
+// pool; we queue deliberately instead of by accident).
+import * as ort from 'onnxruntime-node';
+import type { DType, TypedArray } from './dtype.ts';
+
+export type Device = 'cpu' | 'cuda';
+
+export interface SessionOptions {
+  device: Device;
+  /** Intra-op threads on CPU; defaults to onnxruntime's choice (all cores). */
+  threads?: number;
+}
+
+export type Feeds = Record<string, RuntimeTensor>;
+
+export interface RuntimeTensor {
+  readonly dtype: DType;
+  readonly dims: readonly number[];
+  readonly data: TypedArray;
+}
+
+const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8', float64: 'float64',
+};
+
+export function tensor(dtype: DType, data: TypedArray, dims: readonly number[]): RuntimeTensor {
+  return { dtype, data, dims };
+}
+
+export class Session {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  private readonly session: ort.InferenceSession;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(session: ort.InferenceSession) {
+    this.session = session;
+    this.inputNames = session.inputNames;
+    this.outputNames = session.outputNames;
+  }
+
+  /** Loads a model from a file path (external data resolves next to it) or from bytes. */
+  static async create(model: string | Uint8Array, options: SessionOptions): Promise<Session> {
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      executionProviders: executionProviders(options.device),
+      graphOptimizationLevel: 'all',
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    };
+    if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
+    try {
+      const session = typeof model === 'string'
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions);
+      return new Session(session);
+    } catch (err) {
+      const where = typeof model === 'string' ? model : `${model.byteLength}-byte model`;
+      const hint = options.device === 'cuda' ? ` (${CUDA_HINT})` : '';
+      throw new Error(`onnxruntime could not load ${where} on ${options.device}: ${(err as Error).message}${hint}`, { cause: err });
+    }
+  }
+
+  /** Runs the graph; concurrent calls on one session are queued. Only `fetches` are copied out. */
+  run(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, RuntimeTensor>> {
+    const next = this.queue.then(() => this.runNow(feeds, fetches));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async dispose(): Promise<void> {
+    await this.queue;
+    await this.session.release();
+  }
+
+  private async runNow(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, RuntimeTensor>> {
+    const input: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      const type = ORT_TYPE[t.dtype];
+      if (!type) throw new Error(`input ${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
+      input[name] = new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
+    }
+    const results = fetches ? await this.session.run(input, [...fetches]) : await this.session.run(input);
+    const out: Record<string, RuntimeTensor> = {};
+    for (const [name, t] of Object.entries(results)) {
+      out[name] = { dtype: t.type as DType, dims: t.dims, data: t.data as TypedArray };
+    }
+    return out;
+  }
+}
+
+const CUDA_HINT = 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and CUDA 12 + cuDNN 9 libraries; see gpu-service/Dockerfile';
+
+function executionProviders(device: Device): ort.InferenceSession.ExecutionProviderConfig[] {
+  if (device === 'cpu') return ['cpu'];
+  if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) throw new Error(`DEVICE=cuda: ${CUDA_HINT}`);
+  return [{ name: 'cuda' }, 'cpu'];
+}
