@@ -1,0 +1,55 @@
+// The Hono app: health (open), then body limit and HMAC auth in front of
+// everything else. Pure wiring; the pieces live in their own modules.
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ModelInfo } from '../engine/types.ts';
+import { hmacAuth } from './auth.ts';
+import type { Batcher } from './batcher.ts';
+import { generateRoutes } from './generate.ts';
+import type { ServiceMetrics } from './metrics.ts';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics-registry.ts';
+import { problemResponse } from './problem.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export interface AppDeps {
+  sharedSecret: string;
+  maxBatch: number;
+  requestTimeoutMs: number;
+  batcher: Batcher;
+  models: ReadonlyMap<string, ModelInfo>;
+  /** Models loaded and warm, and not draining. */
+  isReady(): boolean;
+  metrics: ServiceMetrics;
+  /** Refreshes samples that need an await (the engine worker's heap) before a scrape. */
+  beforeScrape(): Promise<void>;
+}
+
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse('payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`) }));
+  app.use('*', hmacAuth(deps.sharedSecret));
+
+  app.get('/readyz', (c) => {
+    if (deps.isReady()) return c.json({ status: 'ready', models: [...deps.models.keys()] });
+    return c.json({ status: deps.batcher.isDraining ? 'draining' : 'loading' }, 503);
+  });
+
+  app.get('/metrics', async (c) => {
+    await deps.beforeScrape();
+    return c.body(deps.metrics.registry.render(), 200, { 'content-type': PROMETHEUS_CONTENT_TYPE });
+  });
+
+  app.route('/', generateRoutes(deps));
+
+  app.notFound(() => problemResponse('not_found', 'no such route'));
+  app.onError((error) => {
+    // Unexpected: the message may be internal, so the client gets the type only.
+    console.error('unhandled error', error);
+    return problemResponse('generation_failed');
+  });
+  return app;
+}

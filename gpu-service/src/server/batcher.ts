@@ -1,0 +1,234 @@
+// Bounded queue + micro-batcher in front of the engine. Requests for the same
+// model that arrive within BATCH_WINDOW_MS of the oldest waiting one share one
+// engine run of up to MAX_BATCH images. One run at a time: the engine owns the
+// device, and a second concurrent run would only contend for it.
+import type { GenerateRequest, ProgressEvent, RgbImage, StageTimings } from '../engine/types.ts';
+import type { Engine } from './engine-client.ts';
+import { ProblemError } from './problem.ts';
+
+export interface BatcherOptions {
+  maxBatch: number;
+  queueLimit: number;
+  batchWindowMs: number;
+}
+
+export interface JobProgress {
+  scale: number;
+  scales: number;
+  side: number;
+  /** One per image of the job, when previews were asked for. */
+  previews?: RgbImage[];
+}
+
+export interface JobSpec {
+  model: string;
+  /** One engine request per image (n = 1 each): image i is generated from its own seed alone. */
+  requests: GenerateRequest[];
+  preview: boolean;
+  /** Aborted by the caller when its client goes away. */
+  signal: AbortSignal;
+  deadlineMs: number;
+  onStarted?: (info: { batchSize: number; scales: number }) => void;
+  onProgress?: (progress: JobProgress) => void;
+}
+
+export interface JobResult {
+  images: RgbImage[];
+  timings: StageTimings;
+  queueMs: number;
+  batchSize: number;
+}
+
+interface Job {
+  spec: JobSpec;
+  enqueuedAt: number;
+  /** Aborts the job's engine items: client gone or deadline passed. */
+  controller: AbortController;
+  resolve(result: JobResult): void;
+  reject(error: unknown): void;
+}
+
+export interface BatchRecord {
+  model: string;
+  images: number;
+  requests: number;
+  durationMs: number;
+}
+
+export class Batcher {
+  private readonly queue: Job[] = [];
+  private running = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private draining = false;
+  private lastBatchMs = 1000;
+  private readonly idleWaiters: (() => void)[] = [];
+  private readonly engine: Engine;
+  private readonly options: BatcherOptions;
+  /** Called after every engine run (metrics). */
+  onBatch: ((batch: BatchRecord) => void) | undefined;
+
+  constructor(engine: Engine, options: BatcherOptions) {
+    this.engine = engine;
+    this.options = options;
+  }
+
+  get queueDepth(): number {
+    return this.queue.length;
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /**
+   * Accepts a job or throws ProblemError('gpu_unavailable') at once (queue full,
+   * draining). `position` is the number of requests ahead of it in the queue.
+   */
+  submit(spec: JobSpec): { position: number; result: Promise<JobResult> } {
+    if (this.draining) throw new ProblemError('gpu_unavailable', 'the service is shutting down', 5);
+    if (this.queue.length >= this.options.queueLimit) {
+      throw new ProblemError('gpu_unavailable', `queue is full (${this.options.queueLimit} waiting)`, this.retryAfterS());
+    }
+    const controller = new AbortController();
+    const result = new Promise<JobResult>((resolve, reject) => {
+      const job: Job = { spec, enqueuedAt: performance.now(), controller, resolve, reject };
+      const deadline = setTimeout(() => this.abort(job, new ProblemError('gpu_timeout', `deadline of ${spec.deadlineMs} ms passed`)), spec.deadlineMs);
+      const onClientAbort = () => this.abort(job, spec.signal.reason ?? new Error('client went away'));
+      spec.signal.addEventListener('abort', onClientAbort, { once: true });
+      job.resolve = (value) => {
+        clearTimeout(deadline);
+        spec.signal.removeEventListener('abort', onClientAbort);
+        resolve(value);
+      };
+      job.reject = (error) => {
+        clearTimeout(deadline);
+        spec.signal.removeEventListener('abort', onClientAbort);
+        reject(error);
+      };
+      this.queue.push(job);
+      if (spec.signal.aborted) onClientAbort();
+    });
+    const position = this.queue.length - 1;
+    this.schedule();
+    return { position, result };
+  }
+
+  /** Stops intake; resolves once every accepted job has settled and the engine is idle. */
+  drain(): Promise<void> {
+    this.draining = true;
+    return this.whenIdle();
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  private whenIdle(): Promise<void> {
+    if (this.queue.length === 0 && this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private retryAfterS(): number {
+    const runsAhead = Math.ceil((this.queue.length + 1) / this.options.maxBatch);
+    return Math.max(1, Math.ceil((runsAhead * this.lastBatchMs) / 1000));
+  }
+
+  private abort(job: Job, reason: unknown): void {
+    const index = this.queue.indexOf(job);
+    if (index >= 0) this.queue.splice(index, 1);
+    // Running jobs are stopped by the engine between scales; the caller hears now.
+    job.controller.abort(reason);
+    job.reject(reason);
+    this.notifyIfIdle();
+  }
+
+  private schedule(): void {
+    if (this.running > 0 || this.queue.length === 0 || this.timer) return;
+    const head = this.queue[0];
+    const waitMs = head.enqueuedAt + this.options.batchWindowMs - performance.now();
+    const waitingImages = this.queue.filter((job) => job.spec.model === head.spec.model).reduce((sum, job) => sum + job.spec.requests.length, 0);
+    if (waitMs <= 0 || waitingImages >= this.options.maxBatch) {
+      this.dispatch();
+    } else {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.schedule();
+      }, waitMs);
+    }
+  }
+
+  private dispatch(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const model = this.queue[0].spec.model;
+    const batch: Job[] = [];
+    let images = 0;
+    // FIFO within the model; a job that does not fit waits for the next run.
+    for (const job of this.queue) {
+      if (job.spec.model !== model) continue;
+      if (images + job.spec.requests.length > this.options.maxBatch) break;
+      batch.push(job);
+      images += job.spec.requests.length;
+    }
+    for (const job of batch) this.queue.splice(this.queue.indexOf(job), 1);
+
+    const startedAt = performance.now();
+    const scales = this.engine.models.get(model)?.patchNums.length ?? 1;
+    const items = batch.flatMap((job) => {
+      const progress = progressCollector(job.spec.requests.length, job.spec.onProgress);
+      return job.spec.requests.map((request, i) => ({
+        request,
+        preview: job.spec.preview,
+        signal: job.controller.signal,
+        onProgress: (event: ProgressEvent) => progress(i, event),
+      }));
+    });
+    this.running = batch.length;
+    const run = this.engine.run(model, items);
+    let offset = 0;
+    for (const job of batch) {
+      const queueMs = startedAt - job.enqueuedAt;
+      job.spec.onStarted?.({ batchSize: images, scales });
+      const mine = run.results.slice(offset, offset + job.spec.requests.length);
+      offset += job.spec.requests.length;
+      Promise.all(mine).then(
+        (results) =>
+          job.resolve({
+            images: results.flatMap((r) => r.images),
+            timings: results[0].timings,
+            queueMs,
+            batchSize: results[0].batchSize,
+          }),
+        (error: unknown) => job.reject(job.controller.signal.aborted ? job.controller.signal.reason : error),
+      );
+    }
+    void run.done.then(() => {
+      this.running = 0;
+      this.lastBatchMs = performance.now() - startedAt;
+      this.onBatch?.({ model, images, requests: batch.length, durationMs: this.lastBatchMs });
+      this.notifyIfIdle();
+      this.schedule();
+    });
+  }
+
+  private notifyIfIdle(): void {
+    if (this.queue.length > 0 || this.running > 0) return;
+    for (const resolve of this.idleWaiters.splice(0)) resolve();
+  }
+}
+
+/** Joins per-image progress into one event per scale, once every image of the job has reported it. */
+function progressCollector(imageCount: number, onProgress: JobSpec['onProgress']) {
+  const seen = new Map<number, { count: number; previews: RgbImage[] }>();
+  return (imageIndex: number, event: ProgressEvent) => {
+    if (!onProgress) return;
+    const entry = seen.get(event.scale) ?? { count: 0, previews: [] };
+    seen.set(event.scale, entry);
+    entry.count++;
+    if (event.previews?.[0]) entry.previews[imageIndex] = event.previews[0];
+    if (entry.count < imageCount) return;
+    seen.delete(event.scale);
+    const previews = entry.previews.length === imageCount ? entry.previews : undefined;
+    onProgress({ scale: event.scale, scales: event.scales, side: event.side, ...(previews ? { previews } : {}) });
+  };
+}

@@ -1,0 +1,71 @@
+// The executable form of internal-api.md (edge → gpu-service). Keep both in step.
+import { z } from 'zod';
+
+export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg', 'rgb'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+const uint32 = z.number().int().min(0).max(0xffff_ffff);
+
+/** The request body; `maxImages` is the service's MAX_BATCH (a request never spans two engine runs). */
+export function generateRequestSchema(maxImages: number) {
+  return z.strictObject({
+    model: z.string().min(1).max(64),
+    prompt: z.string().min(1).max(4000),
+    negative_prompt: z.string().max(4000).default(''),
+    seeds: z.array(uint32).min(1).max(maxImages),
+    cfg: z.number().min(0).max(50).default(4.5),
+    top_k: z.number().int().min(1).max(1_000_000).default(900),
+    top_p: z.number().gt(0).max(1).default(0.95),
+    more_smooth: z.boolean().default(false),
+    output_format: z.enum(OUTPUT_FORMATS).default('png'),
+    preview: z.boolean().default(false),
+  });
+}
+export type GenerateBody = z.infer<ReturnType<typeof generateRequestSchema>>;
+
+export const timingsSchema = z.object({
+  queue_ms: z.number(),
+  text_ms: z.number(),
+  generate_ms: z.number(),
+  decode_ms: z.number(),
+  encode_ms: z.number(),
+  total_ms: z.number(),
+});
+export type Timings = z.infer<typeof timingsSchema>;
+
+export const encodedImageSchema = z.object({
+  seed: uint32,
+  format: z.enum(OUTPUT_FORMATS),
+  b64: z.string(),
+});
+export type EncodedImage = z.infer<typeof encodedImageSchema>;
+
+export const generateResponseSchema = z.object({
+  model: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  images: z.array(encodedImageSchema),
+  timings: timingsSchema,
+  /** Images in the engine run that produced these (this request's and others'). */
+  batch_size: z.number().int().min(1),
+});
+export type GenerateResponse = z.infer<typeof generateResponseSchema>;
+
+// SSE events, in order: queued, started, progress*, then result or error.
+export const queuedEventSchema = z.object({ position: z.number().int().min(0) });
+export const startedEventSchema = z.object({ scales: z.number().int().min(1), batch_size: z.number().int().min(1) });
+const previewSchema = z.object({ format: z.literal('png'), b64: z.string() });
+export const progressEventSchema = z.object({
+  scale: z.number().int().min(1),
+  scales: z.number().int().min(1),
+  side: z.number().int().min(1),
+  /** Image 0's preview (the contract's original field). */
+  preview: previewSchema.optional(),
+  /** One preview per image, in `seeds` order. */
+  previews: z.array(previewSchema).optional(),
+});
+export type QueuedEvent = z.infer<typeof queuedEventSchema>;
+export type StartedEvent = z.infer<typeof startedEventSchema>;
+export type ProgressEventBody = z.infer<typeof progressEventSchema>;
+
+export const SSE_EVENTS = ['queued', 'started', 'progress', 'result', 'error'] as const;

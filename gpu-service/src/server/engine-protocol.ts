@@ -1,0 +1,32 @@
+// Messages between the main thread (engine-client.ts) and the engine worker
+// (engine-worker.ts). Plain data only: everything here crosses postMessage.
+import type { GenerateRequest, GenerateResult, ModelInfo, ProgressEvent } from '../engine/types.ts';
+
+export interface EngineWorkerData {
+  engineModule: string;
+  models: string[];
+  device: 'cpu' | 'cuda';
+  modelDir: string | undefined;
+}
+
+export interface RunItem {
+  /** Unique per item for the worker's lifetime; cancel, progress and settle refer to it. */
+  id: number;
+  request: GenerateRequest;
+  preview: boolean;
+}
+
+export type ToWorker =
+  | { type: 'run'; batchId: number; model: string; items: RunItem[] }
+  | { type: 'cancel'; id: number; reason: string }
+  | { type: 'dispose' };
+
+export type FromWorker =
+  | { type: 'ready'; models: ModelInfo[] }
+  | { type: 'load_failed'; message: string }
+  | { type: 'progress'; id: number; event: ProgressEvent }
+  | { type: 'result'; id: number; result: GenerateResult }
+  | { type: 'error'; id: number; message: string; cancelled: boolean }
+  /** Every item of the batch has settled: the engine is free for the next one. */
+  | { type: 'batch_done'; batchId: number }
+  | { type: 'disposed' };

@@ -1,0 +1,82 @@
+// Hosts the engine's Pipelines in a worker thread: onnxruntime-node's run()
+// holds the thread it is called on, so HTTP, health checks and cancellation
+// stay on the main thread and remain responsive while a batch generates.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { GenerateResult, Pipeline } from '../engine/types.ts';
+import type { EngineWorkerData, FromWorker, RunItem, ToWorker } from './engine-protocol.ts';
+
+interface EngineModule {
+  loadPipeline(modelNameOrDir: string, options: { device: 'cpu' | 'cuda'; modelDir?: string }): Promise<Pipeline>;
+}
+
+const port = parentPort!;
+const data = workerData as EngineWorkerData;
+const pipelines = new Map<string, Pipeline>();
+const cancellers = new Map<number, AbortController>();
+
+function send(message: FromWorker): void {
+  port.postMessage(message);
+}
+
+async function load(): Promise<void> {
+  const engine = (await import(data.engineModule)) as EngineModule;
+  for (const model of data.models) {
+    const pipeline = await engine.loadPipeline(model, { device: data.device, ...(data.modelDir ? { modelDir: data.modelDir } : {}) });
+    // Warm up (first-run allocations, CUDA kernels) so /readyz means "fast now".
+    await pipeline.generate({ prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 1, topP: 1, moreSmooth: false });
+    pipelines.set(model, pipeline);
+  }
+  send({ type: 'ready', models: [...pipelines.values()].map((p) => p.info) });
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function run(batchId: number, model: string, items: RunItem[]): Promise<void> {
+  const controllers = items.map((item) => {
+    const controller = new AbortController();
+    cancellers.set(item.id, controller);
+    return controller;
+  });
+  let results: Promise<GenerateResult>[];
+  try {
+    const pipeline = pipelines.get(model);
+    if (!pipeline) throw new Error(`model ${model} is not loaded`);
+    results = pipeline.generateBatch(
+      items.map((item, i) => ({
+        request: item.request,
+        options: {
+          preview: item.preview,
+          signal: controllers[i].signal,
+          onProgress: (event) => send({ type: 'progress', id: item.id, event }),
+        },
+      })),
+    );
+  } catch (error) {
+    results = items.map(() => Promise.reject(error));
+  }
+  await Promise.allSettled(
+    results.map(async (promise, i) => {
+      const id = items[i].id;
+      try {
+        send({ type: 'result', id, result: await promise });
+      } catch (error) {
+        send({ type: 'error', id, message: errorMessage(error), cancelled: controllers[i].signal.aborted });
+      } finally {
+        cancellers.delete(id);
+      }
+    }),
+  );
+  send({ type: 'batch_done', batchId });
+}
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'run') void run(message.batchId, message.model, message.items);
+  else if (message.type === 'cancel') cancellers.get(message.id)?.abort(new Error(message.reason));
+  else if (message.type === 'dispose') {
+    void Promise.allSettled([...pipelines.values()].map((p) => p.dispose())).then(() => send({ type: 'disposed' }));
+  }
+});
+
+load().catch((error: unknown) => send({ type: 'load_failed', message: errorMessage(error) }));

@@ -1,0 +1,66 @@
+// Starts the service: engine worker, batcher, metrics, HTTP. Owns the lifecycle
+// (ready once the engine is warm; shutdown drains accepted work first).
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { createApp } from './app.ts';
+import { Batcher } from './batcher.ts';
+import type { ServiceConfig } from './config.ts';
+import { EngineClient } from './engine-client.ts';
+import { createServiceMetrics } from './metrics.ts';
+
+export interface RunningService {
+  /** Base URL, e.g. http://127.0.0.1:8788 */
+  url: string;
+  port: number;
+  /** Resolves when models are loaded and warm; rejects if the engine fails to load. */
+  ready: Promise<void>;
+  metrics: ReturnType<typeof createServiceMetrics>;
+  /** Stops intake (503, /readyz 503), finishes accepted work, then closes everything. */
+  shutdown(): Promise<void>;
+}
+
+export async function startService(config: ServiceConfig): Promise<RunningService> {
+  const engine = new EngineClient({ engineModule: config.engineModule, models: config.models, device: config.device, modelDir: config.modelDir });
+  const batcher = new Batcher(engine, { maxBatch: config.maxBatch, queueLimit: config.queueLimit, batchWindowMs: config.batchWindowMs });
+  const metrics = createServiceMetrics({ engineHeapBytes: () => engine.heapBytes, queueDepth: () => batcher.queueDepth, inFlight: () => batcher.inFlight });
+  batcher.onBatch = (batch) => metrics.batchSize.observe(batch.images, { model: batch.model });
+
+  let loaded = false;
+  const ready = engine.whenReady().then(() => {
+    loaded = true;
+  });
+  const app = createApp({
+    sharedSecret: config.sharedSecret,
+    maxBatch: config.maxBatch,
+    requestTimeoutMs: config.requestTimeoutMs,
+    batcher,
+    models: engine.models,
+    isReady: () => loaded && !batcher.isDraining && !engine.failed,
+    metrics,
+    beforeScrape: async () => {
+      await engine.sampleHeap();
+    },
+  });
+
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () =>
+    (closing ??= (async () => {
+      await batcher.drain();
+      // Let the last responses flush before connections go.
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await engine.close();
+    })());
+
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, ready, metrics, shutdown };
+}

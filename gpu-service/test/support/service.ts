@@ -1,0 +1,63 @@
+// Helpers for tests that talk to a real running service over loopback.
+import { signedHeaders } from '../../src/server/auth.ts';
+import { loadConfig } from '../../src/server/config.ts';
+import { startService } from '../../src/server/server.ts';
+import type { RunningService } from '../../src/server/server.ts';
+
+export const TEST_SECRET = 'test-secret-0123456789abcdef-0123456789';
+export const TEST_ENGINE = new URL('./test-engine.ts', import.meta.url).href;
+export const GENERATE_PATH = '/internal/v1/generate';
+
+/** Starts the service in-process on an ephemeral port; waits until it is ready. */
+export async function startTestService(env: Record<string, string> = {}): Promise<RunningService> {
+  const config = loadConfig({ GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', ...env });
+  const service = await startService(config);
+  await service.ready;
+  return service;
+}
+
+export function generateBody(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return { model: 'star-tiny', prompt: 'a red fox in the snow', seeds: [1234], output_format: 'png', ...overrides };
+}
+
+export interface SignedInit {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  secret?: string;
+  nowS?: number;
+}
+
+export function signedPost(baseUrl: string, path: string, body: unknown, init: SignedInit = {}): Promise<Response> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return fetch(baseUrl + path, {
+    method: 'POST',
+    body: text,
+    signal: init.signal,
+    headers: { 'content-type': 'application/json', ...signedHeaders(init.secret ?? TEST_SECRET, 'POST', path, text, init.nowS), ...init.headers },
+  });
+}
+
+export function signedGet(baseUrl: string, path: string): Promise<Response> {
+  return fetch(baseUrl + path, { headers: signedHeaders(TEST_SECRET, 'GET', path, '') });
+}
+
+export interface SseEvent {
+  event: string;
+  data: string;
+}
+
+/** Parses a whole text/event-stream body into events (blank line ends an event). */
+export function parseSse(text: string): SseEvent[] {
+  return text
+    .split(/\r?\n\r?\n/)
+    .filter((block) => block.trim() !== '')
+    .map((block) => {
+      let event = 'message';
+      const data: string[] = [];
+      for (const line of block.split(/\r?\n/)) {
+        if (line.startsWith('event:')) event = line.slice(6).trim();
+        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+      }
+      return { event, data: data.join('\n') };
+    });
+}
