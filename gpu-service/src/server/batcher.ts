@@ -3,6 +3,7 @@
 // engine run of up to MAX_BATCH images. One run at a time: the engine owns the
 // device, and a second concurrent run would only contend for it.
 import type { GenerateRequest, ProgressEvent, RgbImage, StageTimings } from '../engine/types.ts';
+import { EngineCancelled } from './engine-client.ts';
 import type { Engine } from './engine-client.ts';
 import { ProblemError } from './problem.ts';
 
@@ -66,6 +67,8 @@ export class Batcher {
   private readonly options: BatcherOptions;
   /** Called after every engine run (metrics). */
   onBatch: ((batch: BatchRecord) => void) | undefined;
+  /** Called for each image the engine stopped early because its request was cancelled. */
+  onEngineCancelled: (() => void) | undefined;
 
   constructor(engine: Engine, options: BatcherOptions) {
     this.engine = engine;
@@ -185,6 +188,7 @@ export class Batcher {
     });
     this.running = batch.length;
     const run = this.engine.run(model, items);
+    for (const result of run.results) result.catch((error: unknown) => error instanceof EngineCancelled && this.onEngineCancelled?.());
     let offset = 0;
     for (const job of batch) {
       const queueMs = startedAt - job.enqueuedAt;

@@ -25,6 +25,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const batcher = new Batcher(engine, { maxBatch: config.maxBatch, queueLimit: config.queueLimit, batchWindowMs: config.batchWindowMs });
   const metrics = createServiceMetrics({ engineHeapBytes: () => engine.heapBytes, queueDepth: () => batcher.queueDepth, inFlight: () => batcher.inFlight });
   batcher.onBatch = (batch) => metrics.batchSize.observe(batch.images, { model: batch.model });
+  batcher.onEngineCancelled = () => metrics.engineCancelled.inc();
 
   let loaded = false;
   const ready = engine.whenReady().then(() => {

@@ -1,0 +1,195 @@
+// The service over loopback: auth, validation, generation, SSE framing,
+// batching, metrics. One server for the whole file keeps the CPU cost low.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { generateResponseSchema, progressEventSchema, queuedEventSchema, startedEventSchema } from '../src/server/contract.ts';
+import { readPngText } from '../src/server/png-text.ts';
+import type { RunningService } from '../src/server/server.ts';
+import { ENGINE_ENV, GENERATE_PATH, generateBody, parseSse, signedGet, signedPost, startTestService, TEST_SECRET } from './support/service.ts';
+
+let service: RunningService;
+before(async () => {
+  service = await startTestService({ ...ENGINE_ENV, MAX_BATCH: '8', BATCH_WINDOW_MS: '30' });
+});
+after(() => service.shutdown());
+
+async function problem(response: Response) {
+  assert.equal(response.headers.get('content-type'), 'application/problem+json');
+  return (await response.json()) as { type: string; status: number; detail?: string; errors?: { path: string; message: string }[] };
+}
+
+describe('authentication', () => {
+  it('accepts a correctly signed request', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody());
+    assert.equal(response.status, 200);
+  });
+
+  it('rejects a request without signature headers with 401 problem+json', async () => {
+    const response = await fetch(service.url + GENERATE_PATH, { method: 'POST', body: JSON.stringify(generateBody()) });
+    assert.equal(response.status, 401);
+    assert.equal((await problem(response)).type, 'https://star-api.dev/problems/unauthorized');
+  });
+
+  it('rejects a signature made with another secret', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody(), { secret: TEST_SECRET.replace('test', 'evil') });
+    assert.equal(response.status, 401);
+    await problem(response);
+  });
+
+  it('rejects a signature over a different body', async () => {
+    const signed = JSON.stringify(generateBody());
+    const { signedHeaders } = await import('../src/server/auth.ts');
+    const response = await fetch(service.url + GENERATE_PATH, {
+      method: 'POST',
+      body: JSON.stringify(generateBody({ seeds: [99] })),
+      headers: signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, signed),
+    });
+    assert.equal(response.status, 401);
+  });
+
+  it('rejects a stale timestamp (more than 300 s old)', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody(), { nowS: Math.floor(Date.now() / 1000) - 301 });
+    assert.equal(response.status, 401);
+    assert.match((await problem(response)).detail ?? '', /stale/);
+  });
+
+  it('protects /readyz and /metrics but not /healthz', async () => {
+    assert.equal((await fetch(service.url + '/readyz')).status, 401);
+    assert.equal((await fetch(service.url + '/metrics')).status, 401);
+    const health = await fetch(service.url + '/healthz');
+    assert.equal(health.status, 200);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    assert.equal((await signedGet(service.url, '/readyz')).status, 200);
+  });
+});
+
+describe('validation', () => {
+  it('answers 400 with one error per bad field', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [], cfg: 'high', output_format: 'gif' }));
+    assert.equal(response.status, 400);
+    const body = await problem(response);
+    assert.deepEqual(body.errors?.map((e) => e.path).sort(), ['cfg', 'output_format', 'seeds']);
+  });
+
+  it('rejects more seeds than MAX_BATCH and unknown fields', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: Array.from({ length: 9 }, (_, i) => i), steps: 3 }));
+    assert.equal(response.status, 400);
+    const paths = (await problem(response)).errors?.map((e) => e.path);
+    assert.ok(paths?.includes('seeds'));
+    assert.ok(paths?.includes(''), 'unknown key reported at the root');
+  });
+
+  it('answers 400 for malformed JSON', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, '{"model":');
+    assert.equal(response.status, 400);
+  });
+
+  it('answers 404 for an unknown model', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ model: 'star-9000' }));
+    assert.equal(response.status, 404);
+    assert.equal((await problem(response)).type, 'https://star-api.dev/problems/not_found');
+  });
+
+  it('answers 413 for a body over 64 KiB', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ prompt: 'x'.repeat(70_000) }));
+    assert.equal(response.status, 413);
+    await problem(response);
+  });
+});
+
+describe('generation', () => {
+  it('returns one PNG per seed with the parameters and seed in tEXt', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [7, 8], cfg: 3 }));
+    assert.equal(response.status, 200);
+    const body = generateResponseSchema.parse(await response.json());
+    assert.deepEqual(body.images.map((image) => image.seed), [7, 8]);
+    const png = Buffer.from(body.images[1].b64, 'base64');
+    const meta = await sharp(png).metadata();
+    assert.equal(meta.format, 'png');
+    assert.equal(meta.width, body.width);
+    const text = readPngText(png);
+    assert.equal(text.seed, '8');
+    assert.deepEqual(JSON.parse(text.parameters), {
+      model: 'star-tiny', prompt: 'a red fox in the snow', negative_prompt: '', seed: 8, cfg: 3, top_k: 900, top_p: 0.95, more_smooth: false,
+    });
+  });
+
+  it('image i equals image 0 of a request for seeds[i] alone', async () => {
+    const both = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [5, 6], output_format: 'rgb' }))).json());
+    const alone = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [6], output_format: 'rgb' }))).json());
+    assert.equal(both.images[1].b64, alone.images[0].b64);
+    assert.notEqual(both.images[0].b64, both.images[1].b64);
+  });
+
+  for (const format of ['webp', 'jpeg'] as const) {
+    it(`encodes ${format}`, async () => {
+      const body = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: format }))).json());
+      assert.equal((await sharp(Buffer.from(body.images[0].b64, 'base64')).metadata()).format, format);
+    });
+  }
+
+  it('returns raw RGB as width × height × 3 bytes', async () => {
+    const body = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: 'rgb' }))).json());
+    assert.equal(Buffer.from(body.images[0].b64, 'base64').length, body.width * body.height * 3);
+  });
+});
+
+describe('server-sent events', () => {
+  it('streams queued, started, one progress per scale with previews, then the result', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [1, 2], preview: true }), { headers: { accept: 'text/event-stream' } });
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
+    const events = parseSse(await response.text());
+    const names = events.map((e) => e.event);
+    const scales = startedEventSchema.parse(JSON.parse(events[1].data)).scales;
+    assert.deepEqual(names, ['queued', 'started', ...Array(scales).fill('progress'), 'result']);
+    queuedEventSchema.parse(JSON.parse(events[0].data));
+    const progress = events.filter((e) => e.event === 'progress').map((e) => progressEventSchema.parse(JSON.parse(e.data)));
+    assert.deepEqual(progress.map((p) => p.scale), Array.from({ length: scales }, (_, i) => i + 1));
+    const last = progress.at(-1)!;
+    assert.equal(last.previews?.length, 2);
+    assert.equal((await sharp(Buffer.from(last.preview!.b64, 'base64')).metadata()).format, 'png');
+    assert.equal(generateResponseSchema.parse(JSON.parse(events.at(-1)!.data)).images.length, 2);
+  });
+
+  it('sends no previews unless asked', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody(), { headers: { accept: 'text/event-stream' } });
+    const progress = parseSse(await response.text()).filter((e) => e.event === 'progress');
+    assert.ok(progress.length > 0);
+    for (const event of progress) assert.equal(JSON.parse(event.data).preview, undefined);
+  });
+});
+
+describe('micro-batching and metrics', () => {
+  it('runs two concurrent requests for the same model as one engine batch', async () => {
+    const before = service.metrics.batchSize.count({ model: 'star-tiny' });
+    const [a, b] = await Promise.all([
+      signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [10] })),
+      signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [11, 12] })),
+    ]);
+    const bodies = [generateResponseSchema.parse(await a.json()), generateResponseSchema.parse(await b.json())];
+    assert.deepEqual(bodies.map((body) => body.batch_size), [3, 3]);
+    assert.equal(service.metrics.batchSize.count({ model: 'star-tiny' }) - before, 1, 'one engine run');
+  });
+
+  it('serves Prometheus text that parses, with the service metrics present', async () => {
+    const response = await signedGet(service.url, '/metrics');
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    const sample = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.e+-]+|\+Inf|NaN)$/;
+    const names = new Set<string>();
+    for (const line of text.trimEnd().split('\n')) {
+      if (line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+      const match = sample.exec(line);
+      assert.ok(match, `not a valid sample line: ${line}`);
+      names.add(match[1]);
+    }
+    for (const name of ['star_queue_depth', 'star_batch_size_bucket', 'star_stage_seconds_bucket', 'star_errors_total', 'star_process_memory_bytes', 'star_engine_worker_heap_bytes']) {
+      assert.ok(names.has(name), `missing ${name}`);
+    }
+    for (const stage of ['queue', 'text', 'generate', 'decode', 'encode', 'total']) assert.match(text, new RegExp(`star_stage_seconds_count\\{stage="${stage}"`));
+    assert.match(text, /star_errors_total\{type="not_found"\} [1-9]/);
+  });
+});
