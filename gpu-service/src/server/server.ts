@@ -9,6 +9,9 @@ import type { ServiceConfig } from './config.ts';
 import { EngineClient } from './engine-client.ts';
 import { createServiceMetrics } from './metrics.ts';
 
+/** How long finished work may take to reach its client after the drain. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
 export interface RunningService {
   /** Base URL, e.g. http://127.0.0.1:8788 */
   url: string;
@@ -54,11 +57,16 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const shutdown = () =>
     (closing ??= (async () => {
       await batcher.drain();
-      // Let the last responses flush before connections go.
+      // Responses to drained work may still be writing: close each connection
+      // as soon as it goes idle, and force the rest after a grace period.
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
+        const sweep = setInterval(() => server.closeIdleConnections(), 20);
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        server.once('close', () => {
+          clearInterval(sweep);
+          clearTimeout(force);
+        });
       });
       await engine.close();
     })());

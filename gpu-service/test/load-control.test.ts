@@ -1,0 +1,97 @@
+// Queue limits, deadlines, cancellation and responsiveness under a busy engine.
+// These need controllable timing, so they use the test engine: every scale
+// blocks the worker thread for TEST_ENGINE_SCALE_MS, as onnxruntime's run() does.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { generateResponseSchema } from '../src/server/contract.ts';
+import type { RunningService } from '../src/server/server.ts';
+import { GENERATE_PATH, generateBody, parseSse, signedGet, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
+
+const SCALE_MS = 80; // four scales ⇒ one engine run takes ~320 ms
+
+let service: RunningService;
+before(async () => {
+  process.env.TEST_ENGINE_SCALE_MS = String(SCALE_MS);
+  service = await startTestService({ ...TEST_ENGINE_ENV, MAX_BATCH: '2', QUEUE_LIMIT: '2', BATCH_WINDOW_MS: '40' });
+  delete process.env.TEST_ENGINE_SCALE_MS;
+});
+after(() => service.shutdown());
+
+const post = (body: Record<string, unknown>, init: Parameters<typeof signedPost>[3] = {}) => signedPost(service.url, GENERATE_PATH, generateBody(body), init);
+
+/** Resolves once the queue holds `depth` requests (observed through the service's own gauge). */
+async function untilQueueDepth(depth: number): Promise<void> {
+  while (!service.metrics.registry.render().includes(`star_queue_depth ${depth}\n`)) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** Resolves once the engine has stopped `count` images in all (fails by test timeout otherwise). */
+async function untilEngineCancelled(count: number): Promise<void> {
+  while (service.metrics.engineCancelled.get() < count) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(service.metrics.engineCancelled.get(), count);
+}
+
+describe('load control', { timeout: 20_000 }, () => {
+  it('answers 503 gpu_unavailable with Retry-After when the queue is full, and still serves what it accepted', async () => {
+    const running = post({ seeds: [1, 2] }); // fills one engine run on its own
+    await new Promise((r) => setTimeout(r, 20));
+    const queued = [post({ seeds: [3] }), post({ seeds: [4] })];
+    await untilQueueDepth(2);
+    const rejected = await post({ seeds: [5] });
+    assert.equal(rejected.status, 503);
+    assert.equal((await rejected.json()).type, 'https://star-api.dev/problems/gpu_unavailable');
+    assert.match(rejected.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+    for (const response of await Promise.all([running, ...queued])) assert.equal(response.status, 200);
+  });
+
+  it('answers 504 gpu_timeout once X-Request-Deadline-Ms has passed, without waiting for the engine', async () => {
+    const cancelledBefore = service.metrics.engineCancelled.get();
+    const started = performance.now();
+    const response = await post({ seeds: [6] }, { headers: { 'x-request-deadline-ms': '150' } });
+    const elapsed = performance.now() - started;
+    assert.equal(response.status, 504);
+    assert.equal((await response.json()).type, 'https://star-api.dev/problems/gpu_timeout');
+    assert.ok(elapsed < 4 * SCALE_MS, `answered after ${elapsed.toFixed(0)} ms`);
+    // ...and the engine drops the work at its next scale boundary.
+    await untilEngineCancelled(cancelledBefore + 1);
+  });
+
+  it('cancels a request whose client disconnects, leaving the rest of its batch alone', async () => {
+    const cancelledBefore = service.metrics.engineCancelled.get();
+    const leaving = new AbortController();
+    const stream = await post({ seeds: [7] }, { headers: { accept: 'text/event-stream' }, signal: leaving.signal });
+    const staying = post({ seeds: [8] });
+    // Read the stream until its batch has started, then hang up.
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (!text.includes('event: started')) text += new TextDecoder().decode((await reader.read()).value);
+    assert.match(text, /"batch_size":2/, 'both requests share one engine run');
+    leaving.abort();
+
+    const kept = await staying;
+    assert.equal(kept.status, 200);
+    const body = generateResponseSchema.parse(await kept.json());
+    assert.equal(body.batch_size, 2);
+    assert.deepEqual(body.images.map((i) => i.seed), [8]);
+    // The engine stopped the leaving request between scales (its worker-side promise rejected).
+    await untilEngineCancelled(cancelledBefore + 1);
+  });
+
+  it('keeps /healthz and /metrics answering within milliseconds while the engine is busy', async () => {
+    const busy = post({ seeds: [9, 10] }, { headers: { accept: 'text/event-stream' } });
+    const reader = (await busy).body!.getReader();
+    let text = '';
+    while (!text.includes('event: progress')) text += new TextDecoder().decode((await reader.read()).value);
+    // The worker is now blocked inside a scale; the main thread must not be.
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      const response = i % 2 === 0 ? await fetch(service.url + '/healthz') : await signedGet(service.url, '/metrics');
+      assert.equal(response.status, 200);
+      await response.text();
+      times.push(performance.now() - started);
+    }
+    assert.ok(Math.max(...times) < SCALE_MS / 2, `healthz/metrics took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
+    while (!(await reader.read()).done);
+    assert.ok(parseSse(text).length > 0);
+  });
+});

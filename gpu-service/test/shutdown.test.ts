@@ -1,0 +1,50 @@
+// SIGTERM against the real entry point in a child process: intake stops,
+// accepted work finishes, the process exits 0. Test engine: the in-flight
+// request must still be running when the signal arrives.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+import { generateResponseSchema } from '../src/server/contract.ts';
+import { GENERATE_PATH, generateBody, signedGet, signedPost, TEST_ENGINE, TEST_SECRET } from './support/service.ts';
+
+const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
+
+it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', { timeout: 20_000 }, async () => {
+  const child = spawn(process.execPath, [MAIN], {
+    env: { ...process.env, GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', ENGINE_MODULE: TEST_ENGINE, TEST_ENGINE_SCALE_MS: '150', BATCH_WINDOW_MS: '0' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  const exited = once(child, 'exit');
+  try {
+    while (!stdout.includes('gpu-service ready')) await new Promise((r) => setTimeout(r, 10));
+    const url = /listening on (http:\/\/\S+)/.exec(stdout)![1];
+
+    const inFlight = await signedPost(url, GENERATE_PATH, generateBody({ seeds: [3] }), { headers: { accept: 'text/event-stream' } });
+    const reader = inFlight.body!.getReader();
+    let text = '';
+    while (!text.includes('event: started')) text += new TextDecoder().decode((await reader.read()).value);
+
+    child.kill('SIGTERM');
+    while (!stdout.includes('draining')) await new Promise((r) => setTimeout(r, 5));
+
+    const refused = await signedPost(url, GENERATE_PATH, generateBody({ seeds: [4] }));
+    assert.equal(refused.status, 503);
+    assert.equal((await refused.json()).type, 'https://star-api.dev/problems/gpu_unavailable');
+    assert.ok(refused.headers.get('retry-after'));
+    assert.equal((await signedGet(url, '/readyz')).status, 503);
+
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+    const result = /event: result\ndata: (.*)\n/.exec(text);
+    assert.ok(result, `in-flight request finished with a result:\n${text}`);
+    assert.deepEqual(generateResponseSchema.parse(JSON.parse(result[1])).images.map((i) => i.seed), [3]);
+
+    const [code] = await exited;
+    assert.equal(code, 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
