@@ -59,6 +59,10 @@ describe("ClipTokenizer with SD-2.1's files", () => {
     assert.ok(ids.slice(1, 76).every((id) => id === 2368));
   });
 
+  it("skips U+0345 between words as Python's case-insensitive regex does", () => {
+    assert.deepEqual([...tokenizer.encode("a\u0345b").ids.slice(0, 5)], [49406, 320, 321, 49407, 0]);
+  });
+
   it("lays a batch out as int64 rows for the text encoder", () => {
     const batch = tokenizer.encodeBatch(["a photo of a cat", ""]);
     assert.equal(batch.count, 2);

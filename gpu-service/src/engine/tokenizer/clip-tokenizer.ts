@@ -113,7 +113,11 @@ export class ClipTokenizer {
         ids.push(specialId);
         continue;
       }
-      for (const [word] of normalizeText(piece).matchAll(WORD_PATTERN)) ids.push(...this.bpe.encodeWord(word));
+      // U+0345 (combining ypogegrammeni) case-folds to a letter: Python's
+      // `regex` then matches it with no alternative and skips it, JS takes it
+      // as a letter. A space is skipped the same way and splits words alike.
+      const text = normalizeText(piece).replaceAll("\u0345", " ");
+      for (const [word] of text.matchAll(WORD_PATTERN)) ids.push(...this.bpe.encodeWord(word));
     }
     return ids;
   }
