@@ -1,0 +1,25 @@
+// @star-api/sdk: a typed client for the star-api text-to-image API.
+export { StarClient, defaultBaseURL } from './client.ts';
+export type { ClientOptions, RequestOptions, RenderUrlOptions } from './client.ts';
+export type { WaitOptions, StreamOptions } from './resources/jobs.ts';
+export {
+  StarError,
+  APIError,
+  InvalidRequestError,
+  UnauthorizedError,
+  ForbiddenError,
+  NotFoundError,
+  ConflictError,
+  PayloadTooLargeError,
+  IdempotencyKeyReusedError,
+  RateLimitedError,
+  InternalServerError,
+  GenerationFailedError,
+  GPUUnavailableError,
+  GPUTimeoutError,
+  APIConnectionError,
+  APITimeoutError,
+  APIUserAbortError,
+  MalformedResponseError,
+} from './core/errors.ts';
+export type * from './types.ts';
