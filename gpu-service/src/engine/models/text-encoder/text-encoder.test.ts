@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fixturePath } from '../../testing/fixtures.ts';
+import { readSafetensors } from '../../weights/safetensors.ts';
+import { TextEncoder } from './text-encoder.ts';
+
+// clip-text-tiny's reference rows: 0 "a photo of a cat", 1 "hello, world!", …, 5 "".
+const ref = readSafetensors(fixturePath('clip-text-tiny/reference.safetensors'));
+const D = 64;
+const T = 77;
+const refHidden = ref.float32('last_hidden_state');
+const refPooled = ref.float32('pooler_output');
+const refMask = new BigInt64Array(ref.get('attention_mask').bytes().buffer);
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'star-text-'));
+let encoder: TextEncoder;
+before(async () => {
+  encoder = await TextEncoder.load({
+    textEncoderDir: fixturePath('clip-text-tiny'),
+    tokenizerDir: fixturePath('clip-tokenizer'),
+    device: 'cpu',
+    threads: 1,
+    cacheDir,
+  });
+});
+after(async () => {
+  await encoder?.dispose();
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+function assertRow(actual: Float32Array, row: number, expected: Float32Array, refRow: number, width: number, what: string): void {
+  let err = 0;
+  for (let i = 0; i < width; i++) err = Math.max(err, Math.abs(actual[row * width + i] - expected[refRow * width + i]));
+  assert.ok(err <= 1e-4, `${what}: row ${row} vs reference row ${refRow}: max abs error ${err}`);
+}
+
+test('encode lays out the CFG batch as prompts then "" and matches HF row by row', async () => {
+  const out = await encoder.encode(['a photo of a cat', 'hello, world!']);
+  assert.deepEqual(out.hidden.dims, [4, T, D]);
+  assert.deepEqual(out.mask.dims, [4, T]);
+  assert.deepEqual(out.pooled.dims, [4, D]);
+  const hidden = out.hidden.data as Float32Array;
+  const pooled = out.pooled.data as Float32Array;
+  for (const [row, refRow] of [[0, 0], [1, 1], [2, 5], [3, 5]]) {
+    assertRow(hidden, row, refHidden, refRow, T * D, 'hidden');
+    assertRow(pooled, row, refPooled, refRow, D, 'pooled');
+    assert.deepEqual([...(out.mask.data as BigInt64Array).subarray(row * T, (row + 1) * T)], [...refMask.subarray(refRow * T, (refRow + 1) * T)]);
+  }
+});
+
+test('a negative prompt replaces the empty unconditional prompt of its own row only', async () => {
+  const out = await encoder.encode(['a photo of a cat', '一只猫'], [undefined, 'hello, world!']);
+  const hidden = out.hidden.data as Float32Array;
+  for (const [row, refRow] of [[0, 0], [1, 4], [2, 5], [3, 1]]) assertRow(hidden, row, refHidden, refRow, T * D, 'hidden');
+});
+
+test('bad batches are refused with a clear error', async () => {
+  await assert.rejects(encoder.encode([]), /no prompts/);
+  await assert.rejects(encoder.encode(['a'], ['b', 'c']), /2 negative prompts for 1 prompts/);
+});
