@@ -29,10 +29,17 @@ const MAX_MERGES = 49152 - 256 - 2;
  * (the "#version" header) is skipped unread and at most MAX_MERGES are kept.
  * The key is "left right": symbols never contain a space.
  */
+const SIMPLE_PAIR = /^[^\s]+ [^\s]+$/;
+
 export function parseMerges(text: string): Map<string, number> {
-  const lines = text.trim().split("\n").slice(1, 1 + MAX_MERGES);
+  const lines = text.trim().split("\n");
+  const count = Math.min(lines.length - 1, MAX_MERGES);
   const ranks = new Map<string, number>();
-  lines.forEach((line, rank) => ranks.set(line.trim().split(/\s+/).join(" "), rank));
+  for (let rank = 0; rank < count; rank++) {
+    const line = lines[rank + 1];
+    // Fast path for the usual "left right"; anything else is normalized as Python's split() would.
+    ranks.set(SIMPLE_PAIR.test(line) ? line : line.trim().split(/\s+/).join(" "), rank);
+  }
   return ranks;
 }
 
