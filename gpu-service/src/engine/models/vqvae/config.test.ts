@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { STAR_VQVAE, downsampleFactor, phiIndex, phiIndexFor, phiPrefix, phiTicks } from './config.ts';
+import { loadFixture } from './testing.ts';
+
+test('φ index tables match STAR-SPEC §1.3 for S = 10 and S = 14', () => {
+  const table = (S: number) => Array.from({ length: S }, (_, si) => phiIndex(si, S));
+  assert.deepEqual(table(10), [0, 0, 1, 1, 1, 2, 2, 3, 3, 3]);
+  assert.deepEqual(table(14), [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3]);
+});
+
+for (const name of ['tiny-a', 'tiny-b']) {
+  test(`${name}: config, φ ticks and φ indices agree with the fixture's config.json`, () => {
+    const fx = loadFixture(name);
+    assert.deepEqual(phiTicks(4), fx.phiTicks); // bit-identical to numpy.linspace
+    const S = fx.patchNums.length;
+    assert.deepEqual(Array.from({ length: S }, (_, si) => phiIndexFor(fx.cfg, si, S)), fx.phiIndexPerScale);
+    assert.equal(fx.cfg.shareQuantResi, 4);
+    assert.ok(fx.vae.has(`${phiPrefix(fx.cfg, 3)}.weight`));
+  });
+}
+
+test('the released VQVAE downsamples ×16', () => {
+  assert.equal(downsampleFactor(STAR_VQVAE), 16);
+});
