@@ -104,10 +104,14 @@ export class ClipTokenizer {
     return new ClipTokenizer(vocab, parseMerges(mergesText), readSpecialTokens(JSON.parse(configJson), JSON.parse(specialJson)));
   }
 
-  /** Token ids of `text` without BOS/EOS, padding or truncation. */
-  tokenize(text: string): number[] {
+  /**
+   * Token ids of `text` without BOS/EOS or padding. With `limit`, stops once
+   * that many are found: later words never change earlier tokens.
+   */
+  tokenize(text: string, limit = Infinity): number[] {
     const ids: number[] = [];
     for (const piece of this.splitOnSpecialTokens(text)) {
+      if (ids.length >= limit) break;
       const specialId = this.specialIds.get(piece);
       if (specialId !== undefined) {
         ids.push(specialId);
@@ -116,14 +120,17 @@ export class ClipTokenizer {
       // U+0345 (combining ypogegrammeni) case-folds to a letter: Python's
       // `regex` then matches it with no alternative and skips it, JS takes it
       // as a letter. A space is skipped the same way and splits words alike.
-      const text = normalizeText(piece).replaceAll("\u0345", " ");
-      for (const [word] of text.matchAll(WORD_PATTERN)) ids.push(...this.bpe.encodeWord(word));
+      const normalized = normalizeText(piece).replaceAll("\u0345", " ");
+      for (const [word] of normalized.matchAll(WORD_PATTERN)) {
+        for (const id of this.bpe.encodeWord(word)) ids.push(id);
+        if (ids.length >= limit) break;
+      }
     }
-    return ids;
+    return ids.slice(0, limit);
   }
 
   encode(text: string): EncodedText {
-    const tokens = this.tokenize(text).slice(0, this.maxLength - 2);
+    const tokens = this.tokenize(text, this.maxLength - 2);
     const ids = new Int32Array(this.maxLength).fill(this.padId);
     const attentionMask = new Int32Array(this.maxLength);
     ids[0] = this.bosId;
