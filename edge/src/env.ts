@@ -1,0 +1,89 @@
+// Bindings as wrangler.toml declares them, and the typed configuration read from them once.
+import type { RateLimiter } from './stores/rate-limit/durable-object.ts';
+import type { Job } from './jobs/durable-object.ts';
+import type { IdempotencyStore } from './stores/idempotency/durable-object.ts';
+import type { ApiKeyRecord } from './keys/record.ts';
+import type { Logger } from './log.ts';
+import type { LimitStatus } from './stores/rate-limit/token-bucket.ts';
+
+export interface Bindings {
+  API_KEYS: KVNamespace;
+  IMAGES: R2Bucket;
+  RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
+  JOBS: DurableObjectNamespace<Job>;
+  IDEMPOTENCY: DurableObjectNamespace<IdempotencyStore>;
+  GPU_SERVICE_URL: string;
+  GPU_SHARED_SECRET: string;
+  URL_SIGNING_KEY: string;
+  CONTENT_KEY_SECRET?: string;
+  DEFAULT_MODEL?: string;
+  GPU_TIMEOUT_MS?: string;
+  JOB_TTL_SECONDS?: string;
+  WEBHOOK_MAX_ATTEMPTS?: string;
+  WEBHOOK_RETRY_BASE_MS?: string;
+  ALLOW_PRIVATE_WEBHOOKS?: string;
+}
+
+export interface Config {
+  defaultModel: string;
+  gpuServiceUrl: string;
+  gpuSharedSecret: string;
+  contentKeySecret: string;
+  gpuTimeoutMs: number;
+  jobTtlSeconds: number;
+  webhookMaxAttempts: number;
+  webhookRetryBaseMs: number;
+  allowPrivateWebhooks: boolean;
+}
+
+export class ConfigError extends Error {}
+
+function positiveInt(env: Bindings, name: keyof Bindings, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  return value;
+}
+
+function required(env: Bindings, name: 'GPU_SERVICE_URL' | 'GPU_SHARED_SECRET' | 'URL_SIGNING_KEY'): string {
+  const value = env[name];
+  if (typeof value !== 'string' || value === '') throw new ConfigError(`${name} is not set`);
+  return value;
+}
+
+const cache = new WeakMap<Bindings, Config>();
+
+/** Reads and validates the configuration; memoised per `env` object (one per isolate). */
+export function readConfig(env: Bindings): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const gpuServiceUrl = required(env, 'GPU_SERVICE_URL').replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(gpuServiceUrl)) throw new ConfigError('GPU_SERVICE_URL must be an http(s) URL');
+  const config: Config = {
+    defaultModel: env.DEFAULT_MODEL || 'star-tiny',
+    gpuServiceUrl,
+    gpuSharedSecret: required(env, 'GPU_SHARED_SECRET'),
+    contentKeySecret: env.CONTENT_KEY_SECRET || required(env, 'URL_SIGNING_KEY'),
+    gpuTimeoutMs: positiveInt(env, 'GPU_TIMEOUT_MS', 120_000),
+    jobTtlSeconds: positiveInt(env, 'JOB_TTL_SECONDS', 86_400),
+    webhookMaxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
+    webhookRetryBaseMs: positiveInt(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
+    allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === 'true',
+  };
+  cache.set(env, config);
+  return config;
+}
+
+export interface Variables {
+  requestId: string;
+  config: Config;
+  log: Logger;
+  apiKey: ApiKeyRecord;
+  rateLimit: LimitStatus;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: Variables;
+}

@@ -1,0 +1,17 @@
+// GenerationDeps for a request context.
+import type { Context } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { rateLimitStore } from '../middleware/rate-limit/index.ts';
+import type { GenerationDeps } from './service.ts';
+
+export function depsFor(c: Context<AppEnv>): GenerationDeps {
+  return {
+    env: c.env,
+    config: c.get('config'),
+    log: c.get('log'),
+    limiter: rateLimitStore(c),
+    limits: c.get('apiKey').limits,
+    origin: new URL(c.req.url).origin,
+    requestId: c.get('requestId'),
+  };
+}

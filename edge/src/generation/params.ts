@@ -1,0 +1,54 @@
+// Generation parameters after validation, defaults and normalisation; the content key of one image.
+import { hmacSha256Hex } from '../crypto.ts';
+import type { ImageFormat } from '../gpu/client.ts';
+
+export interface GenerationParams {
+  model: string;
+  prompt: string;
+  negative_prompt: string;
+  n: number;
+  seed: number;
+  cfg: number;
+  top_k: number;
+  top_p: number;
+  more_smooth: boolean;
+  format: ImageFormat;
+}
+
+export const DEFAULTS = { n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png' } as const;
+
+export const CONTENT_TYPES = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' } as const satisfies Record<ImageFormat, string>;
+export const EXTENSIONS: Record<ImageFormat, string> = { png: 'png', webp: 'webp', jpeg: 'jpeg' };
+
+/** Prompts are hashed and sent as Unicode NFC with surrounding whitespace removed. */
+export function normalizeText(text: string): string {
+  return text.normalize('NFC').trim();
+}
+
+/** Image i of a request uses seed (seed + i) mod 2^32 and nothing else from its siblings. */
+export function seedsOf(params: Pick<GenerationParams, 'seed' | 'n'>): number[] {
+  return Array.from({ length: params.n }, (_, i) => (params.seed + i) % 0x1_0000_0000);
+}
+
+/** JSON with keys sorted, so equal parameter sets always produce equal bytes. */
+export function canonicalJson(value: Record<string, string | number | boolean>): string {
+  return JSON.stringify(Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]])));
+}
+
+/** The cache identity of one image: hex HMAC-SHA256(secret, canonical JSON of everything that shapes it). */
+export function contentKey(secret: string, params: GenerationParams, seed: number): Promise<string> {
+  return hmacSha256Hex(
+    secret,
+    canonicalJson({
+      model: params.model,
+      prompt: params.prompt,
+      negative_prompt: params.negative_prompt,
+      cfg: params.cfg,
+      top_k: params.top_k,
+      top_p: params.top_p,
+      more_smooth: params.more_smooth,
+      seed,
+      format: params.format,
+    }),
+  );
+}

@@ -1,0 +1,62 @@
+// Request bodies → generation parameters: JSON parse, NFC + trim of the prompts, the generated
+// zod schema (openapi.yaml), the server's defaults, and a known model.
+import type { z } from 'zod';
+import type { Config } from '../env.ts';
+import { ProblemError, type FieldError } from '../middleware/problem/index.ts';
+import { findModel } from '../models.ts';
+import { randomUint32 } from '../crypto.ts';
+import { normalizeText, type GenerationParams } from './params.ts';
+import type { GenerationRequest } from '../schemas.gen.ts';
+
+export function fieldErrors(error: z.ZodError): FieldError[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));
+}
+
+export function invalid(detail: string, errors: FieldError[] = []): ProblemError {
+  return new ProblemError('invalid_request', detail, { errors });
+}
+
+/** Prompts are normalised before validation, so limits apply to what is hashed and generated. */
+export function normalizePrompts(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return body;
+  const copy: Record<string, unknown> = { ...body };
+  if (typeof copy.prompt === 'string') copy.prompt = normalizeText(copy.prompt);
+  if (typeof copy.negative_prompt === 'string') copy.negative_prompt = normalizeText(copy.negative_prompt);
+  return copy;
+}
+
+export async function readJson(request: Request): Promise<unknown> {
+  const type = request.headers.get('Content-Type') ?? '';
+  if (!/^application\/(.+\+)?json\b/i.test(type)) throw invalid('Send a JSON body with Content-Type: application/json');
+  const text = await request.text();
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalid('The body is not valid JSON');
+  }
+}
+
+export function validate<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const parsed = schema.safeParse(normalizePrompts(body));
+  if (!parsed.success) throw invalid('The request does not match the schema', fieldErrors(parsed.error));
+  return parsed.data;
+}
+
+export type ParsedRequest = Pick<GenerationRequest, 'model' | 'prompt' | 'negative_prompt' | 'n' | 'seed' | 'cfg' | 'top_k' | 'top_p' | 'more_smooth' | 'output_format'>;
+
+export function toParams(request: ParsedRequest, config: Config): GenerationParams {
+  const model = request.model ?? config.defaultModel;
+  if (!findModel(model)) throw invalid(`Unknown model "${model}"; see GET /v1/models`, [{ path: 'model', message: 'unknown model' }]);
+  return {
+    model,
+    prompt: request.prompt,
+    negative_prompt: request.negative_prompt ?? '',
+    n: request.n,
+    seed: request.seed ?? randomUint32(),
+    cfg: request.cfg,
+    top_k: request.top_k,
+    top_p: request.top_p,
+    more_smooth: request.more_smooth,
+    format: request.output_format,
+  };
+}

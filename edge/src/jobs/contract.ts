@@ -1,0 +1,34 @@
+// What a job stores, and the job store contract the routes use (adapter: the Job Durable Object).
+import type { GenerationParams } from '../generation/params.ts';
+import type { ResponseFormat } from '../generation/response.ts';
+import type { Limits } from '../keys/record.ts';
+import type { Job } from '../schemas.gen.ts';
+
+export interface JobInit {
+  id: string;
+  kid: string;
+  params: GenerationParams;
+  responseFormat: ResponseFormat;
+  origin: string;
+  limits: Limits;
+  leaseId: string;
+  scales: number;
+  requestId: string;
+  webhook?: { url: string; secret: string };
+}
+
+export interface StoredEvent {
+  id: number;
+  event: 'queued' | 'started' | 'progress' | 'completed' | 'failed' | 'cancelled';
+  data: string;
+}
+
+export interface JobStore {
+  create(init: JobInit): Promise<Job>;
+  get(kid: string): Promise<Job | null>;
+  cancel(kid: string): Promise<Job | null>;
+  /** SSE response, or null when the job is not visible to this key. */
+  events(kid: string, lastEventId: number): Promise<Response | null>;
+}
+
+export const TERMINAL: ReadonlySet<Job['status']> = new Set(['succeeded', 'failed', 'cancelled']);

@@ -1,0 +1,294 @@
+// Job: one Durable Object per job. It owns the job's state, runs the generation from its alarm,
+// keeps the numbered event log that SSE subscribers replay (Last-Event-ID) and follow live,
+// delivers the webhook with backoff, and deletes itself when the job expires.
+import { DurableObject } from 'cloudflare:workers';
+import { readConfig, type Bindings } from '../env.ts';
+import { createLogger } from '../log.ts';
+import { generate } from '../generation/service.ts';
+import { generationResponse } from '../generation/response.ts';
+import { durableRateLimitStore } from '../stores/rate-limit/durable-object.ts';
+import { ProblemError, problemBody } from '../middleware/problem/index.ts';
+import { formatEvent } from '../sse.ts';
+import { deliverWebhook } from '../webhook/deliver.ts';
+import type { Job as PublicJob } from '../schemas.gen.ts';
+import { TERMINAL, type JobInit, type JobStore, type StoredEvent } from './contract.ts';
+
+interface WebhookState {
+  url: string;
+  secret: string;
+  attempts: number;
+  nextAt: number | null;
+  done: boolean;
+}
+
+interface JobState {
+  job: PublicJob;
+  init: Omit<JobInit, 'webhook'>;
+  webhook: WebhookState | null;
+  nextEventId: number;
+  leaseOpen: boolean;
+}
+
+const EVENT_PREFIX = 'ev:';
+const KEEPALIVE_MS = 15_000;
+const encoder = new TextEncoder();
+
+function eventKey(id: number): string {
+  return EVENT_PREFIX + String(id).padStart(12, '0');
+}
+
+const nowS = () => Math.floor(Date.now() / 1000);
+
+export class Job extends DurableObject<Bindings> {
+  private state: JobState | null = null;
+  private events: StoredEvent[] = [];
+  private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private running: AbortController | null = null;
+
+  constructor(ctx: DurableObjectState, env: Bindings) {
+    super(ctx, env);
+    ctx.blockConcurrencyWhile(async () => {
+      this.state = (await ctx.storage.get<JobState>('state')) ?? null;
+      this.events = [...(await ctx.storage.list<StoredEvent>({ prefix: EVENT_PREFIX })).values()];
+    });
+  }
+
+  private get config() {
+    return readConfig(this.env);
+  }
+
+  private visible(kid: string): JobState | null {
+    const state = this.state;
+    if (!state || state.init.kid !== kid || state.job.expires_at <= nowS()) return null;
+    return state;
+  }
+
+  private save(): void {
+    if (this.state) void this.ctx.storage.put('state', this.state);
+  }
+
+  /** Moves expires_at (24 h after the latest change, or after completion) and the alarm. */
+  private touch(): void {
+    const state = this.state!;
+    const base = state.job.completed_at ?? nowS();
+    state.job.expires_at = base + this.config.jobTtlSeconds;
+    this.save();
+    void this.schedule();
+  }
+
+  private async schedule(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    const times = [state.job.expires_at * 1000];
+    if (state.job.status === 'queued') times.push(Date.now());
+    if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null) times.push(state.webhook.nextAt);
+    await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+
+  private emit(event: StoredEvent['event'], data: unknown): void {
+    const state = this.state!;
+    const stored: StoredEvent = { id: state.nextEventId++, event, data: JSON.stringify(data) };
+    this.events.push(stored);
+    void this.ctx.storage.put(eventKey(stored.id), stored);
+    this.save();
+    const chunk = encoder.encode(formatEvent({ id: String(stored.id), event: stored.event, data: stored.data }));
+    const terminal = event === 'completed' || event === 'failed' || event === 'cancelled';
+    for (const writer of this.subscribers) {
+      writer.write(chunk).catch(() => this.subscribers.delete(writer));
+      if (terminal) writer.close().catch(() => {});
+    }
+    if (terminal) this.subscribers.clear();
+  }
+
+  private finish(status: 'succeeded' | 'failed' | 'cancelled', fields: Partial<PublicJob>): void {
+    const state = this.state!;
+    state.job = { ...state.job, ...fields, status, completed_at: nowS() };
+    if (status === 'succeeded') state.job.progress = { scale: state.job.progress.scales, scales: state.job.progress.scales };
+    this.touch();
+    this.emit(status === 'succeeded' ? 'completed' : status, { job: state.job });
+    if (state.webhook) {
+      state.webhook.nextAt = Date.now();
+      this.save();
+      void this.schedule();
+    }
+  }
+
+  async create(init: JobInit): Promise<PublicJob> {
+    if (this.state) return this.state.job;
+    const created = nowS();
+    const { webhook, ...rest } = init;
+    this.state = {
+      job: {
+        id: init.id,
+        object: 'job',
+        status: 'queued',
+        model: init.params.model,
+        created_at: created,
+        expires_at: created + this.config.jobTtlSeconds,
+        progress: { scale: 0, scales: init.scales },
+      },
+      init: rest,
+      webhook: webhook ? { ...webhook, attempts: 0, nextAt: null, done: false } : null,
+      nextEventId: 1,
+      leaseOpen: true,
+    };
+    this.emit('queued', { job: this.state.job });
+    this.touch();
+    return this.state.job;
+  }
+
+  async get(kid: string): Promise<PublicJob | null> {
+    return this.visible(kid)?.job ?? null;
+  }
+
+  async cancel(kid: string): Promise<PublicJob | null> {
+    const state = this.visible(kid);
+    if (!state) return null;
+    if (TERMINAL.has(state.job.status)) return state.job;
+    const wasQueued = state.job.status === 'queued';
+    this.finish('cancelled', {});
+    if (this.running) this.running.abort(new Error('cancelled'));
+    if (wasQueued) await this.releaseLease(0);
+    return state.job;
+  }
+
+  private async releaseLease(used: number): Promise<void> {
+    const state = this.state!;
+    if (!state.leaseOpen) return;
+    state.leaseOpen = false;
+    this.save();
+    try {
+      await durableRateLimitStore(this.env, state.init.kid).release(state.init.limits, state.init.leaseId, used);
+    } catch {
+      // the lease expires by itself
+    }
+  }
+
+  async fetch(request: Request): Promise<Response> {
+    const kid = request.headers.get('X-Star-Kid') ?? '';
+    const last = Number(request.headers.get('Last-Event-ID') ?? '0');
+    const state = this.visible(kid);
+    if (!state) return new Response(null, { status: 404 });
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    for (const event of this.events) {
+      if (event.id > last) writer.write(encoder.encode(formatEvent({ id: String(event.id), event: event.event, data: event.data }))).catch(() => {});
+    }
+    if (TERMINAL.has(state.job.status)) {
+      writer.close().catch(() => {});
+    } else {
+      this.subscribers.add(writer);
+      const keepalive = setInterval(() => {
+        if (!this.subscribers.has(writer)) return clearInterval(keepalive);
+        writer.write(encoder.encode(': keepalive\n\n')).catch(() => {
+          this.subscribers.delete(writer);
+          clearInterval(keepalive);
+        });
+      }, KEEPALIVE_MS);
+    }
+    return new Response(readable, { headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' } });
+  }
+
+  async alarm(): Promise<void> {
+    const state = this.state;
+    if (!state) return;
+    if (state.job.expires_at <= nowS()) {
+      this.state = null;
+      this.events = [];
+      await this.ctx.storage.deleteAll();
+      return;
+    }
+    if (state.job.status === 'queued') await this.run();
+    if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null && state.webhook.nextAt <= Date.now()) await this.deliver();
+    await this.schedule();
+  }
+
+  private async run(): Promise<void> {
+    const state = this.state!;
+    state.job = { ...state.job, status: 'running', started_at: nowS() };
+    this.touch();
+    this.emit('started', { job: state.job });
+    const abort = new AbortController();
+    this.running = abort;
+    const { init } = state;
+    const log = createLogger({ request_id: init.requestId, job_id: init.id });
+    const deps = {
+      env: this.env,
+      config: this.config,
+      log,
+      limiter: durableRateLimitStore(this.env, init.kid),
+      limits: init.limits,
+      origin: init.origin,
+      requestId: init.requestId,
+    };
+    state.leaseOpen = false; // generate() settles the lease it is handed
+    this.save();
+    try {
+      const outcome = await generate(deps, init.params, {
+        needBytes: init.responseFormat === 'b64_json',
+        signal: abort.signal,
+        preview: true,
+        leaseId: init.leaseId,
+        onEvent: (event) => {
+          if (this.state?.job.status !== 'running') return;
+          const job = this.state.job;
+          if (event.type === 'started') job.progress = { scale: job.progress.scale, scales: event.scales };
+          if (event.type === 'progress') {
+            job.progress = { scale: event.scale, scales: event.scales };
+            this.emit('progress', { scale: event.scale, scales: event.scales, side: event.side, ...(event.previewPng ? { preview: 'data:image/png;base64,' + event.previewPng } : {}) });
+          }
+        },
+      });
+      if (this.state?.job.status !== 'running') return; // cancelled meanwhile
+      this.finish('succeeded', { result: generationResponse(outcome, init.origin, init.responseFormat) });
+    } catch (error) {
+      if (this.state?.job.status !== 'running') return;
+      const known = error instanceof ProblemError ? error : null;
+      if (!known) log.error('job failed', { error: error instanceof Error ? error.message : 'unknown' });
+      const body = problemBody(known?.problem ?? 'internal', known?.message ?? 'The job failed unexpectedly', {
+        instance: `/v1/jobs/${init.id}`,
+        requestId: init.requestId,
+        errors: known?.options.errors,
+        retryAfter: known?.options.retryAfter,
+      });
+      this.finish('failed', { error: body });
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async deliver(): Promise<void> {
+    const state = this.state!;
+    const webhook = state.webhook!;
+    webhook.attempts += 1;
+    const result = await deliverWebhook(webhook.url, webhook.secret, `${state.job.id}:${state.job.status}`, JSON.stringify(state.job), this.config.allowPrivateWebhooks);
+    const log = createLogger({ request_id: state.init.requestId, job_id: state.job.id });
+    if (result.delivered) {
+      webhook.done = true;
+      webhook.nextAt = null;
+      log.info('webhook delivered', { attempts: webhook.attempts });
+    } else if (!result.retryable || webhook.attempts >= this.config.webhookMaxAttempts) {
+      webhook.done = true;
+      webhook.nextAt = null;
+      log.warn('webhook abandoned', { attempts: webhook.attempts, reason: result.reason });
+    } else {
+      webhook.nextAt = Date.now() + this.config.webhookRetryBaseMs * 2 ** (webhook.attempts - 1);
+      log.info('webhook retry scheduled', { attempts: webhook.attempts, reason: result.reason });
+    }
+    this.save();
+  }
+}
+
+export function durableJobStore(env: Bindings, id: string): JobStore {
+  const stub = env.JOBS.get(env.JOBS.idFromName(id));
+  return {
+    create: (init) => stub.create(init),
+    get: (kid) => stub.get(kid),
+    cancel: (kid) => stub.cancel(kid),
+    events: async (kid, lastEventId) => {
+      const response = await stub.fetch('https://job/events', { headers: { 'X-Star-Kid': kid, 'Last-Event-ID': String(lastEventId) } });
+      if (response.status === 404) return null;
+      return response;
+    },
+  };
+}

@@ -1,0 +1,14 @@
+// Request bodies over the limit (declared or streamed) get 413 before anything parses them.
+import type { MiddlewareHandler } from 'hono';
+import { bodyLimit as honoBodyLimit } from 'hono/body-limit';
+import type { AppEnv } from '../../env.ts';
+import { problem } from '../problem/index.ts';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler<AppEnv> {
+  return honoBodyLimit({
+    maxSize: maxBytes,
+    onError: (c) => problem(c, 'payload_too_large', `Request bodies are limited to ${maxBytes} bytes`),
+  });
+}

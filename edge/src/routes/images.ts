@@ -1,0 +1,72 @@
+// GET /v1/images/{key}.{ext}: public, immutable, content-addressed image bytes from the Cache API
+// or R2, with ETag / If-None-Match and single byte ranges.
+import { Hono, type Context } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { problem } from '../middleware/problem/index.ts';
+import { cacheImage, cachedImage, etagOf, findImage, FORMAT_OF_EXTENSION, imageHeaders, metaFromCachedResponse, type ImageMeta } from '../images/store.ts';
+
+const FILE = /^([0-9a-f]{64})\.([a-z]+)$/;
+
+export function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  if (header.trim() === '*') return true;
+  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
+}
+
+type ByteRange = { start: number; end: number } | 'unsatisfiable' | null;
+
+/** One `bytes=` range; anything else (several ranges, other units) is ignored and answered whole. */
+export function parseRange(header: string | undefined, size: number): ByteRange {
+  if (!header) return null;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return null;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(match[1]);
+  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  if (start >= size || start > end) return 'unsatisfiable';
+  return { start, end };
+}
+
+/** The full, 206 or 304 answer for an image whose bytes are in hand. */
+export function serveImage(c: Context<AppEnv>, meta: ImageMeta, bytes: Uint8Array, extra: Record<string, string> = {}): Response {
+  const headers = imageHeaders(meta);
+  for (const [name, value] of Object.entries(extra)) headers.set(name, value);
+  if (matchesEtag(c.req.header('If-None-Match'), etagOf(meta.key))) {
+    headers.delete('Content-Type');
+    return new Response(null, { status: 304, headers });
+  }
+  const range = parseRange(c.req.header('Range'), bytes.byteLength);
+  if (range === 'unsatisfiable') {
+    return problem(c, 'range_not_satisfiable', `The image has ${bytes.byteLength} bytes`, { headers: { 'Content-Range': `bytes */${bytes.byteLength}` } });
+  }
+  if (range) {
+    headers.set('Content-Range', `bytes ${range.start}-${range.end}/${bytes.byteLength}`);
+    headers.set('Content-Length', String(range.end - range.start + 1));
+    return new Response(bytes.slice(range.start, range.end + 1), { status: 206, headers });
+  }
+  headers.set('Content-Length', String(bytes.byteLength));
+  return new Response(bytes, { status: 200, headers });
+}
+
+export const images = new Hono<AppEnv>().get('/:file', async (c) => {
+  const match = FILE.exec(c.req.param('file'));
+  const format = match ? FORMAT_OF_EXTENSION[match[2]] : undefined;
+  if (!match || !format) return problem(c, 'invalid_request', 'Image URLs look like /v1/images/<64 hex>.<png|webp|jpeg>', { errors: [{ path: 'key', message: 'malformed image key or extension' }] });
+  const key = match[1];
+  const url = new URL(c.req.url);
+  const cacheUrl = `${url.origin}/v1/images/${key}.${format}`;
+  const hit = await cachedImage(cacheUrl);
+  if (hit) {
+    const meta = metaFromCachedResponse(key, format, hit);
+    if (meta) return serveImage(c, meta, new Uint8Array(await hit.arrayBuffer()));
+    await hit.body?.cancel();
+  }
+  const stored = await findImage(c.env, key, format, true);
+  if (!stored?.bytes) return problem(c, 'not_found', 'No image has this key');
+  c.executionCtx.waitUntil(cacheImage(cacheUrl, stored, stored.bytes));
+  return serveImage(c, stored, stored.bytes);
+});
