@@ -130,7 +130,16 @@ export class StarClient {
     return signRenderUrl({ apiKey: this.apiKey, baseURL: this.baseURL, params, expiresAt });
   }
 
-  /** Sends a request through the pipeline and parses its JSON answer. */
+  /**
+   * Sends a request through the pipeline (auth, timeout, retries, typed
+   * errors) and parses its JSON answer. The resources are built on it; use it
+   * for an endpoint the SDK does not wrap.
+   *
+   * @example
+   * ```ts
+   * const health = await star.request<{ status: 'ok' }>({ method: 'GET', path: '/healthz' });
+   * ```
+   */
   async request<T>(request: APIRequest, options: RequestOptions = {}): Promise<T> {
     const { response, text } = await this.send(request, options, 'application/json', true);
     try {
@@ -140,13 +149,30 @@ export class StarClient {
     }
   }
 
-  /** Sends a request through the pipeline and hands back the open event stream. */
+  /**
+   * Sends a request through the pipeline and hands back the open event
+   * stream; `jobs.stream()` is built on it. Call `close()` when done.
+   *
+   * @example
+   * ```ts
+   * const { response, close } = await star.stream({ method: 'GET', path: '/v1/jobs/job_1/events' });
+   * try { console.log(response.headers.get('content-type')); } finally { close(); }
+   * ```
+   */
   async stream(request: APIRequest, options: RequestOptions = {}): Promise<OpenStream> {
     const { response, close } = await this.send(request, options, 'text/event-stream', false);
     return { response, close };
   }
 
-  /** Waits `ms`, or throws APIUserAbortError as soon as `signal` fires. */
+  /**
+   * Waits `ms` with the client's sleep (injectable for tests); throws
+   * APIUserAbortError if `signal` fires meanwhile.
+   *
+   * @example
+   * ```ts
+   * await star.sleep(1000, controller.signal);
+   * ```
+   */
   async sleep(ms: number, signal?: AbortSignal): Promise<void> {
     await this.sleepImpl(ms, signal);
     if (signal?.aborted) throw new APIUserAbortError();
@@ -185,7 +211,6 @@ export class StarClient {
       }
       const { response, text } = attempt;
       if (response.ok) return attempt;
-      attempt.close();
       const error = makeAPIError(response.status, text, response.headers);
       if (retriesLeft > 0 && isRetryableStatus(response.status)) {
         const asked = retryAfterMs(response.headers, Date.now());
