@@ -148,7 +148,7 @@ function fixEncodingOnce(text: string): string {
 
   // Mojibake embedded in otherwise good text: fix the pieces.
   if (UTF8_DETECTOR.test(text)) {
-    const fixed = text.replace(UTF8_DETECTOR, (piece) =>
+    const fixed = text.replace(UTF8_DETECTOR_ALL, (piece) =>
       piece.length < text.length && isBad(piece) ? fixEncoding(piece) : piece,
     );
     if (fixed !== text) return fixed;
@@ -239,13 +239,14 @@ export function isBad(text: string): boolean {
  * decodings of UTF-8 sequences, not preceded by a continuation-like
  * character (so a few letters inside a big garble are left alone).
  */
-const UTF8_DETECTOR = new RegExp(
+const UTF8_DETECTOR_SOURCE =
   `(?<!${CLASS(U.continuationStrict)})(?:` +
-    `${CLASS(U.firstOf2)}${CLASS(U.continuation)}` +
-    `|${CLASS(U.firstOf3)}${CLASS(U.continuation)}{2}` +
-    `|${CLASS(U.firstOf4)}${CLASS(U.continuation)}{3})+`,
-  "gu",
-);
+  `${CLASS(U.firstOf2)}${CLASS(U.continuation)}` +
+  `|${CLASS(U.firstOf3)}${CLASS(U.continuation)}{2}` +
+  `|${CLASS(U.firstOf4)}${CLASS(U.continuation)}{3})+`;
+// Two objects: a global regex keeps state between test() calls.
+const UTF8_DETECTOR = new RegExp(UTF8_DETECTOR_SOURCE, "u");
+const UTF8_DETECTOR_ALL = new RegExp(UTF8_DETECTOR_SOURCE, "gu");
 
 // Byte strings below hold one byte per UTF-16 unit (0x00–0xFF), so regexes
 // written for Python bytes apply unchanged.
