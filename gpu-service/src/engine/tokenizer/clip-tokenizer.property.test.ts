@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { describe, it, before } from "node:test";
 import fc from "fast-check";
+import { fixturePath } from "../testing/fixtures.ts";
 import { ClipTokenizer, normalizeText } from "./clip-tokenizer.ts";
 
-const FIXTURE_DIR = fileURLToPath(new URL("../../../../../shared/fixtures/clip-tokenizer/", import.meta.url));
+const FIXTURE_DIR = fixturePath("clip-tokenizer") + "/";
 
 // Any code point, mixed with pieces that exercise the special paths: the pad
 // token, special tokens, contractions, mojibake, entities, odd white space.

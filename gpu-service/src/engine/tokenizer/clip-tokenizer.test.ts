@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { describe, it, before } from "node:test";
+import { fixturePath } from "../testing/fixtures.ts";
 import { ClipTokenizer } from "./clip-tokenizer.ts";
 
-// The real SD-2.1 vocabulary and HF's ids for 186 prompts; ../shared sits beside the repository.
-const FIXTURE_DIR = fileURLToPath(new URL("../../../../../shared/fixtures/clip-tokenizer/", import.meta.url));
+// The real SD-2.1 vocabulary and HF's ids for 186 prompts (../shared/fixtures beside the repository).
+const FIXTURE_DIR = fixturePath("clip-tokenizer") + "/";
 
 interface Case {
   prompt: string;

@@ -2,11 +2,12 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, it, before } from "node:test";
+import { fixturePath } from "../testing/fixtures.ts";
 import { ClipTokenizer } from "./clip-tokenizer.ts";
 
 // star-tiny's committed tokenizer (gpu-service/scripts/make-tiny-tokenizer.ts) against the real one.
 const TINY_DIR = fileURLToPath(new URL("../../../models/star-tiny/tokenizer/", import.meta.url));
-const FULL_DIR = fileURLToPath(new URL("../../../../../shared/fixtures/clip-tokenizer/", import.meta.url));
+const FULL_DIR = fixturePath("clip-tokenizer") + "/";
 
 const prompts: string[] = readFileSync(FULL_DIR + "cases.jsonl", "utf8")
   .trim()
