@@ -1,0 +1,184 @@
+// The VQVAE decoder graph (STAR-SPEC §5.1, §5.2): f_hat → RGB.
+//
+//   img = clamp(Decoder(post_quant_conv(f_hat)), −1, 1)
+//   image = uint8(trunc(((img + 1)·0.5)·255)), CHW → HWC
+//
+// The latent's spatial size is symbolic, so the same graph decodes the full latent
+// and the small previews of `previewLatent`.
+import type { DType } from '../../onnx/dtype.ts';
+import { Graph } from '../../onnx/graph.ts';
+import type { Value } from '../../onnx/graph.ts';
+import { add, cast, clip, conv2d, matmul, mul, multiHeadAttention, reshape, silu, slice, softmax, transpose } from '../../onnx/ops.ts';
+import type { TensorStore } from '../../weights/tensors.ts';
+import type { VqvaeConfig } from './config.ts';
+import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
+import { groupNorm, reshapeTo, shapeOf, upsampleNearest2x } from './layers.ts';
+import { vaeWeight } from './weights.ts';
+
+export type DecoderPrecision = 'fp32' | 'fp16';
+
+export interface DecoderOptions {
+  /** 'fp16': fp16 weights and activations; GroupNorm statistics, attention softmax and the output mapping in fp32. */
+  precision: DecoderPrecision;
+  /** Also output `img_unclamped`, `img_pm1`, `img_01` (fp32 NCHW), the fixtures' `final.*` tensors. */
+  debug?: boolean;
+  /** Self-attention as onnxruntime's fused MultiHeadAttention instead of MatMul–Softmax–MatMul. */
+  fusedAttention?: boolean;
+}
+
+/** Names of the decoder graph's input and outputs. */
+export const DECODER_INPUT = 'f_hat';
+export const DECODER_OUTPUT = 'image';
+
+interface Ctx {
+  g: Graph;
+  vae: TensorStore;
+  /** Weights and activations. */
+  dtype: DType;
+  fusedAttention: boolean;
+}
+
+function convWeight(ctx: Ctx, prefix: string, cout: number, cin: number, k: number): [Value, Value] {
+  return [
+    vaeWeight(ctx.g, ctx.vae, `${prefix}.weight`, ctx.dtype, [cout, cin, k, k]),
+    vaeWeight(ctx.g, ctx.vae, `${prefix}.bias`, ctx.dtype, [cout]),
+  ];
+}
+
+/** Conv2d, stride 1, "same" zero padding. */
+function conv(ctx: Ctx, prefix: string, x: Value, cout: number, k: number): Value {
+  const [w, b] = convWeight(ctx, prefix, cout, x.dim(1)!, k);
+  return conv2d(x, w, b, (k - 1) / 2);
+}
+
+function norm(ctx: Ctx, prefix: string, x: Value): Value {
+  const c = x.dim(1)!;
+  const gamma = vaeWeight(ctx.g, ctx.vae, `${prefix}.weight`, 'float32', [c]);
+  const beta = vaeWeight(ctx.g, ctx.vae, `${prefix}.bias`, 'float32', [c]);
+  return groupNorm(x, GROUP_NORM_GROUPS, GROUP_NORM_EPS, gamma, beta);
+}
+
+/** ResnetBlock: h = conv1(SiLU(norm1(x))); h = conv2(SiLU(norm2(h))); shortcut(x) + h. */
+function resBlock(ctx: Ctx, prefix: string, x: Value, cout: number): Value {
+  return ctx.g.scope(prefix, () => {
+    let h = conv(ctx, `${prefix}.conv1`, silu(norm(ctx, `${prefix}.norm1`, x)), cout, 3);
+    h = conv(ctx, `${prefix}.conv2`, silu(norm(ctx, `${prefix}.norm2`, h)), cout, 3);
+    const shortcut = x.dim(1) === cout ? x : conv(ctx, `${prefix}.nin_shortcut`, x, cout, 1);
+    return add(shortcut, h);
+  });
+}
+
+/**
+ * AttnBlock: single-head self-attention over the h·w positions with c-wide q/k/v from a
+ * 1×1 conv; W = softmax_keys(qᵀk · c^(−1/2)), o = v·Wᵀ, x + proj_out(o).
+ */
+function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
+  return ctx.g.scope(prefix, () => {
+    const c = x.dim(1)!;
+    const qkv = reshape(conv(ctx, `${prefix}.qkv`, norm(ctx, `${prefix}.norm`, x), 3 * c, 1), [0, 3 * c, -1]); // (B, 3c, hw)
+    const [q, k, v] = [0, 1, 2].map((i) => slice(qkv, [i * c], [(i + 1) * c], [1])); // (B, c, hw) each
+    const ratio = c ** -0.5;
+    let o: Value; // (B, hw, c)
+    if (ctx.fusedAttention) {
+      const tokens = (t: Value) => transpose(t, [0, 2, 1]);
+      o = multiHeadAttention(tokens(q), tokens(k), tokens(v), 1, ratio);
+    } else if (ctx.dtype === 'float32') {
+      const w = softmax(mul(matmul(transpose(q, [0, 2, 1]), k), ratio), -1); // (B, hw_q, hw_k), upstream's op order
+      o = matmul(w, transpose(v, [0, 2, 1]));
+    } else {
+      // fp16: scale q before the product (keeps qᵀk in range), softmax in fp32
+      const scores = matmul(transpose(mul(q, ratio), [0, 2, 1]), k);
+      const w = cast(softmax(cast(scores, 'float32'), -1), ctx.dtype);
+      o = matmul(w, transpose(v, [0, 2, 1]));
+    }
+    const h = reshapeTo(transpose(o, [0, 2, 1]), shapeOf(x), x.shape);
+    return add(x, conv(ctx, `${prefix}.proj_out`, h, c, 1));
+  });
+}
+
+/** Every decoder-side state-dict key with its shape, for validation and random stand-in weights. */
+export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  const convShape = (prefix: string, cout: number, cin: number, k: number) => {
+    shapes.set(`${prefix}.weight`, [cout, cin, k, k]);
+    shapes.set(`${prefix}.bias`, [cout]);
+  };
+  const normShape = (prefix: string, c: number) => {
+    shapes.set(`${prefix}.weight`, [c]);
+    shapes.set(`${prefix}.bias`, [c]);
+  };
+  const res = (prefix: string, cin: number, cout: number) => {
+    normShape(`${prefix}.norm1`, cin);
+    convShape(`${prefix}.conv1`, cout, cin, 3);
+    normShape(`${prefix}.norm2`, cout);
+    convShape(`${prefix}.conv2`, cout, cout, 3);
+    if (cin !== cout) convShape(`${prefix}.nin_shortcut`, cout, cin, 1);
+  };
+  const attn = (prefix: string, c: number) => {
+    normShape(`${prefix}.norm`, c);
+    convShape(`${prefix}.qkv`, 3 * c, c, 1);
+    convShape(`${prefix}.proj_out`, c, c, 1);
+  };
+  const levels = cfg.chMult.length;
+  let blockIn = cfg.ch * cfg.chMult[levels - 1];
+  convShape('post_quant_conv', cfg.cvae, cfg.cvae, 3);
+  convShape('decoder.conv_in', blockIn, cfg.cvae, 3);
+  res('decoder.mid.block_1', blockIn, blockIn);
+  if (cfg.usingMidSa) attn('decoder.mid.attn_1', blockIn);
+  res('decoder.mid.block_2', blockIn, blockIn);
+  for (let lvl = levels - 1; lvl >= 0; lvl--) {
+    const blockOut = cfg.ch * cfg.chMult[lvl];
+    for (let j = 0; j <= cfg.numResBlocks; j++) {
+      res(`decoder.up.${lvl}.block.${j}`, blockIn, blockOut);
+      blockIn = blockOut;
+      if (lvl === levels - 1 && cfg.usingSa) attn(`decoder.up.${lvl}.attn.${j}`, blockIn);
+    }
+    if (lvl !== 0) convShape(`decoder.up.${lvl}.upsample.conv`, blockIn, blockIn, 3);
+  }
+  normShape('decoder.norm_out', blockIn);
+  convShape('decoder.conv_out', 3, blockIn, 3);
+  return shapes;
+}
+
+/**
+ * f_hat (fp32, [B, Cvae, h, w]) → `image` uint8 [B, 16h, 16w, 3] (HWC RGB), plus the fp32
+ * NCHW `img_unclamped`, `img_pm1`, `img_01` when `debug`.
+ */
+export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: DecoderOptions): Graph {
+  const g = new Graph(`vqvae-decoder-${opts.precision}`);
+  const ctx: Ctx = { g, vae, dtype: opts.precision === 'fp16' ? 'float16' : 'float32', fusedAttention: opts.fusedAttention ?? false };
+  for (const [name, shape] of decoderWeightShapes(cfg)) vae.get(name, shape); // every key present, every shape right, before building
+
+  const fHat = g.input(DECODER_INPUT, 'float32', ['B', cfg.cvae, 'h', 'w']);
+  const levels = cfg.chMult.length;
+  let blockIn = cfg.ch * cfg.chMult[levels - 1];
+
+  let h = conv(ctx, 'post_quant_conv', cast(fHat, ctx.dtype), cfg.cvae, 3);
+  h = conv(ctx, 'decoder.conv_in', h, blockIn, 3);
+  h = resBlock(ctx, 'decoder.mid.block_1', h, blockIn);
+  if (cfg.usingMidSa) h = attnBlock(ctx, 'decoder.mid.attn_1', h);
+  h = resBlock(ctx, 'decoder.mid.block_2', h, blockIn);
+  for (let lvl = levels - 1; lvl >= 0; lvl--) {
+    const blockOut = cfg.ch * cfg.chMult[lvl];
+    for (let j = 0; j <= cfg.numResBlocks; j++) {
+      h = resBlock(ctx, `decoder.up.${lvl}.block.${j}`, h, blockOut);
+      blockIn = blockOut;
+      if (lvl === levels - 1 && cfg.usingSa) h = attnBlock(ctx, `decoder.up.${lvl}.attn.${j}`, h);
+    }
+    if (lvl !== 0) h = g.scope(`decoder.up.${lvl}.upsample`, () => conv(ctx, `decoder.up.${lvl}.upsample.conv`, upsampleNearest2x(h), blockIn, 3));
+  }
+  h = conv(ctx, 'decoder.conv_out', silu(norm(ctx, 'decoder.norm_out', h)), 3, 3);
+
+  // Output mapping in fp32 (§5.2): clamp, (x + 1)·0.5, ·255 truncated to uint8, HWC.
+  const unclamped = cast(h, 'float32');
+  const pm1 = clip(unclamped, -1, 1);
+  const zeroOne = mul(add(pm1, 1), 0.5);
+  const image = transpose(cast(mul(zeroOne, 255), 'uint8'), [0, 2, 3, 1]);
+  g.output(image, DECODER_OUTPUT);
+  if (opts.debug) {
+    g.output(unclamped, 'img_unclamped');
+    g.output(pm1, 'img_pm1');
+    g.output(zeroOne, 'img_01');
+  }
+  return g;
+}
