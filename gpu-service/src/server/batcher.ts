@@ -1,7 +1,9 @@
 // Bounded queue + micro-batcher in front of the engine. Requests for the same
 // model that arrive within BATCH_WINDOW_MS of the oldest waiting one share one
-// engine run of up to MAX_BATCH images. One run at a time: the engine owns the
-// device, and a second concurrent run would only contend for it.
+// engine run of up to MAX_BATCH images; a batch starts early once full, and
+// work that queued behind a running batch starts as soon as that run ends.
+// One run at a time: the engine owns the device, and a second concurrent run
+// would only contend for it.
 import type { GenerateRequest, ProgressEvent, RgbImage, StageTimings } from '../engine/types.ts';
 import { EngineCancelled } from './engine-client.ts';
 import type { Engine } from './engine-client.ts';
@@ -146,13 +148,13 @@ export class Batcher {
   }
 
   private schedule(): void {
-    if (this.running > 0 || this.queue.length === 0 || this.timer) return;
+    if (this.running > 0 || this.queue.length === 0) return;
     const head = this.queue[0];
     const waitMs = head.enqueuedAt + this.options.batchWindowMs - performance.now();
     const waitingImages = this.queue.filter((job) => job.spec.model === head.spec.model).reduce((sum, job) => sum + job.spec.requests.length, 0);
     if (waitMs <= 0 || waitingImages >= this.options.maxBatch) {
       this.dispatch();
-    } else {
+    } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
         this.schedule();
@@ -211,7 +213,8 @@ export class Batcher {
       this.lastBatchMs = performance.now() - startedAt;
       this.onBatch?.({ model, images, requests: batch.length, durationMs: this.lastBatchMs });
       this.notifyIfIdle();
-      this.schedule();
+      // Work that queued during the run has waited long enough: no extra window.
+      if (this.queue.length > 0) this.dispatch();
     });
   }
 

@@ -66,7 +66,7 @@ export function loadConfig(env: Env): ServiceConfig {
     models: modelList(env),
     device: device(env),
     maxBatch: integer(env, 'MAX_BATCH', 8, 1, 256),
-    queueLimit: integer(env, 'QUEUE_LIMIT', 64, 0, 100_000),
+    queueLimit: integer(env, 'QUEUE_LIMIT', 64, 1, 100_000),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 120_000, 1, 3_600_000),
     batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0, 10_000),
     sharedSecret: sharedSecret(env),
