@@ -403,7 +403,7 @@ export interface components {
             started_at?: number;
             /** @description Unix seconds; set once the job is terminal. */
             completed_at?: number;
-            /** @description Unix seconds after which the job is gone (404). 24 h after `completed_at`; until then, 24 h after the latest change. */
+            /** @description Unix seconds after which the job is gone (404) — 24 h after `completed_at`. Until the job ends it is provisional (24 h after `created_at`) and moves when the job ends. */
             expires_at: number;
             progress: components["schemas"]["JobProgress"];
             /** @description Set when `status` is `succeeded`. */
@@ -1251,7 +1251,7 @@ export interface operations {
                      *
                      *     id: 2
                      *     event: started
-                     *     data: {"job":{"id":"job_8Zq4mK2vT1xR","object":"job","status":"running","model":"star-256-d16","created_at":1795444800,"started_at":1795444801,"expires_at":1795531201,"progress":{"scale":0,"scales":10}}}
+                     *     data: {"job":{"id":"job_8Zq4mK2vT1xR","object":"job","status":"running","model":"star-256-d16","created_at":1795444800,"started_at":1795444801,"expires_at":1795531200,"progress":{"scale":0,"scales":10}}}
                      *
                      *     : keepalive
                      *
