@@ -13,7 +13,9 @@
  *
  * Every id (BOS, EOS, pad, unknown) comes from the tokenizer files, so the
  * same class loads the real 49408-entry vocabulary and star-tiny's small one.
- * Reference: ../shared/fixtures/clip-tokenizer (186 prompts → ids).
+ * Reference: ../shared/fixtures/clip-tokenizer (186 prompts → ids, all exact).
+ * Known gap: case mapping, NFC and \p{L} follow Node's Unicode version, so
+ * characters assigned after the reference Python's (Unicode 14) may differ.
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
