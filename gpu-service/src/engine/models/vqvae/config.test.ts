@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { STAR_VQVAE, downsampleFactor, phiIndex, phiIndexFor, phiPrefix, phiTicks } from './config.ts';
+import { randomVqvaeStore, vqvaeInferenceShapes } from './random-weights.ts';
 import { loadFixture } from './testing.ts';
 
 test('φ index tables match STAR-SPEC §1.3 for S = 10 and S = 14', () => {
@@ -23,3 +24,20 @@ for (const name of ['tiny-a', 'tiny-b']) {
 test('the released VQVAE downsamples ×16', () => {
   assert.equal(downsampleFactor(STAR_VQVAE), 16);
 });
+
+test('a random stand-in store has exactly the keys and shapes the engine reads', () => {
+  const store = randomVqvaeStore(STAR_VQVAE, 10);
+  const shapes = vqvaeInferenceShapes(STAR_VQVAE, 10);
+  assert.equal(store.names.length, shapes.size);
+  assert.deepEqual(store.get('decoder.up.3.block.0.nin_shortcut.weight').shape, [320, 640, 1, 1]);
+  assert.deepEqual(store.get('decoder.conv_in.weight').shape, [640, 32, 3, 3]);
+  assert.ok(!store.has('decoder.up.0.upsample.conv.weight'));
+  assert.deepEqual(store.float32('decoder.up.0.block.1.norm2.weight').subarray(0, 2), Float32Array.from([1, 1]));
+});
+
+for (const name of ['tiny-a', 'tiny-b']) {
+  test(`${name}: the fixture's VQVAE has every key the engine reads, with the expected shapes`, () => {
+    const fx = loadFixture(name);
+    for (const [key, shape] of vqvaeInferenceShapes(fx.cfg, fx.patchNums.length)) fx.vae.get(key, shape);
+  });
+}

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
-import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { buildDecoderGraph, decoderWeightShapes, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { previewLatent } from './preview.ts';
 import { deviation, floats, loadFixture, withinTolerance } from './testing.ts';
 
 const IMAGE_ATOL = 5e-4;
@@ -46,3 +47,32 @@ for (const name of ['tiny-a', 'tiny-b']) {
     });
   }
 }
+
+test('the fp16 decoder (fp16 weights, fp32 GroupNorm statistics, softmax and output mapping) stays close to upstream', async () => {
+  const fx = loadFixture('tiny-b');
+  const g = buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp16', debug: true });
+  const dtypes = Object.fromEntries([...g.initializers].map(([k, t]) => [k, t.dtype]));
+  assert.equal(dtypes['decoder.up.4.attn.0.qkv.weight'], 'float16');
+  assert.equal(dtypes['decoder.up.4.attn.0.norm.weight'], 'float32');
+  const count = (op: string) => g.nodes.filter((n) => n.opType === op).length;
+  const norms = [...decoderWeightShapes(fx.cfg).keys()].filter((k) => /norm\w*\.weight$/.test(k)).length;
+  assert.equal(count('InstanceNormalization'), norms);
+  assert.equal(count('Softmax'), 4); // mid.attn_1 + up.4.attn.{0,1,2}
+  const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 2 });
+  const out = await session.run({ [DECODER_INPUT]: tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape) });
+  await session.dispose();
+  const d = deviation(floats(out.img_01), fx.ref.float32('final.img_01'));
+  assert.ok(d.maxAbs < 1e-2, `img_01 fp16: ${d.maxAbs}`);
+});
+
+test('the same decoder graph decodes a smaller latent (previews)', async () => {
+  const fx = loadFixture('tiny-b');
+  const session = await Session.create(toModelBytes(buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp32' })), { device: 'cpu', threads: 2 });
+  const fHat = tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape);
+  const small = previewLatent(fHat, 4);
+  assert.deepEqual(small.dims, [2, fx.cfg.cvae, 4, 4]);
+  assert.equal(previewLatent(fHat, 8), fHat);
+  const out = await session.run({ [DECODER_INPUT]: small });
+  await session.dispose();
+  assert.deepEqual(out[DECODER_OUTPUT].dims, [2, 64, 64, 3]);
+});

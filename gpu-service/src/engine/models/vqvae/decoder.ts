@@ -12,7 +12,7 @@ import { add, cast, clip, conv2d, matmul, mul, multiHeadAttention, reshape, silu
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
 import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
-import { groupNorm, reshapeTo, shapeOf, upsampleNearest2x } from './layers.ts';
+import { groupNorm, reshapeTo, scalarLike, shapeOf, upsampleNearest2x } from './layers.ts';
 import { vaeWeight } from './weights.ts';
 
 export type DecoderPrecision = 'fp32' | 'fp16';
@@ -87,7 +87,7 @@ function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
       o = matmul(w, transpose(v, [0, 2, 1]));
     } else {
       // fp16: scale q before the product (keeps qᵀk in range), softmax in fp32
-      const scores = matmul(transpose(mul(q, ratio), [0, 2, 1]), k);
+      const scores = matmul(transpose(mul(q, scalarLike(q, ratio)), [0, 2, 1]), k);
       const w = cast(softmax(cast(scores, 'float32'), -1), ctx.dtype);
       o = matmul(w, transpose(v, [0, 2, 1]));
     }

@@ -3,7 +3,14 @@
 // ops.ts while others edit that file; they can move there unchanged.
 import type { Shape } from '../../onnx/graph.ts';
 import { attr, Value } from '../../onnx/graph.ts';
-import { add, cast, constant, mul, reshape } from '../../onnx/ops.ts';
+import { float32ToFloat16 } from '../../onnx/dtype.ts';
+import { add, cast, constant, mul, reshape, scalar } from '../../onnx/ops.ts';
+
+/** A scalar constant of x's dtype (ops.scalar has no float16). */
+export function scalarLike(x: Value, value: number): Value {
+  if (x.dtype === 'float16') return constant(x.graph, Uint16Array.from([float32ToFloat16(value)]), [], 'float16', 'scalar');
+  return scalar(x.graph, value, x.dtype);
+}
 
 /** The runtime shape of x as an int64 vector (ONNX Shape). */
 export function shapeOf(x: Value): Value {

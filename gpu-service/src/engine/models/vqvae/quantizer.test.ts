@@ -71,7 +71,7 @@ for (const name of ['tiny-a', 'tiny-b']) {
   });
 }
 
-test('the fp16 variant stores φ weights as fp16 and keeps f_hat, the codebook and the resampling in fp32', () => {
+test('the fp16 variant stores φ weights as fp16, keeps f_hat, the codebook and the resampling in fp32, and stays close', async () => {
   const fx = loadFixture('tiny-b');
   const g = new Graph('quantizer-fp16');
   let fHat: Value | null = null;
@@ -82,9 +82,18 @@ test('the fp16 variant stores φ weights as fp16 and keeps f_hat, the codebook a
     assert.equal(out.nextInput?.dtype ?? 'float32', 'float32');
     fHat = out.fHat;
   }
+  g.output(fHat!, 'f_hat');
   const dtypes = Object.fromEntries([...g.initializers].map(([k, t]) => [k, t.dtype]));
   assert.equal(dtypes['quantize.quant_resi.qresi_ls.2.weight'], 'float16');
   assert.equal(dtypes['quantize.quant_resi.qresi_ls.2.bias'], 'float16');
   assert.equal(dtypes['quantize.embedding.weight'], 'float32');
-  assert.ok(toModelBytes(g).byteLength > 0);
+  const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+  const feeds = Object.fromEntries(fx.patchNums.map((_, si) => {
+    const t = fx.ref.get(`in.tokens.s${si}`);
+    return [`tokens_s${si}`, tensor('int64', new BigInt64Array(t.bytes().slice().buffer), t.shape)];
+  }));
+  const out = await session.run(feeds);
+  await session.dispose();
+  const d = deviation(floats(out.f_hat), fx.ref.float32('final.f_hat'));
+  assert.ok(d.maxAbs < 1e-2 * d.maxRef, `fp16 f_hat: ${d.maxAbs} (max |ref| ${d.maxRef})`);
 });
