@@ -321,9 +321,22 @@ export function conv2d(x: Value, weight: Value, bias: Value | null, pad: number)
 
 // ---------------------------------------------------------------- contrib ops
 
-/** onnxruntime's fused MultiHeadAttention (com.microsoft): q (B,Sq,H·d), k/v (B,Sk,H·d). */
-export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scaleFactor: number, attentionBias?: Value | null): Value {
-  const inputs: (Value | null)[] = [q, k, v, null, null, attentionBias ?? null];
+/**
+ * onnxruntime's fused MultiHeadAttention (com.microsoft): q (B,Sq,H·d), k/v (B,Sk,H·d) or
+ * already split into heads as (B,H,Sk,d); `keyPaddingMask` int32 (B,Sk), 1 = attend.
+ */
+export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scaleFactor: number, attentionBias?: Value | null, keyPaddingMask?: Value | null): Value {
+  const inputs: (Value | null)[] = [q, k, v, null, keyPaddingMask ?? null, attentionBias ?? null];
+  while (inputs[inputs.length - 1] === null) inputs.pop();
+  const valueWidth = v.shape?.length === 4 && typeof v.shape[1] === 'number' && typeof v.shape[3] === 'number' ? v.shape[1] * v.shape[3] : v.shape?.[2];
   return q.graph.node('MultiHeadAttention', inputs, { num_heads: attr.int(heads), scale: attr.float(scaleFactor) },
-    [{ dtype: q.dtype, shape: q.shape && v.shape ? [q.shape[0], q.shape[1], v.shape[2]] : undefined }], MS_DOMAIN)[0];
+    [{ dtype: q.dtype, shape: q.shape && valueWidth !== undefined ? [q.shape[0], q.shape[1], valueWidth] : undefined }], MS_DOMAIN)[0];
+}
+
+// ---------------------------------------------------------------- scatter
+
+/** ScatterElements: a copy of x with updates written at `indices` along `axis` (indices and updates share a shape). */
+export function scatterElements(x: Value, indices: Value, updates: Value, axis: number): Value {
+  if (x.dtype !== updates.dtype) throw new Error(`ScatterElements: dtype mismatch ${x} vs ${updates}`);
+  return x.graph.node('ScatterElements', [x, indices, updates], { axis: attr.int(axis) }, [{ dtype: x.dtype, shape: x.shape }])[0];
 }

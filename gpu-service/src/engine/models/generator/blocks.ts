@@ -1,0 +1,279 @@
+// The pieces of STAR's transformer block (STAR-SPEC §3.4–§3.6), exported one
+// by one so the sampler head (§4.5, self-attention + FFN without cross
+// attention) builds from the same functions:
+//
+//   x ← x + SelfAttn(LN(x))               RoPE, L2-normalized q/k, KV cache
+//   x ← CrossAttn(LN(x))[rows] + x        text K/V computed once per request
+//   x ← x + FFN(LN(x))                    fc2(GELU_tanh(fc1(·)))
+//
+// Precision: fp32 runs everything in fp32. fp16 stores the block matrices as
+// fp16 and runs the linear layers and attention in fp16 (as upstream's
+// autocast does), while the residual stream, every LayerNorm, RoPE and the
+// L2 normalization stay fp32 (§3.8).
+import type { DType } from '../../onnx/dtype.ts';
+import type { Graph, Value } from '../../onnx/graph.ts';
+import {
+  add, cast, concat, constant, exp, gather, int64s, layerNorm, linear, matmul, max, min, mul, multiHeadAttention,
+  reduceSum, reshape, slice, softmax, sqrt, tanh, div, transpose,
+} from '../../onnx/ops.ts';
+import type { TensorStore } from '../../weights/tensors.ts';
+import type { GeneratorConfig } from './config.ts';
+import type { RopeFactors } from './rope.ts';
+import { pairSwapIndex } from './rope.ts';
+
+export type Precision = 'fp32' | 'fp16';
+/** `fused`: onnxruntime's MultiHeadAttention contrib op; `matmul`: plain MatMul + Softmax + MatMul. */
+export type AttentionImpl = 'fused' | 'matmul';
+
+/** F.normalize's eps. */
+const L2_NORM_EPS = 1e-12;
+/** Attention.max_scale_mul = torch.log(torch.tensor(100)).item(): ln 100 rounded to fp32. */
+const MAX_SCALE_MUL = Math.fround(Math.log(100));
+/** √(2/π), GELU's tanh approximation. */
+const GELU_TANH_BETA = Math.sqrt(2 / Math.PI);
+const GELU_TANH_KAPPA = 0.044715;
+
+/**
+ * The generator's weights as graph initializers, each emitted once (the
+ * TensorStore is read lazily when the graph is serialized: no copies at load).
+ * `matrix`/`bias` follow the compute precision; `float32` is always fp32.
+ */
+export class GeneratorWeights {
+  readonly graph: Graph;
+  readonly store: TensorStore;
+  readonly precision: Precision;
+  readonly dtype: DType;
+  private readonly emitted = new Map<string, Value>();
+
+  constructor(graph: Graph, store: TensorStore, precision: Precision) {
+    this.graph = graph;
+    this.store = store;
+    this.precision = precision;
+    this.dtype = precision === 'fp16' ? 'float16' : 'float32';
+  }
+
+  /** A weight at the compute precision (block matrices and their biases). */
+  matrix(name: string, shape: number[]): Value {
+    return this.emit(name, this.dtype, shape);
+  }
+
+  /** A weight kept in fp32 whatever the precision (embeddings, head, per-head scales). */
+  float32(name: string, shape: number[]): Value {
+    return this.emit(name, 'float32', shape);
+  }
+
+  private emit(name: string, dtype: DType, shape: number[]): Value {
+    const key = `${name}@${dtype}`;
+    let v = this.emitted.get(key);
+    if (!v) {
+      v = this.graph.initializer(dtype === 'float32' ? name : `${name}.${dtype}`, this.store.as(name, dtype, shape));
+      this.emitted.set(key, v);
+    }
+    return v;
+  }
+}
+
+/** A torch Linear applied at the compute precision; input and output fp32. */
+function linearAt(w: GeneratorWeights, x: Value, weight: Value, bias: Value | null): Value {
+  return cast(linear(cast(x, w.dtype), weight, bias), 'float32');
+}
+
+/** Affine-free LayerNorm (every LN in STAR, §3.6). */
+export function norm(cfg: GeneratorConfig, x: Value): Value {
+  return layerNorm(x, cfg.normEps);
+}
+
+/** σ_h = exp(min(scale_mul_1H11, ln 100)) as a [H, 1] fp32 factor (§3.4.3). */
+function headScale(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig): Value {
+  const logScale = reshape(w.float32(`${prefix}.scale_mul_1H11`, [1, cfg.heads, 1, 1]), [cfg.heads, 1]);
+  return exp(min(logScale, MAX_SCALE_MUL));
+}
+
+/** x / max(‖x‖₂, 1e−12) over the last (head) axis, as F.normalize. */
+function l2Normalize(x: Value): Value {
+  const norm = sqrt(reduceSum(mul(x, x), [-1], true));
+  return div(x, max(norm, L2_NORM_EPS));
+}
+
+/** RoPE factors of one token range as graph constants shaped [n, 1, hd] (broadcast over batch and heads). */
+export interface RopeConstants {
+  cos: Value;
+  sin: Value;
+  swap: Value;
+}
+
+export function ropeConstants(g: Graph, factors: RopeFactors, headDim: number, name: string): RopeConstants {
+  return {
+    cos: constant(g, factors.cos, [factors.tokens, 1, headDim], 'float32', `${name}.cos`),
+    sin: constant(g, factors.sin, [factors.tokens, 1, headDim], 'float32', `${name}.sin`),
+    swap: int64s(g, pairSwapIndex(headDim)),
+  };
+}
+
+/** Rotates interleaved pairs of x [R, n, H, hd] (§3.3): x·cos + swapPairs(x)·sin. */
+function applyRope(x: Value, rope: RopeConstants): Value {
+  return add(mul(x, rope.cos), mul(gather(x, rope.swap, 3), rope.sin));
+}
+
+/** Keys and values of all tokens seen so far, [R, H, L, hd] at the compute precision. */
+export interface KvCache {
+  key: Value;
+  value: Value;
+}
+
+/**
+ * Softmax(q̂·K̂ᵀ)·V with scale 1 (§3.4.5: the L2 norm and σ_h make the
+ * temperature). q [R, n, C]; key/value [R, H, L, hd]; `keyMask` int32 [R, L]
+ * (1 = visible) for cross-attention. Returns [R, n, C] at the compute dtype.
+ */
+export function attention(q: Value, kv: KvCache, keyMask: Value | null, cfg: GeneratorConfig, impl: AttentionImpl): Value {
+  const [R, n] = [q.dim(0)!, q.dim(1)!];
+  const { heads: H, headDim: hd } = cfg;
+  if (impl === 'fused') return multiHeadAttention(q, kv.key, kv.value, H, 1.0, null, keyMask);
+  const q4 = transpose(reshape(q, [R, n, H, hd]), [0, 2, 1, 3]);
+  let scores = matmul(q4, transpose(kv.key, [0, 1, 3, 2]));
+  if (keyMask) {
+    const L = kv.key.dim(2)!;
+    const dtype = scores.dtype;
+    const bias = mul(sub1(cast(reshape(keyMask, [R, 1, 1, L]), dtype)), 10000);
+    scores = add(scores, bias);
+  }
+  const o = matmul(softmax(scores, -1), kv.value);
+  return reshape(transpose(o, [0, 2, 1, 3]), [R, n, H * hd]);
+}
+
+/** mask − 1: 0 where visible, −1 where masked (times 10000: onnxruntime's mask_filter_value, exp underflows to 0). */
+function sub1(x: Value): Value {
+  return add(x, -1);
+}
+
+/**
+ * Self-attention of §3.4 on y = LN(x) [R, n, C]. Appends this step's k̂, v to
+ * `past` (null at the first scale) and returns the output projection (fp32)
+ * with the grown cache.
+ */
+export function selfAttention(
+  w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, y: Value, rope: RopeConstants, past: KvCache | null, impl: AttentionImpl,
+): { out: Value; present: KvCache } {
+  const [R, n] = [y.dim(0)!, y.dim(1)!];
+  const { width: C, heads: H, headDim: hd } = cfg;
+  const qkvBias = concat([
+    w.matrix(`${prefix}.q_bias`, [C]), w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C]),
+  ], 0);
+  const qkv = linearAt(w, y, w.matrix(`${prefix}.mat_qkv.weight`, [3 * C, C]), qkvBias);
+  const heads = (x: Value) => reshape(x, [R, n, H, hd]);
+  const q = heads(slice(qkv, [0], [C], [2]));
+  const k = heads(slice(qkv, [C], [2 * C], [2]));
+  const v = heads(slice(qkv, [2 * C], [3 * C], [2]));
+  // §3.4.2–3: RoPE before the L2 norm; σ_h multiplies q̂ only.
+  const qHat = mul(l2Normalize(applyRope(q, rope)), headScale(w, prefix, cfg));
+  const kHat = l2Normalize(applyRope(k, rope));
+  const toCache = (x: Value) => transpose(cast(x, w.dtype), [0, 2, 1, 3]); // [R, H, n, hd]
+  const present: KvCache = past
+    ? { key: concat([past.key, toCache(kHat)], 2), value: concat([past.value, toCache(v)], 2) }
+    : { key: toCache(kHat), value: toCache(v) };
+  const o = attention(cast(reshape(qHat, [R, n, C]), w.dtype), present, null, cfg, impl);
+  return { out: cast(linear(o, w.matrix(`${prefix}.proj.weight`, [C, C]), w.matrix(`${prefix}.proj.bias`, [C])), 'float32'), present };
+}
+
+/**
+ * Text keys and values of one block's cross-attention (§3.5.2–3), computed
+ * once per request from the text hidden states [R, T, textDim]: k̂ (L2-normalized,
+ * no RoPE, no σ) and v, each [R, H, T, hd] at the compute precision.
+ */
+export function crossKeyValues(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, text: Value): KvCache {
+  const [R, T] = [text.dim(0)!, text.dim(1)!];
+  const { width: C, heads: H, headDim: hd } = cfg;
+  const kvBias = concat([w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C])], 0);
+  const kv = linearAt(w, text, w.matrix(`${prefix}.mat_kv.weight`, [2 * C, cfg.textDim]), kvBias);
+  const heads = (x: Value) => transpose(reshape(x, [R, T, H, hd]), [0, 2, 1, 3]);
+  const k = l2Normalize(heads(slice(kv, [0], [C], [2])));
+  const v = heads(slice(kv, [C], [2 * C], [2]));
+  return { key: cast(k, w.dtype), value: cast(v, w.dtype) };
+}
+
+/** Cross-attention of §3.5 for y = LN(x) rows [R', n, C] against their text K/V; `textMask` int32 [R', T]. */
+export function crossAttention(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, y: Value, text: KvCache, textMask: Value, impl: AttentionImpl): Value {
+  const [R, n] = [y.dim(0)!, y.dim(1)!];
+  const { width: C, heads: H, headDim: hd } = cfg;
+  const q = linearAt(w, y, w.matrix(`${prefix}.mat_q.weight`, [C, C]), w.matrix(`${prefix}.q_bias`, [C]));
+  const qHat = mul(l2Normalize(reshape(q, [R, n, H, hd])), headScale(w, prefix, cfg));
+  const o = attention(cast(reshape(qHat, [R, n, C]), w.dtype), text, textMask, cfg, impl);
+  return cast(linear(o, w.matrix(`${prefix}.proj.weight`, [C, C]), w.matrix(`${prefix}.proj.bias`, [C])), 'float32');
+}
+
+/** fc2(GELU_tanh(fc1(y))) (§3.6); the activation runs in fp32. */
+export function ffn(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, y: Value): Value {
+  const hidden = linearAt(w, y, w.matrix(`${prefix}.fc1.weight`, [cfg.mlpHidden, cfg.width]), w.matrix(`${prefix}.fc1.bias`, [cfg.mlpHidden]));
+  return linearAt(w, geluTanh(hidden), w.matrix(`${prefix}.fc2.weight`, [cfg.width, cfg.mlpHidden]), w.matrix(`${prefix}.fc2.bias`, [cfg.width]));
+}
+
+/** 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))), torch's GELU(approximate='tanh'). */
+export function geluTanh(z: Value): Value {
+  const inner = mul(add(z, mul(mul(mul(z, z), z), GELU_TANH_KAPPA)), GELU_TANH_BETA);
+  return mul(mul(z, 0.5), add(tanh(inner), 1));
+}
+
+/**
+ * How each row of the CFG batch receives its cross-attention output (§6.1).
+ * `sourceRows`: the rows whose cross-attention is computed (their LN(x) and
+ * text K/V); `outputIndex[r]`: which of those feeds row r.
+ */
+export interface CrossRouting {
+  sourceRows: number[];
+  outputIndex: number[];
+}
+
+export type CrossAttnMode = 'upstream' | 'per-row' | 'per-request';
+
+/**
+ * upstream: row 0's output to every row (the trained behaviour);
+ * per-row: each row its own; per-request: image b's conditional row feeds
+ * both of its CFG rows b and B+b (= upstream when B = 1).
+ */
+export function crossRouting(mode: CrossAttnMode, batch: number): CrossRouting {
+  const rows = 2 * batch;
+  switch (mode) {
+    case 'upstream': return { sourceRows: [0], outputIndex: Array(rows).fill(0) };
+    case 'per-row': return { sourceRows: range(rows), outputIndex: range(rows) };
+    case 'per-request': return { sourceRows: range(batch), outputIndex: [...range(batch), ...range(batch)] };
+  }
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** Rows `rows` of x along axis 0 (no node when they are all rows in order). */
+export function selectRows(x: Value, rows: number[]): Value {
+  const identity = rows.length === x.dim(0) && rows.every((r, i) => r === i);
+  return identity ? x : gather(x, int64s(x.graph, rows), 0);
+}
+
+export interface BlockContext {
+  cfg: GeneratorConfig;
+  weights: GeneratorWeights;
+  rope: RopeConstants;
+  routing: CrossRouting;
+  /** Text K/V of this block for the routing's source rows. */
+  text: KvCache;
+  /** int32 [sources, T], 1 = token present. */
+  textMask: Value;
+  impl: AttentionImpl;
+}
+
+/** One AttnBlock (§3.6) on x [2B, n, C]; returns the new residual stream and the grown self-attention cache. */
+export function block(ctx: BlockContext, index: number, x: Value, past: KvCache | null): { x: Value; present: KvCache } {
+  const { cfg, weights: w } = ctx;
+  const p = `blocks.${index}`;
+  const g = x.graph;
+  const attn = g.scope('attn', () => selfAttention(w, `${p}.attn`, cfg, norm(cfg, x), ctx.rope, past, ctx.impl));
+  x = add(x, attn.out);
+  const cross = g.scope('cross_attn', () => {
+    const sources = selectRows(norm(cfg, x), ctx.routing.sourceRows);
+    return selectRows(crossAttention(w, `${p}.cross_attn`, cfg, sources, ctx.text, ctx.textMask, ctx.impl), ctx.routing.outputIndex);
+  });
+  x = add(cross, x); // §3.5.5 / §6.1: the routed row's output, added to every row it feeds
+  x = add(x, g.scope('ffn', () => ffn(w, `${p}.ffn`, cfg, norm(cfg, x))));
+  return { x, present: attn.present };
+}

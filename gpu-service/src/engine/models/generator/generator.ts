@@ -1,0 +1,323 @@
+// The STAR generator graph over a contiguous range of scales [first, last]
+// (STAR-SPEC §4). One builder, two ways to run it:
+//   * all scales in one graph: one session.run per batch (fastest);
+//   * one graph per scale: the KV cache, f_hat, next_input and the text K/V
+//     go out of one run and into the next (progress and previews per scale).
+//
+// Per scale si (pn = patchNums[si], batch rows 0..B−1 conditional, B..2B−1 unconditional):
+//   x_in   = si = 0: encoder_proj(pooled) + pos_start + lvl_embed[0]          (§3.2)
+//            si > 0: word_embed(next_input) + lvl_embed[si], both CFG halves
+//   h      = blocks(x_in)  with this scale's RoPE slice and the KV cache     (§3.4–3.6)
+//   logits = head_logits(LN(h))                                             (§3.7)
+//   tokens = sample(topk_topp(cfg_mix(logits, t = cfg·si/(S−1))), noise)    (§4.2–4.3, §7)
+//   f_hat, next_input = quantizer.addScale(tokens, f_hat)                   (§4.2.4–6, §5.3)
+//
+// Cross-attention text K/V: computed once per request. With first = 0 the
+// graph computes them from `text_hidden` (and outputs them as
+// `cross_key.{i}`/`cross_value.{i}` when later scales remain); graphs with
+// first > 0 take them as inputs instead of `text_hidden`.
+//
+// Teacher-forced variant: `tokens.s{si}` are inputs instead of draws, and the
+// graph also outputs the check tensors named as the star-tiny fixture keys.
+import type { DType } from '../../onnx/dtype.ts';
+import { Graph } from '../../onnx/graph.ts';
+import type { Value } from '../../onnx/graph.ts';
+import {
+  add, cast, concat, gather, identity, layerNorm, linear, reshape, slice, softmax, transpose, unsqueeze, where,
+} from '../../onnx/ops.ts';
+import type { TensorStore } from '../../weights/tensors.ts';
+import type { AttentionImpl, CrossAttnMode, KvCache, Precision } from './blocks.ts';
+import { block, crossKeyValues, crossRouting, GeneratorWeights, ropeConstants, selectRows } from './blocks.ts';
+import type { GeneratorConfig } from './config.ts';
+import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
+import { ropeFactors } from './rope.ts';
+import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sampling.ts';
+
+/**
+ * The residual quantizer's per-scale step (§4.2.4–6), provided by the VQVAE
+ * module with its weights and config bound: codebook lookup of `tokens`
+ * [B, pn²] (int64) or soft codes [B, pn², Cvae] (fp32, the more_smooth
+ * path), f_hat update, and for si < S−1 the next scale's input [B, pn_next², Cvae].
+ */
+export interface Quantizer {
+  addScale(g: Graph, si: number, tokens: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
+  /** Same from soft codes; needed only by graphs built with `moreSmooth`. */
+  addScaleFromCodes?(g: Graph, si: number, codes: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
+  /** The codebook [V, Cvae] as a graph value (the more_smooth path weights it by softmax). */
+  codebook?(g: Graph): Value;
+}
+
+/** What the sampler path of §4.5 gets at a scale that takes it. */
+export interface SamplerPathContext {
+  graph: Graph;
+  cfg: GeneratorConfig;
+  weights: GeneratorWeights;
+  si: number;
+  /** Block-stack output of this scale [2B, pn², C] (fp32, before the logit norm). */
+  hidden: Value;
+  logits: Value;
+  /** [2B, textDim] */
+  pooled: Value;
+  /** Per-row inputs [B]. */
+  cfgScale: Value;
+  topK: Value;
+  topP: Value;
+  teacherForcedTokens?: Value;
+}
+
+/** Builds the sampler path for one scale: the chosen tokens [B, pn²] and, teacher-forced, extra check outputs. */
+export type SamplerPath = (ctx: SamplerPathContext) => { tokens: Value; checks?: Record<string, Value> };
+
+export interface GeneratorGraphOptions {
+  /** Images per batch (B); the transformer batch is 2B. */
+  batch: number;
+  /** Scale range, inclusive; defaults to all scales. */
+  first?: number;
+  last?: number;
+  crossAttn?: CrossAttnMode;
+  precision?: Precision;
+  attention?: AttentionImpl;
+  /** Tokens become inputs; the graph outputs the fixture's check tensors too. */
+  teacherForced?: boolean;
+  /** Adds `more_smooth` [B] and `gumbel.s{si}` [B, pn², V] inputs (the Gumbel soft-code path, §4.2.3d). */
+  moreSmooth?: boolean;
+  quantizer: Quantizer;
+  /** §4.5, for configs with the sampler head at scales ≥ sampleFromIdx. */
+  samplerPath?: SamplerPath;
+  /** Take the standard path at sampler scales too (upstream w_mask = False). */
+  ignoreSamplerHead?: boolean;
+}
+
+export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer'>> {
+  samplerPath?: SamplerPath;
+}
+
+export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOptions): ResolvedGeneratorOptions {
+  const S = scaleCount(cfg);
+  const resolved = {
+    batch: options.batch,
+    first: options.first ?? 0,
+    last: options.last ?? S - 1,
+    crossAttn: options.crossAttn ?? 'per-request',
+    precision: options.precision ?? 'fp32',
+    attention: options.attention ?? 'fused',
+    teacherForced: options.teacherForced ?? false,
+    moreSmooth: options.moreSmooth ?? false,
+    ignoreSamplerHead: options.ignoreSamplerHead ?? false,
+    samplerPath: options.samplerPath,
+  };
+  const { first, last, batch } = resolved;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`generator graph: batch must be a positive integer, got ${batch}`);
+  if (!(Number.isInteger(first) && Number.isInteger(last) && first >= 0 && first <= last && last < S)) {
+    throw new Error(`generator graph: scale range [${first}, ${last}] is not within 0..${S - 1}`);
+  }
+  return resolved;
+}
+
+/** Graph input/output names shared with the pipeline. */
+export const names = {
+  textHidden: 'text_hidden',
+  textMask: 'text_mask',
+  pooled: 'pooled',
+  pastKey: (i: number) => `past_key.${i}`,
+  pastValue: (i: number) => `past_value.${i}`,
+  presentKey: (i: number) => `present_key.${i}`,
+  presentValue: (i: number) => `present_value.${i}`,
+  crossKey: (i: number) => `cross_key.${i}`,
+  crossValue: (i: number) => `cross_value.${i}`,
+  fHat: 'f_hat',
+  nextInput: 'next_input',
+  cfg: 'cfg',
+  topK: 'top_k',
+  topP: 'top_p',
+  moreSmooth: 'more_smooth',
+  noise: (si: number) => `noise.s${si}`,
+  gumbel: (si: number) => `gumbel.s${si}`,
+  tokens: (si: number) => `tokens.s${si}`,
+} as const;
+
+/** Whether scale si takes the sampler path of §4.5. */
+export function usesSamplerPath(cfg: GeneratorConfig, options: Pick<ResolvedGeneratorOptions, 'ignoreSamplerHead'>, si: number): boolean {
+  return !options.ignoreSamplerHead && si >= samplerFromIdx(cfg);
+}
+
+export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, options: GeneratorGraphOptions): Graph {
+  const o = resolveOptions(cfg, options);
+  const { first, last, batch: B } = o;
+  const S = scaleCount(cfg);
+  const { width: C, heads: H, headDim: hd, depth, cvae, textDim, textLength: T } = cfg;
+  const R = 2 * B;
+  const P = cfg.patchNums[S - 1];
+  const g = new Graph(`star_generator_s${first}_${last}`);
+  const w = new GeneratorWeights(g, store, o.precision);
+  const kvDtype: DType = w.dtype;
+  const routing = crossRouting(o.crossAttn, B);
+  const samplerScales = range(first, last).filter((si) => usesSamplerPath(cfg, o, si));
+  if (samplerScales.length && !o.samplerPath && !o.teacherForced) {
+    throw new Error(`generator graph: scales ${samplerScales.join(', ')} take the sampler path (STAR-SPEC §4.5) but no samplerPath was given; pass one or set ignoreSamplerHead`);
+  }
+  if (o.moreSmooth && !(options.quantizer.addScaleFromCodes && options.quantizer.codebook)) {
+    throw new Error('generator graph: moreSmooth needs a quantizer with addScaleFromCodes and codebook');
+  }
+
+  // ---------------------------------------------------------------- inputs
+  const textMask = g.input(names.textMask, 'int64', [R, T]);
+  const sourceMask = cast(selectRows(textMask, routing.sourceRows), 'int32');
+  const needsPooled = first === 0 || samplerScales.length > 0;
+  const pooled = needsPooled ? g.input(names.pooled, 'float32', [R, textDim]) : null;
+  let textKv: KvCache[];
+  if (first === 0) {
+    const textHidden = g.input(names.textHidden, 'float32', [R, T, textDim]);
+    const sources = selectRows(textHidden, routing.sourceRows);
+    textKv = range(0, depth - 1).map((i) => g.scope(`blocks.${i}/cross_kv`, () => crossKeyValues(w, `blocks.${i}.cross_attn`, cfg, sources)));
+  } else {
+    const shape = [routing.sourceRows.length, H, T, hd];
+    textKv = range(0, depth - 1).map((i) => ({ key: g.input(names.crossKey(i), kvDtype, shape), value: g.input(names.crossValue(i), kvDtype, shape) }));
+  }
+  let cache: (KvCache | null)[] = range(0, depth - 1).map(() => null);
+  let fHat: Value | null = null;
+  let nextInput: Value | null = null;
+  if (first > 0) {
+    const pastLength = scaleOffset(cfg, first);
+    cache = range(0, depth - 1).map((i) => ({
+      key: g.input(names.pastKey(i), kvDtype, [R, H, pastLength, hd]),
+      value: g.input(names.pastValue(i), kvDtype, [R, H, pastLength, hd]),
+    }));
+    fHat = g.input(names.fHat, 'float32', [B, cvae, P, P]);
+    nextInput = g.input(names.nextInput, 'float32', [B, scaleTokens(cfg, first), cvae]);
+  }
+  const cfgScale = g.input(names.cfg, 'float32', [B]);
+  const topK = g.input(names.topK, 'int64', [B]);
+  const topP = g.input(names.topP, 'float32', [B]);
+  const moreSmooth = o.moreSmooth ? g.input(names.moreSmooth, 'bool', [B]) : null;
+
+  const lvlEmbed = w.float32('lvl_embed.weight', [S, C]);
+  const levelEmbedding = (si: number) => slice(lvlEmbed, [si], [si + 1], [0]); // [1, C]
+  const checks = new Map<string, Value>();
+  const check = (name: string, v: Value) => { if (o.teacherForced) checks.set(name, v); };
+
+  // ---------------------------------------------------------------- scales
+  for (let si = first; si <= last; si++) {
+    const pn = cfg.patchNums[si];
+    const n = pn * pn;
+    g.scope(`s${si}`, () => {
+      // §3.2: this scale's input tokens
+      let xIn: Value;
+      if (si === 0) {
+        const sos = linear(pooled!, w.float32('encoder_proj.weight', [C, textDim]), w.float32('encoder_proj.bias', [C]));
+        xIn = add(add(unsqueeze(sos, [1]), w.float32('pos_start', [1, 1, C])), levelEmbedding(0));
+      } else {
+        const embedded = add(linear(nextInput!, w.float32('word_embed.weight', [C, cvae]), w.float32('word_embed.bias', [C])), levelEmbedding(si));
+        xIn = concat([embedded, embedded], 0); // both CFG halves share the image state
+      }
+      check(`s${si}.x_in`, xIn);
+
+      // §3.3–3.6: the block stack with this scale's RoPE slice and the KV cache
+      const rope = ropeConstants(g, ropeFactors(cfg, [pn]), hd, `rope.s${si}`);
+      let x = xIn;
+      for (let i = 0; i < depth; i++) {
+        const out = g.scope(`blocks.${i}`, () => block({ cfg, weights: w, rope, routing, text: textKv[i], textMask: sourceMask, impl: o.attention }, i, x, cache[i]));
+        x = out.x;
+        cache[i] = out.present;
+      }
+      const hidden = x;
+      check(`s${si}.hidden`, hidden);
+
+      // §3.7: logits in fp32
+      const logitInput = cfg.logitNorm ? layerNorm(hidden, cfg.normEps) : hidden;
+      const logits = linear(logitInput, w.float32('head_logits.weight', [cfg.vocabSize, C]), w.float32('head_logits.bias', [cfg.vocabSize]));
+      check(`s${si}.logits`, logits);
+
+      // §4.2.3: choose tokens
+      const ratio = scaleRatio(cfg, si);
+      const forced = o.teacherForced ? g.input(names.tokens(si), 'int64', [B, n]) : null;
+      let tokens: Value;
+      let softCodes: Value | null = null;
+      if (usesSamplerPath(cfg, o, si) && o.samplerPath) {
+        const path = o.samplerPath({ graph: g, cfg, weights: w, si, hidden, logits, pooled: pooled!, cfgScale, topK, topP, teacherForcedTokens: forced ?? undefined });
+        tokens = path.tokens;
+        for (const [name, v] of Object.entries(path.checks ?? {})) check(name, v);
+      } else {
+        const mixed = cfgMix(logits, cfgScale, ratio);
+        if (usesSamplerPath(cfg, o, si)) {
+          // teacher-forced without the sampler path: its VAR-head steps mix with the same t (§4.5)
+          for (let k = 0; k < samplerVarHeadSteps(cfg, si); k++) check(`s${si}.k${k}.mixed_logits`, mixed);
+        } else {
+          check(`s${si}.mixed_logits`, mixed);
+        }
+        const probs = softmax(topKTopPFilter(mixed, topK, topP), -1);
+        if (forced) {
+          tokens = forced;
+        } else {
+          const noise = g.input(names.noise(si), 'float32', [B, n]);
+          tokens = sampleInverseCdf(probs, noise).tokens;
+          if (moreSmooth) {
+            const gumbel = g.input(names.gumbel(si), 'float32', [B, n, cfg.vocabSize]);
+            softCodes = smoothEmbedding(mixed, gumbel, options.quantizer.codebook!(g), ratio);
+          }
+        }
+      }
+      if (!forced) g.output(tokens, names.tokens(si));
+
+      // §4.2.4–6: f_hat and the next scale's input
+      const step = softCodes
+        ? smoothStep(g, options.quantizer, si, tokens, softCodes, moreSmooth!, fHat)
+        : options.quantizer.addScale(g, si, tokens, fHat);
+      fHat = step.fHat;
+      check(`s${si}.h_BChw`, step.h);
+      check(`s${si}.f_hat`, fHat);
+      if (si < S - 1) {
+        if (!step.nextInput) throw new Error(`quantizer.addScale gave no next input at scale ${si}`);
+        nextInput = step.nextInput;
+        const pnNext = cfg.patchNums[si + 1];
+        check(`s${si}.next_map`, reshape(transpose(nextInput, [0, 2, 1]), [B, cvae, pnNext, pnNext]));
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- outputs
+  g.output(fHat!, names.fHat);
+  if (last < S - 1) {
+    g.output(nextInput!, names.nextInput);
+    cache.forEach((c, i) => {
+      g.output(c!.key, names.presentKey(i));
+      g.output(c!.value, names.presentValue(i));
+    });
+    if (first === 0) {
+      textKv.forEach((kv, i) => {
+        g.output(kv.key, names.crossKey(i));
+        g.output(kv.value, names.crossValue(i));
+      });
+    }
+  }
+  if (last === S - 1) check('final.f_hat', fHat!);
+  for (const [name, v] of checks) g.output(g.outputs.includes(v) ? identity(v) : v, name);
+  return g;
+}
+
+/** Rows with more_smooth take the soft codes, the others their sampled tokens' codes. */
+function smoothStep(g: Graph, q: Quantizer, si: number, tokens: Value, softCodes: Value, moreSmooth: Value, fHat: Value | null) {
+  const B = tokens.dim(0)!;
+  const codebook = q.codebook!(g);
+  const hard = gather(codebook, tokens, 0); // [B, pn², Cvae]
+  const codes = where(reshape(moreSmooth, [B, 1, 1]), softCodes, hard);
+  return q.addScaleFromCodes!(g, si, codes, fHat);
+}
+
+/** Steps 0..stepThresh−1 of the sampler path use the VAR head (§4.5; only with sample_version '1024'). */
+export function samplerVarHeadSteps(cfg: GeneratorConfig, si: number): number {
+  if (cfg.sampleVersion !== '1024' || si >= SAMPLER_SI_THRESH) return 0;
+  return Math.min(SAMPLER_STEP_THRESH, samplerSteps(cfg, si));
+}
+
+const SAMPLER_STEP_THRESH = 5;
+const SAMPLER_SI_THRESH = 13;
+
+/** nsteps of §4.5: 15 at scales > 12 with sample_version '1024', else 8. */
+export function samplerSteps(cfg: GeneratorConfig, si: number): number {
+  return cfg.sampleVersion === '1024' && si > 12 ? 15 : 8;
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}

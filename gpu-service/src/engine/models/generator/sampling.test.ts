@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Graph } from '../../onnx/graph.ts';
+import { Session, tensor } from '../../onnx/runtime.ts';
+import { toModelBytes } from '../../onnx/serialize.ts';
+import { fixturePath } from '../../testing/fixtures.ts';
+import { readSafetensors } from '../../weights/safetensors.ts';
+import { cfgMix, filteredProbabilities, sampleInverseCdf } from './sampling.ts';
+
+const B = 2;
+const n = 3;
+const V = 4;
+let session: Session;
+
+before(async () => {
+  const g = new Graph('sampling');
+  const probs = g.input('probs', 'float32', [B, n, V]);
+  const u = g.input('u', 'float32', [B, n]);
+  const logits = g.input('logits', 'float32', [2 * B, 1, V]);
+  const cfg = g.input('cfg', 'float32', [B]);
+  const drawn = sampleInverseCdf(probs, u);
+  g.output(drawn.tokens, 'tokens');
+  g.output(drawn.conf, 'conf');
+  g.output(cfgMix(logits, cfg, 1 / 3), 'mixed');
+  session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+});
+after(() => session.dispose());
+
+async function draw(probs: number[], u: number[]): Promise<{ tokens: number[]; conf: number[] }> {
+  const out = await session.run({
+    probs: tensor('float32', Float32Array.from(probs), [B, n, V]),
+    u: tensor('float32', Float32Array.from(u), [B, n]),
+    logits: tensor('float32', new Float32Array(2 * B * V), [2 * B, 1, V]),
+    cfg: tensor('float32', new Float32Array(B), [B]),
+  }, ['tokens', 'conf']);
+  return { tokens: [...(out.tokens.data as BigInt64Array)].map(Number), conf: [...(out.conf.data as Float32Array)] };
+}
+
+test('inverse-CDF sampling picks the first index whose running sum exceeds u·Σπ', async () => {
+  const row = [0.25, 0.25, 0.5, 0];
+  const probs = Array.from({ length: B * n }, () => row).flat();
+  // u·1 = 0.1 → 0; exactly 0.25 → not above the first sum → 1; 0.5 → 2; 0.75 → 2; near 1 → 2 (never the zero-probability 3)
+  const { tokens, conf } = await draw(probs, [0.1, 0.25, 0.5, 0.75, 0.9999999, 0.3]);
+  assert.deepEqual(tokens, [0, 1, 2, 2, 2, 1]);
+  assert.deepEqual(conf, [0.25, 0.25, 0.5, 0.5, 0.5, 0.25]);
+});
+
+test('inverse-CDF sampling never returns a zero-probability token, even when rounding leaves none above u', async () => {
+  const probs = Array.from({ length: B * n }, (_, i) => (i % 2 ? [0, 1, 0, 0] : [0, 0, 0.5, 0.5])).flat();
+  const { tokens } = await draw(probs, Array(B * n).fill(1 - 2 ** -24));
+  assert.deepEqual(tokens, [3, 1, 3, 1, 3, 1]);
+});
+
+test('the CFG mix ramps t = cfg·si/(S−1) per row with upstream\'s fp32 coefficients', async () => {
+  const logits = [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.5, 0.5, 0.5, -1, 0, 1, 2];
+  const out = await session.run({
+    probs: tensor('float32', new Float32Array(B * n * V).fill(0.25), [B, n, V]),
+    u: tensor('float32', new Float32Array(B * n).fill(0.5), [B, n]),
+    logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
+    cfg: tensor('float32', Float32Array.from([4, 0]), [B]),
+  }, ['mixed']);
+  const t = 4 / 3;
+  const expected = [0, 1, 2, 3].map((v) => Math.fround(Math.fround(Math.fround(1 + t) * logits[v]) - Math.fround(Math.fround(t) * logits[8 + v])));
+  assert.deepEqual([...(out.mixed.data as Float32Array)].slice(0, 4), expected);
+  assert.deepEqual([...(out.mixed.data as Float32Array)].slice(4), logits.slice(4, 8), 'cfg 0 is the conditional logits');
+});
+
+for (const fixture of ['tiny-a', 'tiny-b']) {
+  test(`top-k/top-p filtering reproduces upstream's filtered logits and probabilities (${fixture}/sampling.safetensors)`, async () => {
+    const ref = readSafetensors(fixturePath(`star-tiny/${fixture}/sampling.safetensors`));
+    const shape = ref.get('in.logits').shape as number[];
+    const g = new Graph('filter');
+    const z = g.input('z', 'float32', shape);
+    const k = g.input('k', 'int64', [shape[0]]);
+    const p = g.input('p', 'float32', [shape[0]]);
+    const { filtered, probs } = filteredProbabilities(z, k, p);
+    g.output(filtered, 'filtered');
+    g.output(probs, 'probs');
+    const s = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+    const settings = ref.names.filter((name) => name.endsWith('.probs'));
+    assert.ok(settings.length >= 5);
+    for (const name of settings) {
+      const [, topK, topP] = /^k(\d+)_p([\d.]+)\.probs$/.exec(name)!;
+      const rows = shape[0];
+      const out = await s.run({
+        z: tensor('float32', ref.float32('in.logits'), shape),
+        k: tensor('int64', new BigInt64Array(rows).fill(BigInt(topK)), [rows]),
+        p: tensor('float32', new Float32Array(rows).fill(Number(topP)), [rows]),
+      });
+      const wantFiltered = ref.float32(name.replace('.probs', '.filtered_logits'));
+      const wantProbs = ref.float32(name);
+      const gotFiltered = out.filtered.data as Float32Array;
+      const gotProbs = out.probs.data as Float32Array;
+      for (let i = 0; i < wantFiltered.length; i++) {
+        assert.equal(gotFiltered[i] === -Infinity, wantFiltered[i] === -Infinity, `${name}: removal differs at ${i}`);
+        if (wantFiltered[i] !== -Infinity) assert.equal(gotFiltered[i], wantFiltered[i], `${name}: filtered logit ${i}`);
+        assert.ok(Math.abs(gotProbs[i] - wantProbs[i]) <= 1e-6, `${name}: prob ${i} ${gotProbs[i]} vs ${wantProbs[i]}`);
+      }
+    }
+    await s.dispose();
+  });
+}

@@ -1,0 +1,105 @@
+// Token choice inside the graph (STAR-SPEC §4.2.3, §4.3, §7), with per-row
+// parameters as graph inputs so requests with different settings share a
+// batch: cfg [B] f32, top_k [B] i64, top_p [B] f32, more_smooth [B] bool.
+// Everything here is fp32 (logits, softmax, sampling).
+import type { Value } from '../../onnx/graph.ts';
+import {
+  add, and, cast, constant, cumSum, div, expand, gatherElements, greater, int64s, less, log, matmul, max, min, mul, neg, not, reduceMax,
+  reduceSum, reshape, scatterElements, slice, softmax, sub, topK, unsqueeze, where,
+} from '../../onnx/ops.ts';
+
+/**
+ * CFG mix (§4.2.3b): (1+t)·z[0:B] − t·z[B:2B], t = cfg·si/(S−1). Upstream
+ * forms t and 1+t in double and rounds each to fp32 when multiplying; doing
+ * the same in float64 here gives the same coefficients for any cfg that is
+ * exact in fp32 (4.0, 4.5, 7.5, …). logits [2B, n, V] → [B, n, V].
+ */
+export function cfgMix(logits: Value, cfg: Value, ratio: number): Value {
+  const B = cfg.dim(0)!;
+  const t = mul(cast(cfg, 'float64'), ratio);
+  const condWeight = reshape(cast(add(t, 1), 'float32'), [B, 1, 1]);
+  const uncondWeight = reshape(cast(t, 'float32'), [B, 1, 1]);
+  const cond = slice(logits, [0], [B], [0]);
+  const uncond = slice(logits, [B], [2 * B], [0]);
+  return sub(mul(cond, condWeight), mul(uncond, uncondWeight));
+}
+
+/**
+ * Top-k then top-p filtering exactly as upstream's sample_with_top_k_top_p_
+ * (§4.3), per row: removed logits become −∞. z [B, n, V]; topK [B] (0 = off,
+ * V = keeps all); topP [B] (0 = off).
+ *
+ * Top-k removes z < (k-th largest) — ties with the k-th value stay. One TopK
+ * with k = the batch's largest top_k serves every row.
+ * Top-p sorts ascending (ties: lower index first, STAR-SPEC §7), takes the
+ * softmax of the sorted row and its running sum, and removes sorted positions
+ * with sum ≤ 1 − p except the last one. The threshold is 1 − p rounded to
+ * fp32 from double (upstream's comparison); p itself arrives as fp32, so
+ * p = 0.8 gives fp32(1 − 0.800000011920929) = 0.19999999 where upstream has
+ * 0.2 — one ulp, which matters only if a running sum falls exactly between.
+ */
+export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
+  const g = z.graph;
+  const [B, n, V] = [z.dim(0)!, z.dim(1)!, z.dim(2)!];
+  const minusInf = constant(g, Float32Array.from([-Infinity]), [], 'float32', 'minus_inf');
+
+  // ---- top-k
+  const k = reshape(topK_, [B, 1, 1]);
+  const kClamped = min(k, V);
+  const kMax = reshape(max(reduceMax(reshape(kClamped, [B]), [0], true), 1), [1]);
+  const [largest] = topK(z, kMax, -1, true); // [B, n, kMax] descending
+  const kthIndex = add(max(kClamped, 1), -1); // k−1, 0 when top-k is off (then unused)
+  const kth = gatherElements(largest, expand(kthIndex, [B, n, 1]), 2);
+  const belowKth = and(less(z, kth), expand(greater(k, 0), [B, n, 1]));
+  const afterTopK = where(belowKth, minusInf, z);
+
+  // ---- top-p
+  const [ascending, order] = topK(afterTopK, V, -1, false);
+  const runningSum = cumSum(softmax(ascending, -1), -1);
+  const threshold = reshape(cast(sub(constant(g, Float64Array.from([1]), [], 'float64', 'one'), cast(topP, 'float64')), 'float32'), [B, 1, 1]);
+  const notLast = constant(g, Uint8Array.from({ length: V }, (_, i) => (i < V - 1 ? 1 : 0)), [V], 'bool', 'not_last');
+  const atOrBelow = not(greater(runningSum, threshold)); // cum ≤ 1 − p
+  const removeSorted = and(and(atOrBelow, notLast), expand(greater(reshape(topP, [B, 1, 1]), 0), [B, n, 1]));
+  const keepAll = constant(g, new Uint8Array(B * n * V), [B, n, V], 'bool', 'no_removal');
+  const remove = scatterElements(keepAll, order, removeSorted, 2);
+  return where(remove, minusInf, afterTopK);
+}
+
+/**
+ * Canonical inverse-CDF draw (STAR-SPEC §7): with π = softmax(filtered) and
+ * one uniform u per token, idx = min{ v : Σ_{j≤v} π_j > u·Σ_j π_j }, falling
+ * back to the largest index with π > 0 if rounding leaves none. π [B, n, V],
+ * u [B, n] → idx int64 [B, n], conf = π[idx] [B, n].
+ */
+export function sampleInverseCdf(probs: Value, uniform: Value): { tokens: Value; conf: Value } {
+  const g = probs.graph;
+  const [B, n, V] = [probs.dim(0)!, probs.dim(1)!, probs.dim(2)!];
+  const cdf = cumSum(probs, -1);
+  const total = slice(cdf, [V - 1], [V], [2]);
+  const target = mul(unsqueeze(uniform, [2]), total);
+  // cdf is non-decreasing, so the number of entries ≤ target is the first index above it.
+  const below = reduceSum(cast(not(greater(cdf, target)), 'int64'), [2], false);
+  const vocabIndex = constant(g, BigInt64Array.from({ length: V }, (_, i) => BigInt(i)), [V], 'int64', 'vocab_index');
+  const lastPositive = reduceMax(where(greater(probs, 0), vocabIndex, int64s(g, [0])), [2], false);
+  const tokens = min(below, lastPositive);
+  const conf = reshape(gatherElements(probs, unsqueeze(tokens, [2]), 2), [B, n]);
+  return { tokens, conf };
+}
+
+/**
+ * The more_smooth path (§4.2.3d): w = softmax((z'·(1+ratio) + g)/τ) with
+ * Gumbel noise g = −ln(−ln u), τ = max(0.27·(1 − 0.95·ratio), 0.005); the
+ * soft code is w·codebook. z [B, n, V], u [B, n, V] → [B, n, Cvae].
+ */
+export function smoothEmbedding(z: Value, uniform: Value, codebook: Value, ratio: number): Value {
+  const tau = Math.max(0.27 * (1 - ratio * 0.95), 0.005);
+  const gumbel = neg(log(neg(log(uniform))));
+  const weights = softmax(div(add(mul(z, 1 + ratio), gumbel), tau), -1);
+  return matmul(weights, codebook);
+}
+
+/** Full top-k/top-p step used by the check: filtered logits and their softmax. */
+export function filteredProbabilities(z: Value, topK_: Value, topP: Value): { filtered: Value; probs: Value } {
+  const filtered = topKTopPFilter(z, topK_, topP);
+  return { filtered, probs: softmax(filtered, -1) };
+}
