@@ -38,7 +38,7 @@ describe('load control', { timeout: 20_000 }, () => {
     await untilQueueDepth(2);
     const rejected = await post({ seeds: [5] });
     assert.equal(rejected.status, 503);
-    assert.equal((await rejected.json()).type, 'https://star-api.dev/problems/gpu_unavailable');
+    assert.equal(((await rejected.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_unavailable');
     assert.match(rejected.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
     for (const response of await Promise.all([running, ...queued])) assert.equal(response.status, 200);
   });
@@ -49,7 +49,7 @@ describe('load control', { timeout: 20_000 }, () => {
     const response = await post({ seeds: [6] }, { headers: { 'x-request-deadline-ms': '150' } });
     const elapsed = performance.now() - started;
     assert.equal(response.status, 504);
-    assert.equal((await response.json()).type, 'https://star-api.dev/problems/gpu_timeout');
+    assert.equal(((await response.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_timeout');
     assert.ok(elapsed < 4 * SCALE_MS, `answered after ${elapsed.toFixed(0)} ms`);
     // ...and the engine drops the work at its next scale boundary.
     await untilEngineCancelled(cancelledBefore + 1);

@@ -33,7 +33,7 @@ it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', 
 
     const refused = await signedPost(url, GENERATE_PATH, generateBody({ seeds: [4] }));
     assert.equal(refused.status, 503);
-    assert.equal((await refused.json()).type, 'https://star-api.dev/problems/gpu_unavailable');
+    assert.equal(((await refused.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_unavailable');
     assert.ok(refused.headers.get('retry-after'));
     assert.equal((await signedGet(url, '/readyz')).status, 503);
 

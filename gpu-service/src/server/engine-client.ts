@@ -45,7 +45,10 @@ export class EngineClient implements Engine {
   private nextId = 1;
   private lastHeapBytes: number | undefined;
   private failure: Error | undefined;
+  private closing = false;
   private readonly ready: Promise<void>;
+  /** Called once if the worker dies after start (crash, out of memory). */
+  onFailure: ((error: Error) => void) | undefined;
 
   constructor(data: EngineWorkerData) {
     this.worker = new Worker(WORKER_URL, { workerData: data });
@@ -62,7 +65,9 @@ export class EngineClient implements Engine {
       });
       // A worker that dies (crash, OOM) fails everything it held; nothing is left hanging.
       const die = (error: Error) => {
+        if (this.failure) return;
         this.failure = error;
+        this.onFailure?.(error);
         reject(error);
         for (const pending of this.pending.values()) pending.reject(error);
         this.pending.clear();
@@ -70,7 +75,7 @@ export class EngineClient implements Engine {
         this.batches.clear();
       };
       this.worker.on('error', die);
-      this.worker.on('exit', (code) => die(new Error(`engine worker exited with code ${code}`)));
+      this.worker.on('exit', (code) => this.closing || die(new Error(`engine worker exited with code ${code}`)));
     });
     this.ready.catch(() => {});
   }
@@ -92,8 +97,13 @@ export class EngineClient implements Engine {
       (item, i) =>
         new Promise<GenerateResult>((resolve, reject) => {
           if (this.failure) return reject(this.failure);
-          this.pending.set(ids[i], { resolve, reject, onProgress: item.onProgress });
           const cancel = () => this.post({ type: 'cancel', id: ids[i], reason: String(item.signal.reason ?? 'cancelled') });
+          const settle = () => item.signal.removeEventListener('abort', cancel);
+          this.pending.set(ids[i], {
+            resolve: (result) => (settle(), resolve(result)),
+            reject: (error) => (settle(), reject(error)),
+            onProgress: item.onProgress,
+          });
           if (item.signal.aborted) cancel();
           else item.signal.addEventListener('abort', cancel, { once: true });
         }),
@@ -128,7 +138,7 @@ export class EngineClient implements Engine {
       this.post({ type: 'dispose' });
       await Promise.race([disposed, new Promise((resolve) => setTimeout(resolve, 5000).unref())]);
     }
-    this.worker.removeAllListeners('exit');
+    this.closing = true;
     await this.worker.terminate();
   }
 

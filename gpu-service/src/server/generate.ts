@@ -127,7 +127,7 @@ export function generateRoutes(deps: GenerateDeps): Hono {
       deadlineMs = Math.min(deadlineMs, Number(deadlineHeader));
     }
 
-    if (!deps.isReady()) return fail('gpu_unavailable', 'models are still loading', { retryAfterS: 5 });
+    if (!deps.isReady()) return fail('gpu_unavailable', 'the engine is not ready (loading, restarting or shutting down)', { retryAfterS: 5 });
     const info = deps.models.get(body.model);
     if (!info) return fail('not_found', `unknown model "${body.model}"`);
 

@@ -22,6 +22,12 @@ service.ready.then(
   },
 );
 
+// In-flight requests have already been answered 500; a fresh process is the cleanest recovery.
+void service.engineFailed.then((error) => {
+  console.error(`gpu-service: ${error.message}; exiting for a restart`);
+  setTimeout(() => process.exit(1), 500).unref();
+});
+
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     console.log(`gpu-service: ${signal}, draining`);

@@ -19,6 +19,8 @@ export interface RunningService {
   /** Resolves when models are loaded and warm; rejects if the engine fails to load. */
   ready: Promise<void>;
   metrics: ReturnType<typeof createServiceMetrics>;
+  /** Resolves if the engine worker dies after start; the process should then exit so the platform restarts it. */
+  engineFailed: Promise<Error>;
   /** Stops intake (503, /readyz 503), finishes accepted work, then closes everything. */
   shutdown(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   batcher.onBatch = (batch) => metrics.batchSize.observe(batch.images, { model: batch.model });
   batcher.onEngineCancelled = () => metrics.engineCancelled.inc();
 
+  const engineFailed = new Promise<Error>((resolve) => (engine.onFailure = resolve));
   let loaded = false;
   const ready = engine.whenReady().then(() => {
     loaded = true;
@@ -71,5 +74,5 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
       await engine.close();
     })());
 
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, ready, metrics, shutdown };
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, ready, metrics, engineFailed, shutdown };
 }

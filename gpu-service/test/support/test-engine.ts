@@ -8,6 +8,7 @@
 import type { BatchItem, GenerateOptions, GenerateRequest, GenerateResult, ModelInfo, Pipeline, RgbImage } from '../../src/engine/types.ts';
 
 const SIDE = 16;
+export const CRASH_PROMPT = 'crash the engine';
 const PATCH_NUMS = [1, 2, 4, 8];
 
 function blockFor(ms: number): void {
@@ -34,6 +35,8 @@ class TestPipeline implements Pipeline {
   }
 
   generateBatch(items: BatchItem[]): Promise<GenerateResult>[] {
+    // Fault injection: this prompt kills the engine's thread mid-batch, as a CUDA fault or OOM would.
+    if (items.some((item) => item.request.prompt === CRASH_PROMPT)) setTimeout(() => process.exit(70), this.scaleMs);
     const batchSize = items.reduce((sum, item) => sum + item.request.n, 0);
     const settles = items.map(() => Promise.withResolvers<GenerateResult>());
     void (async () => {

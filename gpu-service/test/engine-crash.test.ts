@@ -1,0 +1,29 @@
+// The engine worker dying mid-batch (CUDA fault, out of memory): accepted work
+// gets a clear 500, nothing hangs, the service stops claiming readiness, and
+// `engineFailed` fires so main.ts exits for a restart. Test engine: fault injection.
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import { CRASH_PROMPT } from './support/test-engine.ts';
+import { GENERATE_PATH, generateBody, signedGet, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
+
+it('answers 500 generation_failed to in-flight work when the engine dies, then reports not ready', { timeout: 20_000 }, async () => {
+  const service = await startTestService({ ...TEST_ENGINE_ENV, BATCH_WINDOW_MS: '20' });
+  try {
+    const [crashing, bystander] = await Promise.all([
+      signedPost(service.url, GENERATE_PATH, generateBody({ prompt: CRASH_PROMPT })),
+      signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [2] }), { headers: { accept: 'text/event-stream' } }),
+    ]);
+    assert.equal(crashing.status, 500);
+    assert.equal(((await crashing.json()) as { type: string }).type, 'https://star-api.dev/problems/generation_failed');
+    assert.match(await bystander.text(), /event: error\ndata: .*generation_failed/);
+    assert.match((await service.engineFailed).message, /exited with code 70/);
+
+    assert.equal((await signedGet(service.url, '/readyz')).status, 503);
+    assert.equal((await fetch(service.url + '/healthz')).status, 200);
+    const after = await signedPost(service.url, GENERATE_PATH, generateBody());
+    assert.equal(after.status, 503);
+    assert.ok(after.headers.get('retry-after'));
+  } finally {
+    await service.shutdown();
+  }
+});
