@@ -118,86 +118,107 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
   return result;
 }
 
+/** An owner gave up its claim before generating (rate limited, aborted): joiners claim it themselves. */
+class Handoff extends Error {}
+
+type Deferred = ReturnType<typeof settle<{ image: StoredImage; timings: Timings }>>;
+
 export async function generate(deps: GenerationDeps, params: GenerationParams, options: GenerationOptions): Promise<GenerationOutcome> {
   const started = Date.now();
   const seeds = seedsOf(params);
   const keys = await Promise.all(seeds.map((seed) => contentKey(deps.config.contentKeySecret, params, seed)));
-  const found = await Promise.all(keys.map((key) => lookup(deps, key, params, options.needBytes)));
-  const missing = found.flatMap((image, i) => (image ? [] : [i]));
-
-  if (missing.length === 0) {
-    if (options.leaseId) await release(deps, options, options.leaseId, 0);
-    return { model: params.model, images: found as StoredImage[], timings: { ...ZERO_TIMINGS, total_ms: Date.now() - started }, cached: true };
-  }
-
-  let leaseId = options.leaseId;
-  if (!leaseId) {
-    const decision = await deps.limiter.acquire(deps.limits, missing.length, deps.config.gpuTimeoutMs + 60_000);
-    options.onLimitStatus?.(decision.status);
-    if (!decision.allowed) {
-      const detail =
-        decision.reason === 'concurrency'
-          ? `At most ${deps.limits.concurrent} generations may run at once for this key`
-          : `Image limit of ${deps.limits.images} per ${deps.limits.window_seconds} s reached`;
-      throw new ProblemError('rate_limited', detail, { retryAfter: decision.retryAfter });
-    }
-    leaseId = decision.leaseId;
-  }
-
-  // Partition synchronously (no await in between) so two requests never both claim a key.
-  const own: number[] = [];
-  const joined: number[] = [];
-  const mine = new Map<number, ReturnType<typeof settle<{ image: StoredImage; timings: Timings }>>>();
-  for (const i of missing) {
-    if (inFlight.has(keys[i])) {
-      joined.push(i);
-    } else {
-      own.push(i);
-      const deferred = settle<{ image: StoredImage; timings: Timings }>();
-      mine.set(i, deferred);
-      inFlight.set(keys[i], { promise: deferred.promise });
-    }
-  }
-  const waits = joined.map((i) => inFlight.get(keys[i])!.promise);
-
+  const images = await Promise.all(keys.map((key) => lookup(deps, key, params, options.needBytes)));
+  let pending = images.flatMap((image, i) => (image ? [] : [i]));
+  const missing = pending.length;
+  const givenLease = options.leaseId;
   let generated = 0;
+  let joinedCount = 0;
   let timings: Timings | null = null;
-  const images = [...found];
+  const keep = (image: StoredImage): StoredImage => (options.needBytes ? image : { ...image, bytes: undefined });
+
   try {
-    if (own.length > 0) {
-      try {
-        const result = await runGpu(deps, params, own.map((i) => seeds[i]), own.map((i) => keys[i]), options);
-        generated = own.length;
-        timings = result.timings;
-        own.forEach((i, j) => {
-          const bytes = result.images[j].bytes;
-          const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
-          images[i] = options.needBytes ? image : { ...image, bytes: undefined };
-          mine.get(i)!.resolve({ image, timings: result.timings });
-          void cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes);
-        });
-      } catch (error) {
-        for (const deferred of mine.values()) deferred.reject(error);
-        throw error;
-      } finally {
-        for (const i of own) inFlight.delete(keys[i]);
+    for (let round = 0; pending.length > 0; round++) {
+      if (round > 8) throw new ProblemError('gpu_unavailable', 'Could not claim the generation; retry later', { retryAfter: 1 });
+      // Claim synchronously (no await in between) so two requests never both generate a key.
+      const own: number[] = [];
+      const joined: number[] = [];
+      const mine = new Map<number, Deferred>();
+      for (const i of pending) {
+        const existing = inFlight.get(keys[i]);
+        if (existing) {
+          joined.push(i);
+        } else {
+          own.push(i);
+          const deferred = settle<{ image: StoredImage; timings: Timings }>();
+          mine.set(i, deferred);
+          inFlight.set(keys[i], { promise: deferred.promise });
+        }
       }
+      const waits = joined.map((i) => inFlight.get(keys[i])!.promise);
+      joinedCount += joined.length;
+
+      if (own.length > 0) {
+        let leaseId = givenLease;
+        let used = 0;
+        try {
+          if (!leaseId) {
+            const decision = await deps.limiter.acquire(deps.limits, own.length, deps.config.gpuTimeoutMs + 60_000);
+            options.onLimitStatus?.(decision.status);
+            if (!decision.allowed) {
+              const detail =
+                decision.reason === 'concurrency'
+                  ? `At most ${deps.limits.concurrent} generations may run at once for this key`
+                  : `Image limit of ${deps.limits.images} per ${deps.limits.window_seconds} s reached`;
+              throw new ProblemError('rate_limited', detail, { retryAfter: decision.retryAfter });
+            }
+            leaseId = decision.leaseId;
+          }
+          const result = await runGpu(deps, params, own.map((i) => seeds[i]), own.map((i) => keys[i]), options);
+          used = own.length;
+          generated += used;
+          timings = result.timings;
+          own.forEach((i, j) => {
+            const bytes = result.images[j].bytes;
+            const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
+            images[i] = keep(image);
+            mine.get(i)!.resolve({ image, timings: result.timings });
+            void cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes);
+          });
+        } catch (error) {
+          // A failed generation fails its joiners too; a claim given up for this request's own
+          // reasons (its limits, its abort) is handed to them instead.
+          const generationFailed = error instanceof ProblemError && error.problem !== 'rate_limited';
+          for (const deferred of mine.values()) deferred.reject(generationFailed ? error : new Handoff());
+          throw error;
+        } finally {
+          for (const i of own) inFlight.delete(keys[i]);
+          if (leaseId && !givenLease) await release(deps, options, leaseId, used);
+        }
+      }
+
+      const settled = await Promise.allSettled(waits);
+      pending = [];
+      settled.forEach((outcome, j) => {
+        const i = joined[j];
+        if (outcome.status === 'fulfilled') {
+          images[i] = keep(outcome.value.image);
+          timings ??= outcome.value.timings;
+        } else if (outcome.reason instanceof Handoff) {
+          pending.push(i);
+        } else {
+          throw outcome.reason;
+        }
+      });
     }
-    const shared = await Promise.all(waits);
-    joined.forEach((i, j) => {
-      const { image } = shared[j];
-      images[i] = options.needBytes ? image : { ...image, bytes: undefined };
-      timings ??= shared[j].timings;
-    });
   } finally {
-    await release(deps, options, leaseId, generated);
+    if (givenLease) await release(deps, options, givenLease, generated);
   }
-  deps.log.info('generated', { model: params.model, images: params.n, gpu_images: generated, joined: joined.length, cached_images: params.n - missing.length });
+  if (missing > 0) deps.log.info('generated', { model: params.model, images: params.n, gpu_images: generated, joined: joinedCount, cached_images: params.n - missing });
   return {
     model: params.model,
     images: images as StoredImage[],
     timings: { ...(timings ?? ZERO_TIMINGS), total_ms: Date.now() - started },
-    cached: false,
+    cached: missing === 0,
   };
 }
 

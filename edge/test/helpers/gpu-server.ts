@@ -1,0 +1,161 @@
+// A stand-in gpu-service on loopback for edge tests: it checks every request's signature exactly
+// as internal-api.md specifies, counts calls, and answers tiny real PNGs (or a chosen fault).
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { crc32, deflateSync } from 'node:zlib';
+import type { AddressInfo } from 'node:net';
+
+export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';
+
+export interface GpuRequestBody {
+  model: string;
+  prompt: string;
+  negative_prompt: string;
+  seeds: number[];
+  cfg: number;
+  top_k: number;
+  top_p: number;
+  more_smooth: boolean;
+  output_format: 'png' | 'webp' | 'jpeg';
+  preview: boolean;
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(data.length);
+  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(body));
+  return Buffer.concat([length, body, crc]);
+}
+
+/** A valid side×side RGB PNG whose colour encodes the seed, so different seeds give different bytes. */
+export function tinyPng(seed: number, side = 2): Buffer {
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(side, 0);
+  header.writeUInt32BE(side, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // RGB
+  const row = Buffer.alloc(1 + side * 3);
+  for (let x = 0; x < side; x++) row.set([(seed >>> 16) & 0xff, (seed >>> 8) & 0xff, seed & 0xff], 1 + 3 * x);
+  const raw = Buffer.concat(Array.from({ length: side }, () => row));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+function imageBytes(format: GpuRequestBody['output_format'], seed: number): Buffer {
+  if (format === 'png') return tinyPng(seed);
+  const marker = Buffer.from(`seed ${seed}`);
+  if (format === 'jpeg') return Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), marker]);
+  const body = Buffer.concat([Buffer.from('WEBPVP8 '), marker]);
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(body.length);
+  return Buffer.concat([Buffer.from('RIFF'), size, body]);
+}
+
+export class FakeGpu {
+  readonly secret: string;
+  mode: GpuMode = 'ok';
+  /** Milliseconds before answering (to hold requests in flight). */
+  delayMs = 0;
+  scales = 4;
+  calls = 0;
+  rejectedSignatures = 0;
+  requests: GpuRequestBody[] = [];
+  private server: Server;
+
+  constructor(secret: string) {
+    this.secret = secret;
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    return this.url;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  reset(): void {
+    this.mode = 'ok';
+    this.delayMs = 0;
+    this.calls = 0;
+    this.rejectedSignatures = 0;
+    this.requests = [];
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** internal-api.md: v1=hex(HMAC-SHA256(secret, METHOD\nPATH\nTS\nhex(sha256(body)))), |now − TS| ≤ 300 s. */
+  verify(req: IncomingMessage, body: Buffer): boolean {
+    const timestamp = req.headers['x-star-timestamp'];
+    const signature = req.headers['x-star-signature'];
+    if (typeof timestamp !== 'string' || typeof signature !== 'string' || !/^\d+$/.test(timestamp)) return false;
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
+    const canonical = `${req.method}\n${req.url}\n${timestamp}\n${createHash('sha256').update(body).digest('hex')}`;
+    const expected = Buffer.from('v1=' + createHmac('sha256', this.secret).update(canonical).digest('hex'));
+    const given = Buffer.from(signature);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const parts: Buffer[] = [];
+    for await (const part of req) parts.push(part as Buffer);
+    const body = Buffer.concat(parts);
+    if (req.method !== 'POST' || req.url !== '/internal/v1/generate') {
+      res.writeHead(404).end();
+      return;
+    }
+    if (!this.verify(req, body)) {
+      this.rejectedSignatures++;
+      res.writeHead(401, { 'Content-Type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://star-api.dev/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'bad signature' }));
+      return;
+    }
+    this.calls++;
+    const request = JSON.parse(body.toString('utf8')) as GpuRequestBody;
+    this.requests.push(request);
+    if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
+    if (res.destroyed) return;
+    if (this.mode === 'busy') {
+      res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': '7' }).end(JSON.stringify({ type: 'https://star-api.dev/problems/gpu_unavailable', title: 'GPU unavailable', status: 503, detail: 'queue full' }));
+      return;
+    }
+    if (this.mode === 'error') {
+      res.writeHead(500, { 'Content-Type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://star-api.dev/problems/generation_failed', title: 'Generation failed', status: 500, detail: 'engine exploded' }));
+      return;
+    }
+    const result = {
+      model: request.model,
+      width: 2,
+      height: 2,
+      images: request.seeds.map((seed) => ({
+        seed,
+        format: request.output_format,
+        b64: (this.mode === 'not-an-image' ? Buffer.from('definitely not an image') : imageBytes(request.output_format, seed)).toString('base64'),
+      })),
+      timings: { queue_ms: 1, text_ms: 2, generate_ms: 3, decode_ms: 4, encode_ms: 5, total_ms: 15 },
+      batch_size: request.seeds.length,
+    };
+    if (req.headers.accept === 'text/event-stream') {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
+      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+      send('queued', { position: 0 });
+      send('started', { scales: this.scales, batch_size: request.seeds.length });
+      for (let scale = 1; scale <= this.scales; scale++) {
+        const preview = request.preview ? { preview: { format: 'png', b64: tinyPng(scale, 1).toString('base64') } } : {};
+        send('progress', { scale, scales: this.scales, side: scale, ...preview });
+      }
+      if (this.mode === 'stream-error') send('error', { type: 'https://star-api.dev/problems/generation_failed', title: 'Generation failed', status: 500, detail: 'died mid-stream' });
+      else if (this.mode === 'garbage') res.write('event: result\ndata: {not json\n\n');
+      else send('result', result);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(this.mode === 'garbage' ? '{"model": "star-tiny", "images": [' : JSON.stringify(result));
+  }
+}

@@ -1,0 +1,110 @@
+// The real Worker in workerd (Miniflare), bundled from edge/src with esbuild, with real KV, R2,
+// Durable Objects and Cache API, fresh state per instance. One instance per test file.
+import { build } from 'esbuild';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Miniflare, convertV4MiniflareOptions } from 'miniflare';
+import { createRecord, generateKey, kvKeyFor, type Limits, type Tier } from '../../src/keys/record.ts';
+
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
+
+export const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
+export const GPU_SECRET = 'test-gpu-shared-secret';
+export const SIGNING_KEY = 'test-url-signing-key';
+
+let bundled: Promise<string> | null = null;
+
+/** esbuild, as wrangler bundles it: ESM, workerd conditions, cloudflare:* left to the runtime. */
+export function bundleWorker(): Promise<string> {
+  bundled ??= build({
+    entryPoints: [ENTRY],
+    bundle: true,
+    format: 'esm',
+    platform: 'neutral',
+    target: 'es2024',
+    conditions: ['workerd', 'worker', 'browser'],
+    mainFields: ['module', 'main'],
+    external: ['cloudflare:*'],
+    write: false,
+    logLevel: 'silent',
+  }).then((result) => result.outputFiles[0].text);
+  return bundled;
+}
+
+export interface TestWorker {
+  mf: Miniflare;
+  origin: string;
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  createKey(options?: { tier?: Tier; limits?: Partial<Limits>; name?: string }): Promise<string>;
+  kvPut(key: string, value: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+export async function startWorker(options: { gpuUrl: string; vars?: Record<string, string> }): Promise<TestWorker> {
+  const script = await bundleWorker();
+  const dir = mkdtempSync(join(tmpdir(), 'star-edge-'));
+  const scriptPath = join(dir, 'worker.js');
+  writeFileSync(scriptPath, script);
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      // The Worker's JSON request logs would drown the test report; EDGE_TEST_LOGS=1 shows them.
+      ...(process.env.EDGE_TEST_LOGS ? {} : { handleStructuredLogs: () => {} }),
+      workers: [
+        {
+          name: 'star-api',
+          modules: true,
+          scriptPath,
+          modulesRoot: dir,
+          compatibilityDate: '2026-11-01',
+          kvNamespaces: ['API_KEYS'],
+          r2Buckets: ['IMAGES'],
+          durableObjects: {
+            RATE_LIMITER: { className: 'RateLimiter', useSQLite: true },
+            JOBS: { className: 'Job', useSQLite: true },
+            IDEMPOTENCY: { className: 'IdempotencyStore', useSQLite: true },
+          },
+          bindings: {
+            GPU_SERVICE_URL: options.gpuUrl,
+            GPU_SHARED_SECRET: GPU_SECRET,
+            URL_SIGNING_KEY: SIGNING_KEY,
+            DEFAULT_MODEL: 'star-tiny',
+            GPU_TIMEOUT_MS: '5000',
+            WEBHOOK_RETRY_BASE_MS: '100',
+            WEBHOOK_MAX_ATTEMPTS: '4',
+            ALLOW_PRIVATE_WEBHOOKS: 'true',
+            ...options.vars,
+          },
+        },
+      ],
+    }),
+  );
+  const origin = (await mf.ready).origin;
+  const kv = await mf.getKVNamespace('API_KEYS');
+  return {
+    mf,
+    origin,
+    fetch: (path, init) => mf.dispatchFetch(new URL(path, origin), init as never) as unknown as Promise<Response>,
+    async createKey({ tier = 'free', limits = {}, name = 'test' } = {}) {
+      const key = generateKey();
+      const record = await createRecord(key, name, tier);
+      record.limits = { ...record.limits, ...limits };
+      await kv.put(kvKeyFor(record.kid), JSON.stringify(record));
+      return key;
+    },
+    kvPut: (key, value) => kv.put(key, value),
+    async dispose() {
+      await mf.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function bearer(key: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { Authorization: `Bearer ${key}`, ...extra };
+}
+
+export function jsonPost(key: string, body: unknown, extra: Record<string, string> = {}): RequestInit {
+  return { method: 'POST', headers: bearer(key, { 'Content-Type': 'application/json', ...extra }), body: JSON.stringify(body) };
+}
