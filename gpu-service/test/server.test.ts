@@ -191,5 +191,7 @@ describe('micro-batching and metrics', () => {
     }
     for (const stage of ['queue', 'text', 'generate', 'decode', 'encode', 'total']) assert.match(text, new RegExp(`star_stage_seconds_count\\{stage="${stage}"`));
     assert.match(text, /star_errors_total\{type="not_found"\} [1-9]/);
+    assert.match(text, /star_errors_total\{type="unauthorized"\} [1-9]/, 'errors from middleware are counted too');
+    assert.match(text, /star_requests_total\{status="401"\} [1-9]/);
   });
 });

@@ -8,7 +8,7 @@ import type { Batcher } from './batcher.ts';
 import { generateRoutes } from './generate.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics-registry.ts';
-import { problemResponse } from './problem.ts';
+import { problemNameForStatus, problemResponse } from './problem.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
@@ -30,6 +30,13 @@ export function createApp(deps: AppDeps): Hono {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  // Outermost, so 401 and 413 from the middleware below are counted too.
+  app.use('/internal/*', async (c, next) => {
+    await next();
+    deps.metrics.requests.inc({ status: String(c.res.status) });
+    const problem = problemNameForStatus(c.res.status);
+    if (problem) deps.metrics.countError(problem);
+  });
   app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse('payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`) }));
   app.use('*', hmacAuth(deps.sharedSecret));
 

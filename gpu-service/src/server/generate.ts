@@ -98,10 +98,9 @@ export function generateRoutes(deps: GenerateDeps): Hono {
   const app = new Hono();
   const schema = generateRequestSchema(deps.maxBatch);
 
-  const fail = (name: ProblemName, detail: string, options: Parameters<typeof problemResponse>[2] = {}) => {
-    deps.metrics.countError(name);
-    return problemResponse(name, detail, options);
-  };
+  // Error statuses are counted by app.ts for every response; only errors that
+  // travel inside a 200 stream, and clients that left, are counted here.
+  const fail = problemResponse;
 
   app.post('/internal/v1/generate', async (c: Context) => {
     const acceptedAt = performance.now();
@@ -169,22 +168,18 @@ export function generateRoutes(deps: GenerateDeps): Hono {
         return { ok: await responseBody(body, info, job, acceptedAt, deps.metrics) };
       } catch (error) {
         const problem = problemOf(error);
-        deps.metrics.countError(clientSignal.aborted ? 'client_closed' : problem.name);
+        if (clientSignal.aborted) deps.metrics.countError('client_closed');
+        else if (wantsStream) deps.metrics.countError(problem.name);
         return { problem };
       }
     };
 
     if (!wantsStream) {
       const outcome = await finish();
-      if ('ok' in outcome) {
-        deps.metrics.requests.inc({ status: '200' });
-        return c.json(outcome.ok);
-      }
-      deps.metrics.requests.inc({ status: String(problemBody(outcome.problem.name).status) });
+      if ('ok' in outcome) return c.json(outcome.ok);
       return problemResponse(outcome.problem.name, outcome.problem.detail, { retryAfterS: outcome.problem.retryAfterS });
     }
 
-    deps.metrics.requests.inc({ status: '200' });
     return streamSSE(c, async (sseStream) => {
       stream.resolve(sseStream);
       const outcome = await finish();

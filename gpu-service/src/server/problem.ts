@@ -29,6 +29,11 @@ const TITLE: Record<ProblemName, string> = {
   generation_failed: 'Generation failed',
 };
 
+/** The problem a status stands for (one-to-one in this service), for counting errors by type. */
+export function problemNameForStatus(status: number): ProblemName | undefined {
+  return (Object.keys(STATUS) as ProblemName[]).find((name) => STATUS[name] === status);
+}
+
 export interface Problem {
   type: string;
   title: string;
