@@ -80,6 +80,12 @@ describe('validation', () => {
     assert.ok(paths?.includes(''), 'unknown key reported at the root');
   });
 
+  it('answers 400 for a malformed X-Request-Deadline-Ms', async () => {
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody(), { headers: { 'x-request-deadline-ms': 'soon' } });
+    assert.equal(response.status, 400);
+    assert.match((await problem(response)).detail ?? '', /x-request-deadline-ms/);
+  });
+
   it('answers 400 for malformed JSON', async () => {
     const response = await signedPost(service.url, GENERATE_PATH, '{"model":');
     assert.equal(response.status, 400);
