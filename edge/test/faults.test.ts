@@ -1,0 +1,55 @@
+// GPU deadline and reachability in workerd: a slow GPU → 504, a dead one → 503 + Retry-After,
+// and neither stores an image nor charges the key.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeGpu } from './helpers/gpu-server.ts';
+import { GPU_SECRET, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
+
+const gpu = new FakeGpu(GPU_SECRET);
+let worker: TestWorker;
+let key: string;
+
+before(async () => {
+  worker = await startWorker({ gpuUrl: await gpu.start(), vars: { GPU_TIMEOUT_MS: '300', ALLOW_PRIVATE_WEBHOOKS: 'false' } });
+  key = await worker.createKey({ limits: { images: 3, window_seconds: 3600 } });
+});
+after(async () => {
+  await worker.dispose();
+  await gpu.close();
+});
+
+function imagesLeft(response: Response): number {
+  return Number(/"images";r=(\d+)/.exec(response.headers.get('RateLimit') ?? '')?.[1]);
+}
+
+test('a GPU that misses the deadline → 504 gpu_timeout, nothing charged', async () => {
+  gpu.delayMs = 1500;
+  const started = Date.now();
+  const response = await worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'too slow', seed: 1 }));
+  assert.equal(response.status, 504);
+  assert.ok(Date.now() - started < 1400, 'the edge gave up at its deadline');
+  const body = (await response.json()) as { type: string };
+  assert.equal(body.type, 'https://star-api.dev/problems/gpu_timeout');
+  assert.equal(imagesLeft(response), 3);
+  gpu.delayMs = 0;
+});
+
+test('webhooks to loopback or plain http are refused in production configuration', async () => {
+  for (const webhook_url of ['http://example.com/hook', 'https://127.0.0.1/hook', 'https://localhost/hook', 'https://[::1]/hook', 'https://10.1.2.3/x', 'https://169.254.169.254/latest']) {
+    const response = await worker.fetch('/v1/jobs', jsonPost(key, { prompt: 'hook', webhook_url }));
+    assert.equal(response.status, 400, webhook_url);
+    const body = (await response.json()) as { errors: { path: string }[] };
+    assert.equal(body.errors[0].path, 'webhook_url');
+  }
+});
+
+test('an unreachable GPU → 503 gpu_unavailable with Retry-After, nothing charged', async () => {
+  await gpu.close();
+  const response = await worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'nobody home', seed: 1 }));
+  assert.equal(response.status, 503);
+  assert.ok(Number(response.headers.get('Retry-After')) >= 1);
+  const body = (await response.json()) as { type: string; retry_after: number };
+  assert.equal(body.type, 'https://star-api.dev/problems/gpu_unavailable');
+  assert.equal(body.retry_after, Number(response.headers.get('Retry-After')));
+  assert.equal(imagesLeft(response), 3);
+});

@@ -1,0 +1,123 @@
+// GET /v1/render in workerd: a signed URL generates on first view and is cached after; bad,
+// tampered, expired or revoked signatures → 403; the key's limits apply.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
+import { GPU_SECRET, startWorker, type TestWorker } from './helpers/worker.ts';
+import { createRecord, kvKeyFor } from '../src/keys/record.ts';
+
+const gpu = new FakeGpu(GPU_SECRET);
+let worker: TestWorker;
+let key: string;
+
+/** Signs as openapi.yaml describes (independently of the Worker's code). */
+function signedPath(apiKey: string, params: Record<string, string>): string {
+  const sk = createHmac('sha256', apiKey).update('star-api render v1').digest();
+  const all: Record<string, string> = { kid: createHash('sha256').update(apiKey).digest('hex').slice(0, 16), ...params };
+  const canonical = Object.keys(all)
+    .sort()
+    .map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(all[name])}`)
+    .join('&');
+  const sig = createHmac('sha256', sk).update(canonical).digest('hex');
+  return `/v1/render?${new URLSearchParams({ ...all, sig })}`;
+}
+
+const future = () => String(Math.floor(Date.now() / 1000) + 3600);
+
+before(async () => {
+  worker = await startWorker({ gpuUrl: await gpu.start() });
+  key = await worker.createKey({ limits: { requests: 1000 } });
+});
+after(async () => {
+  await worker.dispose();
+  await gpu.close();
+});
+
+test('first view generates, later views come from the cache, with the permanent URL', async () => {
+  gpu.reset();
+  const path = signedPath(key, { prompt: 'a red fox & a "quoted" ünïcode prompt', seed: '1234', exp: future(), format: 'png' });
+  const first = await worker.fetch(path);
+  assert.equal(first.status, 200);
+  assert.equal(first.headers.get('Content-Type'), 'image/png');
+  assert.equal(first.headers.get('Cache-Control'), 'public, max-age=31536000, immutable');
+  const location = first.headers.get('Content-Location') ?? '';
+  assert.match(location, /\/v1\/images\/[0-9a-f]{64}\.png$/);
+  assert.deepEqual(Buffer.from(await first.arrayBuffer()), tinyPng(1234));
+  const second = await worker.fetch(path);
+  assert.equal(second.status, 200);
+  await second.arrayBuffer();
+  assert.equal(gpu.calls, 1);
+  const permanent = await worker.fetch(new URL(location).pathname);
+  assert.deepEqual(Buffer.from(await permanent.arrayBuffer()), tinyPng(1234));
+  assert.equal(gpu.requests[0].seeds[0], 1234);
+});
+
+test('seed defaults to 0 so a URL names one image', async () => {
+  gpu.reset();
+  const response = await worker.fetch(signedPath(key, { prompt: 'no seed given', exp: future() }));
+  assert.equal(response.status, 200);
+  await response.arrayBuffer();
+  assert.deepEqual(gpu.requests[0].seeds, [0]);
+});
+
+test('If-None-Match with the ETag → 304 before any work', async () => {
+  const path = signedPath(key, { prompt: 'etag me', seed: '5', exp: future() });
+  const first = await worker.fetch(path);
+  const etag = first.headers.get('ETag') ?? '';
+  await first.arrayBuffer();
+  gpu.reset();
+  const again = await worker.fetch(path, { headers: { 'If-None-Match': etag } });
+  assert.equal(again.status, 304);
+  assert.equal(again.headers.get('ETag'), etag);
+  assert.ok(again.headers.get('Content-Location'));
+  assert.equal(gpu.calls, 0);
+});
+
+test('a tampered parameter, a wrong signature, an unknown kid or an expired URL → 403', async () => {
+  const good = signedPath(key, { prompt: 'honest', seed: '1', exp: future() });
+  const tampered = good.replace('honest', 'dishonest');
+  const wrongSig = good.replace(/sig=[0-9a-f]+/, `sig=${'a'.repeat(64)}`);
+  const unknownKid = good.replace(/kid=[0-9a-f]+/, `kid=${'0'.repeat(16)}`);
+  const expired = signedPath(key, { prompt: 'honest', seed: '1', exp: String(Math.floor(Date.now() / 1000) - 1) });
+  const unsigned = '/v1/render?prompt=honest';
+  const duplicated = `${good}&seed=2`;
+  for (const path of [tampered, wrongSig, unknownKid, expired, unsigned, duplicated]) {
+    const response = await worker.fetch(path);
+    assert.equal(response.status, 403, path);
+    const body = (await response.json()) as { type: string };
+    assert.equal(body.type, 'https://star-api.dev/problems/forbidden');
+  }
+});
+
+test('a revoked key’s URLs stop working', async () => {
+  const revokedKey = await worker.createKey();
+  const path = signedPath(revokedKey, { prompt: 'soon revoked', exp: future() });
+  const ok = await worker.fetch(path);
+  assert.equal(ok.status, 200);
+  await ok.arrayBuffer();
+  const record = await createRecord(revokedKey, 'test', 'free');
+  await worker.kvPut(kvKeyFor(record.kid), JSON.stringify({ ...record, revoked_at: 1 }));
+  const response = await worker.fetch(path);
+  assert.equal(response.status, 403);
+  await response.arrayBuffer();
+});
+
+test('a validly signed URL with invalid parameters → 400', async () => {
+  const response = await worker.fetch(signedPath(key, { prompt: 'bad cfg', cfg: '99', exp: future() }));
+  assert.equal(response.status, 400);
+  const body = (await response.json()) as { errors: { path: string }[] };
+  assert.equal(body.errors[0].path, 'cfg');
+});
+
+test('render views count against the signing key’s request limit', async () => {
+  const limited = await worker.createKey({ limits: { requests: 2, window_seconds: 3600 } });
+  const path = signedPath(limited, { prompt: 'limited', exp: future() });
+  const statuses: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const response = await worker.fetch(path);
+    statuses.push(response.status);
+    await response.arrayBuffer();
+  }
+  assert.deepEqual(statuses, [200, 200, 429]);
+});
