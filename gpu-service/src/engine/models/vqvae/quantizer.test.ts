@@ -4,7 +4,7 @@ import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
-import { addScale } from './quantizer.ts';
+import { addScale, addScaleFromCodes } from './quantizer.ts';
 import { areaDownsample } from './resample.ts';
 import { deviation, floats, loadFixture, withinTolerance } from './testing.ts';
 
@@ -96,4 +96,29 @@ test('the fp16 variant stores φ weights as fp16, keeps f_hat, the codebook and 
   await session.dispose();
   const d = deviation(floats(out.f_hat), fx.ref.float32('final.f_hat'));
   assert.ok(d.maxAbs < 1e-2 * d.maxRef, `fp16 f_hat: ${d.maxAbs} (max |ref| ${d.maxRef})`);
+});
+
+test('addScaleFromCodes with the codebook rows of the tokens gives addScale\'s f_hat', async () => {
+  const fx = loadFixture('tiny-a');
+  const g = new Graph('quantizer-codes');
+  const S = fx.patchNums.length;
+  const codebook = fx.vae.float32('quantize.embedding.weight');
+  const c = fx.cfg.cvae;
+  let fHat: Value | null = null;
+  const feeds: Record<string, ReturnType<typeof tensor>> = {};
+  for (let si = 0; si < S; si++) {
+    const n = fx.patchNums[si] ** 2;
+    const codes = g.input(`codes_s${si}`, 'float32', ['B', n, c]);
+    fHat = addScaleFromCodes(g, fx.vae, fx.cfg, fx.patchNums, si, codes, fHat).fHat;
+    const ids = new BigInt64Array(fx.ref.get(`in.tokens.s${si}`).bytes().slice().buffer);
+    const data = new Float32Array(ids.length * c);
+    ids.forEach((id, i) => data.set(codebook.subarray(Number(id) * c, (Number(id) + 1) * c), i * c));
+    feeds[`codes_s${si}`] = tensor('float32', data, [2, n, c]);
+  }
+  g.output(fHat!, 'f_hat');
+  const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+  const out = await session.run(feeds);
+  await session.dispose();
+  const d = deviation(floats(out.f_hat), fx.ref.float32('final.f_hat'));
+  assert.ok(withinTolerance(d, ATOL), `f_hat: ${d.maxAbs}`);
 });

@@ -57,19 +57,34 @@ export function addScale(
   g: Graph, vae: TensorStore, cfg: VqvaeConfig, patchNums: number[], si: number,
   tokens: Value, fHat: Value | null, options: QuantizerOptions = {},
 ): ScaleOutputs {
+  const pn = patchNums[si];
+  if (tokens.dtype !== 'int64') throw new Error(`quantizer scale ${si}: tokens ${tokens} must be int64`);
+  if (tokens.dim(-1) !== undefined && tokens.dim(-1) !== pn * pn) throw new Error(`quantizer scale ${si}: tokens ${tokens} should have ${pn * pn} per row`);
+  const codes = g.scope(`quantize.s${si}`, () => gather(vaeWeight(g, vae, 'quantize.embedding.weight', 'float32', [cfg.vocab, cfg.cvae]), tokens, 0));
+  return addScaleFromCodes(g, vae, cfg, patchNums, si, codes, fHat, options);
+}
+
+/**
+ * The same step from codes (B, pn², Cvae) fp32 instead of token ids: the codebook rows
+ * of sampled tokens, or the soft embeddings of the more_smooth path (§4.2.3d).
+ */
+export function addScaleFromCodes(
+  g: Graph, vae: TensorStore, cfg: VqvaeConfig, patchNums: number[], si: number,
+  codes: Value, fHat: Value | null, options: QuantizerOptions = {},
+): ScaleOutputs {
   const scales = patchNums.length;
   const pn = patchNums[si];
   const side = patchNums[scales - 1];
   const c = cfg.cvae;
-  if (tokens.dtype !== 'int64') throw new Error(`quantizer scale ${si}: tokens ${tokens} must be int64`);
-  if (tokens.dim(-1) !== undefined && tokens.dim(-1) !== pn * pn) throw new Error(`quantizer scale ${si}: tokens ${tokens} should have ${pn * pn} per row`);
+  if (codes.dtype !== 'float32' || (codes.shape && (codes.dim(-1) !== c || (codes.dim(-2) !== undefined && codes.dim(-2) !== pn * pn)))) {
+    throw new Error(`quantizer scale ${si}: codes ${codes} should be float32 [B, ${pn * pn}, ${c}]`);
+  }
   if (fHat && fHat.shape && (fHat.dim(1) !== c || fHat.dim(2) !== side || fHat.dim(3) !== side)) {
     throw new Error(`quantizer scale ${si}: f_hat ${fHat} should be [B, ${c}, ${side}, ${side}]`);
   }
   return g.scope(`quantize.s${si}`, () => {
-    const codebook = vaeWeight(g, vae, 'quantize.embedding.weight', 'float32', [cfg.vocab, c]);
     // (B, pn², Cvae) → (B, Cvae, pn²) → (B, Cvae, pn, pn): token l = row·pn + col
-    const h = reshape(transpose(gather(codebook, tokens, 0), [0, 2, 1]), [0, c, pn, pn]);
+    const h = reshape(transpose(codes, [0, 2, 1]), [0, c, pn, pn]);
     const last = si === scales - 1;
     const update = phi(g, vae, cfg, phiIndexFor(cfg, si, scales), last ? h : bicubicUpsample(h, side), options);
     const next = fHat ? add(fHat, update) : update;
