@@ -321,3 +321,23 @@ export function samplerSteps(cfg: GeneratorConfig, si: number): number {
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 }
+
+/**
+ * Feeds that carry one per-scale run's state into the next (graphs built
+ * with first = previous last + 1): present_* → past_*, the text K/V,
+ * f_hat and next_input. Other inputs (text_mask, per-row settings, noise)
+ * are the caller's.
+ */
+export function carriedFeeds<T>(outputs: Record<string, T>, depth: number): Record<string, T> {
+  const feeds: Record<string, T> = {};
+  const carry = (from: string, to: string) => { if (outputs[from] !== undefined) feeds[to] = outputs[from]; };
+  for (let i = 0; i < depth; i++) {
+    carry(names.presentKey(i), names.pastKey(i));
+    carry(names.presentValue(i), names.pastValue(i));
+    carry(names.crossKey(i), names.crossKey(i));
+    carry(names.crossValue(i), names.crossValue(i));
+  }
+  carry(names.fHat, names.fHat);
+  carry(names.nextInput, names.nextInput);
+  return feeds;
+}

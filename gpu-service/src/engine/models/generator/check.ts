@@ -1,0 +1,293 @@
+// The engine side of `star check <fixture-dir>`: rebuild a fixture's model
+// from its config.json and weights, run the teacher-forced generator graph
+// with the fixture's inputs and tokens in each cross-attention mode, decode
+// the final f_hat, and compare every reference tensor (README of
+// fixtures/star-tiny for the format; any directory of that format works):
+//
+//   reference.safetensors        ↔ crossAttn 'upstream' (row-0 broadcast, §6.1)
+//   reference_fixed.safetensors  ↔ crossAttn 'per-row'
+//   sampling.safetensors         ↔ the top-k/top-p filter on its own
+//
+// Tolerances (fixture README): integers exact; floats max|err| ≤ 1e-4 ×
+// max(1, max|ref|); decoded images 5e-4 × max(1, max|ref|). Every reference
+// tensor is either compared or listed as skipped with the reason.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Graph } from '../../onnx/graph.ts';
+import type { TypedArray } from '../../onnx/dtype.ts';
+import { Session, tensor } from '../../onnx/runtime.ts';
+import type { RuntimeTensor } from '../../onnx/runtime.ts';
+import { toModelBytes } from '../../onnx/serialize.ts';
+import { readSafetensors } from '../../weights/safetensors.ts';
+import type { TensorStore } from '../../weights/tensors.ts';
+import type { UpstreamVqvaeArgs } from '../vqvae/config.ts';
+import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
+import { buildDecoderGraph, DECODER_INPUT } from '../vqvae/decoder.ts';
+import type { AttentionImpl, CrossAttnMode } from './blocks.ts';
+import type { GeneratorConfig, SampleVersion, UpstreamBuildArgs } from './config.ts';
+import { fromUpstreamArgs, scaleCount, scaleOffset, totalTokens } from './config.ts';
+import type { SamplerPath } from './generator.ts';
+import { buildGeneratorGraph, names } from './generator.ts';
+import { vqvaeQuantizer } from './quantizer.ts';
+import { ropeTable } from './rope.ts';
+import { filteredProbabilities } from './sampling.ts';
+
+export type TensorKind = 'integer' | 'float' | 'image';
+
+export interface TensorCheck {
+  /** Reference key. */
+  name: string;
+  /** Reference file it comes from. */
+  file: string;
+  /** Cross-attention mode the tensor was computed in (model outputs only). */
+  mode?: CrossAttnMode;
+  kind: TensorKind;
+  maxAbsError: number;
+  maxAbsReference: number;
+  tolerance: number;
+  pass: boolean;
+}
+
+export interface SkippedTensor {
+  name: string;
+  file: string;
+  reason: string;
+}
+
+export interface CheckReport {
+  fixture: string;
+  dir: string;
+  pass: boolean;
+  checked: TensorCheck[];
+  skipped: SkippedTensor[];
+}
+
+export interface CheckOptions {
+  /** Default: both, each where its reference file exists. */
+  modes?: ('upstream' | 'per-row')[];
+  attention?: AttentionImpl;
+  /** onnxruntime intra-op threads (default 1). */
+  threads?: number;
+  /** Decode final.f_hat and compare the images (default true). */
+  images?: boolean;
+  /** The §4.5 sampler path, to check the masked-path step tensors `s{si}.k{k}.*`. */
+  samplerPath?: SamplerPath;
+}
+
+export const FLOAT_RTOL = 1e-4;
+export const IMAGE_RTOL = 5e-4;
+
+const REFERENCE_FILES: Record<'upstream' | 'per-row', string> = { upstream: 'reference.safetensors', 'per-row': 'reference_fixed.safetensors' };
+
+interface FixtureConfig {
+  name?: string;
+  build_vae_var_args: UpstreamBuildArgs;
+  derived: { vqvae: UpstreamVqvaeArgs };
+  sampling: { cfg: number; top_k: number; top_p: number; sample_version?: SampleVersion };
+}
+
+export async function checkFixture(dir: string, options: CheckOptions = {}): Promise<CheckReport> {
+  const fixture = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as FixtureConfig;
+  const cfg = fromUpstreamArgs(fixture.build_vae_var_args, { sampleVersion: fixture.sampling.sample_version });
+  const vqCfg = vqvaeFromUpstream(fixture.derived.vqvae);
+  const weights = readSafetensors(join(dir, 'var.safetensors'));
+  const vae = readSafetensors(join(dir, 'vae.safetensors'));
+  const report: CheckReport = { fixture: fixture.name ?? basename(dir), dir, pass: true, checked: [], skipped: [] };
+  const threads = options.threads ?? 1;
+  const decoder = options.images === false ? null : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision: 'fp32', debug: true })), { device: 'cpu', threads });
+
+  const modes = options.modes ?? ['upstream', 'per-row'];
+  for (const mode of modes) {
+    const file = REFERENCE_FILES[mode];
+    if (!existsSync(join(dir, file))) {
+      report.skipped.push({ name: '*', file, reason: `no ${file} in the fixture` });
+      continue;
+    }
+    const ref = readSafetensors(join(dir, file));
+    const compare = comparer(report, ref, file, mode);
+    const B = ref.get('in.tokens.s0').shape[0];
+    const graph = buildGeneratorGraph(weights, cfg, {
+      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath: options.samplerPath,
+      quantizer: vqvaeQuantizer(vae, vqCfg, cfg.patchNums),
+    });
+    const session = await Session.create(toModelBytes(graph), { device: 'cpu', threads });
+    const feeds = fixtureFeeds(graph, ref, B, fixture.sampling);
+    const out = await session.run(feeds);
+    await session.dispose();
+
+    for (const [name, value] of Object.entries(out)) if (ref.has(name)) compare(name, value);
+    compareTrainingForward(compare, ref, cfg, out);
+    compareDerived(compare, ref, cfg);
+    if (decoder && ref.has('final.f_hat')) {
+      const images = await decoder.run({ [DECODER_INPUT]: out['final.f_hat'] ?? out[names.fHat] });
+      for (const key of ['img_unclamped', 'img_pm1', 'img_01']) if (ref.has(`final.${key}`)) compare(`final.${key}`, images[key], 'image');
+    }
+    for (const name of ref.names) {
+      if (name.startsWith('in.') || report.checked.some((c) => c.file === file && c.name === name)) continue;
+      report.skipped.push({ name, file, reason: skipReason(name, cfg) });
+    }
+  }
+  await decoder?.dispose();
+
+  if (existsSync(join(dir, 'sampling.safetensors'))) await checkSampling(report, readSafetensors(join(dir, 'sampling.safetensors')), threads);
+  report.pass = report.checked.every((c) => c.pass);
+  return report;
+}
+
+/** Feeds every graph input: the fixture's `in.*` tensors, the sampling settings, and any input named like a reference key. */
+function fixtureFeeds(graph: Graph, ref: TensorStore, B: number, sampling: FixtureConfig['sampling']): Record<string, RuntimeTensor> {
+  const aliases: Record<string, string> = {
+    [names.textHidden]: 'in.encoder_hidden_states',
+    [names.textMask]: 'in.encoder_attention_mask',
+    [names.pooled]: 'in.encoder_pool_feat',
+  };
+  const feeds: Record<string, RuntimeTensor> = {
+    [names.cfg]: tensor('float32', new Float32Array(B).fill(sampling.cfg), [B]),
+    [names.topK]: tensor('int64', new BigInt64Array(B).fill(BigInt(sampling.top_k)), [B]),
+    [names.topP]: tensor('float32', new Float32Array(B).fill(sampling.top_p), [B]),
+  };
+  for (const input of graph.inputs) {
+    if (feeds[input.name]) continue;
+    const key = [aliases[input.name], `in.${input.name}`, input.name].find((k) => k && ref.has(k));
+    if (!key) throw new Error(`check: graph input ${input.name} has no tensor in ${ref.source}`);
+    feeds[input.name] = storedTensor(ref, key);
+  }
+  return feeds;
+}
+
+function storedTensor(store: TensorStore, name: string): RuntimeTensor {
+  const t = store.get(name);
+  const bytes = t.bytes();
+  const data: TypedArray = t.dtype === 'int64' ? new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8) : store.float32(name);
+  return tensor(t.dtype === 'int64' ? 'int64' : 'float32', data, t.shape);
+}
+
+type Compare = (name: string, actual: RuntimeTensor | { data: ArrayLike<number | bigint> }, kind?: TensorKind) => void;
+
+function comparer(report: CheckReport, ref: TensorStore, file: string, mode?: CrossAttnMode): Compare {
+  return (name, actual, kind) => {
+    const t = ref.get(name);
+    const integer = t.dtype === 'int64' || t.dtype === 'int32' || t.dtype === 'bool' || t.dtype === 'uint8';
+    const k: TensorKind = kind ?? (integer ? 'integer' : 'float');
+    const expected = integer ? storedTensor(ref, name).data : ref.float32(name);
+    const { maxAbsError, maxAbsReference } = deviation(actual.data, expected as ArrayLike<number | bigint>);
+    const tolerance = k === 'integer' ? 0 : (k === 'image' ? IMAGE_RTOL : FLOAT_RTOL) * Math.max(1, maxAbsReference);
+    report.checked.push({ name, file, mode, kind: k, maxAbsError, maxAbsReference, tolerance, pass: maxAbsError <= tolerance });
+  };
+}
+
+/** Max |actual − expected| (∞ on a length or ±∞ mismatch; equal infinities count as 0) and max |expected| over finite values. */
+export function deviation(actual: ArrayLike<number | bigint>, expected: ArrayLike<number | bigint>): { maxAbsError: number; maxAbsReference: number } {
+  let maxAbsError = actual.length === expected.length ? 0 : Infinity;
+  let maxAbsReference = 0;
+  const n = Math.min(actual.length, expected.length);
+  for (let i = 0; i < n; i++) {
+    const e = Number(expected[i]);
+    const a = Number(actual[i]);
+    if (Number.isFinite(e)) maxAbsReference = Math.max(maxAbsReference, Math.abs(e));
+    const err = a === e ? 0 : Math.abs(a - e);
+    if (!(err <= maxAbsError)) maxAbsError = Number.isNaN(err) ? Infinity : err;
+  }
+  return { maxAbsError, maxAbsReference };
+}
+
+/**
+ * `tf.*`: upstream's training-style forward over the whole sequence. Its
+ * logits on the CFG batch, sliced per scale, must equal the KV-cached
+ * per-scale logits; its input is the next maps, flattened and concatenated.
+ */
+function compareTrainingForward(compare: Compare, ref: TensorStore, cfg: GeneratorConfig, out: Record<string, RuntimeTensor>): void {
+  const S = scaleCount(cfg);
+  const have = (name: string) => ref.has(name) && Array.from({ length: S }, (_, si) => si).every((si) => out[`s${si}.logits`]);
+  if (have('tf.logits_cfg_batch')) {
+    const [R, L, V] = ref.get('tf.logits_cfg_batch').shape;
+    const full = new Float32Array(R * L * V);
+    for (let si = 0; si < S; si++) {
+      const part = out[`s${si}.logits`].data as Float32Array;
+      const n = cfg.patchNums[si] ** 2;
+      for (let r = 0; r < R; r++) full.set(part.subarray(r * n * V, (r + 1) * n * V), (r * L + scaleOffset(cfg, si)) * V);
+    }
+    compare('tf.logits_cfg_batch', { data: full });
+  }
+  if (ref.has('tf.x_BLCv_wo_first_l') && Array.from({ length: S - 1 }, (_, si) => out[`s${si}.next_map`]).every(Boolean)) {
+    const [B, L1, C] = ref.get('tf.x_BLCv_wo_first_l').shape;
+    const x = new Float32Array(B * L1 * C);
+    for (let si = 0; si < S - 1; si++) {
+      const map = out[`s${si}.next_map`].data as Float32Array; // [B, C, pn', pn']
+      const n = cfg.patchNums[si + 1] ** 2;
+      const offset = scaleOffset(cfg, si + 1) - 1;
+      for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let l = 0; l < n; l++) x[(b * L1 + offset + l) * C + c] = map[(b * C + c) * n + l];
+    }
+    compare('tf.x_BLCv_wo_first_l', { data: x });
+  }
+}
+
+/** `derived.*`: constants upstream's constructor derives; recomputed here in TS. */
+function compareDerived(compare: Compare, ref: TensorStore, cfg: GeneratorConfig): void {
+  if (ref.has('derived.freqs_cis_real')) {
+    const table = ropeTable(cfg);
+    compare('derived.freqs_cis_real', { data: table.real });
+    compare('derived.freqs_cis_imag', { data: table.imag });
+  }
+  if (ref.has('derived.lvl_1L')) {
+    const levels = new BigInt64Array(totalTokens(cfg));
+    cfg.patchNums.forEach((pn, si) => levels.fill(BigInt(si), scaleOffset(cfg, si), scaleOffset(cfg, si) + pn * pn));
+    compare('derived.lvl_1L', { data: levels });
+  }
+  if (ref.has('derived.encoder_attn_bias') && ref.has('in.encoder_attention_mask')) {
+    // §2.5: mask 1 → 0, anything else → −∞
+    const mask = storedTensor(ref, 'in.encoder_attention_mask').data as BigInt64Array;
+    compare('derived.encoder_attn_bias', { data: Float32Array.from(mask, (m) => (m === 1n ? 0 : -Infinity)) });
+  }
+}
+
+function skipReason(name: string, cfg: GeneratorConfig): string {
+  if (name === 'tf.logits_cond') return 'training forward on the conditional rows alone (a batch layout without CFG halves); the same forward on the CFG batch is checked as tf.logits_cfg_batch';
+  if (name === 'derived.sampler_attn_mask') return 'training-only attention mask of the sampler head; never used at inference';
+  if (/^s\d+\.(k\d+\.|schedule$)/.test(name)) {
+    return cfg.hasSamplerHead
+      ? 'masked sampler-path step tensor (STAR-SPEC §4.5): checked when the check is given the sampler path'
+      : 'masked sampler-path step tensor, but the config has no sampler head';
+  }
+  if (name.startsWith('final.img')) return 'decoder images not requested';
+  return 'no engine tensor corresponds to this key';
+}
+
+/** sampling.safetensors: `k{K}_p{P}.filtered_logits` / `.probs` from `in.logits` through the in-graph filter. */
+async function checkSampling(report: CheckReport, ref: TensorStore, threads: number): Promise<void> {
+  const file = 'sampling.safetensors';
+  const compare = comparer(report, ref, file);
+  const shape = ref.get('in.logits').shape as number[];
+  const rows = shape[0];
+  const g = new Graph('sampling_check');
+  const z = g.input('logits', 'float32', shape);
+  const { filtered, probs } = filteredProbabilities(z, g.input('top_k', 'int64', [rows]), g.input('top_p', 'float32', [rows]));
+  g.output(filtered, 'filtered_logits');
+  g.output(probs, 'probs');
+  const session = await Session.create(toModelBytes(g), { device: 'cpu', threads });
+  for (const name of ref.names) {
+    const m = /^k(\d+)_p([\d.]+)\.(filtered_logits|probs)$/.exec(name);
+    if (!m) {
+      if (name !== 'in.logits') report.skipped.push({ name, file, reason: 'not a k{K}_p{P}.filtered_logits/probs entry' });
+      continue;
+    }
+    const out = await session.run({
+      logits: storedTensor(ref, 'in.logits'),
+      top_k: tensor('int64', new BigInt64Array(rows).fill(BigInt(m[1])), [rows]),
+      top_p: tensor('float32', new Float32Array(rows).fill(Number(m[2])), [rows]),
+    });
+    compare(name, out[m[3]]);
+  }
+  await session.dispose();
+}
+
+/** A plain-text table of the report (what `star check` prints without --json). */
+export function formatReport(report: CheckReport): string {
+  const lines = [`${report.fixture} (${report.dir}): ${report.pass ? 'PASS' : 'FAIL'}`];
+  for (const c of report.checked) {
+    const where = `${c.file}${c.mode ? ` [${c.mode}]` : ''}`;
+    lines.push(`  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name.padEnd(28)} max|err| ${c.maxAbsError.toExponential(2)}  max|ref| ${c.maxAbsReference.toPrecision(4).padStart(9)}  tol ${c.tolerance.toExponential(1)}  ${where}`);
+  }
+  for (const s of report.skipped) lines.push(`  skip ${s.name.padEnd(28)} ${s.file}: ${s.reason}`);
+  return lines.join('\n');
+}
