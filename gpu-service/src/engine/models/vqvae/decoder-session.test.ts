@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { tensor } from '../../onnx/runtime.ts';
+import { VqvaeDecoder } from './decoder-session.ts';
+import { loadFixture } from './testing.ts';
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'star-vqvae-'));
+after(() => rmSync(cacheDir, { recursive: true, force: true }));
+
+test('VqvaeDecoder decodes f_hat to one HWC RGB image per row, and small previews with the same session', async () => {
+  const fx = loadFixture('tiny-b');
+  const decoder = await VqvaeDecoder.load(fx.vae, fx.cfg, { device: 'cpu', threads: 2, weightsKey: 'tiny-b', cacheDir });
+  assert.equal(decoder.precision, 'fp32');
+  const shape = fx.ref.get('final.f_hat').shape;
+  const images = await decoder.decode(tensor('float32', fx.ref.float32('final.f_hat'), shape));
+  assert.equal(images.length, 2);
+  assert.deepEqual([images[1].width, images[1].height, images[1].data.length], [128, 128, 128 * 128 * 3]);
+  // pixel (y 5, x 7) of image 1, channel G, against upstream's img_01
+  const ref = fx.ref.float32('final.img_01')[((1 * 3 + 1) * 128 + 5) * 128 + 7];
+  assert.ok(Math.abs(images[1].data[(5 * 128 + 7) * 3 + 1] - ref * 255) <= 1);
+  const previews = await decoder.preview(tensor('float32', fx.ref.float32('final.f_hat'), shape), 2);
+  assert.deepEqual([previews.length, previews[0].width, previews[0].height], [2, 32, 32]);
+  await decoder.dispose();
+});

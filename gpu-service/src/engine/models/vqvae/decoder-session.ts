@@ -1,0 +1,61 @@
+// The decoder as the pipeline uses it: one cached graph and one session per model and
+// device, decoding f_hat to RGB images (full size) or to small previews between scales.
+import { cachedModel } from '../../onnx/cache.ts';
+import type { Device, RuntimeTensor } from '../../onnx/runtime.ts';
+import { Session } from '../../onnx/runtime.ts';
+import type { RgbImage } from '../../types.ts';
+import type { TensorStore } from '../../weights/tensors.ts';
+import type { VqvaeConfig } from './config.ts';
+import type { DecoderPrecision } from './decoder.ts';
+import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { previewLatent } from './preview.ts';
+
+/** Bump when decoder.ts changes the graph it builds, so cached graphs are rebuilt. */
+export const DECODER_GRAPH_VERSION = 1;
+
+export interface VqvaeDecoderOptions {
+  device: Device;
+  /** Defaults to fp16 on CUDA, fp32 on CPU. */
+  precision?: DecoderPrecision;
+  threads?: number;
+  /** Identifies the weights (e.g. model name + file size + mtime) for the graph cache. */
+  weightsKey: string;
+  cacheDir?: string;
+}
+
+export class VqvaeDecoder {
+  readonly precision: DecoderPrecision;
+  private readonly session: Session;
+
+  private constructor(session: Session, precision: DecoderPrecision) {
+    this.session = session;
+    this.precision = precision;
+  }
+
+  static async load(vae: TensorStore, cfg: VqvaeConfig, options: VqvaeDecoderOptions): Promise<VqvaeDecoder> {
+    const precision = options.precision ?? (options.device === 'cuda' ? 'fp16' : 'fp32');
+    const key = { graph: 'vqvae-decoder', version: DECODER_GRAPH_VERSION, weights: options.weightsKey, cfg, precision };
+    const { modelPath } = cachedModel(key, () => buildDecoderGraph(vae, cfg, { precision }), options.cacheDir);
+    const session = await Session.create(modelPath, { device: options.device, threads: options.threads });
+    return new VqvaeDecoder(session, precision);
+  }
+
+  /** f_hat fp32 [B, Cvae, h, w] → B images of 16h × 16w. */
+  async decode(fHat: RuntimeTensor): Promise<RgbImage[]> {
+    const out = await this.session.run({ [DECODER_INPUT]: fHat }, [DECODER_OUTPUT]);
+    const image = out[DECODER_OUTPUT];
+    const [b, height, width] = image.dims;
+    const data = image.data as Uint8Array;
+    const size = height * width * 3;
+    return Array.from({ length: b }, (_, i) => ({ width, height, data: data.subarray(i * size, (i + 1) * size) }));
+  }
+
+  /** A low-resolution decode of f_hat through a side×side latent (see preview.ts for the cost). */
+  preview(fHat: RuntimeTensor, side: number): Promise<RgbImage[]> {
+    return this.decode(previewLatent(fHat, side));
+  }
+
+  dispose(): Promise<void> {
+    return this.session.dispose();
+  }
+}
