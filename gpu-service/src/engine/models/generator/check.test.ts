@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import { fixturePath } from '../../testing/fixtures.ts';
 import { checkFixture, formatReport } from './check.ts';
 
-// Reference tensors the check cannot reproduce without the §4.5 sampler path
-// (owned by the sampler-head module) or that have no inference counterpart.
-const ALLOWED_SKIPS = /^(s\d+\.k\d+\.(?!mixed_logits$)|s\d+\.schedule$|s\d+\.k[5-9]\.mixed_logits$|tf\.logits_cond$|derived\.sampler_attn_mask$)/;
+// Reference tensors with no inference output: the sampler path's recorded
+// position noise (an input), and training-only tensors.
+const ALLOWED_SKIPS = /^(s\d+\.k\d+\.mask_rand$|tf\.logits_cond$|derived\.sampler_attn_mask$)/;
 
 for (const fixture of ['tiny-a', 'tiny-b']) {
   test(`star check passes on star-tiny/${fixture} in upstream and per-row modes, every tensor within tolerance`, async () => {
@@ -18,6 +18,11 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
       for (const name of ['final.f_hat', 'final.img_01', 'final.img_unclamped', 'tf.logits_cfg_batch', 'derived.freqs_cis_real']) assert.ok(names.has(name), `${mode}: ${name} checked`);
     }
     assert.ok(report.checked.some((c) => c.file === 'sampling.safetensors' && c.name.endsWith('_p0.8.probs')));
+    if (fixture === 'tiny-a') {
+      for (const name of ['s3.schedule', 's3.k0.topk1.idx', 's3.k4.conf', 's3.k7.head_logits', 's3.k7.topk0.idx']) {
+        assert.equal(report.checked.filter((c) => c.name === name).length, 2, `${name} checked in both modes (§4.5 sampler path)`);
+      }
+    }
     const unexpected = report.skipped.filter((s) => !ALLOWED_SKIPS.test(s.name));
     assert.deepEqual(unexpected, [], 'every other reference tensor is compared');
     assert.ok(report.pass);

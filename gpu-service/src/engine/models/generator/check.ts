@@ -30,6 +30,7 @@ import type { SamplerPath } from './generator.ts';
 import { buildGeneratorGraph, names } from './generator.ts';
 import { vqvaeQuantizer } from './quantizer.ts';
 import { ropeTable } from './rope.ts';
+import { createSamplerPath, maskSchedule, positionNoiseReference, samplerStepCount, topkIndexMismatches } from './sampler-head.ts';
 import { filteredProbabilities } from './sampling.ts';
 
 export type TensorKind = 'integer' | 'float' | 'image';
@@ -70,7 +71,7 @@ export interface CheckOptions {
   threads?: number;
   /** Decode final.f_hat and compare the images (default true). */
   images?: boolean;
-  /** The §4.5 sampler path, to check the masked-path step tensors `s{si}.k{k}.*`. */
+  /** The §4.5 sampler path, to check the masked-path step tensors `s{si}.k{k}.*` (default: sampler-head.ts's, when the config has the head). */
   samplerPath?: SamplerPath;
 }
 
@@ -106,9 +107,10 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const ref = readSafetensors(join(dir, file));
     const compare = comparer(report, ref, file, mode);
     const B = ref.get('in.tokens.s0').shape[0];
+    const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums);
+    const samplerPath = options.samplerPath ?? (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
     const graph = buildGeneratorGraph(weights, cfg, {
-      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath: options.samplerPath,
-      quantizer: vqvaeQuantizer(vae, vqCfg, cfg.patchNums),
+      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath, quantizer,
     });
     const session = await Session.create(toModelBytes(graph), { device: 'cpu', threads });
     const feeds = fixtureFeeds(graph, ref, B, fixture.sampling);
@@ -148,6 +150,12 @@ function fixtureFeeds(graph: Graph, ref: TensorStore, B: number, sampling: Fixtu
   };
   for (const input of graph.inputs) {
     if (feeds[input.name]) continue;
+    // §4.5 position noise: upstream's U_i is recorded as s{si}.k{i}.mask_rand (B, N, 1)
+    const recorded = positionNoiseReference(input.name);
+    if (recorded && ref.has(recorded)) {
+      feeds[input.name] = tensor('float32', ref.float32(recorded), input.shape as number[]);
+      continue;
+    }
     const key = [aliases[input.name], `in.${input.name}`, input.name].find((k) => k && ref.has(k));
     if (!key) throw new Error(`check: graph input ${input.name} has no tensor in ${ref.source}`);
     feeds[input.name] = storedTensor(ref, key);
@@ -170,7 +178,10 @@ function comparer(report: CheckReport, ref: TensorStore, file: string, mode?: Cr
     const integer = t.dtype === 'int64' || t.dtype === 'int32' || t.dtype === 'bool' || t.dtype === 'uint8';
     const k: TensorKind = kind ?? (integer ? 'integer' : 'float');
     const expected = integer ? storedTensor(ref, name).data : ref.float32(name);
-    const { maxAbsError, maxAbsReference } = deviation(actual.data, expected as ArrayLike<number | bigint>);
+    let { maxAbsError, maxAbsReference } = deviation(actual.data, expected as ArrayLike<number | bigint>);
+    // §4.5 TopK positions: where upstream's score is 0 (already-filled, a no-op) its tie order is arbitrary.
+    const score = name.replace(/\.topk\d+\.idx$/, (m) => m.replace(/idx$/, 'score'));
+    if (score !== name && ref.has(score) && topkIndexMismatches(actual.data as BigInt64Array, expected as BigInt64Array, ref.float32(score), t.shape[0]) === 0) maxAbsError = 0;
     const tolerance = k === 'integer' ? 0 : (k === 'image' ? IMAGE_RTOL : FLOAT_RTOL) * Math.max(1, maxAbsReference);
     report.checked.push({ name, file, mode, kind: k, maxAbsError, maxAbsReference, tolerance, pass: maxAbsError <= tolerance });
   };
@@ -234,6 +245,11 @@ function compareDerived(compare: Compare, ref: TensorStore, cfg: GeneratorConfig
     cfg.patchNums.forEach((pn, si) => levels.fill(BigInt(si), scaleOffset(cfg, si), scaleOffset(cfg, si) + pn * pn));
     compare('derived.lvl_1L', { data: levels });
   }
+  for (const name of ref.names) {
+    // §4.5 mask schedule of a sampler-path scale
+    const m = /^s(\d+)\.schedule$/.exec(name);
+    if (m) compare(name, { data: BigInt64Array.from(maskSchedule(cfg.patchNums[+m[1]], samplerStepCount(cfg.sampleVersion, +m[1])).map(BigInt)) });
+  }
   if (ref.has('derived.encoder_attn_bias') && ref.has('in.encoder_attention_mask')) {
     // §2.5: mask 1 → 0, anything else → −∞
     const mask = storedTensor(ref, 'in.encoder_attention_mask').data as BigInt64Array;
@@ -244,6 +260,7 @@ function compareDerived(compare: Compare, ref: TensorStore, cfg: GeneratorConfig
 function skipReason(name: string, cfg: GeneratorConfig): string {
   if (name === 'tf.logits_cond') return 'training forward on the conditional rows alone (a batch layout without CFG halves); the same forward on the CFG batch is checked as tf.logits_cfg_batch';
   if (name === 'derived.sampler_attn_mask') return 'training-only attention mask of the sampler head; never used at inference';
+  if (/^s\d+\.k\d+\.mask_rand$/.test(name)) return 'upstream\'s position noise U_i: fed as the position_noise input, not an output';
   if (/^s\d+\.(k\d+\.|schedule$)/.test(name)) {
     return cfg.hasSamplerHead
       ? 'masked sampler-path step tensor (STAR-SPEC §4.5): checked when the check is given the sampler path'
