@@ -127,6 +127,9 @@ export const names = {
   crossValue: (i: number) => `cross_value.${i}`,
   fHat: 'f_hat',
   nextInput: 'next_input',
+  /** f_hat and next_input going into a graph with first > 0 (a graph cannot have an input and an output of one name). */
+  fHatIn: 'f_hat_in',
+  nextInputIn: 'next_input_in',
   cfg: 'cfg',
   topK: 'top_k',
   topP: 'top_p',
@@ -149,6 +152,9 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   const R = 2 * B;
   const P = cfg.patchNums[S - 1];
   const g = new Graph(`star_generator_s${first}_${last}`);
+  const output = (v: Value, name: string) => {
+    if (g.output(v, name).name !== name) throw new Error(`generator graph: output name ${name} is already taken`);
+  };
   const w = new GeneratorWeights(g, store, o.precision);
   const kvDtype: DType = w.dtype;
   const routing = crossRouting(o.crossAttn, B);
@@ -183,8 +189,8 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       key: g.input(names.pastKey(i), kvDtype, [R, H, pastLength, hd]),
       value: g.input(names.pastValue(i), kvDtype, [R, H, pastLength, hd]),
     }));
-    fHat = g.input(names.fHat, 'float32', [B, cvae, P, P]);
-    nextInput = g.input(names.nextInput, 'float32', [B, scaleTokens(cfg, first), cvae]);
+    fHat = g.input(names.fHatIn, 'float32', [B, cvae, P, P]);
+    nextInput = g.input(names.nextInputIn, 'float32', [B, scaleTokens(cfg, first), cvae]);
   }
   const cfgScale = g.input(names.cfg, 'float32', [B]);
   const topK = g.input(names.topK, 'int64', [B]);
@@ -257,7 +263,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           }
         }
       }
-      if (!forced) g.output(tokens, names.tokens(si));
+      if (!forced) output(tokens, names.tokens(si));
 
       // §4.2.4–6: f_hat and the next scale's input
       const step = softCodes
@@ -276,22 +282,22 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   }
 
   // ---------------------------------------------------------------- outputs
-  g.output(fHat!, names.fHat);
+  output(fHat!, names.fHat);
   if (last < S - 1) {
-    g.output(nextInput!, names.nextInput);
+    output(nextInput!, names.nextInput);
     cache.forEach((c, i) => {
-      g.output(c!.key, names.presentKey(i));
-      g.output(c!.value, names.presentValue(i));
+      output(c!.key, names.presentKey(i));
+      output(c!.value, names.presentValue(i));
     });
     if (first === 0) {
       textKv.forEach((kv, i) => {
-        g.output(kv.key, names.crossKey(i));
-        g.output(kv.value, names.crossValue(i));
+        output(kv.key, names.crossKey(i));
+        output(kv.value, names.crossValue(i));
       });
     }
   }
   if (last === S - 1) check('final.f_hat', fHat!);
-  for (const [name, v] of checks) g.output(g.outputs.includes(v) ? identity(v) : v, name);
+  for (const [name, v] of checks) output(g.outputs.includes(v) ? identity(v) : v, name);
   return g;
 }
 
@@ -324,20 +330,24 @@ function range(from: number, to: number): number[] {
 
 /**
  * Feeds that carry one per-scale run's state into the next (graphs built
- * with first = previous last + 1): present_* → past_*, the text K/V,
- * f_hat and next_input. Other inputs (text_mask, per-row settings, noise)
- * are the caller's.
+ * with first = previous last + 1): present_* → past_*, f_hat, next_input,
+ * and the text K/V — handed out by the first run only, so they are kept from
+ * `previous` (the feeds this function returned for the run before). Other
+ * inputs (text_mask, per-row settings, noise) are the caller's.
  */
-export function carriedFeeds<T>(outputs: Record<string, T>, depth: number): Record<string, T> {
+export function carriedFeeds<T>(outputs: Record<string, T>, depth: number, previous: Record<string, T> = {}): Record<string, T> {
   const feeds: Record<string, T> = {};
-  const carry = (from: string, to: string) => { if (outputs[from] !== undefined) feeds[to] = outputs[from]; };
+  const carry = (from: string, to: string) => {
+    const v = outputs[from] ?? (from === to ? previous[to] : undefined); // only the text K/V keep their name
+    if (v !== undefined) feeds[to] = v;
+  };
   for (let i = 0; i < depth; i++) {
     carry(names.presentKey(i), names.pastKey(i));
     carry(names.presentValue(i), names.pastValue(i));
     carry(names.crossKey(i), names.crossKey(i));
     carry(names.crossValue(i), names.crossValue(i));
   }
-  carry(names.fHat, names.fHat);
-  carry(names.nextInput, names.nextInput);
+  carry(names.fHat, names.fHatIn);
+  carry(names.nextInput, names.nextInputIn);
   return feeds;
 }
