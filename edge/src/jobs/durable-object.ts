@@ -26,7 +26,6 @@ interface JobState {
   init: Omit<JobInit, 'webhook'>;
   webhook: WebhookState | null;
   nextEventId: number;
-  leaseOpen: boolean;
 }
 
 const EVENT_PREFIX = 'ev:';
@@ -130,7 +129,6 @@ export class Job extends DurableObject<Bindings> {
       init: rest,
       webhook: webhook ? { ...webhook, attempts: 0, nextAt: null, done: false } : null,
       nextEventId: 1,
-      leaseOpen: true,
     };
     this.emit('queued', { job: this.state.job });
     this.touch();
@@ -145,23 +143,15 @@ export class Job extends DurableObject<Bindings> {
     const state = this.visible(kid);
     if (!state) return null;
     if (TERMINAL.has(state.job.status)) return state.job;
-    const wasQueued = state.job.status === 'queued';
     this.finish('cancelled', {});
-    if (this.running) this.running.abort(new Error('cancelled'));
-    if (wasQueued) await this.releaseLease(0);
-    return state.job;
-  }
-
-  private async releaseLease(used: number): Promise<void> {
-    const state = this.state!;
-    if (!state.leaseOpen) return;
-    state.leaseOpen = false;
-    this.save();
+    this.running?.abort(new Error('cancelled'));
+    // Give the slot and the image tokens back now; releasing a lease twice is a no-op.
     try {
-      await durableRateLimitStore(this.env, state.init.kid).release(state.init.limits, state.init.leaseId, used);
+      await durableRateLimitStore(this.env, state.init.kid).release(state.init.limits, state.init.leaseId, 0);
     } catch {
       // the lease expires by itself
     }
+    return state.job;
   }
 
   async fetch(request: Request): Promise<Response> {
@@ -221,8 +211,6 @@ export class Job extends DurableObject<Bindings> {
       origin: init.origin,
       requestId: init.requestId,
     };
-    state.leaseOpen = false; // generate() settles the lease it is handed
-    this.save();
     try {
       const outcome = await generate(deps, init.params, {
         needBytes: init.responseFormat === 'b64_json',

@@ -4,21 +4,20 @@ import { z } from 'zod';
 import type { AppEnv } from '../env.ts';
 import { JobCreateRequest, JobId } from '../schemas.gen.ts';
 import { readJson, toParams, validate, invalid } from '../generation/validate.ts';
-import { canonicalJson } from '../generation/params.ts';
 import { findModel } from '../models.ts';
 import { problem, ProblemError } from '../middleware/problem/index.ts';
 import { rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { durableJobStore } from '../jobs/durable-object.ts';
 import { durableIdempotencyStore } from '../stores/idempotency/durable-object.ts';
 import { checkWebhookTarget } from '../webhook/target.ts';
-import { sha256Hex } from '../crypto.ts';
+import { requestFingerprint } from '../stores/idempotency/fingerprint.ts';
 import type { Job } from '../schemas.gen.ts';
 
 const ALPHANUMERIC = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 export function newJobId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
-  // 248 = 4 × 62: rejection-free modulo would bias; drop the top values instead.
+  // 24 base-62 characters ≈ 142 bits; the slight modulo bias costs nothing that matters for an id.
   let id = '';
   for (const byte of bytes) id += ALPHANUMERIC[byte % 62];
   return 'job_' + id;
@@ -56,7 +55,7 @@ export const jobs = new Hono<AppEnv>()
     const params = toParams(request, config);
     const idempotency = durableIdempotencyStore(c.env, apiKey.kid);
     if (idempotencyKey !== undefined) {
-      const fingerprint = await sha256Hex(canonicalJson(Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined)) as Record<string, string | number | boolean>));
+      const fingerprint = await requestFingerprint(request);
       const claim = await idempotency.begin(idempotencyKey, fingerprint);
       if (claim.state === 'mismatch') return problem(c, 'idempotency_key_reused', 'This Idempotency-Key was used with a different body');
       if (claim.state === 'in_flight') return problem(c, 'conflict', 'A request with this Idempotency-Key is still being handled');
