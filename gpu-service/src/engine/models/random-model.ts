@@ -1,0 +1,256 @@
+// Model directories with seeded random weights in the real architecture:
+// star-tiny (scripts/make-star-tiny.ts, shipped in the repo) and the
+// bench's star-256-d16-shaped model. The tensor lists follow the upstream
+// state-dict keys and shapes (STAR-SPEC §3.1, §5.1; Hugging Face's
+// CLIPTextModel names), so the same loaders read them as released weights.
+//
+// Determinism: values come from one xoshiro128** stream per tensor seeded
+// from (model seed, tensor index), and only IEEE basic arithmetic is used
+// (uniform draws scaled to the wanted standard deviation; no log/sin/cos),
+// so every machine writes the same bytes.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { UpstreamBuildArgs } from './generator/config.ts';
+import type { ModelManifest } from './registry.ts';
+import { MANIFEST_FILE } from './registry.ts';
+import type { UpstreamVqvaeArgs } from './vqvae/config.ts';
+import { Xoshiro128 } from '../random.ts';
+import { writeSafetensors } from '../weights/safetensors.ts';
+
+/** How a tensor is initialised: uniform with this mean and standard deviation. */
+interface Init {
+  mean: number;
+  std: number;
+}
+
+export interface RandomTensor {
+  name: string;
+  shape: number[];
+  init: Init;
+}
+
+const LN4 = 1.3862943611198906; // ln 4: the per-head logit scale upstream starts from
+const W = (fanIn: number): Init => ({ mean: 0, std: 1 / Math.sqrt(fanIn) });
+const BIAS: Init = { mean: 0, std: 0.05 };
+const ZERO: Init = { mean: 0, std: 0 };
+const EMBED: Init = { mean: 0, std: 0.3 };
+const GAIN: Init = { mean: 1, std: 0.1 };
+const HEAD_SCALE: Init = { mean: LN4, std: 0.15 };
+
+const HEAD_DIM = 64;
+const NUM_CLASSES = 1000;
+
+/** The generator state dict (STAR-SPEC §3.1) for upstream build args. */
+export function generatorTensors(args: UpstreamBuildArgs): RandomTensor[] {
+  const C = HEAD_DIM * args.depth;
+  const H = args.depth;
+  const S = args.patch_nums.length;
+  const D = args.in_dim_cross;
+  const t: RandomTensor[] = [];
+  const add = (name: string, shape: number[], init: Init) => t.push({ name, shape, init });
+  add('pos_start', [1, 1, C], EMBED);
+  add('class_emb.weight', [NUM_CLASSES + 1, C], EMBED);
+  add('word_embed.weight', [C, args.Cvae], W(args.Cvae));
+  add('word_embed.bias', [C], BIAS);
+  add('encoder_proj.weight', [C, D], W(D));
+  add('encoder_proj.bias', [C], BIAS);
+  add('lvl_embed.weight', [S, C], EMBED);
+  const attention = (p: string) => {
+    add(`${p}.attn.scale_mul_1H11`, [1, H, 1, 1], HEAD_SCALE);
+    add(`${p}.attn.q_bias`, [C], BIAS);
+    add(`${p}.attn.v_bias`, [C], BIAS);
+    add(`${p}.attn.zero_k_bias`, [C], ZERO);
+    add(`${p}.attn.mat_qkv.weight`, [3 * C, C], W(C));
+    add(`${p}.attn.proj.weight`, [C, C], W(C));
+    add(`${p}.attn.proj.bias`, [C], BIAS);
+  };
+  const ffn = (p: string) => {
+    add(`${p}.ffn.fc1.weight`, [4 * C, C], W(C));
+    add(`${p}.ffn.fc1.bias`, [4 * C], BIAS);
+    add(`${p}.ffn.fc2.weight`, [C, 4 * C], W(4 * C));
+    add(`${p}.ffn.fc2.bias`, [C], BIAS);
+  };
+  for (let i = 0; i < args.depth; i++) {
+    const p = `blocks.${i}`;
+    attention(p);
+    add(`${p}.cross_attn.scale_mul_1H11`, [1, H, 1, 1], HEAD_SCALE);
+    add(`${p}.cross_attn.q_bias`, [C], BIAS);
+    add(`${p}.cross_attn.v_bias`, [C], BIAS);
+    add(`${p}.cross_attn.zero_k_bias`, [C], ZERO);
+    add(`${p}.cross_attn.mat_q.weight`, [C, C], W(C));
+    add(`${p}.cross_attn.mat_kv.weight`, [2 * C, D], W(D));
+    add(`${p}.cross_attn.proj.weight`, [C, C], W(C));
+    add(`${p}.cross_attn.proj.bias`, [C], BIAS);
+    ffn(p);
+  }
+  add('head_logits.weight', [args.V, C], W(C));
+  add('head_logits.bias', [args.V], BIAS);
+  if (args.enable_adaptive_norm) {
+    add('word_embed_head.weight', [C, args.Cvae], W(args.Cvae));
+    add('word_embed_head.bias', [C], BIAS);
+    add('encoder_proj2.weight', [C, D], W(D));
+    add('encoder_proj2.bias', [C], BIAS);
+    add('pos_start_last', [1, 1, C], EMBED);
+    add('lvl_embed_2.weight', [S, C], EMBED);
+    add('head_proj.weight', [C, 2 * C], W(2 * C));
+    add('head_proj.bias', [C], BIAS);
+    for (let i = 0; i < 3; i++) {
+      attention(`feat_extract_blocks.${i}`);
+      ffn(`feat_extract_blocks.${i}`);
+    }
+    add('head_logits2.weight', [args.V, C], W(C));
+    add('head_logits2.bias', [args.V], BIAS);
+  }
+  return t;
+}
+
+/** The VQVAE tensors inference reads (STAR-SPEC §5.1): codebook, φ convs, post_quant_conv, decoder. */
+export function vqvaeDecoderTensors(args: UpstreamVqvaeArgs): RandomTensor[] {
+  const t: RandomTensor[] = [];
+  const add = (name: string, shape: number[], init: Init) => t.push({ name, shape, init });
+  const conv = (p: string, cout: number, cin: number, k: number) => {
+    add(`${p}.weight`, [cout, cin, k, k], W(cin * k * k));
+    add(`${p}.bias`, [cout], BIAS);
+  };
+  const norm = (p: string, c: number) => {
+    add(`${p}.weight`, [c], GAIN);
+    add(`${p}.bias`, [c], BIAS);
+  };
+  const resBlock = (p: string, cin: number, cout: number) => {
+    norm(`${p}.norm1`, cin);
+    conv(`${p}.conv1`, cout, cin, 3);
+    norm(`${p}.norm2`, cout);
+    conv(`${p}.conv2`, cout, cout, 3);
+    if (cin !== cout) conv(`${p}.nin_shortcut`, cout, cin, 1);
+  };
+  const attnBlock = (p: string, c: number) => {
+    norm(`${p}.norm`, c);
+    conv(`${p}.qkv`, 3 * c, c, 1);
+    conv(`${p}.proj_out`, c, c, 1);
+  };
+  const z = args.z_channels;
+  add('quantize.embedding.weight', [args.vocab_size, z], { mean: 0, std: 1 });
+  const phis = args.share_quant_resi;
+  if (phis < 2) throw new Error('random VQVAE: share_quant_resi must be ≥ 2 (the released layout)');
+  for (let k = 0; k < phis; k++) conv(`quantize.quant_resi.qresi_ls.${k}`, z, z, 3);
+  conv('post_quant_conv', z, z, 3);
+  const levels = args.ch_mult.length;
+  let blockIn = args.ch * args.ch_mult[levels - 1];
+  conv('decoder.conv_in', blockIn, z, 3);
+  resBlock('decoder.mid.block_1', blockIn, blockIn);
+  if (args.using_mid_sa ?? true) attnBlock('decoder.mid.attn_1', blockIn);
+  resBlock('decoder.mid.block_2', blockIn, blockIn);
+  for (let lvl = levels - 1; lvl >= 0; lvl--) {
+    const blockOut = args.ch * args.ch_mult[lvl];
+    for (let j = 0; j <= args.num_res_blocks; j++) {
+      resBlock(`decoder.up.${lvl}.block.${j}`, blockIn, blockOut);
+      blockIn = blockOut;
+      if (lvl === levels - 1 && (args.using_sa ?? true)) attnBlock(`decoder.up.${lvl}.attn.${j}`, blockOut);
+    }
+    if (lvl !== 0) conv(`decoder.up.${lvl}.upsample.conv`, blockIn, blockIn, 3);
+  }
+  norm('decoder.norm_out', blockIn);
+  conv('decoder.conv_out', 3, blockIn, 3);
+  return t;
+}
+
+/** Hugging Face CLIPTextConfig fields for a random text encoder. */
+export interface ClipTextArgs {
+  vocab_size: number;
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  max_position_embeddings: number;
+  bos_token_id: number;
+  eos_token_id: number;
+  pad_token_id: number;
+}
+
+export function clipTextConfigJson(args: ClipTextArgs): Record<string, unknown> {
+  return {
+    architectures: ['CLIPTextModel'], model_type: 'clip_text_model', torch_dtype: 'float32',
+    ...args, projection_dim: args.hidden_size, hidden_act: 'gelu', layer_norm_eps: 1e-5,
+    attention_dropout: 0, dropout: 0, initializer_range: 0.02, initializer_factor: 1,
+  };
+}
+
+/** HF CLIPTextModel state dict (`text_model.` prefix). */
+export function clipTextTensors(args: ClipTextArgs): RandomTensor[] {
+  const D = args.hidden_size;
+  const F = args.intermediate_size;
+  const t: RandomTensor[] = [];
+  const add = (name: string, shape: number[], init: Init) => t.push({ name: `text_model.${name}`, shape, init });
+  const linear = (p: string, out: number, inp: number) => {
+    add(`${p}.weight`, [out, inp], W(inp));
+    add(`${p}.bias`, [out], BIAS);
+  };
+  const norm = (p: string) => {
+    add(`${p}.weight`, [D], { mean: 1, std: 0.2 });
+    add(`${p}.bias`, [D], BIAS);
+  };
+  add('embeddings.token_embedding.weight', [args.vocab_size, D], { mean: 0, std: 0.5 });
+  add('embeddings.position_embedding.weight', [args.max_position_embeddings, D], { mean: 0, std: 0.5 });
+  for (let i = 0; i < args.num_hidden_layers; i++) {
+    const p = `encoder.layers.${i}`;
+    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) linear(`${p}.self_attn.${proj}`, D, D);
+    norm(`${p}.layer_norm1`);
+    linear(`${p}.mlp.fc1`, F, D);
+    linear(`${p}.mlp.fc2`, D, F);
+    norm(`${p}.layer_norm2`);
+  }
+  norm('final_layer_norm');
+  return t;
+}
+
+/** fp32 bytes of a tensor: uniform on mean ± √3·std (that std), from its own stream. */
+export function randomBytes(tensor: RandomTensor, seed: number): Uint8Array {
+  const n = tensor.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const { mean, std } = tensor.init;
+  if (std === 0) return new Uint8Array(out.fill(mean).buffer);
+  const rng = Xoshiro128.fromSeed(seed >>> 0);
+  const halfWidth = Math.sqrt(3) * std;
+  for (let i = 0; i < n; i++) out[i] = mean + (2 * rng.nextUniform() - 1) * halfWidth;
+  return new Uint8Array(out.buffer);
+}
+
+/** Writes `tensors` as fp32 safetensors; tensor i draws from seed (baseSeed · 1_000_003 + i) mod 2³². */
+export function writeRandomSafetensors(path: string, tensors: RandomTensor[], baseSeed: number): void {
+  writeSafetensors(path, tensors.map((t, i) => ({
+    name: t.name, dtype: 'float32' as const, shape: t.shape,
+    bytes: () => randomBytes(t, (Math.imul(baseSeed, 1_000_003) + i) >>> 0),
+  })), { generator: 'star-api random-model', seed: String(baseSeed) });
+}
+
+export interface RandomModelSpec {
+  manifest: ModelManifest;
+  clip: ClipTextArgs;
+  seed: number;
+}
+
+/**
+ * Writes a complete model directory with random weights: model.json,
+ * generator and VQVAE safetensors, text_encoder/. The tokenizer folder is
+ * not written (star-tiny ships its own; callers copy or point at one).
+ * Returns the paths written, relative to `dir`.
+ */
+export function writeRandomModel(dir: string, spec: RandomModelSpec): string[] {
+  const { manifest, clip, seed } = spec;
+  mkdirSync(join(dir, manifest.text_encoder.dir), { recursive: true });
+  const written: string[] = [];
+  const json = (rel: string, value: unknown) => {
+    writeFileSync(join(dir, rel), JSON.stringify(value, null, 2) + '\n');
+    written.push(rel);
+  };
+  const tensors = (rel: string, list: RandomTensor[], s: number) => {
+    writeRandomSafetensors(join(dir, rel), list, s);
+    written.push(rel);
+  };
+  json(MANIFEST_FILE, manifest);
+  tensors(manifest.generator.weights, generatorTensors(manifest.generator.build_vae_var_args), seed);
+  tensors(manifest.vqvae.weights, vqvaeDecoderTensors(manifest.vqvae.args), seed + 1);
+  json(join(manifest.text_encoder.dir, 'config.json'), clipTextConfigJson(clip));
+  tensors(join(manifest.text_encoder.dir, 'model.safetensors'), clipTextTensors(clip), seed + 2);
+  return written;
+}

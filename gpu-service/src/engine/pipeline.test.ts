@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { StarPipeline } from './pipeline.ts';
+import { loadPipeline, validateRequest } from './pipeline.ts';
+import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
+
+const cacheDir = mkdtempSync(join(tmpdir(), 'star-pipeline-'));
+const REQUEST: GenerateRequest = { prompt: 'a red fox in the snow', n: 1, seed: 7, cfg: 4, topK: 0, topP: 0.8, moreSmooth: false };
+const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
+let perScale: Pipeline;
+before(async () => {
+  perScale = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'per-scale' });
+});
+after(async () => {
+  await perScale?.dispose();
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+describe('loadPipeline(star-tiny, cpu)', () => {
+  it('describes the model and generates RGB images of its size, with seeds and timings', async () => {
+    assert.deepEqual(perScale.info, { name: 'star-tiny', resolution: 64, patchNums: [1, 2, 3, 4] });
+    const result = await perScale.generate({ ...REQUEST, n: 2 });
+    assert.deepEqual(result.seeds, [7, 8]);
+    assert.equal(result.batchSize, 2);
+    for (const image of result.images) {
+      assert.equal(image.width, 64);
+      assert.equal(image.height, 64);
+      assert.equal(image.data.length, 64 * 64 * 3);
+    }
+    assert.ok(!same(result.images[0].data, result.images[1].data), 'different seeds give different images');
+    for (const t of ['textMs', 'generateMs', 'decodeMs', 'totalMs'] as const) assert.ok(result.timings[t] >= 0);
+  });
+
+  it('gives identical bytes for the same seed, and image i of seed s = image 0 of seed s + i', async () => {
+    const a = await perScale.generate({ ...REQUEST, n: 3, seed: 100 });
+    const b = await perScale.generate({ ...REQUEST, n: 3, seed: 100 });
+    a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i} repeats`));
+    const third = await perScale.generate({ ...REQUEST, n: 1, seed: 102 });
+    assert.ok(same(a.images[2].data, third.images[0].data));
+  });
+
+  it('does not let a neighbour request in the batch change an image (per-request cross-attention)', async () => {
+    const alone = await perScale.generate(REQUEST);
+    const [other, mine] = await Promise.all(perScale.generateBatch([
+      { request: { ...REQUEST, prompt: 'a blue whale', seed: 99, cfg: 2, topK: 10 } },
+      { request: REQUEST },
+    ]));
+    assert.equal(mine.batchSize, 2);
+    assert.ok(same(mine.images[0].data, alone.images[0].data));
+    assert.ok(!same(other.images[0].data, alone.images[0].data));
+  });
+
+  it('reports progress after every scale, with previews when asked', async () => {
+    const events: ProgressEvent[] = [];
+    await perScale.generate({ ...REQUEST, n: 2 }, { onProgress: (e) => events.push(e), preview: true });
+    assert.deepEqual(events.map((e) => [e.scale, e.scales, e.side]), [[1, 4, 1], [2, 4, 2], [3, 4, 3], [4, 4, 4]]);
+    assert.deepEqual(events.map((e) => e.previews?.map((p) => p.width)), [[16, 16], [32, 32], [48, 48], [64, 64]]);
+  });
+
+  it('rejects an aborted request with its reason between scales while the rest of the batch completes', async () => {
+    const controller = new AbortController();
+    const reason = new Error('client went away');
+    const [cancelled, kept] = perScale.generateBatch([
+      { request: REQUEST, options: { signal: controller.signal, onProgress: (e) => { if (e.scale === 2) controller.abort(reason); } } },
+      { request: { ...REQUEST, seed: 8 } },
+    ]);
+    await assert.rejects(cancelled, (err) => err === reason);
+    const result = await kept;
+    const alone = await perScale.generate({ ...REQUEST, seed: 8 });
+    assert.ok(same(result.images[0].data, alone.images[0].data));
+  });
+
+  it('rejects bad requests with a clear error and runs the others', async () => {
+    const [bad, good] = perScale.generateBatch([{ request: { ...REQUEST, n: 0 } }, { request: REQUEST }]);
+    await assert.rejects(bad, /n must be a positive integer/);
+    assert.equal((await good).images.length, 1);
+    assert.match(validateRequest({ ...REQUEST, seed: -1 }) ?? '', /seed must be an integer/);
+    assert.match(validateRequest({ ...REQUEST, topP: 2 }) ?? '', /topP must be in \[0, 1\]/);
+  });
+
+  it('produces the same bytes with one run over all scales as with one run per scale', async () => {
+    const all = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all' });
+    try {
+      assert.equal((all as StarPipeline).options.mode, 'all');
+      const a = await all.generate({ ...REQUEST, n: 2 });
+      const b = await perScale.generate({ ...REQUEST, n: 2 });
+      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i}`));
+    } finally {
+      await all.dispose();
+    }
+  });
+
+  it('runs more_smooth rows next to ordinary ones, deterministically', async () => {
+    const smooth = { ...REQUEST, moreSmooth: true };
+    const [a, plain] = await Promise.all(perScale.generateBatch([{ request: smooth }, { request: REQUEST }]));
+    const b = await perScale.generate(smooth);
+    assert.ok(same(a.images[0].data, b.images[0].data));
+    assert.ok(!same(a.images[0].data, plain.images[0].data));
+    assert.ok(same(plain.images[0].data, (await perScale.generate(REQUEST)).images[0].data));
+  });
+
+  it('names the missing model and how to get it', async () => {
+    await assert.rejects(loadPipeline('star-256-d16', { device: 'cpu', modelDir: cacheDir }), /model "star-256-d16" not found .*npx star fetch-model star-256-d16/);
+    await assert.rejects(loadPipeline('no-such-model', { device: 'cpu' }), /known models: star-tiny/);
+  });
+});

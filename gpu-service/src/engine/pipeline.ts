@@ -1,0 +1,440 @@
+// The engine as a product: a model directory in, a Pipeline (types.ts) out.
+//
+//   requests ──▶ one batch of B = Σ n images (request r owns rows [o_r, o_r + n_r))
+//     text:      tokenizer + CLIP once for the 2B CFG rows (prompt per image, then negative or "")
+//     noise:     one seeded stream per image (random.ts), drawn scale by scale
+//     generator: mode 'all'       one session.run over every scale (fastest; default on CUDA)
+//                mode 'per-scale' one run per scale; KV cache, text K/V, f_hat and the next
+//                                 input flow from one run into the next; progress (and
+//                                 optional previews) after every scale, cancellation
+//                                 between scales (default on CPU, where the service streams)
+//     decoder:   f_hat → uint8 RGB
+//
+// Graphs are built once per (model, precision, batch size, scale range,
+// cross-attention mode, more_smooth) and cached on disk (onnx/cache.ts);
+// sessions are created on first use and kept. The generator graph has a
+// static batch, so each batch size that occurs gets its own sessions (see
+// `maxBatchSessions`). Batches run one at a time.
+//
+// Cancellation: an aborted request's promise rejects with its signal's reason
+// at the next scale boundary; its rows keep being computed (the graphs have a
+// static batch) and are dropped. When every request of a batch is aborted the
+// batch stops.
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { buildGeneratorGraph, carriedFeeds, names as generatorNames } from './models/generator/generator.ts';
+import type { CrossAttnMode } from './models/generator/blocks.ts';
+import type { GeneratorConfig } from './models/generator/config.ts';
+import { fromUpstreamArgs, samplerFromIdx, scaleCount } from './models/generator/config.ts';
+import { vqvaeQuantizer } from './models/generator/quantizer.ts';
+import { createSamplerPath, samplerNoisePlan } from './models/generator/sampler-head.ts';
+import type { ModelManifest } from './models/registry.ts';
+import { readManifest, resolveModelDir } from './models/registry.ts';
+import { TextEncoder } from './models/text-encoder/text-encoder.ts';
+import type { VqvaeConfig } from './models/vqvae/config.ts';
+import { downsampleFactor, fromUpstream } from './models/vqvae/config.ts';
+import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
+import { cachedModel } from './onnx/cache.ts';
+import type { Device, RuntimeTensor } from './onnx/runtime.ts';
+import { Session, tensor } from './onnx/runtime.ts';
+import type { NoiseInput, NoisePlanConfig } from './random.ts';
+import { BatchNoise, imageSeeds, noisePlan } from './random.ts';
+import type {
+  BatchItem, GenerateOptions, GenerateRequest, GenerateResult, ModelInfo, Pipeline, ProgressEvent, RgbImage, StageTimings,
+} from './types.ts';
+import { openWeights } from './weights/open.ts';
+import type { TensorStore } from './weights/tensors.ts';
+
+export type GeneratorMode = 'all' | 'per-scale';
+export type Precision = 'fp32' | 'fp16';
+
+export interface LoadPipelineOptions {
+  device: Device;
+  /** Where to look for `modelNameOrDir` when it is a name (see registry.resolveModelDir). */
+  modelDir?: string;
+  /** onnxruntime intra-op threads (CPU); onnxruntime's default when absent. */
+  threads?: number;
+  /** How cross-attention rows are routed (STAR-SPEC §6.1); default 'per-request'. */
+  crossAttn?: CrossAttnMode;
+  /** Default: 'all' on CUDA, 'per-scale' on CPU. */
+  mode?: GeneratorMode;
+  /** Default: fp16 on CUDA, fp32 on CPU. */
+  precision?: Precision;
+  /** Largest latent side decoded for previews (each costs (side/P)² of a full decode). Default 8. */
+  previewLatentSide?: number;
+  /** Generator session sets kept for different batch sizes (least recently used ones are released). Default 4. */
+  maxBatchSessions?: number;
+  /** Run one small generation at load so the first request is fast. Default false. */
+  warmup?: boolean;
+  /** Graph cache directory (onnx/cache.ts default when absent). */
+  cacheDir?: string;
+}
+
+interface ResolvedOptions {
+  device: Device;
+  threads?: number;
+  crossAttn: CrossAttnMode;
+  mode: GeneratorMode;
+  precision: Precision;
+  previewLatentSide: number;
+  maxBatchSessions: number;
+  cacheDir?: string;
+}
+
+/** The parts of a model directory a pipeline is built from. */
+export interface LoadedModel {
+  dir: string;
+  manifest: ModelManifest;
+  generatorConfig: GeneratorConfig;
+  vqvaeConfig: VqvaeConfig;
+  generatorWeights: TensorStore;
+  vqvaeWeights: TensorStore;
+  /** size:mtime of each weight file: part of every graph cache key. */
+  fingerprint: Record<string, string>;
+}
+
+/** Reads model.json and opens the weights lazily; checks the pieces fit together. */
+export function loadModel(modelNameOrDir: string, modelDir?: string): LoadedModel {
+  const dir = resolveModelDir(modelNameOrDir, modelDir);
+  const manifest = readManifest(dir);
+  const generatorConfig = fromUpstreamArgs(manifest.generator.build_vae_var_args, { sampleVersion: manifest.generator.sample_version });
+  const vqvaeConfig = fromUpstream(manifest.vqvae.args);
+  const problems: string[] = [];
+  if (generatorConfig.vocabSize !== vqvaeConfig.vocab) problems.push(`generator V ${generatorConfig.vocabSize} ≠ VQVAE vocab ${vqvaeConfig.vocab}`);
+  if (generatorConfig.cvae !== vqvaeConfig.cvae) problems.push(`generator Cvae ${generatorConfig.cvae} ≠ VQVAE z_channels ${vqvaeConfig.cvae}`);
+  const side = generatorConfig.patchNums[generatorConfig.patchNums.length - 1] * downsampleFactor(vqvaeConfig);
+  if (side !== manifest.resolution) problems.push(`resolution ${manifest.resolution} ≠ last patch ${side / downsampleFactor(vqvaeConfig)} × ${downsampleFactor(vqvaeConfig)}`);
+  if (problems.length) throw new Error(`${join(dir, 'model.json')}: ${problems.join('; ')}`);
+  const generatorPath = join(dir, manifest.generator.weights);
+  const vqvaePath = join(dir, manifest.vqvae.weights);
+  const fingerprint: Record<string, string> = {};
+  for (const path of [generatorPath, vqvaePath]) {
+    const s = statSync(path, { throwIfNoEntry: false });
+    if (!s) throw new Error(`${dir}: weight file ${path} is missing${manifest.name.startsWith('star-') ? ` (run \`npx star fetch-model ${manifest.name}\`)` : ''}`);
+    fingerprint[path] = `${s.size}:${s.mtimeMs}`;
+  }
+  return {
+    dir, manifest, generatorConfig, vqvaeConfig, fingerprint,
+    generatorWeights: openWeights(generatorPath, { key: manifest.generator.key }),
+    vqvaeWeights: openWeights(vqvaePath),
+  };
+}
+
+export async function loadPipeline(modelNameOrDir: string, options: LoadPipelineOptions): Promise<Pipeline> {
+  const model = loadModel(modelNameOrDir, options.modelDir);
+  const cuda = options.device === 'cuda';
+  const resolved: ResolvedOptions = {
+    device: options.device,
+    threads: options.threads,
+    crossAttn: options.crossAttn ?? 'per-request',
+    mode: options.mode ?? (cuda ? 'all' : 'per-scale'),
+    precision: options.precision ?? (cuda ? 'fp16' : 'fp32'),
+    previewLatentSide: options.previewLatentSide ?? 8,
+    maxBatchSessions: options.maxBatchSessions ?? 4,
+    cacheDir: options.cacheDir,
+  };
+  const textEncoder = await TextEncoder.load({
+    textEncoderDir: join(model.dir, model.manifest.text_encoder.dir),
+    tokenizerDir: join(model.dir, model.manifest.text_encoder.tokenizer),
+    device: options.device,
+    precision: resolved.precision,
+    threads: options.threads,
+    cacheDir: options.cacheDir,
+  });
+  if (textEncoder.config.hiddenSize !== model.generatorConfig.textDim) {
+    await textEncoder.dispose();
+    throw new Error(`${model.dir}: the text encoder is ${textEncoder.config.hiddenSize} wide but the generator's in_dim_cross is ${model.generatorConfig.textDim}`);
+  }
+  const pipeline = new StarPipeline(model, resolved, textEncoder);
+  try {
+    await pipeline.prepare(1, false);
+    if (options.warmup) await pipeline.generate({ prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 0, topP: 0, moreSmooth: false });
+  } catch (err) {
+    await pipeline.dispose();
+    throw err;
+  }
+  return pipeline;
+}
+
+/** Generator sessions for one batch size: one per scale range, in order. */
+interface GeneratorSessions {
+  batch: number;
+  moreSmooth: boolean;
+  ranges: { first: number; last: number; session: Session }[];
+}
+
+interface Row {
+  item: number;
+  seed: number;
+}
+
+interface LiveItem {
+  index: number;
+  request: GenerateRequest;
+  options: GenerateOptions;
+  rows: number[];
+  seeds: number[];
+  settle: PromiseWithResolvers<GenerateResult>;
+  done: boolean;
+}
+
+export class StarPipeline implements Pipeline {
+  readonly info: ModelInfo;
+  readonly model: LoadedModel;
+  readonly options: ResolvedOptions;
+  private readonly textEncoder: TextEncoder;
+  private readonly generators = new Map<string, Promise<GeneratorSessions>>();
+  private decoder: Promise<VqvaeDecoder> | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private disposed = false;
+
+  constructor(model: LoadedModel, options: ResolvedOptions, textEncoder: TextEncoder) {
+    this.model = model;
+    this.options = options;
+    this.textEncoder = textEncoder;
+    this.info = { name: model.manifest.name, resolution: model.manifest.resolution, patchNums: [...model.generatorConfig.patchNums] };
+  }
+
+  /** Builds (or loads from the cache) and opens the sessions for batch size `batch`. */
+  async prepare(batch: number, moreSmooth: boolean): Promise<void> {
+    await Promise.all([this.generatorSessions(batch, moreSmooth), this.decoderSession()]);
+  }
+
+  generate(request: GenerateRequest, options?: GenerateOptions): Promise<GenerateResult> {
+    return this.generateBatch([{ request, options }])[0];
+  }
+
+  generateBatch(items: BatchItem[]): Promise<GenerateResult>[] {
+    const live: LiveItem[] = [];
+    let rowCount = 0;
+    const settles = items.map((item, index) => {
+      const settle = Promise.withResolvers<GenerateResult>();
+      const problem = this.disposed ? 'the pipeline is disposed' : validateRequest(item.request);
+      if (problem) {
+        settle.reject(new Error(problem));
+      } else if (item.options?.signal?.aborted) {
+        settle.reject(item.options.signal.reason);
+      } else {
+        const seeds = imageSeeds(item.request.seed, item.request.n);
+        const rows = seeds.map((_, i) => rowCount + i);
+        rowCount += seeds.length;
+        live.push({ index, request: item.request, options: item.options ?? {}, rows, seeds, settle, done: false });
+      }
+      return settle.promise;
+    });
+    if (live.length) {
+      const run = this.queue.then(() => this.runBatch(live));
+      this.queue = run.catch(() => undefined);
+      run.catch((err: unknown) => {
+        for (const item of live) if (!item.done) item.settle.reject(err);
+      });
+    }
+    return settles;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    await this.queue;
+    const generators = await Promise.allSettled(this.generators.values());
+    this.generators.clear();
+    for (const g of generators) if (g.status === 'fulfilled') for (const r of g.value.ranges) await r.session.dispose();
+    const decoder = this.decoder ? await this.decoder.catch(() => null) : null;
+    this.decoder = null;
+    await decoder?.dispose();
+    await this.textEncoder.dispose();
+  }
+
+  // ---------------------------------------------------------------- one batch
+
+  private async runBatch(items: LiveItem[]): Promise<void> {
+    const started = performance.now();
+    const cfg = this.model.generatorConfig;
+    const S = scaleCount(cfg);
+    const rows: Row[] = items.flatMap((item) => item.seeds.map((seed) => ({ item: item.index, seed })));
+    const B = rows.length;
+    const moreSmooth = items.some((i) => i.request.moreSmooth);
+    const perRow = <T>(pick: (r: GenerateRequest) => T) => items.flatMap((i) => i.seeds.map(() => pick(i.request)));
+    const stillLive = () => items.filter((i) => !i.done);
+
+    const generators = await this.generatorSessions(B, moreSmooth);
+
+    // ---- text (STAR-SPEC §2): rows 0..B−1 prompts, B..2B−1 negative prompts or ""
+    const textStart = performance.now();
+    const text = await this.textEncoder.encode(perRow((r) => r.prompt), perRow((r) => r.negativePrompt));
+    const textMs = performance.now() - textStart;
+    this.rejectAborted(items);
+    if (!stillLive().length) return;
+
+    // ---- generator
+    const generateStart = performance.now();
+    const state = new Map<string, RuntimeTensor>([
+      [generatorNames.textHidden, text.hidden],
+      [generatorNames.textMask, text.mask],
+      [generatorNames.pooled, text.pooled],
+      [generatorNames.cfg, tensor('float32', Float32Array.from(perRow((r) => r.cfg)), [B])],
+      [generatorNames.topK, tensor('int64', BigInt64Array.from(perRow((r) => BigInt(r.topK))), [B])],
+      [generatorNames.topP, tensor('float32', Float32Array.from(perRow((r) => r.topP)), [B])],
+      [generatorNames.moreSmooth, tensor('bool', Uint8Array.from(perRow((r) => (r.moreSmooth ? 1 : 0))), [B])],
+    ]);
+    const plan = this.noisePlanConfig();
+    const noise = new BatchNoise(plan, rows.map((r, i) => ({ seed: r.seed, moreSmooth: perRow((q) => q.moreSmooth)[i] })));
+    const allNoise = noisePlan(plan, true);
+    let carried: Record<string, RuntimeTensor> = {};
+    let fHat: RuntimeTensor | undefined;
+    for (const { first, last, session } of generators.ranges) {
+      const noiseInputs: NoiseInput[] = allNoise.filter((n) => session.inputNames.includes(n.name));
+      for (const [name, values] of noise.draw(first, last + 1, noiseInputs)) {
+        state.set(name, tensor('float32', values, [B, ...noiseInputs.find((n) => n.name === name)!.shape]));
+      }
+      const feeds: Record<string, RuntimeTensor> = {};
+      for (const name of session.inputNames) {
+        const value = carried[name] ?? state.get(name);
+        if (!value) throw new Error(`generator scales ${first}..${last}: no value for graph input ${name}`);
+        feeds[name] = value;
+      }
+      const out = await session.run(feeds);
+      carried = carriedFeeds(out, cfg.depth, carried);
+      fHat = out[generatorNames.fHat];
+      for (let si = first; si <= last; si++) await this.progress(items, si, S, si === last ? fHat : undefined);
+      this.rejectAborted(items);
+      if (!stillLive().length) return;
+    }
+    const generateMs = performance.now() - generateStart;
+
+    // ---- decode (STAR-SPEC §5.2)
+    const decodeStart = performance.now();
+    const images = await this.decode(fHat!);
+    const decodeMs = performance.now() - decodeStart;
+    this.rejectAborted(items);
+    const timings: StageTimings = { textMs, generateMs, decodeMs, totalMs: performance.now() - started };
+    for (const item of stillLive()) {
+      item.done = true;
+      item.settle.resolve({ images: item.rows.map((r) => images[r]), seeds: item.seeds, timings, batchSize: B });
+    }
+  }
+
+  /** Progress after scale si for every live item, with previews for those who asked (f_hat given when it is current). */
+  private async progress(items: LiveItem[], si: number, S: number, fHat: RuntimeTensor | undefined): Promise<void> {
+    const live = items.filter((i) => !i.done && i.options.onProgress);
+    if (!live.length) return;
+    const side = this.model.generatorConfig.patchNums[si];
+    let previews: RgbImage[] | undefined;
+    if (fHat && live.some((i) => i.options.preview)) {
+      previews = await (await this.decoderSession()).preview(fHat, Math.min(side, this.options.previewLatentSide));
+    }
+    for (const item of live) {
+      const event: ProgressEvent = { scale: si + 1, scales: S, side };
+      if (previews && item.options.preview) event.previews = item.rows.map((r) => previews[r]);
+      try {
+        item.options.onProgress!(event);
+      } catch {
+        // A failing progress listener must not break the batch for others.
+      }
+    }
+  }
+
+  private rejectAborted(items: LiveItem[]): void {
+    for (const item of items) {
+      if (!item.done && item.options.signal?.aborted) {
+        item.done = true;
+        item.settle.reject(item.options.signal.reason);
+      }
+    }
+  }
+
+  private async decode(fHat: RuntimeTensor): Promise<RgbImage[]> {
+    return (await this.decoderSession()).decode(fHat);
+  }
+
+  private noisePlanConfig(): NoisePlanConfig {
+    const cfg = this.model.generatorConfig;
+    const fromIdx = samplerFromIdx(cfg);
+    return {
+      patchNums: cfg.patchNums,
+      vocabSize: cfg.vocabSize,
+      ...(Number.isFinite(fromIdx) ? { sampler: samplerNoisePlan(fromIdx, cfg.sampleVersion) } : {}),
+    };
+  }
+
+  // ---------------------------------------------------------------- graphs and sessions
+
+  private scaleRanges(): { first: number; last: number }[] {
+    const S = scaleCount(this.model.generatorConfig);
+    if (this.options.mode === 'all') return [{ first: 0, last: S - 1 }];
+    return Array.from({ length: S }, (_, si) => ({ first: si, last: si }));
+  }
+
+  private generatorSessions(batch: number, moreSmooth: boolean): Promise<GeneratorSessions> {
+    const key = `${batch}:${moreSmooth}`;
+    let entry = this.generators.get(key);
+    if (entry) {
+      this.generators.delete(key); // re-insert: Map order = least recently used first
+      this.generators.set(key, entry);
+      return entry;
+    }
+    entry = this.openGeneratorSessions(batch, moreSmooth);
+    this.generators.set(key, entry);
+    entry.catch(() => this.generators.delete(key));
+    void this.evictGenerators();
+    return entry;
+  }
+
+  private async evictGenerators(): Promise<void> {
+    while (this.generators.size > this.options.maxBatchSessions) {
+      const [oldestKey, oldest] = this.generators.entries().next().value!;
+      this.generators.delete(oldestKey);
+      const sessions = await oldest.catch(() => null);
+      // Batches run one at a time, and this one is not the current batch's size.
+      await this.queue;
+      for (const r of sessions?.ranges ?? []) await r.session.dispose();
+    }
+  }
+
+  private async openGeneratorSessions(batch: number, moreSmooth: boolean): Promise<GeneratorSessions> {
+    const ranges = [];
+    for (const range of this.scaleRanges()) {
+      const modelPath = this.generatorGraphPath(batch, range.first, range.last, moreSmooth);
+      ranges.push({ ...range, session: await Session.create(modelPath, { device: this.options.device, threads: this.options.threads }) });
+    }
+    return { batch, moreSmooth, ranges };
+  }
+
+  /** Disk-cached generator graph for one batch size and scale range. */
+  generatorGraphPath(batch: number, first: number, last: number, moreSmooth: boolean): string {
+    const { generatorConfig: cfg, vqvaeConfig: vae, generatorWeights, vqvaeWeights, manifest, fingerprint } = this.model;
+    const { precision, crossAttn } = this.options;
+    const key = {
+      graph: 'star-generator', model: manifest.name, config: cfg, vqvae: vae, precision, crossAttn,
+      batch, first, last, moreSmooth, weights: fingerprint,
+    };
+    return cachedModel(key, () => {
+      const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
+      const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
+      return buildGeneratorGraph(generatorWeights, cfg, { batch, first, last, crossAttn, precision, moreSmooth, quantizer, samplerPath });
+    }, this.options.cacheDir).modelPath;
+  }
+
+  private decoderSession(): Promise<VqvaeDecoder> {
+    if (!this.decoder) {
+      const { vqvaeConfig, vqvaeWeights, fingerprint, manifest } = this.model;
+      this.decoder = VqvaeDecoder.load(vqvaeWeights, vqvaeConfig, {
+        device: this.options.device, precision: this.options.precision, threads: this.options.threads,
+        weightsKey: JSON.stringify({ model: manifest.name, weights: fingerprint }), cacheDir: this.options.cacheDir,
+      });
+      this.decoder.catch(() => { this.decoder = null; });
+    }
+    return this.decoder;
+  }
+}
+
+/** Why a request cannot run, or null. */
+export function validateRequest(r: GenerateRequest): string | null {
+  if (typeof r.prompt !== 'string') return 'prompt must be a string';
+  if (r.negativePrompt !== undefined && typeof r.negativePrompt !== 'string') return 'negativePrompt must be a string';
+  if (!Number.isInteger(r.n) || r.n < 1) return `n must be a positive integer, got ${r.n}`;
+  if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) return `seed must be an integer in [0, 2^32), got ${r.seed}`;
+  if (!Number.isFinite(r.cfg)) return `cfg must be a finite number, got ${r.cfg}`;
+  if (!Number.isInteger(r.topK) || r.topK < 0) return `topK must be a non-negative integer, got ${r.topK}`;
+  if (!(r.topP >= 0 && r.topP <= 1)) return `topP must be in [0, 1], got ${r.topP}`;
+  return null;
+}
