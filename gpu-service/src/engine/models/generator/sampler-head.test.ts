@@ -10,9 +10,14 @@ import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import { GeneratorWeights, norm } from './blocks.ts';
+import { BatchNoise, noisePlan } from '../../random.ts';
+import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
 import { fromUpstreamArgs } from './config.ts';
+import { buildGeneratorGraph } from './generator.ts';
+import { vqvaeQuantizer } from './quantizer.ts';
 import {
-  fill, maskSchedule, positionNoiseReference, samplerScale, samplerStepCount, samplerSteps, topkIndexMismatches,
+  createSamplerPath, fill, maskSchedule, POSITION_NOISE_STEPS, positionNoiseReference, samplerNoisePlan, samplerScale, samplerStepCount,
+  samplerSteps, topkIndexMismatches,
 } from './sampler-head.ts';
 
 test('the mask schedule reproduces STAR-SPEC §4.5 for every listed pn', () => {
@@ -170,4 +175,42 @@ test('tiny-a masked path: every s3.k* tensor matches upstream (teacher-forced, m
 test('tiny-a masked path in fp16 (fp16 block matrices, fp32 norms and softmax) stays within fp16 error', async () => {
   const { out, ref, names } = await runTinyASamplerScale('fp16');
   assertMatchesFixture(out, ref, names, 5e-3);
+});
+
+test('a sampling generator graph with the sampler path takes exactly the noise inputs the pipeline draws, and is deterministic in them', async () => {
+  const args = JSON.parse(readFileSync(`${fixture}/config.json`, 'utf8'));
+  const cfg = fromUpstreamArgs(args.build_vae_var_args, { sampleVersion: '1024' });
+  const vqCfg = vqvaeFromUpstream(args.derived.vqvae);
+  const vae = readSafetensors(`${fixture}/vae.safetensors`);
+  const ref = readSafetensors(`${fixture}/reference.safetensors`);
+  const B = 2;
+  const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums);
+  const graph = buildGeneratorGraph(readSafetensors(`${fixture}/var.safetensors`), cfg, {
+    batch: B, attention: 'matmul', quantizer, samplerPath: createSamplerPath({ codebook: quantizer.codebook!, attention: 'matmul' }),
+  });
+  const plan = { patchNums: cfg.patchNums, vocabSize: cfg.vocabSize, sampler: samplerNoisePlan(cfg.sampleFromIdx, cfg.sampleVersion) };
+  const noiseInputs = graph.inputs.filter((v) => /noise/.test(v.name)).map((v) => v.name);
+  assert.deepEqual(noiseInputs, noisePlan(plan, false).map((d) => d.name));
+  assert.equal(noiseInputs.filter((n) => n.startsWith('position_noise.s3.')).length, POSITION_NOISE_STEPS);
+
+  const session = await Session.create(toModelBytes(graph), { device: 'cpu', threads: 1 });
+  const noise = new BatchNoise(plan, [{ seed: 1, moreSmooth: false }, { seed: 2, moreSmooth: false }]);
+  const drawn = noise.draw(0, cfg.patchNums.length, graph.inputs.filter((v) => /noise/.test(v.name)).map((v) => ({ name: v.name, shape: (v.shape as number[]).slice(1) })));
+  const feeds: Record<string, RuntimeTensor> = {
+    text_hidden: tensor('float32', ref.float32('in.encoder_hidden_states'), [2 * B, 77, cfg.textDim]),
+    text_mask: tensor('int64', new BigInt64Array(ref.get('in.encoder_attention_mask').bytes().buffer), [2 * B, 77]),
+    pooled: tensor('float32', ref.float32('in.encoder_pool_feat'), [2 * B, cfg.textDim]),
+    cfg: tensor('float32', Float32Array.from([4, 4]), [B]),
+    top_k: tensor('int64', BigInt64Array.from([0n, 16n]), [B]),
+    top_p: tensor('float32', Float32Array.from([0, 0.8]), [B]),
+  };
+  for (const [name, data] of drawn) feeds[name] = tensor('float32', data, [B, data.length / B]);
+  const first = await session.run(feeds);
+  const again = await session.run(feeds);
+  await session.dispose();
+  const tokens = first['tokens.s3'].data as BigInt64Array;
+  assert.equal(tokens.length, B * 16);
+  assert.ok(tokens.every((t) => t >= 0n && t < BigInt(cfg.vocabSize)));
+  assert.deepEqual(again['tokens.s3'].data, tokens, 'same noise, same tokens');
+  assert.deepEqual(again.f_hat.data, first.f_hat.data);
 });

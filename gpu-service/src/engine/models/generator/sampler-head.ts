@@ -183,8 +183,11 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   const steps = samplerSteps(cfg.sampleVersion, si, pn);
 
   // Token choice from mixed logits (B, N, V): filter, softmax, draw (or force).
+  // The VAR-head steps share one distribution, so its filter runs once.
+  const distributions = new Map<Value, Value>();
   const choose = (mixed: Value, step: number) => {
-    const probs = softmax(topKTopPFilter(mixed, ctx.topK, ctx.topP), -1);
+    let probs = distributions.get(mixed);
+    if (!probs) distributions.set(mixed, (probs = softmax(topKTopPFilter(mixed, ctx.topK, ctx.topP), -1)));
     const forced = ctx.teacherForcedTokens;
     if (forced) return { tokens: forced, conf: reshape(gatherElements(probs, unsqueeze(forced, [2]), 2), [B, N]) };
     return sampleInverseCdf(probs, g.input(tokenNoiseName(si, step), 'float32', [B, N]));
