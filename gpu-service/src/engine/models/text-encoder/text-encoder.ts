@@ -28,6 +28,11 @@ export interface TextEncoderLoadOptions {
   /** HF `tokenizer/` folder: vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json. */
   tokenizerDir: string;
   device: Device;
+  /**
+   * fp32 by default on every device: upstream encodes text in fp32 outside
+   * autocast (STAR-SPEC §2.2), and 77 tokens cost little even at SD-2.1's
+   * size. fp16 halves the weights' memory where that matters.
+   */
   precision?: Precision;
   threads?: number;
   /** Where built graphs are cached (onnx/cache.ts's default when omitted). */
@@ -46,7 +51,7 @@ export class TextEncoder {
   }
 
   static async load(options: TextEncoderLoadOptions): Promise<TextEncoder> {
-    const precision = options.precision ?? (options.device === 'cuda' ? 'fp16' : 'fp32');
+    const precision = options.precision ?? 'fp32';
     const tokenizer = await ClipTokenizer.fromFiles(options.tokenizerDir);
     const weightsPath = resolve(join(options.textEncoderDir, 'model.safetensors'));
     // The pooled position is the tokenizer's EOS, whatever the config's legacy id says.
