@@ -42,7 +42,16 @@ export interface TestWorker {
   dispose(): Promise<void>;
 }
 
-export async function startWorker(options: { gpuUrl: string; vars?: Record<string, string> }): Promise<TestWorker> {
+export interface WorkerOptions {
+  gpuUrl: string;
+  vars?: Record<string, string>;
+  /** Share wrangler's local state (e.g. `<persist-to>/v3`) instead of a fresh, empty one. */
+  persistPath?: string;
+  /** The API_KEYS namespace id; wrangler's local mode uses the id in wrangler.toml. */
+  kvNamespaceId?: string;
+}
+
+export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
   const script = await bundleWorker();
   const dir = mkdtempSync(join(tmpdir(), 'star-edge-'));
   const scriptPath = join(dir, 'worker.js');
@@ -51,6 +60,7 @@ export async function startWorker(options: { gpuUrl: string; vars?: Record<strin
     convertV4MiniflareOptions({
       // The Worker's JSON request logs would drown the test report; EDGE_TEST_LOGS=1 shows them.
       ...(process.env.EDGE_TEST_LOGS ? {} : { handleStructuredLogs: () => {} }),
+      ...(options.persistPath ? { resourcePersistencePath: options.persistPath } : {}),
       workers: [
         {
           name: 'star-api',
@@ -58,7 +68,7 @@ export async function startWorker(options: { gpuUrl: string; vars?: Record<strin
           scriptPath,
           modulesRoot: dir,
           compatibilityDate: '2026-11-01',
-          kvNamespaces: ['API_KEYS'],
+          kvNamespaces: { API_KEYS: options.kvNamespaceId ?? 'API_KEYS' },
           r2Buckets: ['IMAGES'],
           durableObjects: {
             RATE_LIMITER: { className: 'RateLimiter', useSQLite: true },

@@ -1,0 +1,71 @@
+// The pure limiter the RateLimiter Durable Object wraps: refill, headers, leases, refunds.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KeyLimiter } from '../../src/stores/rate-limit/token-bucket.ts';
+
+const limits = { requests: 60, images: 20, window_seconds: 60, concurrent: 2 };
+let ids = 0;
+const limiter = () => new KeyLimiter(undefined, () => `lease-${++ids}`);
+
+test('a fresh bucket is full and each request takes one token', () => {
+  const l = limiter();
+  const first = l.consumeRequest(limits, 0);
+  assert.equal(first.allowed, true);
+  assert.equal(first.status.requests.remaining, 59);
+  assert.equal(first.status.requests.reset, 1, 'one token to refill at 1 token/s');
+});
+
+test('an empty bucket refuses with Retry-After until the next token, then refills continuously', () => {
+  const l = limiter();
+  const tight = { ...limits, requests: 2, window_seconds: 10 };
+  assert.equal(l.consumeRequest(tight, 0).allowed, true);
+  assert.equal(l.consumeRequest(tight, 0).allowed, true);
+  const refused = l.consumeRequest(tight, 0);
+  assert.equal(refused.allowed, false);
+  assert.equal(refused.allowed === false && refused.retryAfter, 5);
+  assert.equal(l.consumeRequest(tight, 4_999).allowed, false);
+  assert.equal(l.consumeRequest(tight, 5_000).allowed, true);
+});
+
+test('refill never exceeds capacity', () => {
+  const l = limiter();
+  l.consumeRequest(limits, 0);
+  assert.equal(l.consumeRequest(limits, 10 * 60_000).status.requests.remaining, 59);
+});
+
+test('leases reserve image tokens and a slot; release refunds what was not generated', () => {
+  const l = limiter();
+  const a = l.acquire(limits, 4, 60_000, 0);
+  assert.equal(a.allowed, true);
+  assert.equal(a.status.images.remaining, 16);
+  const b = l.acquire(limits, 1, 60_000, 0);
+  assert.equal(b.allowed, true);
+  const c = l.acquire(limits, 1, 60_000, 0);
+  assert.equal(c.allowed === false && c.reason, 'concurrency');
+  assert.ok(a.allowed);
+  assert.equal(l.release(limits, a.leaseId, 1, 0).images.remaining, 18, '3 of 4 refunded');
+  assert.equal(l.release(limits, a.leaseId, 0, 0).images.remaining, 18, 'a second release is a no-op');
+  assert.equal(l.acquire(limits, 1, 60_000, 0).allowed, true, 'the slot is free again');
+});
+
+test('a request for more images than the bucket holds is refused, never partially charged', () => {
+  const l = limiter();
+  const refused = l.acquire({ ...limits, images: 3 }, 4, 60_000, 0);
+  assert.equal(refused.allowed, false);
+  assert.equal(refused.status.images.remaining, 3);
+});
+
+test('expired leases free their slot (a crashed generation cannot hold it forever)', () => {
+  const l = limiter();
+  const one = { ...limits, concurrent: 1 };
+  assert.equal(l.acquire(one, 1, 1_000, 0).allowed, true);
+  assert.equal(l.acquire(one, 1, 1_000, 500).allowed, false);
+  assert.equal(l.acquire(one, 1, 1_000, 1_000).allowed, true);
+});
+
+test('state survives a snapshot round trip (what the Durable Object persists)', () => {
+  const l = limiter();
+  l.consumeRequest(limits, 0);
+  const restored = new KeyLimiter(JSON.parse(JSON.stringify(l.snapshot())));
+  assert.equal(restored.consumeRequest(limits, 0).status.requests.remaining, 58);
+});
