@@ -2,7 +2,8 @@
 // sampleFromIdx a model with the sampler head commits its pn² tokens over
 // several steps instead of all at once.
 //
-//   state: filled ∈ {0,1}^(B×N) = 0, e = 0 (B, N, Cvae)          N = pn²
+//   state: filled ∈ {0,1}^(B×N) = 0, tokens (B, N)                N = pn²
+//          (e = codebook[tokens]·filled is upstream's accumulated h_BChw)
 //   for step i (k_i tokens, the arccos schedule):
 //     VAR-head branch (sample_version '1024', i < 5, si < 13):
 //       cand, conf = sample(CFG_t(logits(h)));  Fill(conf, k_i)
@@ -13,11 +14,11 @@
 //       cand, conf = sample(CFG_cfg(head_logits2(LN(G))[:, 1:]))
 //     common: Fill((i < 5 ? U_i : conf)·(1 − filled), k_i)
 //   Fill(score, k): the k best positions (lower index on ties) become filled;
-//   those that were empty take their candidate: e += cand·(filled' − filled).
+//   those that were empty take their candidate token.
 //
-// Random draws are explicit inputs: the token draws go through the caller's
-// `draw` (noise `noise.s{si}.k{i}`), the position noise U_i is the input
-// `position_noise.s{si}.k{i}` (B, N).
+// Random draws are explicit graph inputs (STAR-SPEC §7, random.ts's plan):
+// `noise.s{si}.k{i}` (B, N) for each step's token draw (sampling.ts's
+// inverse CDF) and `position_noise.s{si}.k{i}` (B, N) for U_i at steps i < 5.
 import type { Graph, Value } from '../../onnx/graph.ts';
 import {
   add, cast, concat, constant, equal, gather, gatherElements, greater, linear, max, mul, reduceMax, reshape, slice, softmax, sub, topK,
