@@ -61,3 +61,24 @@ test('bad batches are refused with a clear error', async () => {
   await assert.rejects(encoder.encode([]), /no prompts/);
   await assert.rejects(encoder.encode(['a'], ['b', 'c']), /2 negative prompts for 1 prompts/);
 });
+
+test('a text encodes to the same bits alone, in any batch, cached or not', async () => {
+  const alone = await encoder.encode(['一只猫']);
+  const batched = await encoder.encode(['a photo of a cat', 'hello, world!', '一只猫'], ['', 'a photo of a cat']);
+  const rowBits = (t: { data: unknown }, row: number, size: number) => [...(t.data as Float32Array).subarray(row * size, (row + 1) * size)];
+  assert.deepEqual(rowBits(batched.hidden, 2, T * D), rowBits(alone.hidden, 0, T * D));
+  assert.deepEqual(rowBits(batched.pooled, 2, D), rowBits(alone.pooled, 0, D));
+  assert.deepEqual(rowBits(batched.hidden, 4, T * D), rowBits(batched.hidden, 0, T * D), 'negative prompt row = the same text as a prompt');
+
+  const small = await TextEncoder.load({
+    textEncoderDir: fixturePath('clip-text-tiny'), tokenizerDir: fixturePath('clip-tokenizer'), device: 'cpu', threads: 1, cacheDir, cachedTexts: 1,
+  });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const out = await small.encode(['a photo of a cat', '一只猫'], ['hello, world!']); // more texts than the cache holds
+      for (const [row, refRow] of [[0, 0], [1, 4], [2, 1], [3, 5]]) assertRow(out.hidden.data as Float32Array, row, refHidden, refRow, T * D, 'hidden');
+    }
+  } finally {
+    await small.dispose();
+  }
+});

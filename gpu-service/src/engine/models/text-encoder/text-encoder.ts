@@ -1,5 +1,11 @@
 // Prompts → the generator's text inputs (STAR-SPEC §2): tokenize, run the CLIP
-// text graph once for the whole CFG batch, hand back tensors ready to feed.
+// text graph, hand back tensors ready to feed.
+//
+// Each distinct text is encoded in a run of its own and kept in a small LRU
+// cache: a row's encoding then never depends on which other prompts share
+// the batch (kernels may pick other algorithms for other shapes, and the
+// same seed must give the same image however requests are batched), and the
+// empty unconditional prompt is encoded once per process.
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cachedModel } from '../../onnx/cache.ts';
@@ -37,17 +43,30 @@ export interface TextEncoderLoadOptions {
   threads?: number;
   /** Where built graphs are cached (onnx/cache.ts's default when omitted). */
   cacheDir?: string;
+  /** Encoded texts kept in memory (default 64; SD-2.1: 0.3 MB each). */
+  cachedTexts?: number;
 }
+
+/** One text's encoder outputs. */
+interface EncodedRow {
+  hidden: Float32Array;
+  pooled: Float32Array;
+}
+
+const DEFAULT_CACHED_TEXTS = 64;
 
 export class TextEncoder {
   readonly tokenizer: ClipTokenizer;
   readonly config: ClipTextConfig;
   private readonly session: Session;
+  private readonly cachedTexts: number;
+  private readonly rows = new Map<string, Promise<EncodedRow>>();
 
-  constructor(tokenizer: ClipTokenizer, config: ClipTextConfig, session: Session) {
+  constructor(tokenizer: ClipTokenizer, config: ClipTextConfig, session: Session, cachedTexts = DEFAULT_CACHED_TEXTS) {
     this.tokenizer = tokenizer;
     this.config = config;
     this.session = session;
+    this.cachedTexts = cachedTexts;
   }
 
   static async load(options: TextEncoderLoadOptions): Promise<TextEncoder> {
@@ -67,7 +86,7 @@ export class TextEncoder {
     const build = () => buildTextEncoderGraph(readSafetensors(weightsPath), config, { precision, sequenceLength: tokenizer.maxLength });
     const { modelPath } = cachedModel(key, build, options.cacheDir);
     const session = await Session.create(modelPath, { device: options.device, threads: options.threads });
-    return new TextEncoder(tokenizer, config, session);
+    return new TextEncoder(tokenizer, config, session, options.cachedTexts);
   }
 
   /**
@@ -80,11 +99,46 @@ export class TextEncoder {
     if (B === 0) throw new Error('text encoder: no prompts');
     if (negativePrompts.length > B) throw new Error(`text encoder: ${negativePrompts.length} negative prompts for ${B} prompts`);
     const texts = [...prompts, ...prompts.map((_, i) => negativePrompts[i] ?? '')];
-    const batch = this.tokenizer.encodeBatch(texts);
-    const T = batch.maxLength;
-    const mask = tensor('int64', batch.attentionMask, [2 * B, T]);
-    const out = await this.session.run({ input_ids: tensor('int64', batch.inputIds, [2 * B, T]), attention_mask: mask });
-    return { hidden: out.last_hidden_state, mask, pooled: out.pooled };
+    const T = this.tokenizer.maxLength;
+    const D = this.config.hiddenSize;
+    const rows = await Promise.all(texts.map((text) => this.row(text)));
+    const hidden = new Float32Array(texts.length * T * D);
+    const pooled = new Float32Array(texts.length * D);
+    rows.forEach((row, r) => {
+      hidden.set(row.hidden, r * T * D);
+      pooled.set(row.pooled, r * D);
+    });
+    return {
+      hidden: tensor('float32', hidden, [texts.length, T, D]),
+      mask: tensor('int64', this.tokenizer.encodeBatch(texts).attentionMask, [texts.length, T]),
+      pooled: tensor('float32', pooled, [texts.length, D]),
+    };
+  }
+
+  /** One text's outputs, from the cache (most recently used last) or a run of its own. */
+  private row(text: string): Promise<EncodedRow> {
+    let row = this.rows.get(text);
+    if (row) {
+      this.rows.delete(text);
+    } else {
+      row = this.run(text);
+      row.catch(() => this.rows.delete(text));
+    }
+    this.rows.set(text, row);
+    for (const oldest of this.rows.keys()) {
+      if (this.rows.size <= this.cachedTexts) break;
+      this.rows.delete(oldest);
+    }
+    return row;
+  }
+
+  private async run(text: string): Promise<EncodedRow> {
+    const one = this.tokenizer.encodeBatch([text]);
+    const out = await this.session.run({
+      input_ids: tensor('int64', one.inputIds, [1, one.maxLength]),
+      attention_mask: tensor('int64', one.attentionMask, [1, one.maxLength]),
+    });
+    return { hidden: out.last_hidden_state.data as Float32Array, pooled: out.pooled.data as Float32Array };
   }
 
   dispose(): Promise<void> {
