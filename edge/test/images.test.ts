@@ -31,6 +31,14 @@ test('the image is public, immutable and carries a strong ETag', async () => {
   assert.deepEqual(Buffer.from(await response.arrayBuffer()), tinyPng(3));
 });
 
+test('HEAD answers the headers without the bytes', async () => {
+  const response = await worker.fetch(path, { method: 'HEAD' });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('ETag'), `"${imageKey}"`);
+  assert.equal(response.headers.get('Content-Length'), String(tinyPng(3).length));
+  assert.equal((await response.arrayBuffer()).byteLength, 0);
+});
+
 test('If-None-Match with the ETag → 304 without a body', async () => {
   const response = await worker.fetch(path, { headers: { 'If-None-Match': `W/"nope", "${imageKey}"` } });
   assert.equal(response.status, 304);

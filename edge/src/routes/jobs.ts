@@ -67,6 +67,7 @@ export const jobs = new Hono<AppEnv>()
         if (again.state !== 'new') return problem(c, 'conflict', 'A request with this Idempotency-Key is still being handled');
       }
     }
+    let leaseId: string | null = null;
     try {
       const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000);
       noteLimitStatus(c, lease.status);
@@ -74,6 +75,7 @@ export const jobs = new Hono<AppEnv>()
         const detail = lease.reason === 'concurrency' ? `At most ${apiKey.limits.concurrent} generations may run at once for this key` : `Image limit of ${apiKey.limits.images} per ${apiKey.limits.window_seconds} s reached`;
         throw new ProblemError('rate_limited', detail, { retryAfter: lease.retryAfter });
       }
+      leaseId = lease.leaseId;
       const id = newJobId();
       const job = await durableJobStore(c.env, id).create({
         id,
@@ -82,14 +84,16 @@ export const jobs = new Hono<AppEnv>()
         responseFormat: request.response_format,
         origin: new URL(c.req.url).origin,
         limits: apiKey.limits,
-        leaseId: lease.leaseId,
+        leaseId,
         scales: findModel(params.model)?.scales.length ?? 1,
         requestId: c.get('requestId'),
         ...(request.webhook_url ? { webhook: { url: request.webhook_url, secret: apiKey.whsec } } : {}),
       });
+      leaseId = null; // the job owns it now
       if (idempotencyKey !== undefined) await idempotency.complete(idempotencyKey, job.id, job.expires_at * 1000 + config.jobTtlSeconds * 1000);
       return jobResponse(c, job, 202);
     } catch (error) {
+      if (leaseId) await rateLimitStore(c).release(apiKey.limits, leaseId, 0).catch(() => {});
       if (idempotencyKey !== undefined) await idempotency.abandon(idempotencyKey);
       throw error;
     }
