@@ -142,3 +142,68 @@ export function scaleRatio(cfg: GeneratorConfig, si: number): number {
 export function samplerFromIdx(cfg: GeneratorConfig): number {
   return cfg.hasSamplerHead ? cfg.sampleFromIdx : Infinity;
 }
+
+/**
+ * Every key of the generator's state dict with its shape (STAR-SPEC §3.1), in
+ * upstream's order: for checking a checkpoint, and for stand-in weights.
+ * `class_emb` is unused but present in every checkpoint.
+ */
+export function generatorWeightShapes(cfg: GeneratorConfig): Map<string, number[]> {
+  const { width: C, heads: H, vocabSize: V, cvae, textDim: D, mlpHidden: M } = cfg;
+  const S = scaleCount(cfg);
+  const shapes = new Map<string, number[]>();
+  const attention = (p: string) => {
+    shapes.set(`${p}.scale_mul_1H11`, [1, H, 1, 1]);
+    shapes.set(`${p}.q_bias`, [C]);
+    shapes.set(`${p}.v_bias`, [C]);
+    shapes.set(`${p}.zero_k_bias`, [C]);
+    shapes.set(`${p}.mat_qkv.weight`, [3 * C, C]);
+    shapes.set(`${p}.proj.weight`, [C, C]);
+    shapes.set(`${p}.proj.bias`, [C]);
+  };
+  const ffn = (p: string) => {
+    shapes.set(`${p}.fc1.weight`, [M, C]);
+    shapes.set(`${p}.fc1.bias`, [M]);
+    shapes.set(`${p}.fc2.weight`, [C, M]);
+    shapes.set(`${p}.fc2.bias`, [C]);
+  };
+  shapes.set('pos_start', [1, 1, C]);
+  shapes.set('word_embed.weight', [C, cvae]);
+  shapes.set('word_embed.bias', [C]);
+  shapes.set('class_emb.weight', [1001, C]);
+  shapes.set('lvl_embed.weight', [S, C]);
+  for (let i = 0; i < cfg.depth; i++) {
+    const p = `blocks.${i}`;
+    attention(`${p}.attn`);
+    shapes.set(`${p}.cross_attn.scale_mul_1H11`, [1, H, 1, 1]);
+    shapes.set(`${p}.cross_attn.q_bias`, [C]);
+    shapes.set(`${p}.cross_attn.v_bias`, [C]);
+    shapes.set(`${p}.cross_attn.zero_k_bias`, [C]);
+    shapes.set(`${p}.cross_attn.mat_kv.weight`, [2 * C, D]);
+    shapes.set(`${p}.cross_attn.mat_q.weight`, [C, C]);
+    shapes.set(`${p}.cross_attn.proj.weight`, [C, C]);
+    shapes.set(`${p}.cross_attn.proj.bias`, [C]);
+    ffn(`${p}.ffn`);
+  }
+  shapes.set('head_logits.weight', [V, C]);
+  shapes.set('head_logits.bias', [V]);
+  shapes.set('encoder_proj.weight', [C, D]);
+  shapes.set('encoder_proj.bias', [C]);
+  if (cfg.hasSamplerHead) {
+    shapes.set('word_embed_head.weight', [C, cvae]);
+    shapes.set('word_embed_head.bias', [C]);
+    for (let i = 0; i < 3; i++) {
+      attention(`feat_extract_blocks.${i}.attn`);
+      ffn(`feat_extract_blocks.${i}.ffn`);
+    }
+    shapes.set('pos_start_last', [1, 1, C]);
+    shapes.set('head_logits2.weight', [V, C]);
+    shapes.set('head_logits2.bias', [V]);
+    shapes.set('head_proj.weight', [C, 2 * C]);
+    shapes.set('head_proj.bias', [C]);
+    shapes.set('encoder_proj2.weight', [C, D]);
+    shapes.set('encoder_proj2.bias', [C]);
+    shapes.set('lvl_embed_2.weight', [S, C]);
+  }
+  return shapes;
+}

@@ -23,11 +23,11 @@ import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import {
-  add, cast, concat, gather, identity, layerNorm, linear, reshape, slice, softmax, transpose, unsqueeze, where,
+  add, cast, concat, gather, identity, layerNorm, reshape, slice, softmax, transpose, unsqueeze, where,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { AttentionImpl, CrossAttnMode, KvCache, Precision } from './blocks.ts';
-import { block, crossKeyValues, crossRouting, GeneratorWeights, ropeConstants, selectRows } from './blocks.ts';
+import { block, crossKeyValues, dense, crossRouting, GeneratorWeights, ropeConstants, selectRows } from './blocks.ts';
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
 import { ropeFactors } from './rope.ts';
@@ -210,10 +210,10 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       // §3.2: this scale's input tokens
       let xIn: Value;
       if (si === 0) {
-        const sos = linear(pooled!, w.float32('encoder_proj.weight', [C, textDim]), w.float32('encoder_proj.bias', [C]));
+        const sos = dense(w, pooled!, 'encoder_proj', C, textDim, { at: 'float32' });
         xIn = add(add(unsqueeze(sos, [1]), w.float32('pos_start', [1, 1, C])), levelEmbedding(0));
       } else {
-        const embedded = add(linear(nextInput!, w.float32('word_embed.weight', [C, cvae]), w.float32('word_embed.bias', [C])), levelEmbedding(si));
+        const embedded = add(dense(w, nextInput!, 'word_embed', C, cvae, { at: 'float32' }), levelEmbedding(si));
         xIn = concat([embedded, embedded], 0); // both CFG halves share the image state
       }
       check(`s${si}.x_in`, xIn);
@@ -231,7 +231,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
 
       // §3.7: logits in fp32
       const logitInput = cfg.logitNorm ? layerNorm(hidden, cfg.normEps) : hidden;
-      const logits = linear(logitInput, w.float32('head_logits.weight', [cfg.vocabSize, C]), w.float32('head_logits.bias', [cfg.vocabSize]));
+      const logits = dense(w, logitInput, 'head_logits', cfg.vocabSize, C, { at: 'float32' });
       check(`s${si}.logits`, logits);
 
       // §4.2.3: choose tokens
