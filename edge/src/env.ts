@@ -2,6 +2,7 @@
 import type { RateLimiter } from './stores/rate-limit/durable-object.ts';
 import type { Job } from './jobs/durable-object.ts';
 import type { IdempotencyStore } from './stores/idempotency/durable-object.ts';
+import type { GenerationLock } from './stores/generation-lock/durable-object.ts';
 import type { ApiKeyRecord } from './keys/record.ts';
 import type { Logger } from './log.ts';
 import type { LimitStatus } from './stores/rate-limit/token-bucket.ts';
@@ -12,6 +13,7 @@ export interface Bindings {
   RATE_LIMITER: DurableObjectNamespace<RateLimiter>;
   JOBS: DurableObjectNamespace<Job>;
   IDEMPOTENCY: DurableObjectNamespace<IdempotencyStore>;
+  GENERATION_LOCKS: DurableObjectNamespace<GenerationLock>;
   GPU_SERVICE_URL: string;
   GPU_SHARED_SECRET: string;
   URL_SIGNING_KEY: string;

@@ -5,6 +5,7 @@ import type { Bindings } from './env.ts';
 export { RateLimiter } from './stores/rate-limit/durable-object.ts';
 export { Job } from './jobs/durable-object.ts';
 export { IdempotencyStore } from './stores/idempotency/durable-object.ts';
+export { GenerationLock } from './stores/generation-lock/durable-object.ts';
 
 const app = createApp();
 

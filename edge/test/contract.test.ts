@@ -42,7 +42,7 @@ test('`wrangler deploy --dry-run` bundles the Worker with its bindings', { timeo
       cwd: root,
       env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     });
-    for (const binding of ['RATE_LIMITER', 'JOBS', 'IDEMPOTENCY', 'API_KEYS', 'IMAGES']) assert.match(stdout, new RegExp(`env\\.${binding}\\b`));
+    for (const binding of ['RATE_LIMITER', 'JOBS', 'IDEMPOTENCY', 'GENERATION_LOCKS', 'API_KEYS', 'IMAGES']) assert.match(stdout, new RegExp(`env\\.${binding}\\b`));
     assert.match(stdout, /--dry-run: exiting now/);
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // coalescing of identical concurrent misses, and problem+json on every failure.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeGpu } from './helpers/gpu-server.ts';
+import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
 import { GPU_SECRET, SIGNING_KEY, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
 import { contentKey, type GenerationParams } from '../src/generation/params.ts';
 import { createRecord, generateKey, kvKeyFor } from '../src/keys/record.ts';
@@ -269,4 +269,51 @@ describe('GPU failures store nothing and charge nothing', () => {
       assert.equal(retry.status, 200, 'a retry after the fault succeeds');
     });
   }
+});
+
+describe('coalescing across isolates (GenerationLock)', () => {
+  interface LockStub {
+    claim(owner: string, ttlMs: number): Promise<string>;
+    release(owner: string, outcome: 'stored' | 'failed'): Promise<void>;
+  }
+  async function lockFor(prompt: string, seed: number): Promise<{ imageKey: string; lock: LockStub }> {
+    const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png' };
+    const imageKey = await contentKey(SIGNING_KEY, params, seed);
+    const ns = await worker.mf.getDurableObjectNamespace('GENERATION_LOCKS');
+    return { imageKey, lock: ns.get(ns.idFromName(imageKey)) as unknown as LockStub };
+  }
+
+  test('a miss claimed by another isolate waits for it and serves its stored image without a GPU call', async () => {
+    gpu.reset();
+    const { imageKey, lock } = await lockFor('claimed elsewhere', 1);
+    assert.equal(await lock.claim('another-isolate', 60_000), 'owner');
+    const pending = generate({ prompt: 'claimed elsewhere', seed: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(gpu.calls, 0, 'the request waits instead of generating');
+    // The other isolate finishes: stores the image as the Worker does, then releases its claim.
+    const bucket = await worker.mf.getR2Bucket('IMAGES');
+    await bucket.put(`images/${imageKey}.png`, new Uint8Array(tinyPng(4242)), { httpMetadata: { contentType: 'image/png' }, customMetadata: { seed: '1', width: '2', height: '2', model: 'star-tiny' } });
+    await lock.release('another-isolate', 'stored');
+    const response = await pending;
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as GenerationBody;
+    assert.equal(body.data[0].key, imageKey);
+    assert.equal(body.cached, false);
+    assert.equal(gpu.calls, 0);
+    const image = await worker.fetch(`/v1/images/${imageKey}.png`);
+    assert.deepEqual(Buffer.from(await image.arrayBuffer()), tinyPng(4242));
+  });
+
+  test('when the other isolate fails, the waiting request generates the image itself', async () => {
+    gpu.reset();
+    const { imageKey, lock } = await lockFor('failed elsewhere', 1);
+    assert.equal(await lock.claim('another-isolate', 60_000), 'owner');
+    const pending = generate({ prompt: 'failed elsewhere', seed: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await lock.release('another-isolate', 'failed');
+    const response = await pending;
+    assert.equal(response.status, 200);
+    assert.equal(((await response.json()) as GenerationBody).data[0].key, imageKey);
+    assert.equal(gpu.calls, 1);
+  });
 });

@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { rateLimitStore } from '../middleware/rate-limit/index.ts';
 import type { GenerationDeps } from './service.ts';
+import { durableGenerationLock } from '../stores/generation-lock/durable-object.ts';
 
 export function depsFor(c: Context<AppEnv>): GenerationDeps {
   return {
@@ -11,6 +12,7 @@ export function depsFor(c: Context<AppEnv>): GenerationDeps {
     log: c.get('log'),
     limiter: rateLimitStore(c),
     limits: c.get('apiKey').limits,
+    locks: (contentKey) => durableGenerationLock(c.env, contentKey),
     origin: new URL(c.req.url).origin,
     requestId: c.get('requestId'),
   };

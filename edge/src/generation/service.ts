@@ -6,6 +6,7 @@ import type { Limits } from '../keys/record.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimitStore } from '../stores/rate-limit/contract.ts';
 import type { LimitStatus } from '../stores/rate-limit/token-bucket.ts';
+import type { Claim, GenerationLockStore } from '../stores/generation-lock/contract.ts';
 import { ProblemError } from '../middleware/problem/index.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import { cacheImage, cachedImage, findImage, imagePath, metaFromCachedResponse, storeImage, type StoredImage } from '../images/store.ts';
@@ -34,6 +35,8 @@ export interface GenerationDeps {
   log: Logger;
   limiter: RateLimitStore;
   limits: Limits;
+  /** The cross-isolate claim on one content key. */
+  locks: (contentKey: string) => GenerationLockStore;
   /** Origin used for Cache API keys (the public image URLs). */
   origin: string;
   requestId?: string;
@@ -54,7 +57,11 @@ interface InFlight {
   promise: Promise<{ image: StoredImage; timings: Timings }>;
 }
 
-/** Generations in progress in this isolate, by content key: identical concurrent misses share one GPU call. */
+/**
+ * Generations in progress in this isolate, by content key. Identical concurrent misses in one
+ * isolate share a promise without any round trip; across isolates the GenerationLock Durable
+ * Object makes the others wait for the one that claimed the key first.
+ */
 const inFlight = new Map<string, InFlight>();
 
 export function inFlightCount(): number {
@@ -131,38 +138,62 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
   let pending = images.flatMap((image, i) => (image ? [] : [i]));
   const missing = pending.length;
   const givenLease = options.leaseId;
+  const owner = crypto.randomUUID();
+  const claimMs = deps.config.gpuTimeoutMs + 30_000;
   let generated = 0;
-  let joinedCount = 0;
+  let shared = 0;
   let timings: Timings | null = null;
   const keep = (image: StoredImage): StoredImage => (options.needBytes ? image : { ...image, bytes: undefined });
 
   try {
     for (let round = 0; pending.length > 0; round++) {
       if (round > 8) throw new ProblemError('gpu_unavailable', 'Could not claim the generation; retry later', { retryAfter: 1 });
-      // Claim synchronously (no await in between) so two requests never both generate a key.
+      const retry: number[] = [];
+      // Local claims first, synchronously (no await in between): one claim per key per isolate.
       const own: number[] = [];
       const joined: number[] = [];
       const mine = new Map<number, Deferred>();
       for (const i of pending) {
-        const existing = inFlight.get(keys[i]);
-        if (existing) {
+        if (inFlight.has(keys[i])) {
           joined.push(i);
         } else {
           own.push(i);
           const deferred = settle<{ image: StoredImage; timings: Timings }>();
           mine.set(i, deferred);
           inFlight.set(keys[i], { promise: deferred.promise });
+          deferred.promise.then(
+            () => inFlight.delete(keys[i]),
+            () => inFlight.delete(keys[i]),
+          );
         }
       }
       const waits = joined.map((i) => inFlight.get(keys[i])!.promise);
-      joinedCount += joined.length;
 
-      if (own.length > 0) {
+      // Then global claims (GenerationLock, one Durable Object per key) for what this isolate owns.
+      const claims = await Promise.all(own.map((i) => deps.locks(keys[i]).claim(owner, claimMs).catch((): Claim => 'owner')));
+      const generate = own.filter((_, j) => claims[j] === 'owner');
+      const elsewhere = own.filter((_, j) => claims[j] === 'wait');
+      const remote = elsewhere.map(async (i) => {
+        try {
+          const outcome = await deps.locks(keys[i]).wait(claimMs);
+          const image = outcome === 'stored' ? await findImage(deps.env, keys[i], params.format, true) : null;
+          if (!image) throw new Handoff();
+          images[i] = keep({ ...image, model: image.model || params.model });
+          shared++;
+          mine.get(i)!.resolve({ image, timings: ZERO_TIMINGS });
+        } catch {
+          mine.get(i)!.reject(new Handoff());
+          retry.push(i);
+        }
+      });
+
+      if (generate.length > 0) {
         let leaseId = givenLease;
         let used = 0;
+        let stored = false;
         try {
           if (!leaseId) {
-            const decision = await deps.limiter.acquire(deps.limits, own.length, deps.config.gpuTimeoutMs + 60_000);
+            const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000);
             options.onLimitStatus?.(decision.status);
             if (!decision.allowed) {
               const detail =
@@ -173,11 +204,12 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
             }
             leaseId = decision.leaseId;
           }
-          const result = await runGpu(deps, params, own.map((i) => seeds[i]), own.map((i) => keys[i]), options);
-          used = own.length;
+          const result = await runGpu(deps, params, generate.map((i) => seeds[i]), generate.map((i) => keys[i]), options);
+          stored = true;
+          used = generate.length;
           generated += used;
           timings = result.timings;
-          own.forEach((i, j) => {
+          generate.forEach((i, j) => {
             const bytes = result.images[j].bytes;
             const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
             images[i] = keep(image);
@@ -185,35 +217,37 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
             void cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes);
           });
         } catch (error) {
-          // A failed generation fails its joiners too; a claim given up for this request's own
-          // reasons (its limits, its abort) is handed to them instead.
+          // A failed generation fails its local joiners too; a claim given up for this request's
+          // own reasons (its limits, its abort) is handed to them instead.
           const generationFailed = error instanceof ProblemError && error.problem !== 'rate_limited';
-          for (const deferred of mine.values()) deferred.reject(generationFailed ? error : new Handoff());
+          for (const i of generate) mine.get(i)!.reject(generationFailed ? error : new Handoff());
           throw error;
         } finally {
-          for (const i of own) inFlight.delete(keys[i]);
+          await Promise.all(generate.map((i) => deps.locks(keys[i]).release(owner, stored ? 'stored' : 'failed').catch(() => {})));
           if (leaseId && !givenLease) await release(deps, options, leaseId, used);
         }
       }
 
+      await Promise.all(remote);
       const settled = await Promise.allSettled(waits);
-      pending = [];
       settled.forEach((outcome, j) => {
         const i = joined[j];
         if (outcome.status === 'fulfilled') {
           images[i] = keep(outcome.value.image);
+          shared++;
           timings ??= outcome.value.timings;
         } else if (outcome.reason instanceof Handoff) {
-          pending.push(i);
+          retry.push(i);
         } else {
           throw outcome.reason;
         }
       });
+      pending = retry;
     }
   } finally {
     if (givenLease) await release(deps, options, givenLease, generated);
   }
-  if (missing > 0) deps.log.info('generated', { model: params.model, images: params.n, gpu_images: generated, joined: joinedCount, cached_images: params.n - missing });
+  if (missing > 0) deps.log.info('generated', { model: params.model, images: params.n, gpu_images: generated, shared_images: shared, cached_images: params.n - missing });
   return {
     model: params.model,
     images: images as StoredImage[],

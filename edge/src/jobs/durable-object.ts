@@ -7,6 +7,7 @@ import { createLogger } from '../log.ts';
 import { generate } from '../generation/service.ts';
 import { generationResponse } from '../generation/response.ts';
 import { durableRateLimitStore } from '../stores/rate-limit/durable-object.ts';
+import { durableGenerationLock } from '../stores/generation-lock/durable-object.ts';
 import { ProblemError, problemBody } from '../middleware/problem/index.ts';
 import { formatEvent } from '../sse.ts';
 import { deliverWebhook } from '../webhook/deliver.ts';
@@ -208,6 +209,7 @@ export class Job extends DurableObject<Bindings> {
       log,
       limiter: durableRateLimitStore(this.env, init.kid),
       limits: init.limits,
+      locks: (contentKey: string) => durableGenerationLock(this.env, contentKey),
       origin: init.origin,
       requestId: init.requestId,
     };

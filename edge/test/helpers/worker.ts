@@ -74,6 +74,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
             RATE_LIMITER: { className: 'RateLimiter', useSQLite: true },
             JOBS: { className: 'Job', useSQLite: true },
             IDEMPOTENCY: { className: 'IdempotencyStore', useSQLite: true },
+            GENERATION_LOCKS: { className: 'GenerationLock', useSQLite: true },
           },
           bindings: {
             GPU_SERVICE_URL: options.gpuUrl,
