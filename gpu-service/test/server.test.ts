@@ -172,10 +172,10 @@ describe('micro-batching and metrics', () => {
     const before = service.metrics.batchSize.count({ model: 'star-tiny' });
     const [a, b] = await Promise.all([
       signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [10] })),
-      signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [11, 12] })),
+      signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [11, 12, 13] })),
     ]);
     const bodies = [generateResponseSchema.parse(await a.json()), generateResponseSchema.parse(await b.json())];
-    assert.deepEqual(bodies.map((body) => body.batch_size), [3, 3]);
+    assert.deepEqual(bodies.map((body) => body.batch_size), [4, 4]);
     assert.equal(service.metrics.batchSize.count({ model: 'star-tiny' }) - before, 1, 'one engine run');
   });
 

@@ -13,7 +13,7 @@ const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
 
 it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', { timeout: 20_000 }, async () => {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', ENGINE_MODULE: TEST_ENGINE, TEST_ENGINE_SCALE_MS: '150', BATCH_WINDOW_MS: '0' },
+    env: { ...process.env, GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', ENGINE_MODULE: TEST_ENGINE, TEST_ENGINE_SCALE_MS: '150', BATCH_WINDOW_MS: '0', MAX_BATCH: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';

@@ -36,15 +36,28 @@ describe('Batcher', () => {
   it('puts same-model requests arriving within the window into one run, other models into their own', async () => {
     const engine = new RecordingEngine();
     const batcher = new Batcher(engine, { maxBatch: 8, queueLimit: 10, batchWindowMs: 20 });
-    const results = [batcher.submit(job('a', 1)), batcher.submit(job('b', 2)), batcher.submit(job('a', 3, 4))].map((s) => s.result);
+    const results = [batcher.submit(job('a', 1)), batcher.submit(job('b', 2)), batcher.submit(job('a', 3, 4, 5))].map((s) => s.result);
     await tick(40);
-    assert.deepEqual(engine.runs.map((r) => [r.model, r.seeds]), [['a', [1, 3, 4]]]);
+    assert.deepEqual(engine.runs.map((r) => [r.model, r.seeds]), [['a', [1, 3, 4, 5]]]);
     engine.runs[0].finish();
     await tick(30);
-    assert.deepEqual(engine.runs.map((r) => [r.model, r.seeds]), [['a', [1, 3, 4]], ['b', [2]]]);
+    assert.deepEqual(engine.runs.map((r) => [r.model, r.seeds]), [['a', [1, 3, 4, 5]], ['b', [2]]]);
     engine.runs[1].finish();
     const settled = await Promise.all(results);
-    assert.deepEqual(settled.map((r) => r.batchSize), [3, 1, 3]);
+    assert.deepEqual(settled.map((r) => r.batchSize), [4, 1, 4]);
+  });
+
+  it('forms batches of preferred sizes (powers of two) when the tail can wait for the next run', async () => {
+    const engine = new RecordingEngine();
+    const batcher = new Batcher(engine, { maxBatch: 8, queueLimit: 10, batchWindowMs: 10 });
+    const results = [batcher.submit(job('a', 1)), batcher.submit(job('a', 2, 3))].map((s) => s.result);
+    await tick(30);
+    assert.deepEqual(engine.runs.map((r) => r.seeds), [[1]], '3 images are not a preferred size');
+    engine.runs[0].finish();
+    await tick();
+    assert.deepEqual(engine.runs.map((r) => r.seeds), [[1], [2, 3]], 'the rest runs next, a single job of any size');
+    engine.runs[1].finish();
+    await Promise.all(results);
   });
 
   it('starts at once when MAX_BATCH images are waiting, and leaves a job that does not fit for the next run', async () => {

@@ -7,6 +7,7 @@
 import type { GenerateRequest, ProgressEvent, RgbImage, StageTimings } from '../engine/types.ts';
 import { EngineCancelled } from './engine-client.ts';
 import type { Engine } from './engine-client.ts';
+import { preferredBatchSizes } from './batch-sizes.ts';
 import { ProblemError } from './problem.ts';
 
 export interface BatcherOptions {
@@ -55,7 +56,6 @@ export interface BatchRecord {
   model: string;
   images: number;
   requests: number;
-  durationMs: number;
 }
 
 export class Batcher {
@@ -67,14 +67,17 @@ export class Batcher {
   private readonly idleWaiters: (() => void)[] = [];
   private readonly engine: Engine;
   private readonly options: BatcherOptions;
-  /** Called after every engine run (metrics). */
+  /** Called as each engine run starts (metrics). */
   onBatch: ((batch: BatchRecord) => void) | undefined;
   /** Called for each image the engine stopped early because its request was cancelled. */
   onEngineCancelled: (() => void) | undefined;
 
+  private readonly preferredSizes: Set<number>;
+
   constructor(engine: Engine, options: BatcherOptions) {
     this.engine = engine;
     this.options = options;
+    this.preferredSizes = new Set(preferredBatchSizes(options.maxBatch));
   }
 
   get queueDepth(): number {
@@ -175,6 +178,8 @@ export class Batcher {
       batch.push(job);
       images += job.spec.requests.length;
     }
+    // Keep to a preferred size (see batch-sizes.ts) when the tail can wait; the head job always goes.
+    while (batch.length > 1 && !this.preferredSizes.has(images)) images -= batch.pop()!.spec.requests.length;
     for (const job of batch) this.queue.splice(this.queue.indexOf(job), 1);
 
     const startedAt = performance.now();
@@ -190,6 +195,7 @@ export class Batcher {
     });
     this.running = batch.length;
     const run = this.engine.run(model, items);
+    this.onBatch?.({ model, images, requests: batch.length });
     for (const result of run.results) result.catch((error: unknown) => error instanceof EngineCancelled && this.onEngineCancelled?.());
     let offset = 0;
     for (const job of batch) {
@@ -211,7 +217,6 @@ export class Batcher {
     void run.done.then(() => {
       this.running = 0;
       this.lastBatchMs = performance.now() - startedAt;
-      this.onBatch?.({ model, images, requests: batch.length, durationMs: this.lastBatchMs });
       this.notifyIfIdle();
       // Work that queued during the run has waited long enough: no extra window.
       if (this.queue.length > 0) this.dispatch();

@@ -7,6 +7,8 @@ export interface EngineWorkerData {
   models: string[];
   device: 'cpu' | 'cuda';
   modelDir: string | undefined;
+  /** Batch sizes up to this are warmed at start (batch-sizes.ts). */
+  maxBatch: number;
 }
 
 export interface RunItem {

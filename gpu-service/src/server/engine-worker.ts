@@ -3,10 +3,15 @@
 // stay on the main thread and remain responsive while a batch generates.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { GenerateResult, Pipeline } from '../engine/types.ts';
+import { preferredBatchSizes } from './batch-sizes.ts';
 import type { EngineWorkerData, FromWorker, RunItem, ToWorker } from './engine-protocol.ts';
 
 interface EngineModule {
-  loadPipeline(modelNameOrDir: string, options: { device: 'cpu' | 'cuda'; modelDir?: string }): Promise<Pipeline>;
+  loadPipeline(
+    modelNameOrDir: string,
+    // maxBatchSessions: how many batch sizes' sessions to keep (the real engine's LRU); others ignore it.
+    options: { device: 'cpu' | 'cuda'; modelDir?: string; maxBatchSessions?: number },
+  ): Promise<Pipeline>;
 }
 
 const port = parentPort!;
@@ -20,10 +25,15 @@ function send(message: FromWorker): void {
 
 async function load(): Promise<void> {
   const engine = (await import(data.engineModule)) as EngineModule;
+  const sizes = preferredBatchSizes(data.maxBatch);
   for (const model of data.models) {
-    const pipeline = await engine.loadPipeline(model, { device: data.device, ...(data.modelDir ? { modelDir: data.modelDir } : {}) });
-    // Warm up (first-run allocations, CUDA kernels) so /readyz means "fast now".
-    await pipeline.generate({ prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 1, topP: 1, moreSmooth: false });
+    const pipeline = await engine.loadPipeline(model, { device: data.device, maxBatchSessions: sizes.length, ...(data.modelDir ? { modelDir: data.modelDir } : {}) });
+    // Warm up every batch size the batcher prefers (sessions, first-run allocations,
+    // CUDA kernels) so /readyz means "fast now".
+    for (const size of sizes) {
+      const warmUp = { prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 1, topP: 1, moreSmooth: false };
+      await Promise.all(pipeline.generateBatch(Array.from({ length: size }, (_, seed) => ({ request: { ...warmUp, seed } }))));
+    }
     pipelines.set(model, pipeline);
   }
   send({ type: 'ready', models: [...pipelines.values()].map((p) => p.info) });

@@ -26,7 +26,7 @@ export interface RunningService {
 }
 
 export async function startService(config: ServiceConfig): Promise<RunningService> {
-  const engine = new EngineClient({ engineModule: config.engineModule, models: config.models, device: config.device, modelDir: config.modelDir });
+  const engine = new EngineClient({ engineModule: config.engineModule, models: config.models, device: config.device, modelDir: config.modelDir, maxBatch: config.maxBatch });
   const batcher = new Batcher(engine, { maxBatch: config.maxBatch, queueLimit: config.queueLimit, batchWindowMs: config.batchWindowMs });
   const metrics = createServiceMetrics({ engineHeapBytes: () => engine.heapBytes, queueDepth: () => batcher.queueDepth, inFlight: () => batcher.inFlight });
   batcher.onBatch = (batch) => metrics.batchSize.observe(batch.images, { model: batch.model });

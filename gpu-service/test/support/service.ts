@@ -8,8 +8,8 @@ export const TEST_SECRET = 'test-secret-0123456789abcdef-0123456789';
 export const TEST_ENGINE = new URL('./test-engine.ts', import.meta.url).href;
 /** Servers whose timing a test must control use the test engine. */
 export const TEST_ENGINE_ENV = { ENGINE_MODULE: TEST_ENGINE };
-/** Tests about real behaviour run on this engine (the test engine until the real one lands). */
-export const ENGINE_ENV: Record<string, string> = TEST_ENGINE_ENV;
+/** Tests about real behaviour run on the real engine (embedded star-tiny, CPU). */
+export const ENGINE_ENV: Record<string, string> = {};
 export const GENERATE_PATH = '/internal/v1/generate';
 
 /** Starts the service in-process on an ephemeral port; waits until it is ready. */
