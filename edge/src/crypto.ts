@@ -19,8 +19,24 @@ export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   return toHex(await crypto.subtle.digest('SHA-256', bytesOf(data)));
 }
 
+// Imported HMAC keys for string secrets (config secrets, render signing keys), reused per isolate.
+const importedKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_IMPORTED_KEYS = 1024;
+
+function hmacKey(key: string | Uint8Array): Promise<CryptoKey> {
+  const importKey = () => crypto.subtle.importKey('raw', bytesOf(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  if (typeof key !== 'string') return importKey();
+  let imported = importedKeys.get(key);
+  if (!imported) {
+    if (importedKeys.size >= MAX_IMPORTED_KEYS) importedKeys.clear();
+    imported = importKey();
+    importedKeys.set(key, imported);
+  }
+  return imported;
+}
+
 export async function hmacSha256(key: string | Uint8Array, message: string | Uint8Array): Promise<Uint8Array> {
-  const cryptoKey = await crypto.subtle.importKey('raw', bytesOf(key), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const cryptoKey = await hmacKey(key);
   return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, bytesOf(message)));
 }
 

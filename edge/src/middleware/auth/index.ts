@@ -5,8 +5,11 @@ import { sha256Hex, timingSafeEqual } from '../../crypto.ts';
 import { KEY_PATTERN, kvKeyFor, parseRecord, type ApiKeyRecord } from '../../keys/record.ts';
 import { problem } from '../problem/index.ts';
 
+/** KV may serve a record up to a minute old at the edge (cacheTtl), so a revocation takes ≤ 60 s. */
+export const KEY_CACHE_TTL_S = 60;
+
 export async function lookupKey(env: Bindings, kid: string): Promise<ApiKeyRecord | null> {
-  return parseRecord(await env.API_KEYS.get(kvKeyFor(kid), 'json'));
+  return parseRecord(await env.API_KEYS.get(kvKeyFor(kid), { type: 'json', cacheTtl: KEY_CACHE_TTL_S }));
 }
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="star-api"' };

@@ -1,6 +1,8 @@
 // RateLimiter: one Durable Object per API key, so every decision for a key is serialised.
-// State changes synchronously in memory; the put is not awaited because the output gate holds the
-// reply until it is durable.
+// State changes synchronously in memory and is written behind (allowUnconfirmed): the reply does
+// not wait for the write. Should the object crash before a write lands, the key's state falls back
+// by that one change (a token or slot given back early, or a refund missed); leases also expire on
+// their own, so nothing stays stuck.
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../../env.ts';
 import type { Limits } from '../../keys/record.ts';
@@ -18,7 +20,7 @@ export class RateLimiter extends DurableObject<Bindings> {
   }
 
   private persist(): void {
-    void this.ctx.storage.put('state', this.limiter.snapshot());
+    void this.ctx.storage.put('state', this.limiter.snapshot(), { allowUnconfirmed: true });
   }
 
   consumeRequest(limits: Limits): Decision {
