@@ -7,11 +7,12 @@
 //
 // Environment: the service's own variables (MODELS, DEVICE, MODEL_DIR, ENGINE_MODULE,
 // MAX_BATCH for the batching run), plus BENCH_SECONDS per cell (default 4) and
-// BENCH_CLIENTS (default "1,4,16").
+// BENCH_CLIENTS (default "1,4,16"). Figures from a shared or busy machine are noisy;
+// compare columns of one run, not runs.
 import { signedHeaders } from '../src/server/auth.ts';
 import { loadConfig } from '../src/server/config.ts';
-import type { ServiceConfig } from '../src/server/config.ts';
 import { startService } from '../src/server/server.ts';
+import type { RunningService } from '../src/server/server.ts';
 
 const GENERATE_PATH = '/internal/v1/generate';
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
@@ -19,10 +20,12 @@ const clientCounts = (process.env.BENCH_CLIENTS ?? '1,4,16').split(',').map(Numb
 const base = loadConfig({ GPU_SHARED_SECRET: 'bench-secret-bench-secret-bench-secret', ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_LIMIT: '1000' });
 const model = base.models[0];
 
-interface Cell {
-  imagesPerS: number;
-  meanBatch: number;
-  p50Ms: number;
+interface Tally {
+  images: number;
+  seconds: number;
+  batches: number;
+  batchImages: number;
+  latencies: number[];
 }
 
 let seed = 0;
@@ -39,49 +42,56 @@ async function generateOnce(url: string): Promise<number> {
   return performance.now() - started;
 }
 
-async function measure(config: ServiceConfig, clients: number): Promise<Cell> {
-  const service = await startService(config);
-  try {
-    await service.ready;
-    await Promise.all(Array.from({ length: clients }, () => generateOnce(service.url))); // warm connections and caches
-    const batchesBefore = service.metrics.batchSize.count({ model });
-    const imagesBefore = service.metrics.batchSize.sum({ model });
-    const latencies: number[] = [];
-    const endAt = performance.now() + seconds * 1000;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: clients }, async () => {
-        while (performance.now() < endAt) latencies.push(await generateOnce(service.url));
-      }),
-    );
-    const elapsedS = (performance.now() - started) / 1000;
-    const batches = service.metrics.batchSize.count({ model }) - batchesBefore;
-    const images = service.metrics.batchSize.sum({ model }) - imagesBefore;
-    latencies.sort((a, b) => a - b);
-    return { imagesPerS: latencies.length / elapsedS, meanBatch: images / Math.max(1, batches), p50Ms: latencies[Math.floor(latencies.length / 2)] };
-  } finally {
-    await service.shutdown();
-  }
+/** One closed-loop round: `clients` clients each send one request after another for `seconds`. */
+async function round(service: RunningService, clients: number, seconds: number, tally: Tally): Promise<void> {
+  const batchesBefore = service.metrics.batchSize.count({ model });
+  const imagesBefore = service.metrics.batchSize.sum({ model });
+  const endAt = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (performance.now() < endAt) {
+        tally.latencies.push(await generateOnce(service.url));
+        tally.images++;
+      }
+    }),
+  );
+  tally.seconds += (performance.now() - started) / 1000;
+  tally.batches += service.metrics.batchSize.count({ model }) - batchesBefore;
+  tally.batchImages += service.metrics.batchSize.sum({ model }) - imagesBefore;
 }
 
-const modes = {
-  'no batching': { ...base, maxBatch: 1, batchWindowMs: 0 },
-  'micro-batching': { ...base, maxBatch: Math.max(base.maxBatch, 16) },
-};
+const newTally = (): Tally => ({ images: 0, seconds: 0, batches: 0, batchImages: 0, latencies: [] });
+const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
 
-console.log(`server bench: model ${model}, device ${base.device}, ${seconds} s per cell, batching run MAX_BATCH=${modes['micro-batching'].maxBatch} BATCH_WINDOW_MS=${base.batchWindowMs}`);
+// Both services run for the whole bench, and rounds alternate between them, so
+// load from anything else on the machine falls on both columns alike.
+const off = await startService({ ...base, maxBatch: 1, batchWindowMs: 0 });
+const on = await startService({ ...base, maxBatch: Math.max(base.maxBatch, 16) });
+await Promise.all([off.ready, on.ready]);
+const rounds = 4;
+console.log(`server bench: model ${model}, device ${base.device}, ${seconds} s per cell in ${rounds} alternating rounds; batching MAX_BATCH=${Math.max(base.maxBatch, 16)} BATCH_WINDOW_MS=${base.batchWindowMs}`);
 const rows: string[][] = [];
-for (const clients of clientCounts) {
-  const off = await measure(modes['no batching'], clients);
-  const on = await measure(modes['micro-batching'], clients);
-  rows.push([
-    String(clients),
-    off.imagesPerS.toFixed(1),
-    on.imagesPerS.toFixed(1),
-    `${(on.imagesPerS / off.imagesPerS).toFixed(2)}×`,
-    on.meanBatch.toFixed(1),
-    `${off.p50Ms.toFixed(0)} / ${on.p50Ms.toFixed(0)}`,
-  ]);
+try {
+  for (const clients of clientCounts) {
+    const tallies = { off: newTally(), on: newTally() };
+    await Promise.all([generateOnce(off.url), generateOnce(on.url)]); // warm connections
+    for (let r = 0; r < rounds; r++) {
+      await round(off, clients, seconds / rounds, tallies.off);
+      await round(on, clients, seconds / rounds, tallies.on);
+    }
+    const rate = (t: Tally) => t.images / t.seconds;
+    rows.push([
+      String(clients),
+      rate(tallies.off).toFixed(1),
+      rate(tallies.on).toFixed(1),
+      `${(rate(tallies.on) / rate(tallies.off)).toFixed(2)}×`,
+      (tallies.on.batchImages / Math.max(1, tallies.on.batches)).toFixed(1),
+      `${p50(tallies.off.latencies).toFixed(0)} / ${p50(tallies.on.latencies).toFixed(0)}`,
+    ]);
+  }
+} finally {
+  await Promise.all([off.shutdown(), on.shutdown()]);
 }
 const header = ['clients', 'no batching img/s', 'micro-batching img/s', 'speed-up', 'mean batch', 'p50 ms (off / on)'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
