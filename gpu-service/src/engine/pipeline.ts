@@ -46,6 +46,15 @@ import { openWeights } from './weights/open.ts';
 import type { TensorStore } from './weights/tensors.ts';
 
 export type GeneratorMode = 'all' | 'per-scale';
+
+/**
+ * See LoadPipelineOptions.prepackWeights: on with one run over all scales
+ * (one session: faster small GEMMs), off per scale (every scale's session
+ * would otherwise hold its own packed copy of the weights).
+ */
+export function defaultPrepack(mode: GeneratorMode): boolean {
+  return mode === 'all';
+}
 export type Precision = 'fp32' | 'fp16';
 
 export interface LoadPipelineOptions {
@@ -64,6 +73,13 @@ export interface LoadPipelineOptions {
   previewLatentSide?: number;
   /** Generator session sets kept for different batch sizes (least recently used ones are released). Default 4. */
   maxBatchSessions?: number;
+  /**
+   * Let onnxruntime copy the generator's weights into its GEMM layout at load
+   * (faster small matmuls, but the weights are then held twice at load and
+   * once per session). Off, the weights stay memory-mapped from the graph
+   * cache and every session shares them. Default: see defaultPrepack.
+   */
+  prepackWeights?: boolean;
   /** Run one small generation at load so the first request is fast. Default false. */
   warmup?: boolean;
   /** Graph cache directory (onnx/cache.ts default when absent). */
@@ -78,6 +94,7 @@ interface ResolvedOptions {
   precision: Precision;
   previewLatentSide: number;
   maxBatchSessions: number;
+  prepackWeights: boolean;
   cacheDir?: string;
 }
 
@@ -123,14 +140,16 @@ export function loadModel(modelNameOrDir: string, modelDir?: string): LoadedMode
 export async function loadPipeline(modelNameOrDir: string, options: LoadPipelineOptions): Promise<Pipeline> {
   const model = loadModel(modelNameOrDir, options.modelDir);
   const cuda = options.device === 'cuda';
+  const mode = options.mode ?? (cuda ? 'all' : 'per-scale');
   const resolved: ResolvedOptions = {
     device: options.device,
     threads: options.threads,
     crossAttn: options.crossAttn ?? 'per-request',
-    mode: options.mode ?? (cuda ? 'all' : 'per-scale'),
+    mode,
     precision: options.precision ?? (cuda ? 'fp16' : 'fp32'),
     previewLatentSide: options.previewLatentSide ?? 8,
     maxBatchSessions: options.maxBatchSessions ?? 4,
+    prepackWeights: options.prepackWeights ?? defaultPrepack(mode),
     cacheDir: options.cacheDir,
   };
   const textEncoder = await TextEncoder.load({
@@ -394,7 +413,7 @@ export class StarPipeline implements Pipeline {
     const ranges = [];
     for (const range of this.scaleRanges()) {
       const modelPath = this.generatorGraphPath(batch, range.first, range.last, moreSmooth);
-      ranges.push({ ...range, session: await Session.create(modelPath, { device: this.options.device, threads: this.options.threads }) });
+      ranges.push({ ...range, session: await Session.create(modelPath, { device: this.options.device, threads: this.options.threads, prepackWeights: this.options.prepackWeights }) });
     }
     return { batch, moreSmooth, ranges };
   }
@@ -411,7 +430,7 @@ export class StarPipeline implements Pipeline {
       const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
       const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
       return buildGeneratorGraph(generatorWeights, cfg, { batch, first, last, crossAttn, precision, moreSmooth, quantizer, samplerPath });
-    }, this.options.cacheDir).modelPath;
+    }, this.options.cacheDir, { pool: JSON.stringify({ model: manifest.name, weights: fingerprint, precision }) }).modelPath;
   }
 
   private decoderSession(): Promise<VqvaeDecoder> {

@@ -11,6 +11,12 @@ export interface SessionOptions {
   device: Device;
   /** Intra-op threads on CPU; defaults to onnxruntime's choice (all cores). */
   threads?: number;
+  /**
+   * Weight prepacking (onnxruntime's default): MatMul weights are copied into
+   * a GEMM-friendly layout at load. Off (`false`), external weights stay
+   * memory-mapped from the file, shared by every session that maps it.
+   */
+  prepackWeights?: boolean;
 }
 
 export type Feeds = Record<string, RuntimeTensor>;
@@ -50,6 +56,7 @@ export class Session {
       executionMode: 'sequential',
     };
     if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
+    if (options.prepackWeights === false) sessionOptions.extra = { 'session.disable_prepacking': '1' };
     try {
       const session = typeof model === 'string'
         ? await ort.InferenceSession.create(model, sessionOptions)

@@ -17,6 +17,13 @@ export interface ExternalDataOptions {
   path: string;
   /** Initializers smaller than this stay inside the model file. */
   thresholdBytes?: number;
+  /**
+   * Optional placement of an external tensor elsewhere (e.g. a weight pool
+   * shared by several models, see weight-pool.ts): returns the file (relative
+   * to the model's folder) and offset where `raw` is stored, or undefined to
+   * append it to `path` as usual.
+   */
+  place?: (raw: Uint8Array) => { location: string; offset: number } | undefined;
 }
 
 /** Serializes with every initializer embedded. Fine for graphs well under 2 GiB. */
@@ -34,19 +41,13 @@ export function saveModel(graph: Graph, modelPath: string, external: ExternalDat
     const bytes = encode(graph, (name, data) => {
       const raw = data.bytes();
       if (raw.byteLength < threshold) return embedded(name, data, raw);
+      const placed = external.place?.(raw);
+      if (placed) return externalTensor(name, data, placed.location, placed.offset, raw.byteLength);
       const padding = (64 - (offset % 64)) % 64; // aligned so onnxruntime can map tensors in place
       if (padding) writeSync(fd, new Uint8Array(padding));
       offset += padding;
       writeSync(fd, raw);
-      const proto = onnx.TensorProto.create({
-        name, dataType: ONNX_TYPE[data.dtype], dims: [...data.shape],
-        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-        externalData: [
-          { key: 'location', value: location },
-          { key: 'offset', value: String(offset) },
-          { key: 'length', value: String(raw.byteLength) },
-        ],
-      });
+      const proto = externalTensor(name, data, location, offset, raw.byteLength);
       offset += raw.byteLength;
       return proto;
     });
@@ -56,6 +57,18 @@ export function saveModel(graph: Graph, modelPath: string, external: ExternalDat
   }
   renameSync(external.path + '.tmp', external.path);
   renameSync(modelPath + '.tmp', modelPath);
+}
+
+function externalTensor(name: string, data: TensorData, location: string, offset: number, length: number): ITensorProto {
+  return onnx.TensorProto.create({
+    name, dataType: ONNX_TYPE[data.dtype], dims: [...data.shape],
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(length) },
+    ],
+  });
 }
 
 function embedded(name: string, data: TensorData, raw = data.bytes()): ITensorProto {
