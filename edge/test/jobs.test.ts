@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FakeGpu } from './helpers/gpu-server.ts';
+import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
 import { GPU_SECRET, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
 import { parseEvents } from '../src/sse.ts';
 import { Job as JobSchema, JobCreateRequest, JobEvent } from '../src/schemas.gen.ts';
@@ -134,6 +134,19 @@ describe('lifecycle and events', () => {
     assert.deepEqual(events.map((event) => event.event), ['queued', 'started', 'completed']);
     assert.equal(events.at(-1)!.data.job!.result!.cached, true);
     assert.equal(gpu.calls, 0);
+  });
+});
+
+describe('b64_json jobs', () => {
+  test('results carry base64 images (read back from R2), in GET and in the completed event', async () => {
+    gpu.reset();
+    const { job } = await createJob({ prompt: 'inline bytes', seed: 21, n: 2, response_format: 'b64_json' });
+    const events = await readEvents(job.id);
+    const completed = events.at(-1)!.data.job!;
+    assert.equal(completed.status, 'succeeded');
+    assert.deepEqual(completed.result!.data.map((image) => [image.url, Buffer.from(image.b64_json!, 'base64').equals(tinyPng(image.seed))]), [[undefined, true], [undefined, true]]);
+    const fetched = (await (await worker.fetch(`/v1/jobs/${job.id}`, { headers: bearer(key) })).json()) as Job;
+    assert.deepEqual(fetched.result, completed.result);
   });
 });
 

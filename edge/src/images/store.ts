@@ -6,6 +6,7 @@ import { CONTENT_TYPES } from '../generation/params.ts';
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const KEY_PATTERN = /^[0-9a-f]{64}$/;
 export const FORMAT_OF_EXTENSION: Record<string, ImageFormat> = { png: 'png', webp: 'webp', jpeg: 'jpeg', jpg: 'jpeg' };
+export const FORMAT_OF_CONTENT_TYPE = { 'image/png': 'png', 'image/webp': 'webp', 'image/jpeg': 'jpeg' } as const satisfies Record<string, ImageFormat>;
 
 export interface ImageMeta {
   key: string;

@@ -21,6 +21,8 @@ export interface StoredEvent {
   id: number;
   event: 'queued' | 'started' | 'progress' | 'completed' | 'failed' | 'cancelled';
   data: string;
+  /** The data's job result is sent with base64 images (b64_json jobs), read from R2 at send time. */
+  expand?: boolean;
 }
 
 export interface JobStore {

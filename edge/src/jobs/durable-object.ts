@@ -11,6 +11,8 @@ import { durableGenerationLock } from '../stores/generation-lock/durable-object.
 import { ProblemError, problemBody } from '../middleware/problem/index.ts';
 import { formatEvent } from '../sse.ts';
 import { deliverWebhook } from '../webhook/deliver.ts';
+import { findImage, FORMAT_OF_CONTENT_TYPE } from '../images/store.ts';
+import { base64Encode } from '../crypto.ts';
 import type { Job as PublicJob } from '../schemas.gen.ts';
 import { TERMINAL, type JobInit, type JobStore, type StoredEvent } from './contract.ts';
 
@@ -29,6 +31,12 @@ interface JobState {
   nextEventId: number;
 }
 
+interface Subscriber {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Writes in event order, even when one waits for its images to be read. */
+  queue: Promise<void>;
+}
+
 const EVENT_PREFIX = 'ev:';
 const KEEPALIVE_MS = 15_000;
 const encoder = new TextEncoder();
@@ -42,7 +50,9 @@ const nowS = () => Math.floor(Date.now() / 1000);
 export class Job extends DurableObject<Bindings> {
   private state: JobState | null = null;
   private events: StoredEvent[] = [];
-  private subscribers = new Set<WritableStreamDefaultWriter<Uint8Array>>();
+  private subscribers = new Set<Subscriber>();
+  /** Event chunks whose job result is expanded to base64 on the way out, shared by subscribers. */
+  private expanded = new Map<number, Promise<Uint8Array>>();
   private running: AbortController | null = null;
 
   constructor(ctx: DurableObjectState, env: Bindings) {
@@ -87,17 +97,59 @@ export class Job extends DurableObject<Bindings> {
 
   private emit(event: StoredEvent['event'], data: unknown): void {
     const state = this.state!;
+    const terminal = event === 'completed' || event === 'failed' || event === 'cancelled';
     const stored: StoredEvent = { id: state.nextEventId++, event, data: JSON.stringify(data) };
+    if (event === 'completed' && state.init.responseFormat === 'b64_json') stored.expand = true;
     this.events.push(stored);
     void this.ctx.storage.put(eventKey(stored.id), stored);
     this.save();
-    const chunk = encoder.encode(formatEvent({ id: String(stored.id), event: stored.event, data: stored.data }));
-    const terminal = event === 'completed' || event === 'failed' || event === 'cancelled';
-    for (const writer of this.subscribers) {
-      writer.write(chunk).catch(() => this.subscribers.delete(writer));
-      if (terminal) writer.close().catch(() => {});
+    for (const subscriber of this.subscribers) {
+      this.send(subscriber, stored);
+      if (terminal) this.close(subscriber);
     }
     if (terminal) this.subscribers.clear();
+  }
+
+  private chunk(event: StoredEvent): Promise<Uint8Array> {
+    const encode = (data: string) => encoder.encode(formatEvent({ id: String(event.id), event: event.event, data }));
+    if (!event.expand) return Promise.resolve(encode(event.data));
+    let chunk = this.expanded.get(event.id);
+    if (!chunk) {
+      const { job } = JSON.parse(event.data) as { job: PublicJob };
+      chunk = this.publicJob(job).then((expanded) => encode(JSON.stringify({ job: expanded })));
+      this.expanded.set(event.id, chunk);
+    }
+    return chunk;
+  }
+
+  private send(subscriber: Subscriber, event: StoredEvent): void {
+    subscriber.queue = subscriber.queue
+      .then(async () => subscriber.writer.write(await this.chunk(event)))
+      .catch(() => {
+        this.subscribers.delete(subscriber);
+      });
+  }
+
+  private close(subscriber: Subscriber): void {
+    subscriber.queue = subscriber.queue.then(() => subscriber.writer.close()).catch(() => {});
+  }
+
+  /**
+   * The job as clients see it. Results are stored with URLs only (Durable Object values are
+   * bounded); a b64_json job gets its images read back from R2 when it is read.
+   */
+  private async publicJob(job: PublicJob): Promise<PublicJob> {
+    const state = this.state;
+    if (!job.result || state?.init.responseFormat !== 'b64_json') return job;
+    const data = await Promise.all(
+      job.result.data.map(async ({ url: _url, ...image }) => {
+        const format = FORMAT_OF_CONTENT_TYPE[image.content_type];
+        const stored = await findImage(this.env, image.key, format, true);
+        if (!stored?.bytes) throw new ProblemError('internal', 'A stored image of this job is missing');
+        return { ...image, b64_json: base64Encode(stored.bytes) };
+      }),
+    );
+    return { ...job, result: { ...job.result, data } };
   }
 
   private finish(status: 'succeeded' | 'failed' | 'cancelled', fields: Partial<PublicJob>): void {
@@ -137,13 +189,14 @@ export class Job extends DurableObject<Bindings> {
   }
 
   async get(kid: string): Promise<PublicJob | null> {
-    return this.visible(kid)?.job ?? null;
+    const state = this.visible(kid);
+    return state ? this.publicJob(state.job) : null;
   }
 
   async cancel(kid: string): Promise<PublicJob | null> {
     const state = this.visible(kid);
     if (!state) return null;
-    if (TERMINAL.has(state.job.status)) return state.job;
+    if (TERMINAL.has(state.job.status)) return this.publicJob(state.job);
     this.finish('cancelled', {});
     this.running?.abort(new Error('cancelled'));
     // Give the slot and the image tokens back now; releasing a lease twice is a no-op.
@@ -161,20 +214,21 @@ export class Job extends DurableObject<Bindings> {
     const state = this.visible(kid);
     if (!state) return new Response(null, { status: 404 });
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const writer = writable.getWriter();
-    for (const event of this.events) {
-      if (event.id > last) writer.write(encoder.encode(formatEvent({ id: String(event.id), event: event.event, data: event.data }))).catch(() => {});
-    }
+    const subscriber: Subscriber = { writer: writable.getWriter(), queue: Promise.resolve() };
+    // Replay and subscribe in one synchronous step, so no event falls between the two.
+    for (const event of this.events) if (event.id > last) this.send(subscriber, event);
     if (TERMINAL.has(state.job.status)) {
-      writer.close().catch(() => {});
+      this.close(subscriber);
     } else {
-      this.subscribers.add(writer);
+      this.subscribers.add(subscriber);
       const keepalive = setInterval(() => {
-        if (!this.subscribers.has(writer)) return clearInterval(keepalive);
-        writer.write(encoder.encode(': keepalive\n\n')).catch(() => {
-          this.subscribers.delete(writer);
-          clearInterval(keepalive);
-        });
+        if (!this.subscribers.has(subscriber)) return clearInterval(keepalive);
+        subscriber.queue = subscriber.queue
+          .then(() => subscriber.writer.write(encoder.encode(': keepalive\n\n')))
+          .catch(() => {
+            this.subscribers.delete(subscriber);
+            clearInterval(keepalive);
+          });
       }, KEEPALIVE_MS);
     }
     return new Response(readable, { headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache' } });
@@ -215,7 +269,7 @@ export class Job extends DurableObject<Bindings> {
     };
     try {
       const outcome = await generate(deps, init.params, {
-        needBytes: init.responseFormat === 'b64_json',
+        needBytes: false,
         signal: abort.signal,
         preview: true,
         leaseId: init.leaseId,
@@ -230,7 +284,7 @@ export class Job extends DurableObject<Bindings> {
         },
       });
       if (this.state?.job.status !== 'running') return; // cancelled meanwhile
-      this.finish('succeeded', { result: generationResponse(outcome, init.origin, init.responseFormat) });
+      this.finish('succeeded', { result: generationResponse(outcome, init.origin, 'url') });
     } catch (error) {
       if (this.state?.job.status !== 'running') return;
       const known = error instanceof ProblemError ? error : null;
@@ -251,7 +305,13 @@ export class Job extends DurableObject<Bindings> {
     const state = this.state!;
     const webhook = state.webhook!;
     webhook.attempts += 1;
-    const result = await deliverWebhook(webhook.url, webhook.secret, `${state.job.id}:${state.job.status}`, JSON.stringify(state.job), this.config.allowPrivateWebhooks);
+    let body: string;
+    try {
+      body = JSON.stringify(await this.publicJob(state.job));
+    } catch {
+      body = JSON.stringify(state.job);
+    }
+    const result = await deliverWebhook(webhook.url, webhook.secret, `${state.job.id}:${state.job.status}`, body, this.config.allowPrivateWebhooks);
     const log = createLogger({ request_id: state.init.requestId, job_id: state.job.id });
     if (result.delivered) {
       webhook.done = true;
