@@ -13,6 +13,8 @@
 import type { DType } from '../../onnx/dtype.ts';
 import { BYTES_PER_ELEMENT } from '../../onnx/dtype.ts';
 import type { Graph, TensorData, Value } from '../../onnx/graph.ts';
+import type { RuntimeTensor } from '../../onnx/runtime.ts';
+import { tensor } from '../../onnx/runtime.ts';
 import {
   add, cast, concat, constant, exp, gather, int64s, layerNorm, matmul, max, min, mul, multiHeadAttention,
   reduceSum, reshape, slice, softmax, sqrt, tanh, div, transpose,
@@ -35,60 +37,127 @@ const GELU_TANH_BETA = Math.sqrt(2 / Math.PI);
 const GELU_TANH_KAPPA = 0.044715;
 
 /**
- * The generator's weights as graph initializers, each emitted once (the
- * TensorStore is read lazily when the graph is serialized: no copies at load).
- * `matrix`/`bias` follow the compute precision; `float32` is always fp32.
+ * How weights enter a graph. `initializers`: stored in the graph (the disk
+ * cache holds them; onnxruntime loads them per session). `inputs`: every
+ * weight is a graph input named by `weightInputName`, fed at run time from one
+ * in-memory copy (`WeightFeeder`), so the per-scale sessions share a single
+ * copy of the weights instead of loading one each (CPU per-scale mode).
+ */
+export type WeightBinding = 'initializers' | 'inputs';
+
+/** Graph input name of a weight: `weights/<state-dict key>[^T]@<dtype>` (^T: stored transposed, (in, out)). */
+export function weightInputName(name: string, dtype: DType, transposed: boolean): string {
+  return `weights/${name}${transposed ? '^T' : ''}@${dtype}`;
+}
+
+const WEIGHT_INPUT = /^weights\/(.+?)(\^T)?@(\w+)$/;
+
+/**
+ * The generator's weights, each emitted once per graph, as initializers read
+ * lazily from the TensorStore when the graph is serialized, or as inputs
+ * (see WeightBinding). `matrix` follows the compute precision; `float32` is
+ * always fp32.
  */
 export class GeneratorWeights {
   readonly graph: Graph;
   readonly store: TensorStore;
   readonly precision: Precision;
   readonly dtype: DType;
+  readonly binding: WeightBinding;
   private readonly emitted = new Map<string, Value>();
 
-  constructor(graph: Graph, store: TensorStore, precision: Precision) {
+  constructor(graph: Graph, store: TensorStore, precision: Precision, binding: WeightBinding = 'initializers') {
     this.graph = graph;
     this.store = store;
     this.precision = precision;
     this.dtype = precision === 'fp16' ? 'float16' : 'float32';
+    this.binding = binding;
   }
 
   /** A weight at the compute precision (block matrices and their biases). */
   matrix(name: string, shape: number[]): Value {
-    return this.emit(name, this.dtype, shape);
+    return this.emit(name, this.dtype, shape, false);
   }
 
   /** A weight kept in fp32 whatever the precision (embeddings, head, per-head scales). */
   float32(name: string, shape: number[]): Value {
-    return this.emit(name, 'float32', shape);
+    return this.emit(name, 'float32', shape, false);
   }
 
   /**
    * A torch Linear weight stored (out, in), emitted pre-transposed as (in, out)
    * so x·W needs no Transpose node: onnxruntime would otherwise fold a
    * transposed copy of every matrix at load (extra memory) or run the slower
-   * transposed-B product (1.7× on this CPU for the d16 shapes). The transpose
-   * happens once, when the graph is serialized to the disk cache.
+   * transposed-B product. The transpose happens once, when the graph is
+   * serialized (or the weight first fed).
    */
   linearWeight(name: string, outFeatures: number, inFeatures: number, dtype: DType = this.dtype): Value {
-    const key = `${name}@${dtype}@T`;
+    return this.emit(name, dtype, [outFeatures, inFeatures], true);
+  }
+
+  private emit(name: string, dtype: DType, shape: number[], transposed: boolean): Value {
+    const key = weightInputName(name, dtype, transposed);
     let v = this.emitted.get(key);
     if (!v) {
-      const stored = this.store.as(name, dtype, [outFeatures, inFeatures]);
-      v = this.graph.initializer(`${name}.T${dtype === 'float32' ? '' : `.${dtype}`}`, transposed2d(stored));
+      const stored = this.store.as(name, dtype, shape);
+      if (this.binding === 'inputs') {
+        v = this.graph.input(key, dtype, transposed ? [shape[1], shape[0]] : shape);
+      } else {
+        const initializerName = `${name}${transposed ? '.T' : ''}${dtype === 'float32' ? '' : `.${dtype}`}`;
+        v = this.graph.initializer(initializerName, transposed ? transposed2d(stored) : stored);
+      }
       this.emitted.set(key, v);
     }
     return v;
   }
+}
 
-  private emit(name: string, dtype: DType, shape: number[]): Value {
-    const key = `${name}@${dtype}`;
-    let v = this.emitted.get(key);
-    if (!v) {
-      v = this.graph.initializer(dtype === 'float32' ? name : `${name}.${dtype}`, this.store.as(name, dtype, shape));
-      this.emitted.set(key, v);
+/**
+ * Feeds the `weights/…` inputs of graphs built with binding 'inputs': each
+ * weight is read (and transposed, converted) once and the same tensor is
+ * handed to every session that asks for it.
+ */
+export class WeightFeeder {
+  readonly store: TensorStore;
+  private readonly tensors = new Map<string, RuntimeTensor>();
+
+  constructor(store: TensorStore) {
+    this.store = store;
+  }
+
+  static isWeightInput(name: string): boolean {
+    return WEIGHT_INPUT.test(name);
+  }
+
+  /** Tensors for the weight inputs among `inputNames` (other names are ignored). */
+  feeds(inputNames: readonly string[]): Record<string, RuntimeTensor> {
+    const out: Record<string, RuntimeTensor> = {};
+    for (const name of inputNames) {
+      const m = WEIGHT_INPUT.exec(name);
+      if (!m) continue;
+      let t = this.tensors.get(name);
+      if (!t) {
+        const [, key, transposed, dtype] = m;
+        const stored = this.store.as(key, dtype as DType);
+        const data = transposed ? transposed2d(stored) : stored;
+        const bytes = data.bytes();
+        const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+        const values = dtype === 'float16'
+          ? new Uint16Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 2)
+          : new Float32Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 4);
+        t = tensor(dtype as DType, values, data.shape);
+        this.tensors.set(name, t);
+      }
+      out[name] = t;
     }
-    return v;
+    return out;
+  }
+
+  /** Bytes held. */
+  get byteLength(): number {
+    let n = 0;
+    for (const t of this.tensors.values()) n += t.data.byteLength;
+    return n;
   }
 }
 

@@ -26,7 +26,7 @@ import {
   add, cast, concat, gather, identity, layerNorm, reshape, slice, softmax, transpose, unsqueeze, where,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
-import type { AttentionImpl, CrossAttnMode, KvCache, Precision } from './blocks.ts';
+import type { AttentionImpl, CrossAttnMode, KvCache, Precision, WeightBinding } from './blocks.ts';
 import { block, crossKeyValues, dense, crossRouting, GeneratorWeights, ropeConstants, selectRows } from './blocks.ts';
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
@@ -86,6 +86,8 @@ export interface GeneratorGraphOptions {
   samplerPath?: SamplerPath;
   /** Take the standard path at sampler scales too (upstream w_mask = False). */
   ignoreSamplerHead?: boolean;
+  /** 'inputs': weights become `weights/…` graph inputs fed by a WeightFeeder shared across sessions (blocks.ts). */
+  weights?: WeightBinding;
 }
 
 export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer'>> {
@@ -104,6 +106,7 @@ export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOpti
     teacherForced: options.teacherForced ?? false,
     moreSmooth: options.moreSmooth ?? false,
     ignoreSamplerHead: options.ignoreSamplerHead ?? false,
+    weights: options.weights ?? 'initializers',
     samplerPath: options.samplerPath,
   };
   const { first, last, batch } = resolved;
@@ -155,7 +158,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   const output = (v: Value, name: string) => {
     if (g.output(v, name).name !== name) throw new Error(`generator graph: output name ${name} is already taken`);
   };
-  const w = new GeneratorWeights(g, store, o.precision);
+  const w = new GeneratorWeights(g, store, o.precision, o.weights);
   const kvDtype: DType = w.dtype;
   const routing = crossRouting(o.crossAttn, B);
   const samplerScales = range(first, last).filter((si) => usesSamplerPath(cfg, o, si));
