@@ -35,11 +35,12 @@ export async function deployCommand(settings: ModalSettings, io: CommandIo, opti
 }
 
 /**
- * Finds the endpoint's URL (the edge's GPU_SERVICE_URL) and polls its signed
- * /readyz until a container is up with models loaded and warm.
+ * Finds the endpoint's URL (the edge's GPU_SERVICE_URL), polls /readyz until a
+ * container is up with models loaded and warm, then makes one signed request
+ * to prove the secret the edge will use is the one the service holds.
  */
 export async function warmCommand(settings: ModalSettings, io: CommandIo, options: CommandOptions & { sharedSecret: string; timeoutMs: number }): Promise<string | undefined> {
-  io.log(`plan: look up the web URL of ${settings.appName}/${WEB_FUNCTION}, then GET /readyz (signed) until 200, for up to ${options.timeoutMs / 1000} s`);
+  io.log(`plan: look up the web URL of ${settings.appName}/${WEB_FUNCTION}, GET /readyz until 200 (up to ${options.timeoutMs / 1000} s), then a signed GET /metrics`);
   if (options.dryRun) return undefined;
   const gateway = await io.gateway();
   try {
@@ -49,18 +50,21 @@ export async function warmCommand(settings: ModalSettings, io: CommandIo, option
     for (let attempt = 1; ; attempt++) {
       let status: number | string;
       try {
-        const response = await io.fetch(url + '/readyz', { headers: signedHeaders(options.sharedSecret, 'GET', '/readyz', '') });
+        const response = await io.fetch(url + '/readyz');
         status = response.status;
         await response.body?.cancel();
       } catch (error) {
         status = error instanceof Error ? error.message : String(error);
       }
       if (status === 200) break;
-      if (status === 401) throw new Error('the endpoint rejected the signature: GPU_SHARED_SECRET differs from the Modal secret');
       if (Date.now() >= deadline) throw new Error(`not ready after ${options.timeoutMs / 1000} s (last answer: ${status})`);
       io.log(`  attempt ${attempt}: ${status}, waiting`);
       await io.sleep(Math.min(10_000, 1000 * attempt));
     }
+    const signed = await io.fetch(url + '/metrics', { headers: signedHeaders(options.sharedSecret, 'GET', '/metrics', '') });
+    await signed.body?.cancel();
+    if (signed.status === 401) throw new Error('the endpoint rejected the signature: GPU_SHARED_SECRET differs from the Modal secret');
+    if (signed.status !== 200) throw new Error(`signed GET /metrics answered ${signed.status}`);
     io.log(`ready. GPU_SERVICE_URL=${url}`);
     return url;
   } finally {

@@ -18,7 +18,7 @@ it('answers 500 generation_failed to in-flight work when the engine dies, then r
     assert.match(await bystander.text(), /event: error\ndata: .*generation_failed/);
     assert.match((await service.engineFailed).message, /exited with code 70/);
 
-    assert.equal((await signedGet(service.url, '/readyz')).status, 503);
+    assert.equal((await fetch(service.url + '/readyz')).status, 503);
     assert.equal((await fetch(service.url + '/healthz')).status, 200);
     const after = await signedPost(service.url, GENERATE_PATH, generateBody());
     assert.equal(after.status, 503);

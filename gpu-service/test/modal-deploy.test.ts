@@ -11,7 +11,7 @@ import { requestSignature } from '../src/server/auth.ts';
 
 const SECRET = 'modal-test-secret-0123456789abcdef-0123';
 
-function recordingIo(options: { readyAfter?: number; webUrl?: string; sandbox?: SandboxOutcome } = {}) {
+function recordingIo(options: { readyAfter?: number; webUrl?: string; sandbox?: SandboxOutcome; signedStatus?: number } = {}) {
   const calls: { what: string; args: unknown[] }[] = [];
   const lines: string[] = [];
   let readyzCalls = 0;
@@ -36,6 +36,7 @@ function recordingIo(options: { readyAfter?: number; webUrl?: string; sandbox?: 
     },
     fetch: (async (input: string | URL | Request, init?: RequestInit) => {
       calls.push({ what: 'fetch', args: [String(input), init] });
+      if (String(input).endsWith('/metrics')) return new Response(null, { status: options.signedStatus ?? 200 });
       readyzCalls++;
       return new Response(null, { status: readyzCalls > (options.readyAfter ?? 0) ? 200 : 503 });
     }) as typeof fetch,
@@ -73,19 +74,22 @@ describe('Modal deploy commands', () => {
     assert.equal(env.MODAL_MIN_CONTAINERS, '1');
   });
 
-  it('warm looks up the web URL and polls a signed /readyz until 200', async () => {
+  it('warm looks up the web URL, polls /readyz until 200, then checks the secret with one signed request', async () => {
     const { io, calls, lines } = recordingIo({ webUrl: 'https://ws--star-gpu-service-serve.modal.run', readyAfter: 2 });
     const url = await warmCommand(settings, io, { dryRun: false, sharedSecret: SECRET, timeoutMs: 60_000 });
     assert.equal(url, 'https://ws--star-gpu-service-serve.modal.run');
     assert.deepEqual(calls.find((c) => c.what === 'webUrl')?.args, ['star-gpu-service', 'serve']);
-    const fetches = calls.filter((c) => c.what === 'fetch');
-    assert.equal(fetches.length, 3);
-    const [target, init] = fetches[0].args as [string, { headers: Record<string, string> }];
-    assert.equal(target, 'https://ws--star-gpu-service-serve.modal.run/readyz');
-    const timestamp = init.headers['x-star-timestamp'];
-    assert.equal(init.headers['x-star-signature'], requestSignature(SECRET, 'GET', '/readyz', timestamp, ''));
+    const fetches = calls.filter((c) => c.what === 'fetch').map((c) => c.args as [string, { headers: Record<string, string> } | undefined]);
+    assert.deepEqual(fetches.map(([target]) => target.slice(url!.length)), ['/readyz', '/readyz', '/readyz', '/metrics']);
+    const headers = fetches[3][1]!.headers;
+    assert.equal(headers['x-star-signature'], requestSignature(SECRET, 'GET', '/metrics', headers['x-star-timestamp'], ''));
     assert.equal(calls.at(-1)?.what, 'close');
     assert.ok(lines.at(-1)?.includes('GPU_SERVICE_URL=https://ws--star-gpu-service-serve.modal.run'));
+  });
+
+  it('warm fails clearly when the service holds another secret', async () => {
+    const { io } = recordingIo({ webUrl: 'https://x.modal.run', signedStatus: 401 });
+    await assert.rejects(warmCommand(settings, io, { dryRun: false, sharedSecret: SECRET, timeoutMs: 1000 }), /GPU_SHARED_SECRET differs/);
   });
 
   it('warm fails clearly when the app has no web endpoint', async () => {

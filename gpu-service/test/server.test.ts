@@ -54,13 +54,15 @@ describe('authentication', () => {
     assert.match((await problem(response)).detail ?? '', /stale/);
   });
 
-  it('protects /readyz and /metrics but not /healthz', async () => {
-    assert.equal((await fetch(service.url + '/readyz')).status, 401);
+  it('protects /metrics but leaves the /healthz and /readyz probes open', async () => {
     assert.equal((await fetch(service.url + '/metrics')).status, 401);
+    assert.equal((await signedGet(service.url, '/metrics')).status, 200);
     const health = await fetch(service.url + '/healthz');
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
-    assert.equal((await signedGet(service.url, '/readyz')).status, 200);
+    const ready = await fetch(service.url + '/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', models: ['star-tiny'] });
   });
 });
 

@@ -1,5 +1,5 @@
-// The Hono app: health (open), then body limit and HMAC auth in front of
-// everything else. Pure wiring; the pieces live in their own modules.
+// The Hono app: /healthz and /readyz (open), then body limit and HMAC auth in
+// front of everything else. Pure wiring; the pieces live in their own modules.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ModelInfo } from '../engine/types.ts';
@@ -28,7 +28,13 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
 
+  // Liveness and readiness are open: platform probes (Docker, Modal, load
+  // balancers) cannot sign, and the answers reveal nothing worth protecting.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    if (deps.isReady()) return c.json({ status: 'ready', models: [...deps.models.keys()] });
+    return c.json({ status: deps.batcher.isDraining ? 'draining' : 'loading' }, 503);
+  });
 
   // Outermost, so 401 and 413 from the middleware below are counted too.
   app.use('/internal/*', async (c, next) => {
@@ -39,11 +45,6 @@ export function createApp(deps: AppDeps): Hono {
   });
   app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse('payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`) }));
   app.use('*', hmacAuth(deps.sharedSecret));
-
-  app.get('/readyz', (c) => {
-    if (deps.isReady()) return c.json({ status: 'ready', models: [...deps.models.keys()] });
-    return c.json({ status: deps.batcher.isDraining ? 'draining' : 'loading' }, 503);
-  });
 
   app.get('/metrics', async (c) => {
     await deps.beforeScrape();
