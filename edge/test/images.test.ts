@@ -100,6 +100,10 @@ test('CORS: preflight allows Authorization and the API headers; responses expose
   assert.equal(response.headers.get('Access-Control-Allow-Origin'), '*');
   assert.match(response.headers.get('Access-Control-Expose-Headers') ?? '', /X-Request-Id.*RateLimit/);
   await response.arrayBuffer();
+  const refused = await worker.fetch('/v1/models', { headers: { Origin: 'https://app.example' } });
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get('Access-Control-Allow-Origin'), '*', 'browsers can read error bodies too');
+  await refused.arrayBuffer();
 });
 
 test('GET / serves the playground page', async () => {

@@ -69,3 +69,48 @@ test('state survives a snapshot round trip (what the Durable Object persists)', 
   const restored = new KeyLimiter(JSON.parse(JSON.stringify(l.snapshot())));
   assert.equal(restored.consumeRequest(limits, 0).status.requests.remaining, 58);
 });
+
+test('property: under any sequence of requests, leases and releases, buckets stay within [0, capacity] and never over-admit', async () => {
+  const fc = (await import('fast-check')).default;
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('request' as const), dt: fc.integer({ min: 0, max: 5_000 }) }),
+    fc.record({ kind: fc.constant('acquire' as const), dt: fc.integer({ min: 0, max: 5_000 }), images: fc.integer({ min: 1, max: 6 }) }),
+    fc.record({ kind: fc.constant('release' as const), dt: fc.integer({ min: 0, max: 5_000 }), used: fc.integer({ min: 0, max: 6 }) }),
+  );
+  const small = { requests: 5, images: 8, window_seconds: 60, concurrent: 2 };
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+      const l = new KeyLimiter(undefined);
+      let now = 0;
+      let admittedRequests = 0;
+      let chargedImages = 0;
+      const open: { id: string; images: number }[] = [];
+      for (const step of ops) {
+        now += step.dt;
+        if (step.kind === 'request') {
+          const decision = l.consumeRequest(small, now);
+          if (decision.allowed) admittedRequests++;
+          assert.ok(decision.status.requests.remaining >= 0 && decision.status.requests.remaining <= small.requests);
+        } else if (step.kind === 'acquire') {
+          const decision = l.acquire(small, step.images, 3_600_000, now);
+          if (decision.allowed) {
+            open.push({ id: decision.leaseId, images: step.images });
+            chargedImages += step.images;
+          }
+          assert.ok(open.length <= small.concurrent);
+          assert.ok(decision.status.images.remaining >= 0 && decision.status.images.remaining <= small.images);
+        } else if (open.length > 0) {
+          const lease = open.shift()!;
+          const status = l.release(small, lease.id, step.used, now);
+          chargedImages -= lease.images - Math.min(lease.images, step.used);
+          assert.ok(status.images.remaining >= 0 && status.images.remaining <= small.images);
+        }
+      }
+      // Admissions are bounded by the capacity plus what the elapsed time refilled.
+      const refill = (capacity: number) => capacity + Math.floor((now / 1000) * (capacity / small.window_seconds)) + 1;
+      assert.ok(admittedRequests <= refill(small.requests));
+      assert.ok(chargedImages <= refill(small.images));
+    }),
+    { numRuns: 300 },
+  );
+});
