@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CRASH_PROMPT } from './support/test-engine.ts';
-import { GENERATE_PATH, generateBody, signedGet, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
+import { GENERATE_PATH, generateBody, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
 
 it('answers 500 generation_failed to in-flight work when the engine dies, then reports not ready', { timeout: 20_000 }, async () => {
   const service = await startTestService({ ...TEST_ENGINE_ENV, BATCH_WINDOW_MS: '20' });
