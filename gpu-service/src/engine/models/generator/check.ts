@@ -16,14 +16,14 @@ import { basename, join } from 'node:path';
 import { Graph } from '../../onnx/graph.ts';
 import type { TypedArray } from '../../onnx/dtype.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
-import type { RuntimeTensor } from '../../onnx/runtime.ts';
+import type { Device, RuntimeTensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { UpstreamVqvaeArgs } from '../vqvae/config.ts';
 import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
 import { buildDecoderGraph, DECODER_INPUT } from '../vqvae/decoder.ts';
-import type { AttentionImpl, CrossAttnMode } from './blocks.ts';
+import type { AttentionImpl, CrossAttnMode, Precision } from './blocks.ts';
 import type { GeneratorConfig, SampleVersion, UpstreamBuildArgs } from './config.ts';
 import { fromUpstreamArgs, scaleCount, scaleOffset, totalTokens } from './config.ts';
 import type { SamplerPath } from './generator.ts';
@@ -71,6 +71,9 @@ export interface CheckOptions {
   threads?: number;
   /** Decode final.f_hat and compare the images (default true). */
   images?: boolean;
+  /** fp16 runs the generator, φ convs and decoder at half precision (the CUDA path); the fixtures' tolerances are fp32's, so expect failures. */
+  precision?: Precision;
+  device?: Device;
   /** The §4.5 sampler path, to check the masked-path step tensors `s{si}.k{k}.*` (default: sampler-head.ts's, when the config has the head). */
   samplerPath?: SamplerPath;
 }
@@ -95,7 +98,9 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
   const vae = readSafetensors(join(dir, 'vae.safetensors'));
   const report: CheckReport = { fixture: fixture.name ?? basename(dir), dir, pass: true, checked: [], skipped: [] };
   const threads = options.threads ?? 1;
-  const decoder = options.images === false ? null : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision: 'fp32', debug: true })), { device: 'cpu', threads });
+  const precision = options.precision ?? 'fp32';
+  const device = options.device ?? 'cpu';
+  const decoder = options.images === false ? null : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision, debug: true })), { device, threads });
 
   const modes = options.modes ?? ['upstream', 'per-row'];
   for (const mode of modes) {
@@ -107,12 +112,12 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const ref = readSafetensors(join(dir, file));
     const compare = comparer(report, ref, file, mode);
     const B = ref.get('in.tokens.s0').shape[0];
-    const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums);
+    const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision });
     const samplerPath = options.samplerPath ?? (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
     const graph = buildGeneratorGraph(weights, cfg, {
-      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath, quantizer,
+      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath, quantizer, precision,
     });
-    const session = await Session.create(toModelBytes(graph), { device: 'cpu', threads });
+    const session = await Session.create(toModelBytes(graph), { device, threads });
     const feeds = fixtureFeeds(graph, ref, B, fixture.sampling);
     const out = await session.run(feeds);
     await session.dispose();
