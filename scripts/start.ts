@@ -1,0 +1,72 @@
+// `npm start`: the whole stack on this machine — gpu-service (star-tiny, CPU)
+// and the edge Worker in workerd with local KV/R2/Durable Objects — then the
+// URLs, a dev API key and commands that work as printed. Ctrl-C stops both.
+import { join } from 'node:path';
+import { stopAllServices } from './lib/processes.ts';
+import { ROOT, startStack } from './lib/stack.ts';
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    console.error(`${name} must be a TCP port (1-65535), got "${raw}"`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const edgePort = port('STAR_EDGE_PORT', 8787);
+const gpuPort = port('STAR_GPU_PORT', 8788);
+const started = Date.now();
+console.log(`Starting star-api: gpu-service on :${gpuPort} (star-tiny, CPU), edge on :${edgePort} (workerd) ...`);
+
+let stopping = false;
+const shutdown = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping ...');
+  await stopAllServices();
+  process.exit(0);
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
+
+let stack;
+try {
+  stack = await startStack({ edgePort, gpuPort, stateDir: join(ROOT, '.wrangler/star-dev'), echo: process.env.STAR_VERBOSE === '1' });
+} catch (error) {
+  console.error(`\nstar-api did not start: ${(error as Error).message}`);
+  process.exit(1);
+}
+
+const { edgeUrl, apiKey } = stack;
+console.log(`
+star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s. star-tiny has untrained weights: its images are noise.
+
+  Playground   ${edgeUrl}/
+  API          ${edgeUrl}/v1   (contract: openapi.yaml)
+  gpu-service  ${stack.gpuUrl}   (internal; signed requests only)
+  API key      ${apiKey}
+
+Try it:
+
+  curl -sS ${edgeUrl}/v1/images/generations \\
+    -H "Authorization: Bearer ${apiKey}" -H 'Content-Type: application/json' \\
+    -d '{"prompt": "a lighthouse on a cliff at dusk", "seed": 42}'
+
+  STAR_API_KEY=${apiKey} node --input-type=module -e "
+    import { StarClient } from '@star-api/sdk';
+    const star = new StarClient({ apiKey: process.env.STAR_API_KEY, baseURL: '${edgeUrl}' });
+    const { data } = await star.images.generate({ prompt: 'a red fox in the snow', seed: 7 });
+    console.log(data[0].url);"
+
+Ctrl-C stops both services.`);
+
+for (const service of [stack.gpu, stack.edge]) {
+  service.child.once('exit', (code) => {
+    if (stopping) return;
+    console.error(`\n${service.name} exited unexpectedly (code ${code}):\n${service.output().slice(-4000)}`);
+    void shutdown();
+  });
+}
