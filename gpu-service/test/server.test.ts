@@ -123,6 +123,15 @@ describe('generation', () => {
     });
   });
 
+  it('takes any Unicode prompt and keeps it exactly in the PNG parameters', async () => {
+    const prompt = 'un renard 🦊 dans la neige — 雪の中の狐 "quoted"';
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ prompt }));
+    assert.equal(response.status, 200);
+    const body = generateResponseSchema.parse(await response.json());
+    const text = readPngText(Buffer.from(body.images[0].b64, 'base64'));
+    assert.equal(JSON.parse(text.parameters).prompt, prompt);
+  });
+
   it('image i equals image 0 of a request for seeds[i] alone', async () => {
     const both = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [5, 6], output_format: 'rgb' }))).json());
     const alone = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [6], output_format: 'rgb' }))).json());

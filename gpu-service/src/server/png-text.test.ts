@@ -15,8 +15,8 @@ it('inserts tEXt chunks that decoders accept and that read back unchanged', asyn
 
 it('escapes text outside Latin-1 printable instead of corrupting the chunk', () => {
   const png = Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108020000009077530e', 'hex');
-  const tagged = insertPngText(png, { prompt: 'renard 🦊' });
-  assert.equal(readPngText(tagged).prompt, 'renard \\ud83e\\udd8a');
+  const tagged = insertPngText(png, { prompt: 'renard — 🦊' });
+  assert.equal(readPngText(tagged).prompt, 'renard \\u2014 \\ud83e\\udd8a');
 });
 
 it('refuses input that is not a PNG', () => {
