@@ -220,6 +220,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
           // A failed generation fails its local joiners too; a claim given up for this request's
           // own reasons (its limits, its abort) is handed to them instead.
           const generationFailed = error instanceof ProblemError && error.problem !== 'rate_limited';
+          if (generationFailed) deps.log.warn('gpu call failed', { problem: error.problem, detail: error.message, images: generate.length });
           for (const i of generate) mine.get(i)!.reject(generationFailed ? error : new Handoff());
           throw error;
         } finally {
