@@ -24,6 +24,11 @@ async function untilQueueDepth(depth: number): Promise<void> {
   while (!service.metrics.registry.render().includes(`star_queue_depth ${depth}\n`)) await new Promise((r) => setTimeout(r, 5));
 }
 
+/** Resolves once a batch is running in the engine. */
+async function untilInFlight(): Promise<void> {
+  while (!/^star_in_flight [1-9]/m.test(service.metrics.registry.render())) await new Promise((r) => setTimeout(r, 5));
+}
+
 /** Resolves once the engine has stopped `count` images in all (fails by test timeout otherwise). */
 async function untilEngineCancelled(count: number): Promise<void> {
   while (service.metrics.engineCancelled.get() < count) await new Promise((r) => setTimeout(r, 5));
@@ -73,6 +78,16 @@ describe('load control', { timeout: 20_000 }, () => {
     assert.equal(body.batch_size, 2);
     assert.deepEqual(body.images.map((i) => i.seed), [8]);
     // The engine stopped the leaving request between scales (its worker-side promise rejected).
+    await untilEngineCancelled(cancelledBefore + 1);
+  });
+
+  it('cancels a plain JSON request whose client disconnects mid-generation', async () => {
+    const cancelledBefore = service.metrics.engineCancelled.get();
+    const leaving = new AbortController();
+    const request = post({ seeds: [11] }, { signal: leaving.signal });
+    await untilInFlight();
+    leaving.abort();
+    await assert.rejects(request, { name: 'AbortError' });
     await untilEngineCancelled(cancelledBefore + 1);
   });
 
