@@ -105,7 +105,10 @@ describe('load control', { timeout: 20_000 }, () => {
       await response.text();
       times.push(performance.now() - started);
     }
-    assert.ok(Math.max(...times) < SCALE_MS / 2, `healthz/metrics took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
+    // Median, not max: one sample may stall on a busy CI machine; an engine on the
+    // event loop would stall most of them for up to a whole scale.
+    const median = [...times].sort((a, b) => a - b)[2];
+    assert.ok(median < SCALE_MS / 2, `healthz/metrics took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
     while (!(await reader.read()).done);
     assert.ok(parseSse(text).length > 0);
   });
