@@ -51,6 +51,14 @@ describe('gpu-service/Dockerfile', () => {
     }
   });
 
+  it('carries the models its default MODELS names (embedded ones, since /models starts empty)', () => {
+    const copied = all('COPY').filter((a) => !a.startsWith('--from')).map((a) => a.split(/\s+/).at(-1)!);
+    for (const model of loadConfig({ ...imageEnv(), GPU_SHARED_SECRET: TEST_SECRET }).models) {
+      assert.ok(existsSync(`${REPO}gpu-service/models/${model}/model.json`), `${model} is not embedded`);
+      assert.ok(copied.includes('gpu-service/models'), 'gpu-service/models is not copied into the image');
+    }
+  });
+
   it('runs as a non-root user', () => {
     assert.ok(last('USER') && last('USER') !== 'root' && last('USER') !== '0');
   });
