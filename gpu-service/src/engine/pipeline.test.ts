@@ -3,6 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { cpSync } from 'node:fs';
+import { writeRandomModel } from './models/random-model.ts';
+import { BUILTIN_MODELS_DIR } from './models/registry.ts';
+import { STAR_TINY } from './models/star-tiny.ts';
 import type { StarPipeline } from './pipeline.ts';
 import { loadPipeline, validateRequest } from './pipeline.ts';
 import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
@@ -95,12 +99,34 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   });
 
   it('runs more_smooth rows next to ordinary ones, deterministically', async () => {
+    // Same batch composition ⇒ same bytes. (Across batch sizes more_smooth
+    // images may differ by 1/255: the soft-code matmul at scale 0 has one row
+    // per image, and onnxruntime sums a single row in another order.)
     const smooth = { ...REQUEST, moreSmooth: true };
-    const [a, plain] = await Promise.all(perScale.generateBatch([{ request: smooth }, { request: REQUEST }]));
-    const b = await perScale.generate(smooth);
+    const batch = () => Promise.all(perScale.generateBatch([{ request: smooth }, { request: REQUEST }]));
+    const [a, plain] = await batch();
+    const [b] = await batch();
     assert.ok(same(a.images[0].data, b.images[0].data));
     assert.ok(!same(a.images[0].data, plain.images[0].data));
-    assert.ok(same(plain.images[0].data, (await perScale.generate(REQUEST)).images[0].data));
+    assert.ok(same(plain.images[0].data, (await perScale.generate(REQUEST)).images[0].data), 'ordinary rows are unaffected');
+  });
+
+  it('runs a model with the sampler head (STAR-SPEC §4.5) from seeded noise, deterministically', async () => {
+    // star-tiny's shapes at depth 3 (the sampler head needs ≥ 3) with the head, sampler from scale 3 (pn 4).
+    const dir = join(cacheDir, 'tiny-sampler');
+    const args = { ...STAR_TINY.manifest.generator.build_vae_var_args, depth: 3, enable_adaptive_norm: true, sample_from_idx: 3 };
+    writeRandomModel(dir, { ...STAR_TINY, seed: 77, manifest: { ...STAR_TINY.manifest, name: 'tiny-sampler', generator: { ...STAR_TINY.manifest.generator, build_vae_var_args: args } } });
+    cpSync(join(BUILTIN_MODELS_DIR, 'star-tiny/tokenizer'), join(dir, 'tokenizer'), { recursive: true });
+    const sampler = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
+    try {
+      const [a, b] = await Promise.all([sampler.generate({ ...REQUEST, n: 2 }), sampler.generate({ ...REQUEST, n: 2 })]);
+      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data)));
+      assert.ok(!same(a.images[0].data, a.images[1].data));
+      const second = await sampler.generate({ ...REQUEST, seed: REQUEST.seed + 1 });
+      assert.ok(same(second.images[0].data, a.images[1].data));
+    } finally {
+      await sampler.dispose();
+    }
   });
 
   it('names the missing model and how to get it', async () => {

@@ -1,0 +1,264 @@
+// Engine benchmark (not a test): seconds per image, per-stage times and
+// achieved GFLOP/s, and peak RSS, for
+//   * star-tiny (shipped), and
+//   * a star-256-d16-SHAPED model with random weights: the real generator
+//     (depth 16, C 1024, V 4096, Cvae 32, patch nums 1..16) and VQVAE (ch 160)
+//     shapes; the text encoder is a small random CLIP with the real width
+//     (hidden 1024) but 2 layers instead of 23, and star-tiny's 2048-id
+//     tokenizer. Generated once into .cache/bench (about 1.1 GB).
+// in both generator modes ('all' = one run, 'per-scale' = one run per scale)
+// at batch 1, 2 and 4 on the CPU.
+//
+// Each configuration runs in its own child process (so its peak RSS is its
+// own): load, one warm-up generation, then `--repeats` timed generations.
+// Figures are min / median / max over the repeats. Every child also times an
+// fp32 MatMul probe through onnxruntime with the same threads, and stage
+// throughput is printed as a ratio of that in-process baseline: the machine
+// is shared, and the ratio stays comparable when neighbours are busy.
+//
+//   node gpu-service/bench/engine.ts [--models tiny,d16] [--modes all,per-scale]
+//        [--batches 1,2,4] [--repeats 3] [--threads 2] [--json FILE]
+//   node gpu-service/bench/engine.ts --gpu    (the CUDA run; refuses without a CUDA provider)
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { GeneratorConfig } from '../src/engine/models/generator/config.ts';
+import type { RandomModelSpec } from '../src/engine/models/random-model.ts';
+import { writeRandomModel } from '../src/engine/models/random-model.ts';
+import { BUILTIN_MODELS_DIR, releasedManifest, releasedModel, TINY_MODEL_NAME } from '../src/engine/models/registry.ts';
+import { readClipTextConfig } from '../src/engine/models/text-encoder/config.ts';
+import { Graph } from '../src/engine/onnx/graph.ts';
+import { matmul } from '../src/engine/onnx/ops.ts';
+import { Session, tensor } from '../src/engine/onnx/runtime.ts';
+import type { Device } from '../src/engine/onnx/runtime.ts';
+import { toModelBytes } from '../src/engine/onnx/serialize.ts';
+import type { GeneratorMode, StarPipeline } from '../src/engine/pipeline.ts';
+import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
+import type { GenerateRequest } from '../src/engine/types.ts';
+import { decoderFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
+
+const REPO = resolve(import.meta.dirname, '../..');
+const BENCH_CACHE = join(REPO, '.cache/bench');
+const D16_DIR = join(BENCH_CACHE, 'star-256-d16-random');
+
+/** The star-256-d16-shaped random model (see the header). */
+const D16_SPEC: RandomModelSpec = (() => {
+  const released = releasedManifest(releasedModel('star-256-d16'));
+  return {
+    seed: 1616,
+    manifest: {
+      ...released,
+      name: 'star-256-d16-random',
+      description: 'star-256-d16 shapes with random weights (bench only); 2-layer random CLIP text encoder',
+      generator: { ...released.generator, weights: 'var.safetensors', key: undefined },
+      vqvae: { ...released.vqvae, weights: 'vae.safetensors' },
+    },
+    clip: {
+      vocab_size: 2048, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 2, num_attention_heads: 16,
+      max_position_embeddings: 77, bos_token_id: 2046, eos_token_id: 2047, pad_token_id: 0,
+    },
+  };
+})();
+
+const MODELS: Record<string, () => string> = {
+  tiny: () => join(BUILTIN_MODELS_DIR, TINY_MODEL_NAME),
+  d16: () => {
+    if (!existsSync(join(D16_DIR, 'model.json'))) {
+      console.error(`writing the star-256-d16-shaped random model to ${D16_DIR} (once; ~1.1 GB)…`);
+      const started = performance.now();
+      writeRandomModel(D16_DIR, D16_SPEC);
+      cpSync(join(BUILTIN_MODELS_DIR, TINY_MODEL_NAME, 'tokenizer'), join(D16_DIR, 'tokenizer'), { recursive: true });
+      console.error(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    }
+    return D16_DIR;
+  },
+};
+
+const REQUEST: Omit<GenerateRequest, 'n' | 'seed'> = { prompt: 'a lighthouse on a cliff at sunset, oil painting', cfg: 4, topK: 0, topP: 0.8, moreSmooth: false };
+
+interface ChildSpec {
+  modelDir: string;
+  mode: GeneratorMode;
+  batch: number;
+  repeats: number;
+  threads: number;
+  device: Device;
+  prepackWeights?: boolean;
+  /** Only build/load the graphs (fills the cache so measured children do not build). */
+  prepareOnly?: boolean;
+}
+
+interface ChildResult {
+  model: string;
+  mode: GeneratorMode;
+  batch: number;
+  threads: number;
+  loadMs: number;
+  /** Per repeat: text, each scale (per-scale mode; empty in 'all'), generate, decode, total (ms). */
+  runs: { textMs: number; scaleMs: number[]; generateMs: number; decodeMs: number; totalMs: number }[];
+  peakRssBytes: number;
+  baselineGflops: number;
+  flops: { text: number; scales: number[]; decode: number };
+}
+
+// ---------------------------------------------------------------- child
+
+async function child(spec: ChildSpec): Promise<ChildResult> {
+  const loadStart = performance.now();
+  const pipeline = (await loadPipeline(spec.modelDir, { device: spec.device, threads: spec.threads, mode: spec.mode, prepackWeights: spec.prepackWeights })) as StarPipeline;
+  await pipeline.prepare(spec.batch, false);
+  const loadMs = performance.now() - loadStart;
+  const model = pipeline.model;
+  const cfg: GeneratorConfig = model.generatorConfig;
+  const text = readClipTextConfig(join(model.dir, model.manifest.text_encoder.dir, 'config.json'));
+  const flops = {
+    // One new text per run (its n images share the prompt; "" is cached after the warm-up).
+    text: textEncoderFlops(text, 1),
+    scales: cfg.patchNums.map((_, si) => generatorScaleFlops(cfg, si, spec.batch)),
+    decode: decoderFlops(model.vqvaeConfig, cfg.patchNums[cfg.patchNums.length - 1], spec.batch),
+  };
+  const runs: ChildResult['runs'] = [];
+  if (!spec.prepareOnly) {
+    const baselineBefore = await matmulBaseline(spec);
+    for (let r = 0; r <= spec.repeats; r++) {
+      const marks: number[] = [];
+      // A new prompt every run: the text encoder caches encodings of texts it has seen.
+      const result = await pipeline.generate({ ...REQUEST, prompt: `${REQUEST.prompt}, take ${r}`, n: spec.batch, seed: 1000 + r }, { onProgress: () => marks.push(performance.now()) });
+      if (r === 0) continue; // warm-up
+      const generateStart = marks.length ? marks[marks.length - 1] - result.timings.generateMs : 0;
+      const scaleMs = spec.mode === 'per-scale' ? marks.map((m, i) => m - (i === 0 ? generateStart : marks[i - 1])) : [];
+      runs.push({ ...result.timings, scaleMs });
+    }
+    const baselineAfter = await matmulBaseline(spec);
+    await pipeline.dispose();
+    return {
+      model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, runs, flops,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024, baselineGflops: (baselineBefore + baselineAfter) / 2,
+    };
+  }
+  await pipeline.dispose();
+  return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, runs, flops, peakRssBytes: process.resourceUsage().maxRSS * 1024, baselineGflops: 0 };
+}
+
+/** GFLOP/s of a 512×1024 · 1024×1024 fp32 MatMul through onnxruntime (median of 9 runs). */
+async function matmulBaseline(spec: ChildSpec): Promise<number> {
+  const [M, K, N] = [512, 1024, 1024];
+  const g = new Graph('matmul_probe');
+  const a = g.input('a', 'float32', [M, K]);
+  const b = g.input('b', 'float32', [K, N]);
+  g.output(matmul(a, b), 'c');
+  const session = await Session.create(toModelBytes(g), { device: spec.device, threads: spec.threads });
+  const feeds = { a: tensor('float32', new Float32Array(M * K).fill(0.5), [M, K]), b: tensor('float32', new Float32Array(K * N).fill(0.25), [K, N]) };
+  const times: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await session.run(feeds);
+    if (i > 0) times.push(performance.now() - t);
+  }
+  await session.dispose();
+  return (2 * M * K * N) / (median(times) / 1000) / 1e9;
+}
+
+// ---------------------------------------------------------------- parent
+
+function runChild(spec: ChildSpec): Promise<ChildResult> {
+  return new Promise((resolveRun, reject) => {
+    const proc = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`bench child ${spec.mode} B=${spec.batch} exited with ${code}`));
+      const line = out.trim().split('\n').pop()!;
+      resolveRun(JSON.parse(line) as ChildResult);
+    });
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const fmt = (ms: number) => (ms / 1000).toFixed(ms < 1000 ? 3 : 2);
+const triple = (xs: number[]) => `${fmt(Math.min(...xs))} / ${fmt(median(xs))} / ${fmt(Math.max(...xs))}`;
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+
+function report(r: ChildResult): string {
+  const lines: string[] = [];
+  const perImage = r.runs.map((x) => x.totalMs / r.batch);
+  const gf = (flops: number, ms: number) => flops / (ms / 1000) / 1e9;
+  const rate = (flops: number, ms: number) => `${gf(flops, ms).toFixed(1).padStart(6)} GFLOP/s (${((100 * gf(flops, ms)) / r.baselineGflops).toFixed(0).padStart(3)}% of probe)`;
+  const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
+  const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
+  lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads`);
+  lines.push(`  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)}      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`);
+  lines.push(`  text encoder   ${triple(r.runs.map((x) => x.textMs))} s   ${rate(r.flops.text, med((x) => x.textMs))}`);
+  if (r.mode === 'per-scale') {
+    r.flops.scales.forEach((f, si) => {
+      lines.push(`  scale ${String(si).padEnd(8)} ${triple(r.runs.map((x) => x.scaleMs[si]))} s   ${rate(f, med((x) => x.scaleMs[si]))}`);
+    });
+  }
+  lines.push(`  generator      ${triple(r.runs.map((x) => x.generateMs))} s   ${rate(generateFlops, med((x) => x.generateMs))}`);
+  lines.push(`  decode         ${triple(r.runs.map((x) => x.decodeMs))} s   ${rate(r.flops.decode, med((x) => x.decodeMs))}`);
+  lines.push(`  total          ${triple(r.runs.map((x) => x.totalMs))} s   ${rate(r.flops.text + generateFlops + r.flops.decode, med((x) => x.totalMs))}`);
+  return lines.join('\n');
+}
+
+async function parent(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string', default: 'tiny,d16' },
+      modes: { type: 'string', default: 'all,per-scale' },
+      batches: { type: 'string', default: '1,2,4' },
+      repeats: { type: 'string', default: '3' },
+      threads: { type: 'string', default: '2' },
+      json: { type: 'string' },
+      prepack: { type: 'string' },
+      gpu: { type: 'boolean', default: false },
+    },
+  });
+  const device: Device = values.gpu ? 'cuda' : 'cpu';
+  if (values.gpu) assertCuda();
+  const results: ChildResult[] = [];
+  const threads = Number(values.threads);
+  for (const name of values.models.split(',')) {
+    const dirOf = MODELS[name];
+    if (!dirOf) throw new Error(`unknown bench model ${name}; use ${Object.keys(MODELS).join(', ')}`);
+    const modelDir = dirOf();
+    const loaded = loadModel(modelDir);
+    console.log(`\n=== ${loaded.manifest.name}: ${loaded.manifest.resolution}², depth ${loaded.generatorConfig.depth}, patch nums ${loaded.generatorConfig.patchNums.join(',')}, ${device} ===\n`);
+    for (const mode of values.modes.split(',') as GeneratorMode[]) {
+      for (const batch of values.batches.split(',').map(Number)) {
+        const spec: ChildSpec = { modelDir, mode, batch, repeats: Number(values.repeats), threads, device, ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}) };
+        await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
+        const result = await runChild(spec);
+        results.push(result);
+        console.log(report(result) + '\n');
+      }
+    }
+  }
+  if (values.json) {
+    mkdirSync(resolve(values.json, '..'), { recursive: true });
+    writeFileSync(values.json, JSON.stringify(results, null, 2));
+  }
+}
+
+/** `--gpu` without the CUDA execution provider stops here, before any work. */
+function assertCuda(): void {
+  const probe = `import * as ort from 'onnxruntime-node'; console.log(ort.listSupportedBackends().map((b) => b.name).join(','))`;
+  const backends = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
+  if (!backends.split(',').includes('cuda')) {
+    console.error(`bench:gpu needs onnxruntime-node's CUDA execution provider, and this install has only: ${backends}.\n` +
+      'Install it with ONNXRUNTIME_NODE_INSTALL=cuda12 (see gpu-service/Dockerfile) on a machine with an NVIDIA GPU, CUDA 12 and cuDNN 9.');
+    process.exit(1);
+  }
+}
+
+if (process.argv[2] === '--child') {
+  const result = await child(JSON.parse(process.argv[3]) as ChildSpec);
+  process.stdout.write(JSON.stringify(result) + '\n');
+} else {
+  await parent();
+}

@@ -1,0 +1,64 @@
+// Analytic FLOP counts per pipeline stage (multiply-adds count 2), so the
+// bench can print achieved GFLOP/s next to each stage's time. Only the
+// matrix products, attention and convolutions are counted: elementwise work,
+// norms and sampling are small beside them.
+import type { GeneratorConfig } from '../src/engine/models/generator/config.ts';
+import type { ClipTextConfig } from '../src/engine/models/text-encoder/config.ts';
+import type { VqvaeConfig } from '../src/engine/models/vqvae/config.ts';
+
+/** CLIP text encoder over `rows` rows of T tokens. */
+export function textEncoderFlops(cfg: ClipTextConfig, rows: number, T = 77): number {
+  const D = cfg.hiddenSize;
+  const perLayer = 2 * T * D * D * 4 + 2 * 2 * T * T * D + 2 * 2 * T * D * cfg.intermediateSize;
+  return rows * cfg.numLayers * perLayer;
+}
+
+/**
+ * Generator work at scale si for B images (2B transformer rows): self-attention
+ * over the KV cache of every earlier scale, cross-attention to T text tokens
+ * (its K/V projections counted once, at scale 0), FFN, output head, and the
+ * quantizer's φ convolution on the P×P latent.
+ */
+export function generatorScaleFlops(cfg: GeneratorConfig, si: number, B: number, phiChannels = cfg.cvae): number {
+  const C = cfg.width;
+  const T = cfg.textLength;
+  const rows = 2 * B;
+  const n = cfg.patchNums[si] ** 2;
+  let context = 0;
+  for (let s = 0; s <= si; s++) context += cfg.patchNums[s] ** 2;
+  const perBlock =
+    2 * n * C * 3 * C + 2 * 2 * n * context * C + 2 * n * C * C // self-attention: qkv, QKᵀ + AV, proj
+    + 2 * n * C * C + 2 * 2 * n * T * C + 2 * n * C * C // cross-attention: q, QKᵀ + AV, proj
+    + 2 * 2 * n * C * cfg.mlpHidden; // FFN
+  const textKv = si === 0 ? 2 * T * cfg.textDim * 2 * C : 0;
+  const head = 2 * n * C * cfg.vocabSize;
+  const P = cfg.patchNums[cfg.patchNums.length - 1];
+  const phi = B * 2 * P * P * phiChannels * phiChannels * 9;
+  return rows * (cfg.depth * (perBlock + textKv) + head) + phi;
+}
+
+/** VQVAE decoder on a side×side latent for B images (STAR-SPEC §5.2 structure). */
+export function decoderFlops(cfg: VqvaeConfig, side: number, B: number): number {
+  const conv = (hw: number, cin: number, cout: number, k: number) => 2 * hw * cin * cout * k * k;
+  const attn = (hw: number, c: number) => conv(hw, c, 3 * c, 1) + 2 * 2 * hw * hw * c + conv(hw, c, c, 1);
+  const res = (hw: number, cin: number, cout: number) => conv(hw, cin, cout, 3) + conv(hw, cout, cout, 3) + (cin !== cout ? conv(hw, cin, cout, 1) : 0);
+  const levels = cfg.chMult.length;
+  let s = side;
+  let c = cfg.ch * cfg.chMult[levels - 1];
+  let f = conv(s * s, cfg.cvae, cfg.cvae, 3) + conv(s * s, cfg.cvae, c, 3);
+  f += 2 * res(s * s, c, c) + (cfg.usingMidSa ? attn(s * s, c) : 0);
+  for (let lvl = levels - 1; lvl >= 0; lvl--) {
+    const out = cfg.ch * cfg.chMult[lvl];
+    for (let j = 0; j <= cfg.numResBlocks; j++) {
+      f += res(s * s, c, out);
+      c = out;
+      if (lvl === levels - 1 && cfg.usingSa) f += attn(s * s, c);
+    }
+    if (lvl !== 0) {
+      s *= 2;
+      f += conv(s * s, c, c, 3);
+    }
+  }
+  f += conv(s * s, c, 3, 3);
+  return B * f;
+}
