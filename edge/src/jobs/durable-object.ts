@@ -77,10 +77,10 @@ export class Job extends DurableObject<Bindings> {
     if (this.state) void this.ctx.storage.put('state', this.state);
   }
 
-  /** Moves expires_at (24 h after the latest change, or after completion) and the alarm. */
+  /** expires_at is provisional (created_at + TTL) until the job ends, then completed_at + TTL. */
   private touch(): void {
     const state = this.state!;
-    const base = state.job.completed_at ?? nowS();
+    const base = state.job.completed_at ?? state.job.created_at;
     state.job.expires_at = base + this.config.jobTtlSeconds;
     this.save();
     void this.schedule();
