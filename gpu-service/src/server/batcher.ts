@@ -67,12 +67,11 @@ export class Batcher {
   private readonly idleWaiters: (() => void)[] = [];
   private readonly engine: Engine;
   private readonly options: BatcherOptions;
+  private readonly preferredSizes: Set<number>;
   /** Called as each engine run starts (metrics). */
   onBatch: ((batch: BatchRecord) => void) | undefined;
   /** Called for each image the engine stopped early because its request was cancelled. */
   onEngineCancelled: (() => void) | undefined;
-
-  private readonly preferredSizes: Set<number>;
 
   constructor(engine: Engine, options: BatcherOptions) {
     this.engine = engine;
@@ -116,7 +115,7 @@ export class Batcher {
       this.queue.push(job);
       if (spec.signal.aborted) onClientAbort();
     });
-    const position = this.queue.length - 1;
+    const position = Math.max(0, this.queue.length - 1);
     this.schedule();
     return { position, result };
   }
