@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import { fromUpstreamArgs, generatorWeightShapes, scaleOffset, totalTokens } from './config.ts';
+import { samplingOverride } from './generator.ts';
 
 for (const fixture of ['tiny-a', 'tiny-b']) {
   test(`the config of star-tiny/${fixture} names exactly the keys and shapes of its state dict`, () => {
@@ -26,4 +27,14 @@ test('upstream flags this port does not implement are rejected by name', () => {
   assert.throws(() => fromUpstreamArgs({ ...base, shared_aln: true }), /shared_aln/);
   assert.throws(() => fromUpstreamArgs({ ...base, rope_emb: false }), /rope_emb/);
   assert.throws(() => fromUpstreamArgs({ ...base, patch_nums: [2, 4] }), /start with 1/);
+});
+
+test("sample_version 'old' overrides top-k/top-p per scale as upstream does; other versions never do", () => {
+  const base = fromUpstreamArgs({ patch_nums: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 24, 28, 32], V: 16, Cvae: 4, depth: 1, in_dim_cross: 8 });
+  const old = { ...base, sampleVersion: 'old' as const };
+  assert.deepEqual(samplingOverride(old, 0), { topK: undefined, topP: 0.8 });
+  assert.deepEqual(samplingOverride(old, 9), { topK: 300, topP: 0.8 });
+  assert.deepEqual(samplingOverride(old, 11), { topK: 300, topP: 0.8 });
+  assert.deepEqual(samplingOverride(old, 12), { topK: 100, topP: 0.8 });
+  assert.deepEqual(samplingOverride(base, 12), {});
 });

@@ -23,7 +23,7 @@ import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import {
-  add, cast, concat, gather, identity, layerNorm, reshape, slice, softmax, transpose, unsqueeze, where,
+  add, cast, concat, constant, gather, identity, int64s, layerNorm, reshape, slice, softmax, transpose, unsqueeze, where,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { AttentionImpl, CrossAttnMode, KvCache, Precision, WeightBinding } from './blocks.ts';
@@ -254,7 +254,10 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         } else {
           check(`s${si}.mixed_logits`, mixed);
         }
-        const probs = softmax(topKTopPFilter(mixed, topK, topP), -1);
+        const override = samplingOverride(cfg, si);
+        const scaleTopK = override.topK === undefined ? topK : int64s(g, Array(B).fill(override.topK));
+        const scaleTopP = override.topP === undefined ? topP : constant(g, new Float32Array(B).fill(override.topP), [B], 'float32', 'top_p_override');
+        const probs = softmax(topKTopPFilter(mixed, scaleTopK, scaleTopP), -1);
         if (forced) {
           tokens = forced;
         } else {
@@ -312,6 +315,23 @@ function smoothStep(g: Graph, q: Quantizer, si: number, tokens: Value, softCodes
   const codes = where(reshape(moreSmooth, [B, 1, 1]), softCodes, hard);
   return q.addScaleFromCodes!(g, si, codes, fHat);
 }
+
+/**
+ * sample_version 'old' (§4.2.3c) replaces the request's top-k/top-p on the
+ * standard path: top_p = 0.8 at every scale, top_k = 300 at 9 ≤ si < 12 and
+ * 100 from si = 12 on. Other versions use the request's values.
+ */
+export function samplingOverride(cfg: GeneratorConfig, si: number): { topK?: number; topP?: number } {
+  if (cfg.sampleVersion !== 'old') return {};
+  const topK = si < OLD_TOP_K_FROM ? undefined : si < OLD_TOP_K_LOW_FROM ? OLD_TOP_K : OLD_TOP_K_LOW;
+  return { topK, topP: OLD_TOP_P };
+}
+
+const OLD_TOP_P = 0.8;
+const OLD_TOP_K_FROM = 9;
+const OLD_TOP_K = 300;
+const OLD_TOP_K_LOW_FROM = 12;
+const OLD_TOP_K_LOW = 100;
 
 /** Steps 0..stepThresh−1 of the sampler path use the VAR head (§4.5; only with sample_version '1024'). */
 export function samplerVarHeadSteps(cfg: GeneratorConfig, si: number): number {
