@@ -21,7 +21,11 @@ export interface StackOptions {
   /** Extra environment for the gpu-service (MAX_BATCH, QUEUE_LIMIT, ...). */
   gpuEnv?: Record<string, string>;
   /** Limits of the dev key (defaults: the free tier's). */
-  keyLimits?: { requests?: number; images?: number; concurrent?: number };
+  keyLimits?: { requests?: number; images?: number; concurrent?: number; window?: number };
+  /** The GPU_SERVICE_URL the edge calls, when not the gpu-service itself (fault tests put a proxy there). */
+  edgeGpuUrl?: string;
+  /** Extra edge variables, written into its env file (e.g. GPU_TIMEOUT_MS for fault tests). */
+  edgeVars?: Record<string, string>;
 }
 
 export interface Stack {
@@ -34,6 +38,8 @@ export interface Stack {
   /** Stops the gpu-service only (fault tests); `restartGpu` brings it back on the same port. */
   restartGpu(): Promise<void>;
   createKey(limits?: StackOptions['keyLimits']): Promise<string>;
+  /** Stops the edge (SIGTERM, or `signal`) and starts it again on the same port and state folder. */
+  restartEdge(signal?: NodeJS.Signals): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +63,7 @@ export async function createDevKey(stateDir: string, name: string, limits: Stack
   if (limits.requests) args.push('--requests', String(limits.requests));
   if (limits.images) args.push('--images', String(limits.images));
   if (limits.concurrent) args.push('--concurrent', String(limits.concurrent));
+  if (limits.window) args.push('--window', String(limits.window));
   const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT });
   return (JSON.parse(stdout) as { key: string }).key;
 }
@@ -86,11 +93,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const gpuUrl = `http://127.0.0.1:${options.gpuPort}`;
   const edgeUrl = `http://127.0.0.1:${options.edgePort}`;
   const envFile = join(options.stateDir, 'edge.env');
-  writeFileSync(envFile, `GPU_SERVICE_URL=${gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\n`, { mode: 0o600 });
+  const edgeVars = Object.entries(options.edgeVars ?? {}).map(([name, value]) => `${name}=${value}\n`).join('');
+  writeFileSync(envFile, `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\n${edgeVars}`, { mode: 0o600 });
 
   let gpu = startGpuService(options, secrets);
   const apiKey = await createDevKey(options.stateDir, 'dev', options.keyLimits);
-  const edge = startService({
+  const startEdge = () => startService({
     name: 'edge',
     command: process.execPath,
     args: [
@@ -104,10 +112,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     echo: options.echo,
     env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
   });
+  let edge = startEdge();
   const stack: Stack = {
-    edgeUrl, gpuUrl, apiKey, edge, secrets,
+    edgeUrl, gpuUrl, apiKey, secrets,
     get gpu() {
       return gpu;
+    },
+    get edge() {
+      return edge;
+    },
+    async restartEdge(signal) {
+      await edge.stop(signal);
+      edge = startEdge();
+      await waitUntilReady(edge, `${edgeUrl}/healthz`, 120_000);
     },
     async restartGpu() {
       await gpu.stop();
