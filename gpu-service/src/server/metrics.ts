@@ -1,5 +1,6 @@
 // The service's own metrics, registered once per server instance.
 import { CollectedGauge, Counter, Histogram, Registry } from './metrics-registry.ts';
+import type { GpuMemory } from './gpu-memory.ts';
 import type { ProblemName } from './problem.ts';
 
 export const STAGES = ['queue', 'text', 'generate', 'decode', 'encode', 'total'] as const;
@@ -11,6 +12,8 @@ const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64];
 export interface MemoryProbe {
   /** Bytes of the engine worker's V8 heap, or undefined while unknown. */
   engineHeapBytes(): number | undefined;
+  /** Last GPU memory sample (empty on CPU). */
+  gpuMemory(): GpuMemory[];
   queueDepth(): number;
   inFlight(): number;
 }
@@ -41,6 +44,15 @@ export function createServiceMetrics(probe: MemoryProbe) {
       const bytes = probe.engineHeapBytes();
       return bytes === undefined ? [] : [{ labels: {}, value: bytes }];
     }),
+  );
+
+  registry.register(
+    new CollectedGauge('star_gpu_memory_bytes', 'GPU memory (nvidia-smi, sampled at scrape; CUDA only).', () =>
+      probe.gpuMemory().flatMap(({ gpu, usedBytes, totalBytes }) => [
+        { labels: { gpu, kind: 'used' }, value: usedBytes },
+        { labels: { gpu, kind: 'total' }, value: totalBytes },
+      ]),
+    ),
   );
 
   return {

@@ -7,6 +7,8 @@ import { createApp } from './app.ts';
 import { Batcher } from './batcher.ts';
 import type { ServiceConfig } from './config.ts';
 import { EngineClient } from './engine-client.ts';
+import { readGpuMemory } from './gpu-memory.ts';
+import type { GpuMemory } from './gpu-memory.ts';
 import { createServiceMetrics } from './metrics.ts';
 
 /** How long finished work may take to reach its client after the drain. */
@@ -28,7 +30,13 @@ export interface RunningService {
 export async function startService(config: ServiceConfig): Promise<RunningService> {
   const engine = new EngineClient({ engineModule: config.engineModule, models: config.models, device: config.device, modelDir: config.modelDir, maxBatch: config.maxBatch });
   const batcher = new Batcher(engine, { maxBatch: config.maxBatch, queueLimit: config.queueLimit, batchWindowMs: config.batchWindowMs });
-  const metrics = createServiceMetrics({ engineHeapBytes: () => engine.heapBytes, queueDepth: () => batcher.queueDepth, inFlight: () => batcher.inFlight });
+  let gpuMemory: GpuMemory[] = [];
+  const metrics = createServiceMetrics({
+    engineHeapBytes: () => engine.heapBytes,
+    gpuMemory: () => gpuMemory,
+    queueDepth: () => batcher.queueDepth,
+    inFlight: () => batcher.inFlight,
+  });
   batcher.onBatch = (batch) => metrics.batchSize.observe(batch.images, { model: batch.model });
   batcher.onEngineCancelled = () => metrics.engineCancelled.inc();
 
@@ -46,7 +54,8 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     isReady: () => loaded && !batcher.isDraining && !engine.failed,
     metrics,
     beforeScrape: async () => {
-      await engine.sampleHeap();
+      const [, gpus] = await Promise.all([engine.sampleHeap(), config.device === 'cuda' ? readGpuMemory() : []]);
+      gpuMemory = gpus;
     },
   });
 
