@@ -12,7 +12,7 @@ const SCALE_MS = 80; // four scales ⇒ one engine run takes ~320 ms
 let service: RunningService;
 before(async () => {
   process.env.TEST_ENGINE_SCALE_MS = String(SCALE_MS);
-  service = await startTestService({ ...TEST_ENGINE_ENV, MAX_BATCH: '2', QUEUE_LIMIT: '2', BATCH_WINDOW_MS: '40' });
+  service = await startTestService({ ...TEST_ENGINE_ENV, MAX_BATCH: '2', QUEUE_LIMIT: '2', BATCH_WINDOW_MS: '40', SSE_HEARTBEAT_MS: '100' });
   delete process.env.TEST_ENGINE_SCALE_MS;
 });
 after(() => service.shutdown());
@@ -89,6 +89,13 @@ describe('load control', { timeout: 20_000 }, () => {
     leaving.abort();
     await assert.rejects(request, { name: 'AbortError' });
     await untilEngineCancelled(cancelledBefore + 1);
+  });
+
+  it('sends SSE keep-alive comments while a stream would otherwise be quiet', async () => {
+    const response = await post({ seeds: [12] }, { headers: { accept: 'text/event-stream' } });
+    const text = await response.text();
+    assert.match(text, /^: keep-alive$/m);
+    assert.deepEqual(parseSse(text).map((e) => e.event).filter((e) => e !== 'progress'), ['queued', 'started', 'result'], 'comments are not events');
   });
 
   it('keeps /healthz and /metrics answering within milliseconds while the engine is busy', async () => {

@@ -16,6 +16,7 @@ export interface AppDeps {
   sharedSecret: string;
   maxBatch: number;
   requestTimeoutMs: number;
+  sseHeartbeatMs: number;
   batcher: Batcher;
   models: ReadonlyMap<string, ModelInfo>;
   /** Models loaded and warm, and not draining. */

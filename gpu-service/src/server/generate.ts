@@ -17,6 +17,7 @@ export const DEADLINE_HEADER = 'x-request-deadline-ms';
 export interface GenerateDeps {
   maxBatch: number;
   requestTimeoutMs: number;
+  sseHeartbeatMs: number;
   batcher: Batcher;
   /** Loaded models; empty until the engine is ready. */
   models: ReadonlyMap<string, ModelInfo>;
@@ -182,10 +183,18 @@ export function generateRoutes(deps: GenerateDeps): Hono {
 
     return streamSSE(c, async (sseStream) => {
       stream.resolve(sseStream);
-      const outcome = await finish();
-      if ('ok' in outcome) emit('result', () => outcome.ok);
-      else emit('error', () => problemBody(outcome.problem.name, outcome.problem.detail));
-      await events;
+      // Queue waits and long scales can leave a stream quiet for minutes; proxies close quiet streams.
+      const heartbeat = setInterval(() => {
+        events = events.then(() => sseStream.write(': keep-alive\n\n')).catch(() => {});
+      }, deps.sseHeartbeatMs);
+      try {
+        const outcome = await finish();
+        if ('ok' in outcome) emit('result', () => outcome.ok);
+        else emit('error', () => problemBody(outcome.problem.name, outcome.problem.detail));
+        await events;
+      } finally {
+        clearInterval(heartbeat);
+      }
     });
   });
 

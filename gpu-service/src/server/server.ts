@@ -49,6 +49,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     sharedSecret: config.sharedSecret,
     maxBatch: config.maxBatch,
     requestTimeoutMs: config.requestTimeoutMs,
+    sseHeartbeatMs: config.sseHeartbeatMs,
     batcher,
     models: engine.models,
     isReady: () => loaded && !batcher.isDraining && !engine.failed,

@@ -50,7 +50,7 @@ export interface SseEvent {
   data: string;
 }
 
-/** Parses a whole text/event-stream body into events (blank line ends an event). */
+/** Parses a whole text/event-stream body into events (blank line ends an event; `:` lines are comments). */
 export function parseSse(text: string): SseEvent[] {
   return text
     .split(/\r?\n\r?\n/)
@@ -58,10 +58,13 @@ export function parseSse(text: string): SseEvent[] {
     .map((block) => {
       let event = 'message';
       const data: string[] = [];
-      for (const line of block.split(/\r?\n/)) {
+      const lines = block.split(/\r?\n/).filter((line) => !line.startsWith(':'));
+      if (lines.length === 0) return undefined;
+      for (const line of lines) {
         if (line.startsWith('event:')) event = line.slice(6).trim();
         else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
       }
       return { event, data: data.join('\n') };
-    });
+    })
+    .filter((event): event is SseEvent => event !== undefined);
 }
