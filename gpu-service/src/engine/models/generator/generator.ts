@@ -2,7 +2,8 @@
 // (STAR-SPEC §4). One builder, two ways to run it:
 //   * all scales in one graph: one session.run per batch (fastest);
 //   * one graph per scale: the KV cache, f_hat, next_input and the text K/V
-//     go out of one run and into the next (progress and previews per scale).
+//     go out of one run and into the next (progress and previews per scale;
+//     `carriedFeeds` maps one run's outputs to the next run's inputs).
 //
 // Per scale si (pn = patchNums[si], batch rows 0..B−1 conditional, B..2B−1 unconditional):
 //   x_in   = si = 0: encoder_proj(pooled) + pos_start + lvl_embed[0]          (§3.2)
@@ -10,12 +11,29 @@
 //   h      = blocks(x_in)  with this scale's RoPE slice and the KV cache     (§3.4–3.6)
 //   logits = head_logits(LN(h))                                             (§3.7)
 //   tokens = sample(topk_topp(cfg_mix(logits, t = cfg·si/(S−1))), noise)    (§4.2–4.3, §7)
+//            or the sampler path (§4.5) at its scales
 //   f_hat, next_input = quantizer.addScale(tokens, f_hat)                   (§4.2.4–6, §5.3)
 //
-// Cross-attention text K/V: computed once per request. With first = 0 the
-// graph computes them from `text_hidden` (and outputs them as
-// `cross_key.{i}`/`cross_value.{i}` when later scales remain); graphs with
-// first > 0 take them as inputs instead of `text_hidden`.
+// Graph interface (B images; `names` below holds every name):
+//   inputs   text_mask i64 [2B,77]; cfg f32 [B], top_k i64 [B], top_p f32 [B];
+//            noise.s{si} f32 [B,pn²] uniform (0,1) per scale (sampler scales:
+//            noise.s{si}.k{i}, position_noise.s{si}.k{i}, see sampler-head.ts);
+//            with moreSmooth: more_smooth bool [B], gumbel.s{si} f32 [B,pn²,V];
+//            first = 0: text_hidden f32 [2B,77,D], pooled f32 [2B,D]
+//            first > 0: cross_key.{i}/cross_value.{i} [R',H,77,64], past_key.{i}/
+//              past_value.{i} [2B,H,Lpast,64], f_hat_in f32 [B,Cvae,P,P],
+//              next_input_in f32 [B,pn_first²,Cvae] (pooled too if a sampler scale is in range)
+//            weights 'inputs': weights/<key>[^T]@<dtype> (WeightFeeder, blocks.ts)
+//   outputs  tokens.s{si} i64 [B,pn²]; f_hat f32 [B,Cvae,P,P];
+//            last < S−1: present_key.{i}/present_value.{i}, next_input;
+//            first = 0 and last < S−1: cross_key.{i}/cross_value.{i}
+//   (K/V tensors are at the compute precision: fp32, or fp16 with precision 'fp16'.)
+//
+// Cross-attention text K/V: computed once per request, only for the rows
+// whose output is used (the routing of blocks.ts: upstream row 0, per-request
+// the B conditional rows, per-row all 2B rows, R' of them). With first = 0 the
+// graph computes them from `text_hidden` and hands them out when later scales
+// remain; graphs with first > 0 take them instead of `text_hidden`.
 //
 // Teacher-forced variant: `tokens.s{si}` are inputs instead of draws, and the
 // graph also outputs the check tensors named as the star-tiny fixture keys.
