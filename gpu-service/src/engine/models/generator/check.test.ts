@@ -28,3 +28,11 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
     assert.ok(report.pass);
   });
 }
+
+test('the fp16 graph (the CUDA path: fp16 block weights and attention, fp32 LN/logits/sampling/f_hat) runs and stays within fp16 error of the reference', async () => {
+  const report = await checkFixture(fixturePath('star-tiny/tiny-b'), { precision: 'fp16', modes: ['upstream'], images: false });
+  const worst = (pattern: RegExp) => Math.max(...report.checked.filter((c) => pattern.test(c.name)).map((c) => c.maxAbsError / Math.max(1, c.maxAbsReference)));
+  assert.ok(worst(/^s\d+\.logits$/) < 5e-3, `logits ${worst(/^s\d+\.logits$/)}`);
+  assert.ok(worst(/^s\d+\.f_hat$/) < 2e-3, `f_hat ${worst(/^s\d+\.f_hat$/)}`);
+  assert.equal(worst(/^s\d+\.h_BChw$/), 0, 'teacher-forced codes are exact');
+});
