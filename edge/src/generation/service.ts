@@ -224,8 +224,10 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
           for (const i of generate) mine.get(i)!.reject(generationFailed ? error : new Handoff());
           throw error;
         } finally {
-          await Promise.all(generate.map((i) => deps.locks(keys[i]).release(owner, stored ? 'stored' : 'failed').catch(() => {})));
-          if (leaseId && !givenLease) await release(deps, options, leaseId, used);
+          await Promise.all([
+            ...generate.map((i) => deps.locks(keys[i]).release(owner, stored ? 'stored' : 'failed').catch(() => {})),
+            leaseId && !givenLease ? release(deps, options, leaseId, used) : undefined,
+          ]);
         }
       }
 
