@@ -4,7 +4,9 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { CRASH_PROMPT } from './support/test-engine.ts';
-import { GENERATE_PATH, generateBody, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
+import { loadConfig } from '../src/server/config.ts';
+import { startService } from '../src/server/server.ts';
+import { GENERATE_PATH, generateBody, signedPost, startTestService, TEST_ENGINE_ENV, TEST_SECRET } from './support/service.ts';
 
 it('answers 500 generation_failed to in-flight work when the engine dies, then reports not ready', { timeout: 20_000 }, async () => {
   const service = await startTestService({ ...TEST_ENGINE_ENV, BATCH_WINDOW_MS: '20' });
@@ -23,6 +25,18 @@ it('answers 500 generation_failed to in-flight work when the engine dies, then r
     const after = await signedPost(service.url, GENERATE_PATH, generateBody());
     assert.equal(after.status, 503);
     assert.ok(after.headers.get('retry-after'));
+  } finally {
+    await service.shutdown();
+  }
+});
+
+it('reports an engine that cannot load its models: ready rejects with the reason, /readyz stays 503', async () => {
+  const config = loadConfig({ GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', MODELS: 'star-tiny,star-missing', ...TEST_ENGINE_ENV });
+  const service = await startService(config);
+  try {
+    await assert.rejects(service.ready, /engine failed to load: .*unknown model star-missing/);
+    assert.equal((await fetch(service.url + '/readyz')).status, 503);
+    assert.equal((await signedPost(service.url, GENERATE_PATH, generateBody())).status, 503);
   } finally {
     await service.shutdown();
   }
