@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { bearer, startWorker, type TestWorker } from './helpers/worker.ts';
+import { main as keysMain } from '../scripts/keys.ts';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/keys.ts', import.meta.url));
 const KV_ID = /binding = "API_KEYS"\s*\nid = "([0-9a-f]+)"/.exec(readFileSync(fileURLToPath(new URL('../../wrangler.toml', import.meta.url)), 'utf8'))?.[1];
@@ -29,6 +30,12 @@ before(async () => {
 after(async () => {
   await worker?.dispose();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test('unknown commands and bad options are refused with a usage message, before touching KV', async () => {
+  await assert.rejects(keysMain(['rotate']), /usage: keys create/);
+  await assert.rejects(keysMain(['create']), /--name/);
+  await assert.rejects(keysMain(['create', '--name', 'x', '--tier', 'platinum']), /--tier must be one of free, pro/);
 });
 
 test('create prints the key once, with its id, tier and limits', () => {

@@ -13,6 +13,7 @@ export function depsFor(c: Context<AppEnv>): GenerationDeps {
     limiter: rateLimitStore(c),
     limits: c.get('apiKey').limits,
     locks: (contentKey) => durableGenerationLock(c.env, contentKey),
+    waitUntil: (promise) => c.executionCtx.waitUntil(promise),
     origin: new URL(c.req.url).origin,
     requestId: c.get('requestId'),
   };

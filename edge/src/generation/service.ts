@@ -37,6 +37,8 @@ export interface GenerationDeps {
   limits: Limits;
   /** The cross-isolate claim on one content key. */
   locks: (contentKey: string) => GenerationLockStore;
+  /** Keeps best-effort work (Cache API writes) alive after the response. */
+  waitUntil: (promise: Promise<unknown>) => void;
   /** Origin used for Cache API keys (the public image URLs). */
   origin: string;
   requestId?: string;
@@ -214,7 +216,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
             const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
             images[i] = keep(image);
             mine.get(i)!.resolve({ image, timings: result.timings });
-            void cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes);
+            deps.waitUntil(cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes));
           });
         } catch (error) {
           // A failed generation fails its local joiners too; a claim given up for this request's

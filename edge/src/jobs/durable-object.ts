@@ -264,6 +264,7 @@ export class Job extends DurableObject<Bindings> {
       limiter: durableRateLimitStore(this.env, init.kid),
       limits: init.limits,
       locks: (contentKey: string) => durableGenerationLock(this.env, contentKey),
+      waitUntil: (promise: Promise<unknown>) => this.ctx.waitUntil(promise),
       origin: init.origin,
       requestId: init.requestId,
     };
