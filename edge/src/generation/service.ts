@@ -1,6 +1,7 @@
-// One generation: per-image cache lookups (Cache API, then R2), a rate-limit lease sized by the
-// misses, one GPU call for the misses nobody else is already generating (coalescing), storage of
-// every complete image, then the lease is settled: images not generated go back to the bucket.
+// One generation: per-image cache lookups (Cache API, then R2); claims on the misses (in this
+// isolate, then across isolates) so each is generated once however many ask for it; a rate-limit
+// lease sized by what this request must generate; one GPU call for those; storage of every
+// complete image; then the lease is settled: images not generated go back to the bucket.
 import type { Bindings, Config } from '../env.ts';
 import type { Limits } from '../keys/record.ts';
 import type { Logger } from '../log.ts';
@@ -65,10 +66,6 @@ interface InFlight {
  * Object makes the others wait for the one that claimed the key first.
  */
 const inFlight = new Map<string, InFlight>();
-
-export function inFlightCount(): number {
-  return inFlight.size;
-}
 
 const ZERO_TIMINGS: Timings = { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 };
 
