@@ -1,4 +1,4 @@
-// The engine worker dying mid-batch (CUDA fault, out of memory): accepted work
+// Engine faults. A worker dying mid-batch (CUDA fault, out of memory): accepted work
 // gets a clear 500, nothing hangs, the service stops claiming readiness, and
 // `engineFailed` fires so main.ts exits for a restart. Test engine: fault injection.
 import assert from 'node:assert/strict';
@@ -20,7 +20,9 @@ it('answers 500 generation_failed to in-flight work when the engine dies, then r
     assert.match(await bystander.text(), /event: error\ndata: .*generation_failed/);
     assert.match((await service.engineFailed).message, /exited with code 70/);
 
-    assert.equal((await fetch(service.url + '/readyz')).status, 503);
+    const ready = await fetch(service.url + '/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'failed' });
     assert.equal((await fetch(service.url + '/healthz')).status, 200);
     const after = await signedPost(service.url, GENERATE_PATH, generateBody());
     assert.equal(after.status, 503);

@@ -35,7 +35,9 @@ it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', 
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_unavailable');
     assert.ok(refused.headers.get('retry-after'));
-    assert.equal((await fetch(url + '/readyz')).status, 503);
+    const ready = await fetch(url + '/readyz');
+    assert.equal(ready.status, 503);
+    assert.deepEqual(await ready.json(), { status: 'draining' });
 
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
     const result = /event: result\ndata: (.*)\n/.exec(text);

@@ -6,6 +6,7 @@ import type { ModelInfo } from '../engine/types.ts';
 import { hmacAuth } from './auth.ts';
 import type { Batcher } from './batcher.ts';
 import { generateRoutes } from './generate.ts';
+import type { Readiness } from './generate.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics-registry.ts';
 import { problemNameForStatus, problemResponse } from './problem.ts';
@@ -19,8 +20,8 @@ export interface AppDeps {
   sseHeartbeatMs: number;
   batcher: Batcher;
   models: ReadonlyMap<string, ModelInfo>;
-  /** Models loaded and warm, and not draining. */
-  isReady(): boolean;
+  /** `ready` = models loaded and warm, engine alive, not draining. */
+  readiness(): Readiness;
   metrics: ServiceMetrics;
   /** Refreshes samples that need an await (the engine worker's heap) before a scrape. */
   beforeScrape(): Promise<void>;
@@ -33,8 +34,9 @@ export function createApp(deps: AppDeps): Hono {
   // balancers) cannot sign, and the answers reveal nothing worth protecting.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', (c) => {
-    if (deps.isReady()) return c.json({ status: 'ready', models: [...deps.models.keys()] });
-    return c.json({ status: deps.batcher.isDraining ? 'draining' : 'loading' }, 503);
+    const status = deps.readiness();
+    if (status === 'ready') return c.json({ status, models: [...deps.models.keys()] });
+    return c.json({ status }, 503);
   });
 
   // Outermost, so 401 and 413 from the middleware below are counted too.

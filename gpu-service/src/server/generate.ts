@@ -14,6 +14,8 @@ import type { ProblemName } from './problem.ts';
 
 export const DEADLINE_HEADER = 'x-request-deadline-ms';
 
+export type Readiness = 'ready' | 'loading' | 'draining' | 'failed';
+
 export interface GenerateDeps {
   maxBatch: number;
   requestTimeoutMs: number;
@@ -21,7 +23,7 @@ export interface GenerateDeps {
   batcher: Batcher;
   /** Loaded models; empty until the engine is ready. */
   models: ReadonlyMap<string, ModelInfo>;
-  isReady(): boolean;
+  readiness(): Readiness;
   metrics: ServiceMetrics;
 }
 
@@ -127,7 +129,8 @@ export function generateRoutes(deps: GenerateDeps): Hono {
       deadlineMs = Math.min(deadlineMs, Number(deadlineHeader));
     }
 
-    if (!deps.isReady()) return fail('gpu_unavailable', 'the engine is not ready (loading, restarting or shutting down)', { retryAfterS: 5 });
+    const readiness = deps.readiness();
+    if (readiness !== 'ready') return fail('gpu_unavailable', `the engine is not ready (${readiness})`, { retryAfterS: 5 });
     const info = deps.models.get(body.model);
     if (!info) return fail('not_found', `unknown model "${body.model}"`);
 

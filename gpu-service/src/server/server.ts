@@ -52,7 +52,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     sseHeartbeatMs: config.sseHeartbeatMs,
     batcher,
     models: engine.models,
-    isReady: () => loaded && !batcher.isDraining && !engine.failed,
+    readiness: () => (engine.failed ? 'failed' : batcher.isDraining ? 'draining' : loaded ? 'ready' : 'loading'),
     metrics,
     beforeScrape: async () => {
       const [, gpus] = await Promise.all([engine.sampleHeap(), config.device === 'cuda' ? readGpuMemory() : []]);
