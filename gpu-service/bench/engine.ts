@@ -16,11 +16,11 @@
 // throughput is printed as a ratio of that in-process baseline: the machine
 // is shared, and the ratio stays comparable when neighbours are busy.
 //
-//   node gpu-service/bench/engine.ts [--models tiny,d16] [--modes all,per-scale]
+//   node gpu-service/bench/engine.ts [--models tiny,d16,<model dir>] [--modes all,per-scale]
 //        [--batches 1,2,4] [--repeats 3] [--threads 2] [--json FILE]
 //   node gpu-service/bench/engine.ts --gpu    (the CUDA run; refuses without a CUDA provider)
-import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GeneratorConfig } from '../src/engine/models/generator/config.ts';
@@ -95,9 +95,13 @@ interface ChildResult {
   batch: number;
   threads: number;
   loadMs: number;
-  /** Per repeat: text, each scale (per-scale mode; empty in 'all'), generate, decode, total (ms). */
-  runs: { textMs: number; scaleMs: number[]; generateMs: number; decodeMs: number; totalMs: number }[];
+  /** The generator runs of one generation (one in 'all' mode; small scales share a run in 'per-scale'). */
+  ranges: { first: number; last: number }[];
+  /** Per repeat: text, each generator run (per-scale mode; empty in 'all'), generate, decode, total (ms). */
+  runs: { textMs: number; rangeMs: number[]; generateMs: number; decodeMs: number; totalMs: number }[];
   peakRssBytes: number;
+  /** Largest proportional set size seen after a run: shared mappings (one weight file mapped by several sessions) count once. */
+  peakPssBytes: number;
   baselineGflops: number;
   flops: { text: number; scales: number[]; decode: number };
 }
@@ -119,6 +123,8 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     decode: decoderFlops(model.vqvaeConfig, cfg.patchNums[cfg.patchNums.length - 1], spec.batch),
   };
   const runs: ChildResult['runs'] = [];
+  const ranges = pipeline.scaleRanges();
+  let peakPss = pssBytes();
   if (!spec.prepareOnly) {
     const baselineBefore = await matmulBaseline(spec);
     for (let r = 0; r <= spec.repeats; r++) {
@@ -126,19 +132,32 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
       // A new prompt every run: the text encoder caches encodings of texts it has seen.
       const result = await pipeline.generate({ ...REQUEST, prompt: `${REQUEST.prompt}, take ${r}`, n: spec.batch, seed: 1000 + r }, { onProgress: () => marks.push(performance.now()) });
       if (r === 0) continue; // warm-up
-      const generateStart = marks.length ? marks[marks.length - 1] - result.timings.generateMs : 0;
-      const scaleMs = spec.mode === 'per-scale' ? marks.map((m, i) => m - (i === 0 ? generateStart : marks[i - 1])) : [];
-      runs.push({ ...result.timings, scaleMs });
+      // Progress marks come after each scale; a run's scales report together at its end.
+      const generateStart = marks[marks.length - 1] - result.timings.generateMs;
+      const ends = ranges.map((r) => marks[r.last]);
+      const rangeMs = spec.mode === 'per-scale' ? ends.map((end, i) => end - (i === 0 ? generateStart : ends[i - 1])) : [];
+      runs.push({ ...result.timings, rangeMs });
+      peakPss = Math.max(peakPss, pssBytes());
     }
     const baselineAfter = await matmulBaseline(spec);
     await pipeline.dispose();
     return {
-      model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, runs, flops,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024, baselineGflops: (baselineBefore + baselineAfter) / 2,
+      model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024, peakPssBytes: peakPss, baselineGflops: (baselineBefore + baselineAfter) / 2,
     };
   }
   await pipeline.dispose();
-  return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, runs, flops, peakRssBytes: process.resourceUsage().maxRSS * 1024, baselineGflops: 0 };
+  return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops, peakRssBytes: process.resourceUsage().maxRSS * 1024, peakPssBytes: peakPss, baselineGflops: 0 };
+}
+
+/** This process's proportional set size (Linux; 0 elsewhere). */
+function pssBytes(): number {
+  try {
+    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** GFLOP/s of a 512×1024 · 1024×1024 fp32 MatMul through onnxruntime (median of 9 runs). */
@@ -193,11 +212,13 @@ function report(r: ChildResult): string {
   const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
   const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
   lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads`);
-  lines.push(`  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)}      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`);
+  lines.push(`  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`);
   lines.push(`  text encoder   ${triple(r.runs.map((x) => x.textMs))} s   ${rate(r.flops.text, med((x) => x.textMs))}`);
   if (r.mode === 'per-scale') {
-    r.flops.scales.forEach((f, si) => {
-      lines.push(`  scale ${String(si).padEnd(8)} ${triple(r.runs.map((x) => x.scaleMs[si]))} s   ${rate(f, med((x) => x.scaleMs[si]))}`);
+    r.ranges.forEach(({ first, last }, i) => {
+      const f = r.flops.scales.slice(first, last + 1).reduce((a, b) => a + b, 0);
+      const label = first === last ? `scale ${first}` : `scales ${first}-${last}`;
+      lines.push(`  ${label.padEnd(14)} ${triple(r.runs.map((x) => x.rangeMs[i]))} s   ${rate(f, med((x) => x.rangeMs[i]))}`);
     });
   }
   lines.push(`  generator      ${triple(r.runs.map((x) => x.generateMs))} s   ${rate(generateFlops, med((x) => x.generateMs))}`);
@@ -220,13 +241,13 @@ async function parent(): Promise<void> {
     },
   });
   const device: Device = values.gpu ? 'cuda' : 'cpu';
-  if (values.gpu) assertCuda();
+  if (values.gpu) await assertCuda();
   const results: ChildResult[] = [];
   const threads = Number(values.threads);
   for (const name of values.models.split(',')) {
     const dirOf = MODELS[name];
-    if (!dirOf) throw new Error(`unknown bench model ${name}; use ${Object.keys(MODELS).join(', ')}`);
-    const modelDir = dirOf();
+    if (!dirOf && !existsSync(join(resolve(name), 'model.json'))) throw new Error(`unknown bench model ${name}; use ${Object.keys(MODELS).join(', ')} or a model directory`);
+    const modelDir = dirOf ? dirOf() : resolve(name);
     const loaded = loadModel(modelDir);
     console.log(`\n=== ${loaded.manifest.name}: ${loaded.manifest.resolution}², depth ${loaded.generatorConfig.depth}, patch nums ${loaded.generatorConfig.patchNums.join(',')}, ${device} ===\n`);
     for (const mode of values.modes.split(',') as GeneratorMode[]) {
@@ -245,13 +266,20 @@ async function parent(): Promise<void> {
   }
 }
 
-/** `--gpu` without the CUDA execution provider stops here, before any work. */
-function assertCuda(): void {
-  const probe = `import * as ort from 'onnxruntime-node'; console.log(ort.listSupportedBackends().map((b) => b.name).join(','))`;
-  const backends = execFileSync(process.execPath, ['--input-type=module', '-e', probe], { cwd: import.meta.dirname, encoding: 'utf8' }).trim();
-  if (!backends.split(',').includes('cuda')) {
-    console.error(`bench:gpu needs onnxruntime-node's CUDA execution provider, and this install has only: ${backends}.\n` +
-      'Install it with ONNXRUNTIME_NODE_INSTALL=cuda12 (see gpu-service/Dockerfile) on a machine with an NVIDIA GPU, CUDA 12 and cuDNN 9.');
+/**
+ * `--gpu` without a working CUDA execution provider stops here, before any
+ * work: a one-node graph must open on CUDA (onnxruntime-node's CPU-only
+ * package still lists 'cuda' among its backends, so listing is not enough).
+ */
+async function assertCuda(): Promise<void> {
+  const g = new Graph('cuda_probe');
+  g.output(matmul(g.input('a', 'float32', [2, 2]), g.input('b', 'float32', [2, 2])), 'c');
+  try {
+    const session = await Session.create(toModelBytes(g), { device: 'cuda' });
+    await session.dispose();
+  } catch (err) {
+    console.error(`bench:gpu needs a working CUDA execution provider and found none:\n  ${(err as Error).message.split('\n')[0]}\n` +
+      'Run it where onnxruntime-node was installed with ONNXRUNTIME_NODE_INSTALL=cuda12 on an NVIDIA GPU with CUDA 12 and cuDNN 9 (the gpu-service Docker image).');
     process.exit(1);
   }
 }

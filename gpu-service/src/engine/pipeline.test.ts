@@ -8,7 +8,7 @@ import { writeRandomModel } from './models/random-model.ts';
 import { BUILTIN_MODELS_DIR } from './models/registry.ts';
 import { STAR_TINY } from './models/star-tiny.ts';
 import type { StarPipeline } from './pipeline.ts';
-import { loadPipeline, validateRequest } from './pipeline.ts';
+import { loadPipeline, scaleRanges, validateRequest } from './pipeline.ts';
 import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-pipeline-'));
@@ -132,5 +132,17 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   it('names the missing model and how to get it', async () => {
     await assert.rejects(loadPipeline('star-256-d16', { device: 'cpu', modelDir: cacheDir }), /model "star-256-d16" not found .*npx star fetch-model star-256-d16/);
     await assert.rejects(loadPipeline('no-such-model', { device: 'cpu' }), /known models: star-tiny/);
+  });
+});
+
+describe('scaleRanges', () => {
+  const d16 = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16];
+  it('gives one run for all scales, or one per scale', () => {
+    assert.deepEqual(scaleRanges(d16, 'all', 0), [{ first: 0, last: 9 }]);
+    assert.deepEqual(scaleRanges([1, 2, 3, 4], 'per-scale', 0), [0, 1, 2, 3].map((si) => ({ first: si, last: si })));
+  });
+  it('lets small scales share the next scale\'s run', () => {
+    assert.deepEqual(scaleRanges(d16, 'per-scale', 64), [{ first: 0, last: 6 }, { first: 7, last: 7 }, { first: 8, last: 8 }, { first: 9, last: 9 }]);
+    assert.deepEqual(scaleRanges([1, 2, 3, 4], 'per-scale', 1000), [{ first: 0, last: 3 }]);
   });
 });

@@ -44,6 +44,7 @@ import type {
 } from './types.ts';
 import { openWeights } from './weights/open.ts';
 import type { TensorStore } from './weights/tensors.ts';
+import { byteLength } from './weights/tensors.ts';
 
 export type GeneratorMode = 'all' | 'per-scale';
 
@@ -69,6 +70,12 @@ export interface LoadPipelineOptions {
   mode?: GeneratorMode;
   /** Default: fp16 on CUDA, fp32 on CPU. */
   precision?: Precision;
+  /**
+   * In per-scale mode, scales with fewer tokens than this share the next
+   * scale's run (see scaleRanges). Default: LARGE_MODEL_MIN_SCALE_TOKENS for
+   * generators above LARGE_GENERATOR_BYTES, else 0 (every scale its own run).
+   */
+  perScaleMinTokens?: number;
   /** Largest latent side decoded for previews (each costs (side/P)² of a full decode). Default 8. */
   previewLatentSide?: number;
   /** Generator session sets kept for different batch sizes (least recently used ones are released). Default 4. */
@@ -93,6 +100,7 @@ interface ResolvedOptions {
   mode: GeneratorMode;
   precision: Precision;
   previewLatentSide: number;
+  perScaleMinTokens: number;
   maxBatchSessions: number;
   prepackWeights: boolean;
   cacheDir?: string;
@@ -148,6 +156,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     mode,
     precision: options.precision ?? (cuda ? 'fp16' : 'fp32'),
     previewLatentSide: options.previewLatentSide ?? 8,
+    perScaleMinTokens: options.perScaleMinTokens ?? (storeBytes(model.generatorWeights) > LARGE_GENERATOR_BYTES ? LARGE_MODEL_MIN_SCALE_TOKENS : 0),
     maxBatchSessions: options.maxBatchSessions ?? 4,
     prepackWeights: options.prepackWeights ?? defaultPrepack(mode),
     cacheDir: options.cacheDir,
@@ -377,10 +386,9 @@ export class StarPipeline implements Pipeline {
 
   // ---------------------------------------------------------------- graphs and sessions
 
-  private scaleRanges(): { first: number; last: number }[] {
-    const S = scaleCount(this.model.generatorConfig);
-    if (this.options.mode === 'all') return [{ first: 0, last: S - 1 }];
-    return Array.from({ length: S }, (_, si) => ({ first: si, last: si }));
+  /** The generator runs of one generation (see scaleRanges). */
+  scaleRanges(): { first: number; last: number }[] {
+    return scaleRanges(this.model.generatorConfig.patchNums, this.options.mode, this.options.perScaleMinTokens);
   }
 
   private generatorSessions(batch: number, moreSmooth: boolean): Promise<GeneratorSessions> {
@@ -444,6 +452,34 @@ export class StarPipeline implements Pipeline {
     }
     return this.decoder;
   }
+}
+
+/**
+ * Scale ranges, one generator run each. 'all': one range. 'per-scale': one
+ * range per scale, except that scales with fewer than `minTokens` tokens
+ * join the next scale's run: every run streams all of the weights through
+ * the CPU once, and a 1×1 or 2×2 scale does too little work to pay for that.
+ */
+export function scaleRanges(patchNums: readonly number[], mode: GeneratorMode, minTokens: number): { first: number; last: number }[] {
+  const S = patchNums.length;
+  if (mode === 'all') return [{ first: 0, last: S - 1 }];
+  const ranges: { first: number; last: number }[] = [];
+  let first = 0;
+  for (let si = 0; si < S; si++) {
+    if (patchNums[si] ** 2 < minTokens && si < S - 1) continue;
+    ranges.push({ first, last: si });
+    first = si + 1;
+  }
+  return ranges;
+}
+
+/** Generator weights above this size make small scales share a run in per-scale mode (see scaleRanges). */
+export const LARGE_GENERATOR_BYTES = 256 * 2 ** 20;
+/** Tokens a per-scale run should have, for models above LARGE_GENERATOR_BYTES. */
+export const LARGE_MODEL_MIN_SCALE_TOKENS = 64;
+
+function storeBytes(store: TensorStore): number {
+  return store.names.reduce((sum, name) => sum + byteLength(store.get(name)), 0);
 }
 
 /** Why a request cannot run, or null. */
