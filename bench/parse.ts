@@ -1,0 +1,228 @@
+// Reads what each package's benchmark prints (or writes, for the engine) and turns repeated
+// runs into min/median/max figures and same-run ratios.
+
+export interface Triple {
+  min: number;
+  median: number;
+  max: number;
+  /** How many values it summarises. */
+  n: number;
+}
+
+export function triple(values: number[]): Triple {
+  const finite = values.filter((value) => Number.isFinite(value));
+  if (finite.length === 0) return { min: NaN, median: NaN, max: NaN, n: 0 };
+  const sorted = [...finite].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  return { min: sorted[0], median, max: sorted[sorted.length - 1], n: sorted.length };
+}
+
+// ------------------------------------------------------------------ engine (JSON from --json)
+
+/** The part of gpu-service/bench/engine.ts's per-configuration JSON that the report uses. */
+export interface EngineConfig {
+  model: string;
+  mode: 'all' | 'per-scale';
+  batch: number;
+  threads: number;
+  loadMs: number;
+  runs: { textMs: number; generateMs: number; decodeMs: number; totalMs: number }[];
+  peakRssBytes: number;
+  baselineGflops: number;
+}
+
+export interface EngineFigures {
+  model: string;
+  mode: string;
+  batch: number;
+  threads: number;
+  secondsPerImage: Triple;
+  generatorSeconds: Triple;
+  decodeSeconds: Triple;
+  textSeconds: Triple;
+  peakRssGiB: number;
+  loadSeconds: number;
+  matmulProbeGflops: number;
+}
+
+export interface Ratio {
+  what: string;
+  /** Value of the ratio (e.g. 1.8 = 1.8× faster): min/median/max over pairs from one run. */
+  ratio: Triple;
+}
+
+function engineFigures(config: EngineConfig): EngineFigures {
+  return {
+    model: config.model,
+    mode: config.mode,
+    batch: config.batch,
+    threads: config.threads,
+    secondsPerImage: triple(config.runs.map((run) => run.totalMs / config.batch / 1000)),
+    generatorSeconds: triple(config.runs.map((run) => run.generateMs / 1000)),
+    decodeSeconds: triple(config.runs.map((run) => run.decodeMs / 1000)),
+    textSeconds: triple(config.runs.map((run) => run.textMs / 1000)),
+    peakRssGiB: config.peakRssBytes / 2 ** 30,
+    loadSeconds: config.loadMs / 1000,
+    matmulProbeGflops: config.baselineGflops,
+  };
+}
+
+/** Ratios of per-image time pairing repeat i with repeat i (same bench run, same order). */
+function pairedRatio(a: EngineConfig, b: EngineConfig, what: string): Ratio {
+  const n = Math.min(a.runs.length, b.runs.length);
+  const values = Array.from({ length: n }, (_, i) => (a.runs[i].totalMs / a.batch) / (b.runs[i].totalMs / b.batch));
+  return { what, ratio: triple(values) };
+}
+
+function engineRatios(configs: EngineConfig[]): Ratio[] {
+  const ratios: Ratio[] = [];
+  const find = (model: string, mode: string, batch: number) => configs.find((c) => c.model === model && c.mode === mode && c.batch === batch);
+  for (const model of new Set(configs.map((c) => c.model))) {
+    for (const mode of ['all', 'per-scale']) {
+      const one = find(model, mode, 1);
+      if (!one) continue;
+      for (const c of configs.filter((x) => x.model === model && x.mode === mode && x.batch > 1)) {
+        ratios.push(pairedRatio(one, c, `${model} · ${mode}: per-image speed-up of batch ${c.batch} over batch 1`));
+      }
+    }
+    for (const c of configs.filter((x) => x.model === model && x.mode === 'per-scale')) {
+      const all = find(model, 'all', c.batch);
+      if (!all) continue;
+      ratios.push(pairedRatio(c, all, `${model} · batch ${c.batch}: per-scale time ÷ one-run time`));
+      ratios.push({ what: `${model} · batch ${c.batch}: per-scale peak RSS ÷ one-run peak RSS`, ratio: triple([c.peakRssBytes / all.peakRssBytes]) });
+    }
+  }
+  return ratios;
+}
+
+// ------------------------------------------------------------------ server (text table)
+
+export interface ServerRow {
+  clients: number;
+  offImagesPerSecond: number;
+  onImagesPerSecond: number;
+  meanBatch: number;
+  p50OffMs: number;
+  p50OnMs: number;
+}
+
+export interface ServerRun {
+  model: string;
+  device: string;
+  rows: ServerRow[];
+}
+
+/** Parses gpu-service/bench/server.ts's table. */
+export function parseServerBench(output: string): ServerRun {
+  const head = /server bench: model (\S+), device (\S+),/.exec(output);
+  if (!head) throw new Error(`server bench output has no header line:\n${output.slice(-1000)}`);
+  const lines = output.split('\n');
+  const at = lines.findIndex((line) => line.trim().startsWith('clients'));
+  if (at < 0) throw new Error(`server bench output has no table:\n${output.slice(-1000)}`);
+  const rows: ServerRow[] = [];
+  for (const line of lines.slice(at + 1)) {
+    const m = /^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+×\s+([\d.]+)\s+([\d.]+) \/ ([\d.]+)\s*$/.exec(line);
+    if (!m) continue;
+    rows.push({ clients: Number(m[1]), offImagesPerSecond: Number(m[2]), onImagesPerSecond: Number(m[3]), meanBatch: Number(m[4]), p50OffMs: Number(m[5]), p50OnMs: Number(m[6]) });
+  }
+  if (rows.length === 0) throw new Error(`server bench table has no rows:\n${output.slice(-1000)}`);
+  return { model: head[1], device: head[2], rows };
+}
+
+// ------------------------------------------------------------------ edge (text table)
+
+export interface EdgeRow {
+  name: string;
+  count: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+export type EdgeRun = Record<EdgeCase, EdgeRow>;
+export const EDGE_CASES = {
+  bare: 'bare Worker route',
+  auth: 'auth + rate limit only',
+  hitPost: 'cache hit: POST',
+  hitGet: 'cache hit: GET',
+  miss: 'miss:',
+  direct: 'direct:',
+} as const;
+export type EdgeCase = keyof typeof EDGE_CASES;
+
+/** Parses edge/bench/edge.bench.ts's table. */
+export function parseEdgeBench(output: string): EdgeRun {
+  const rows: EdgeRow[] = [];
+  for (const line of output.split('\n')) {
+    const m = /^(\S.*?)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s*$/.exec(line);
+    if (m) rows.push({ name: m[1].trim(), count: Number(m[2]), rps: Number(m[3]), p50: Number(m[4]), p99: Number(m[5]) });
+  }
+  const run = {} as EdgeRun;
+  for (const [id, prefix] of Object.entries(EDGE_CASES) as [EdgeCase, string][]) {
+    const row = rows.find((r) => r.name.startsWith(prefix));
+    if (!row) throw new Error(`edge bench output has no "${prefix}" row:\n${output.slice(-1500)}`);
+    run[id] = row;
+  }
+  return run;
+}
+
+// ------------------------------------------------------------------ summary
+
+export interface Summary {
+  engine: { figures: EngineFigures[]; ratios: Ratio[] };
+  server: {
+    model: string;
+    device: string;
+    rows: { clients: number; offImagesPerSecond: Triple; onImagesPerSecond: Triple; meanBatch: Triple; p50OffMs: Triple; p50OnMs: Triple }[];
+    ratios: Ratio[];
+  } | null;
+  edge: {
+    rows: { id: EdgeCase; name: string; rps: Triple; p50: Triple; p99: Triple }[];
+    ratios: Ratio[];
+    /** Differences of two figures from the same run, ms. */
+    overheads: { what: string; ms: Triple }[];
+  } | null;
+}
+
+export function summarize(engine: EngineConfig[], serverRuns: ServerRun[], edgeRuns: EdgeRun[]): Summary {
+  let server: Summary['server'] = null;
+  if (serverRuns.length) {
+    const clients = serverRuns[0].rows.map((row) => row.clients);
+    const pick = (c: number) => serverRuns.map((run) => run.rows.find((row) => row.clients === c)!).filter(Boolean);
+    server = {
+      model: serverRuns[0].model,
+      device: serverRuns[0].device,
+      rows: clients.map((c) => ({
+        clients: c,
+        offImagesPerSecond: triple(pick(c).map((r) => r.offImagesPerSecond)),
+        onImagesPerSecond: triple(pick(c).map((r) => r.onImagesPerSecond)),
+        meanBatch: triple(pick(c).map((r) => r.meanBatch)),
+        p50OffMs: triple(pick(c).map((r) => r.p50OffMs)),
+        p50OnMs: triple(pick(c).map((r) => r.p50OnMs)),
+      })),
+      ratios: clients.map((c) => ({ what: `${c} client${c > 1 ? 's' : ''}: images/s with micro-batching ÷ without`, ratio: triple(pick(c).map((r) => r.onImagesPerSecond / r.offImagesPerSecond)) })),
+    };
+  }
+  let edge: Summary['edge'] = null;
+  if (edgeRuns.length) {
+    const of = (id: EdgeCase, f: (row: EdgeRow) => number) => triple(edgeRuns.map((run) => f(run[id])));
+    const ratio = (what: string, f: (run: EdgeRun) => number): Ratio => ({ what, ratio: triple(edgeRuns.map(f)) });
+    edge = {
+      rows: (Object.keys(EDGE_CASES) as EdgeCase[]).map((id) => ({ id, name: edgeRuns[0][id].name, rps: of(id, (r) => r.rps), p50: of(id, (r) => r.p50), p99: of(id, (r) => r.p99) })),
+      ratios: [
+        ratio('cache hit (POST /v1/images/generations) req/s ÷ bare route req/s', (r) => r.hitPost.rps / r.bare.rps),
+        ratio('cache hit (GET /v1/images/{key}.png) req/s ÷ bare route req/s', (r) => r.hitGet.rps / r.bare.rps),
+        ratio('cache hit (POST) p50 ÷ bare route p50', (r) => r.hitPost.p50 / r.bare.p50),
+        ratio('cache hit (POST) p99 ÷ bare route p99', (r) => r.hitPost.p99 / r.bare.p99),
+        ratio('miss through the edge p50 ÷ direct GPU call p50', (r) => r.miss.p50 / r.direct.p50),
+      ],
+      overheads: [
+        { what: 'cache hit (POST) p50 − bare route p50', ms: triple(edgeRuns.map((r) => r.hitPost.p50 - r.bare.p50)) },
+        { what: 'miss-path overhead of the edge at p50 (edge − direct)', ms: triple(edgeRuns.map((r) => r.miss.p50 - r.direct.p50)) },
+        { what: 'miss-path overhead of the edge at p99 (edge − direct)', ms: triple(edgeRuns.map((r) => r.miss.p99 - r.direct.p99)) },
+      ],
+    };
+  }
+  return { engine: { figures: engine.map(engineFigures), ratios: engineRatios(engine) }, server, edge };
+}
