@@ -259,16 +259,11 @@ export function attention(q: Value, kv: KvCache, keyMask: Value | null, cfg: Gen
   if (keyMask) {
     const L = kv.key.dim(2)!;
     const dtype = scores.dtype;
-    const bias = mul(sub1(cast(reshape(keyMask, [R, 1, 1, L]), dtype)), 10000);
-    scores = add(scores, bias);
+    // (mask − 1)·10000: 0 where visible, −10000 where masked (onnxruntime's mask_filter_value; exp underflows to 0 as with −∞)
+    scores = add(scores, mul(add(cast(reshape(keyMask, [R, 1, 1, L]), dtype), -1), 10000));
   }
   const o = matmul(softmax(scores, -1), kv.value);
   return reshape(transpose(o, [0, 2, 1, 3]), [R, n, H * hd]);
-}
-
-/** mask − 1: 0 where visible, −1 where masked (times 10000: onnxruntime's mask_filter_value, exp underflows to 0). */
-function sub1(x: Value): Value {
-  return add(x, -1);
 }
 
 /**
