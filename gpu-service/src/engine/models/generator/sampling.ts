@@ -60,8 +60,9 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
   const notLast = constant(g, Uint8Array.from({ length: V }, (_, i) => (i < V - 1 ? 1 : 0)), [V], 'bool', 'not_last');
   const atOrBelow = not(greater(runningSum, threshold)); // cum ≤ 1 − p
   const removeSorted = and(and(atOrBelow, notLast), expand(greater(reshape(topP, [B, 1, 1]), 0), [B, n, 1]));
-  const keepAll = constant(g, new Uint8Array(B * n * V), [B, n, V], 'bool', 'no_removal');
-  const remove = scatterElements(keepAll, order, removeSorted, 2);
+  // All-false base computed at run time (x < −∞ never holds) rather than a [B, n, V] constant stored in the graph.
+  const noRemoval = less(afterTopK, minusInf);
+  const remove = scatterElements(noRemoval, order, removeSorted, 2);
   return where(remove, minusInf, afterTopK);
 }
 
