@@ -49,13 +49,18 @@ import { byteLength } from './weights/tensors.ts';
 export type GeneratorMode = 'all' | 'per-scale';
 
 /**
- * See LoadPipelineOptions.prepackWeights: on with one run over all scales
- * (one session: faster small GEMMs), off per scale (every scale's session
- * would otherwise hold its own packed copy of the weights).
+ * See LoadPipelineOptions.prepackWeights. On with one run over all scales
+ * (one session: faster small GEMMs) while the weights are at most
+ * PREPACK_MAX_BYTES; off per scale (every scale's session would hold its own
+ * packed copy) and for larger generators (prepacking holds the weights twice
+ * while loading: a d30 model would need 2× its 8 GB).
  */
-export function defaultPrepack(mode: GeneratorMode): boolean {
-  return mode === 'all';
+export function defaultPrepack(mode: GeneratorMode, generatorBytes: number): boolean {
+  return mode === 'all' && generatorBytes <= PREPACK_MAX_BYTES;
 }
+
+export const PREPACK_MAX_BYTES = 2 * 2 ** 30;
+
 export type Precision = 'fp32' | 'fp16';
 
 export interface LoadPipelineOptions {
@@ -149,6 +154,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const model = loadModel(modelNameOrDir, options.modelDir);
   const cuda = options.device === 'cuda';
   const mode = options.mode ?? (cuda ? 'all' : 'per-scale');
+  const generatorBytes = storeBytes(model.generatorWeights);
   const resolved: ResolvedOptions = {
     device: options.device,
     threads: options.threads,
@@ -156,9 +162,9 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     mode,
     precision: options.precision ?? (cuda ? 'fp16' : 'fp32'),
     previewLatentSide: options.previewLatentSide ?? 8,
-    perScaleMinTokens: options.perScaleMinTokens ?? (storeBytes(model.generatorWeights) > LARGE_GENERATOR_BYTES ? LARGE_MODEL_MIN_SCALE_TOKENS : 0),
+    perScaleMinTokens: options.perScaleMinTokens ?? (generatorBytes > LARGE_GENERATOR_BYTES ? LARGE_MODEL_MIN_SCALE_TOKENS : 0),
     maxBatchSessions: options.maxBatchSessions ?? 4,
-    prepackWeights: options.prepackWeights ?? defaultPrepack(mode),
+    prepackWeights: options.prepackWeights ?? defaultPrepack(mode, generatorBytes),
     cacheDir: options.cacheDir,
   };
   const textEncoder = await TextEncoder.load({
