@@ -5,7 +5,7 @@ import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
 import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
-import { cfgMix, filteredProbabilities, sampleInverseCdf } from './sampling.ts';
+import { cfgMix, filteredProbabilities, sampleInverseCdf, topPThreshold } from './sampling.ts';
 
 const B = 2;
 const n = 3;
@@ -100,3 +100,14 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
     await s.dispose();
   });
 }
+
+test('the top-p threshold is upstream\'s fp32(1 − p) for the decimal p the fp32 input stands for', async () => {
+  const ps = [0.8, 0.95, 0.9, 0.5, 0.05, 0.123, 1, 0];
+  const g = new Graph('threshold');
+  g.output(topPThreshold(g.input('p', 'float32', [ps.length])), 'threshold');
+  const s = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+  const out = await s.run({ p: tensor('float32', Float32Array.from(ps), [ps.length]) });
+  assert.deepEqual([...(out.threshold.data as Float32Array)], ps.map((p) => Math.fround(1 - p)));
+  assert.equal((out.threshold.data as Float32Array)[0], Math.fround(0.2), 'p = 0.8 → 0.2f, not fp32(1 − 0.8f) = 0.19999999f');
+  await s.dispose();
+});

@@ -33,10 +33,7 @@ export function cfgMix(logits: Value, cfg: Value, ratio: number): Value {
  * with k = the batch's largest top_k serves every row.
  * Top-p sorts ascending (ties: lower index first, STAR-SPEC §7), takes the
  * softmax of the sorted row and its running sum, and removes sorted positions
- * with sum ≤ 1 − p except the last one. The threshold is 1 − p rounded to
- * fp32 from double (upstream's comparison); p itself arrives as fp32, so
- * p = 0.8 gives fp32(1 − 0.800000011920929) = 0.19999999 where upstream has
- * 0.2 — one ulp, which matters only if a running sum falls exactly between.
+ * with sum ≤ 1 − p except the last one, with the threshold of topPThreshold.
  */
 export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
   const g = z.graph;
@@ -56,7 +53,7 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
   // ---- top-p
   const [ascending, order] = topK(afterTopK, V, -1, false);
   const runningSum = cumSum(softmax(ascending, -1), -1);
-  const threshold = reshape(cast(sub(constant(g, Float64Array.from([1]), [], 'float64', 'one'), cast(topP, 'float64')), 'float32'), [B, 1, 1]);
+  const threshold = reshape(topPThreshold(topP), [B, 1, 1]);
   const notLast = constant(g, Uint8Array.from({ length: V }, (_, i) => (i < V - 1 ? 1 : 0)), [V], 'bool', 'not_last');
   const atOrBelow = not(greater(runningSum, threshold)); // cum ≤ 1 − p
   const removeSorted = and(and(atOrBelow, notLast), expand(greater(reshape(topP, [B, 1, 1]), 0), [B, n, 1]));
@@ -64,6 +61,28 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
   const noRemoval = less(afterTopK, minusInf);
   const remove = scatterElements(noRemoval, order, removeSorted, 2);
   return where(remove, minusInf, afterTopK);
+}
+
+/** Decimal places top_p is taken to have (see topPThreshold). */
+const TOP_P_DECIMALS = 7;
+
+/**
+ * Upstream compares the fp32 running sums with the Python double 1 − p, i.e.
+ * with fp32(1 − p) (0.2f for p = 0.8). p arrives here as fp32 (0.800000011920929
+ * for 0.8), whose 1 − p would round to 0.19999999f instead; so the double p
+ * is first recovered by rounding to 7 decimals (exact for any p written with
+ * at most 7 decimals: fp32's error on p ≤ 1 is below 6e−8), then 1 − p is
+ * formed in float64 and rounded to fp32. [B] f32 → [B] f32.
+ */
+export function topPThreshold(topP: Value): Value {
+  const g = topP.graph;
+  const scale = 10 ** TOP_P_DECIMALS;
+  const p64 = div(round(mul(cast(topP, 'float64'), scale)), scale);
+  return cast(sub(constant(g, Float64Array.from([1]), [], 'float64', 'one'), p64), 'float32');
+}
+
+function round(x: Value): Value {
+  return x.graph.node('Round', [x], {}, [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
 /**
