@@ -53,15 +53,23 @@ test('inverse-CDF sampling never returns a zero-probability token, even when rou
 
 test('the CFG mix ramps t = cfg·si/(S−1) per row with upstream\'s fp32 coefficients', async () => {
   const logits = [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.5, 0.5, 0.5, -1, 0, 1, 2];
+  for (const cfg of [4, 3.3, 7.5, 1.1]) {
+    const out = await session.run({
+      probs: tensor('float32', new Float32Array(B * n * V).fill(0.25), [B, n, V]),
+      u: tensor('float32', new Float32Array(B * n).fill(0.5), [B, n]),
+      logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
+      cfg: tensor('float32', Float32Array.from([cfg, 0]), [B]),
+    }, ['mixed']);
+    const t = cfg * (1 / 3); // Python: t = cfg * ratio in double, then fp32 at the multiply
+    const expected = [0, 1, 2, 3].map((v) => Math.fround(Math.fround(Math.fround(1 + t) * logits[v]) - Math.fround(Math.fround(t) * logits[8 + v])));
+    assert.deepEqual([...(out.mixed.data as Float32Array)].slice(0, 4), expected, `cfg ${cfg}`);
+  }
   const out = await session.run({
     probs: tensor('float32', new Float32Array(B * n * V).fill(0.25), [B, n, V]),
     u: tensor('float32', new Float32Array(B * n).fill(0.5), [B, n]),
     logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
     cfg: tensor('float32', Float32Array.from([4, 0]), [B]),
   }, ['mixed']);
-  const t = 4 / 3;
-  const expected = [0, 1, 2, 3].map((v) => Math.fround(Math.fround(Math.fround(1 + t) * logits[v]) - Math.fround(Math.fround(t) * logits[8 + v])));
-  assert.deepEqual([...(out.mixed.data as Float32Array)].slice(0, 4), expected);
   assert.deepEqual([...(out.mixed.data as Float32Array)].slice(4), logits.slice(4, 8), 'cfg 0 is the conditional logits');
 });
 

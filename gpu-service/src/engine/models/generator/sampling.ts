@@ -10,18 +10,27 @@ import {
 
 /**
  * CFG mix (§4.2.3b): (1+t)·z[0:B] − t·z[B:2B], t = cfg·si/(S−1). Upstream
- * forms t and 1+t in double and rounds each to fp32 when multiplying; doing
- * the same in float64 here gives the same coefficients for any cfg that is
- * exact in fp32 (4.0, 4.5, 7.5, …). logits [2B, n, V] → [B, n, V].
+ * forms t and 1+t in double and rounds each to fp32 when multiplying; the
+ * same happens here in float64 from the decimal cfg the fp32 input stands for
+ * (rounded to 5 decimals: exact for any |cfg| < 64 written with at most 5
+ * decimals, e.g. 3.3 whose fp32 is 3.29999995). logits [2B, n, V] → [B, n, V].
  */
 export function cfgMix(logits: Value, cfg: Value, ratio: number): Value {
   const B = cfg.dim(0)!;
-  const t = mul(cast(cfg, 'float64'), ratio);
+  const t = mul(decimalValue(cfg, CFG_DECIMALS), ratio);
   const condWeight = reshape(cast(add(t, 1), 'float32'), [B, 1, 1]);
   const uncondWeight = reshape(cast(t, 'float32'), [B, 1, 1]);
   const cond = slice(logits, [0], [B], [0]);
   const uncond = slice(logits, [B], [2 * B], [0]);
   return sub(mul(cond, condWeight), mul(uncond, uncondWeight));
+}
+
+const CFG_DECIMALS = 5;
+
+/** The float64 value with `decimals` decimal places nearest to an fp32 input (recovers the decimal number it was rounded from). */
+function decimalValue(x: Value, decimals: number): Value {
+  const scale = 10 ** decimals;
+  return div(round(mul(cast(x, 'float64'), scale)), scale);
 }
 
 /**
@@ -75,10 +84,8 @@ const TOP_P_DECIMALS = 7;
  * formed in float64 and rounded to fp32. [B] f32 → [B] f32.
  */
 export function topPThreshold(topP: Value): Value {
-  const g = topP.graph;
-  const scale = 10 ** TOP_P_DECIMALS;
-  const p64 = div(round(mul(cast(topP, 'float64'), scale)), scale);
-  return cast(sub(constant(g, Float64Array.from([1]), [], 'float64', 'one'), p64), 'float32');
+  const one = constant(topP.graph, Float64Array.from([1]), [], 'float64', 'one');
+  return cast(sub(one, decimalValue(topP, TOP_P_DECIMALS)), 'float32');
 }
 
 function round(x: Value): Value {
