@@ -14,6 +14,7 @@ import { fromUpstreamArgs, scaleCount } from './config.ts';
 import type { GeneratorGraphOptions } from './generator.ts';
 import { buildGeneratorGraph, carriedFeeds, names } from './generator.ts';
 import { vqvaeQuantizer } from './quantizer.ts';
+import { createSamplerPath } from './sampler-head.ts';
 
 // tiny-b: the standard path at every scale. Real fixture text inputs, uniform noise from a fixed LCG.
 const dir = fixturePath('star-tiny/tiny-b');
@@ -189,4 +190,41 @@ test('weights as graph inputs (one copy fed to every per-scale session) give the
   assert.ok(bits(last[names.fHat]).equals(bits(allScales[names.fHat])), 'f_hat bit-identical');
   const matrixBytes = [...weights.names].filter((n) => !n.startsWith('class_emb')).reduce((sum, n) => sum + weights.get(n).shape.reduce((a, b) => a * b, 1) * 4, 0);
   assert.ok(feeder.byteLength <= matrixBytes, 'each weight is held once, however many sessions use it');
+});
+
+test('with the sampler head (tiny-a, §4.5 at its last scale), per-scale runs reproduce the one-run tokens and f_hat bit for bit', async () => {
+  const dirA = fixturePath('star-tiny/tiny-a');
+  const json = JSON.parse(readFileSync(join(dirA, 'config.json'), 'utf8'));
+  const cfgA = fromUpstreamArgs(json.build_vae_var_args, { sampleVersion: json.sampling.sample_version });
+  const storeA = readSafetensors(join(dirA, 'var.safetensors'));
+  const quantizerA = vqvaeQuantizer(readSafetensors(join(dirA, 'vae.safetensors')), vqvaeFromUpstream(json.derived.vqvae), cfgA.patchNums);
+  const samplerPath = createSamplerPath({ codebook: quantizerA.codebook! });
+  const build = async (first?: number, last?: number) => {
+    const s = await Session.create(toModelBytes(buildGeneratorGraph(storeA, cfgA, { batch: 2, quantizer: quantizerA, samplerPath, first, last })), { device: 'cpu', threads: 1 });
+    sessions.push(s);
+    return s;
+  };
+  const refA = readSafetensors(join(dirA, 'reference.safetensors'));
+  const feeds: Record<string, RuntimeTensor> = {
+    [names.textHidden]: tensor('float32', refA.float32('in.encoder_hidden_states'), refA.get('in.encoder_hidden_states').shape),
+    [names.textMask]: tensor('int64', new BigInt64Array(refA.get('in.encoder_attention_mask').bytes().buffer), refA.get('in.encoder_attention_mask').shape),
+    [names.pooled]: tensor('float32', refA.float32('in.encoder_pool_feat'), refA.get('in.encoder_pool_feat').shape),
+    ...rowFeeds(2),
+  };
+  const one = await build();
+  let state = 7;
+  for (const name of one.inputNames.filter((n) => !feeds[n])) {
+    const pn = cfgA.patchNums[Number(/\.s(\d+)/.exec(name)![1])];
+    feeds[name] = tensor('float32', Float32Array.from({ length: 2 * pn * pn }, () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32), [2, pn * pn]);
+  }
+  const all = await one.run(pick(feeds, one));
+  let carried: Record<string, RuntimeTensor> = {};
+  let last: Record<string, RuntimeTensor> = {};
+  for (let si = 0; si < cfgA.patchNums.length; si++) {
+    const s = await build(si, si);
+    last = await s.run(pick({ ...feeds, ...carried }, s));
+    assert.deepEqual([...(last[names.tokens(si)].data as BigInt64Array)], [...(all[names.tokens(si)].data as BigInt64Array)], `tokens at scale ${si}`);
+    carried = carriedFeeds(last, cfgA.depth, carried);
+  }
+  assert.ok(bits(last[names.fHat]).equals(bits(all[names.fHat])));
 });
