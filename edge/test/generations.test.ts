@@ -160,6 +160,8 @@ describe('generation and caching', () => {
     assert.equal(gpu.calls, 1);
     assert.equal(gpu.rejectedSignatures, 0);
     assert.deepEqual(gpu.requests[0].seeds, [42, 43]);
+    assert.equal(gpu.headers[0]['x-request-deadline-ms'], '5000', 'the edge tells the GPU its deadline');
+    assert.equal(gpu.headers[0]['x-request-id'], first.headers.get('X-Request-Id'), 'and the request id, for tracing');
     for (const image of body.data) {
       assert.match(image.key, /^[0-9a-f]{64}$/);
       assert.equal(image.url, `${worker.origin}/v1/images/${image.key}.png`);
@@ -315,5 +317,27 @@ describe('coalescing across isolates (GenerationLock)', () => {
     assert.equal(response.status, 200);
     assert.equal(((await response.json()) as GenerationBody).data[0].key, imageKey);
     assert.equal(gpu.calls, 1);
+  });
+});
+
+describe('logs', () => {
+  test('one JSON line per request with its id, and never a key, signature or secret', async () => {
+    const logKey = await worker.createKey();
+    const record = await createRecord(logKey, 'x', 'free');
+    const marker = 'req-log-check-0001';
+    await (await worker.fetch('/v1/models', { headers: bearer(logKey, { 'X-Request-Id': marker }) })).arrayBuffer();
+    await (await worker.fetch('/v1/models', { headers: bearer(logKey + 'x') })).arrayBuffer();
+    gpu.mode = 'error';
+    await (await generate({ prompt: 'log me', seed: 1 }, logKey)).arrayBuffer();
+    gpu.mode = 'ok';
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const lines = worker.logs.filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, unknown>);
+    const mine = lines.find((line) => line.request_id === marker && line.message === 'request');
+    assert.ok(mine, 'the request was logged under its id');
+    assert.equal(mine.status, 200);
+    assert.equal(mine.kid, record.kid);
+    assert.ok(lines.some((line) => line.message === 'gpu call failed'), 'GPU failures are logged');
+    const all = worker.logs.join('\n');
+    for (const secret of [logKey, record.hash, record.sk, record.whsec, GPU_SECRET, SIGNING_KEY]) assert.ok(!all.includes(secret), 'no secret in the logs');
   });
 });

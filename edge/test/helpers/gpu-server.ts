@@ -61,6 +61,7 @@ export class FakeGpu {
   calls = 0;
   rejectedSignatures = 0;
   requests: GpuRequestBody[] = [];
+  headers: IncomingMessage['headers'][] = [];
   private server: Server;
 
   constructor(secret: string) {
@@ -83,6 +84,7 @@ export class FakeGpu {
     this.calls = 0;
     this.rejectedSignatures = 0;
     this.requests = [];
+    this.headers = [];
   }
 
   async close(): Promise<void> {
@@ -118,6 +120,7 @@ export class FakeGpu {
     this.calls++;
     const request = JSON.parse(body.toString('utf8')) as GpuRequestBody;
     this.requests.push(request);
+    this.headers.push(req.headers);
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (res.destroyed) return;
     if (this.mode === 'busy') {

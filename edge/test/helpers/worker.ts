@@ -36,6 +36,8 @@ export function bundleWorker(): Promise<string> {
 export interface TestWorker {
   mf: Miniflare;
   origin: string;
+  /** What the Worker wrote to its log, one entry per line. */
+  logs: string[];
   fetch(path: string, init?: RequestInit): Promise<Response>;
   createKey(options?: { tier?: Tier; limits?: Partial<Limits>; name?: string }): Promise<string>;
   kvPut(key: string, value: string): Promise<void>;
@@ -53,13 +55,15 @@ export interface WorkerOptions {
 
 export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
   const script = await bundleWorker();
+  const logs: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'star-edge-'));
   const scriptPath = join(dir, 'worker.js');
   writeFileSync(scriptPath, script);
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       // The Worker's JSON request logs would drown the test report; EDGE_TEST_LOGS=1 shows them.
-      ...(process.env.EDGE_TEST_LOGS ? {} : { handleStructuredLogs: () => {} }),
+      // Lines the Worker logs are kept in `logs` (EDGE_TEST_LOGS=1 prints them instead).
+      ...(process.env.EDGE_TEST_LOGS ? {} : { handleStructuredLogs: (log: { message: string }) => void logs.push(log.message) }),
       ...(options.persistPath ? { resourcePersistencePath: options.persistPath } : {}),
       workers: [
         {
@@ -96,6 +100,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
   return {
     mf,
     origin,
+    logs,
     fetch: (path, init) => mf.dispatchFetch(new URL(path, origin), init as never) as unknown as Promise<Response>,
     async createKey({ tier = 'free', limits = {}, name = 'test' } = {}) {
       const key = generateKey();
