@@ -143,6 +143,19 @@ describe('validation', () => {
     await problemOf(await generate({ prompt: 'x'.repeat(70 * 1024) }), 413, 'payload_too_large');
   });
 
+  test('a streamed body (no Content-Length) over 64 KiB → 413 too', async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(16 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 6) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(key, { 'Content-Type': 'application/json' }), body, duplex: 'half' } as RequestInit);
+    await problemOf(response, 413, 'payload_too_large');
+  });
+
   test('a non-JSON content type → 400', async () => {
     const response = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(key, { 'Content-Type': 'text/plain' }), body: 'prompt' });
     await problemOf(response, 400, 'invalid_request');
