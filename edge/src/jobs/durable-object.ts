@@ -243,20 +243,26 @@ export class Job extends DurableObject<Bindings> {
       await this.ctx.storage.deleteAll();
       return;
     }
-    if (state.job.status === 'queued') await this.run();
+    // A running job with no run in this instance lost it (the object was evicted or crashed mid-run
+    // and the alarm is being retried): run it again; its images are deterministic.
+    if (state.job.status === 'queued' || (state.job.status === 'running' && !this.running)) await this.run();
     if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null && state.webhook.nextAt <= Date.now()) await this.deliver();
     await this.schedule();
   }
 
   private async run(): Promise<void> {
     const state = this.state!;
-    state.job = { ...state.job, status: 'running', started_at: nowS() };
-    this.touch();
-    this.emit('started', { job: state.job });
+    const resumed = state.job.status === 'running';
+    if (!resumed) {
+      state.job = { ...state.job, status: 'running', started_at: nowS() };
+      this.touch();
+      this.emit('started', { job: state.job });
+    }
     const abort = new AbortController();
     this.running = abort;
     const { init } = state;
     const log = createLogger({ request_id: init.requestId, job_id: init.id });
+    if (resumed) log.warn('job run resumed after an interruption');
     const deps = {
       env: this.env,
       config: this.config,
