@@ -135,8 +135,8 @@ export type ProxyMode =
   | { kind: 'pass' }
   /** Holds each request this long before forwarding it. */
   | { kind: 'delay'; ms: number }
-  /** 200 with a body that is not the contract's JSON. */
-  | { kind: 'garbage'; body: string; contentType: string }
+  /** Answers itself, never asking the gpu-service: garbage where the contract's JSON belongs. */
+  | { kind: 'garbage'; respond: (requestBody: string) => { status?: number; contentType: string; body: string } }
   /** Closes the connection without an answer. */
   | { kind: 'reset' };
 
@@ -149,10 +149,11 @@ export class GpuProxy {
   /** Requests seen, by mode kind. */
   readonly seen: Record<string, number> = {};
   private server: Server | null = null;
-  private readonly target: URL;
+  /** The gpu-service; settable after `listen` (the proxy starts before the stack it serves). */
+  target: URL;
   private readonly open = new Set<IncomingMessage>();
 
-  constructor(target: string) {
+  constructor(target = 'http://127.0.0.1:1') {
     this.target = new URL(target);
   }
 
@@ -166,29 +167,33 @@ export class GpuProxy {
     const mode = this.mode;
     this.seen[mode.kind] = (this.seen[mode.kind] ?? 0) + 1;
     this.open.add(req);
-    res.once('close', () => this.open.delete(req));
+    let closed = false;
+    res.once('close', () => {
+      closed = true;
+      this.open.delete(req);
+    });
     if (mode.kind === 'reset') {
       req.socket.destroy();
       return;
     }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
     if (mode.kind === 'garbage') {
-      req.resume();
-      res.writeHead(200, { 'content-type': mode.contentType });
-      res.end(mode.body);
+      const answer = mode.respond(body.toString());
+      res.writeHead(answer.status ?? 200, { 'content-type': answer.contentType });
+      res.end(answer.body);
       return;
     }
     if (mode.kind === 'delay') {
-      const chunks: Buffer[] = [];
-      for await (const chunk of req) chunks.push(chunk as Buffer);
       await sleep(mode.ms);
-      if (res.destroyed) return;
-      this.forward(req, res, Buffer.concat(chunks));
-      return;
+      // The edge gave up meanwhile: the request never reaches the gpu-service.
+      if (closed || res.destroyed) return;
     }
-    this.forward(req, res, req);
+    this.forward(req, res, body);
   }
 
-  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer | IncomingMessage): void {
+  private forward(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
     const upstream = httpRequest(
       { host: this.target.hostname, port: this.target.port, method: req.method, path: req.url, headers: req.headers },
       (answer) => {
@@ -199,8 +204,7 @@ export class GpuProxy {
     // The gpu-service is down: drop the edge's connection as a dead host would.
     upstream.on('error', () => res.socket?.destroy());
     res.once('close', () => upstream.destroy());
-    if (Buffer.isBuffer(body)) upstream.end(body);
-    else body.pipe(upstream);
+    upstream.end(body);
   }
 
   async close(): Promise<void> {
