@@ -110,8 +110,7 @@ interface ChildResult {
 
 async function child(spec: ChildSpec): Promise<ChildResult> {
   const loadStart = performance.now();
-  const pipeline = (await loadPipeline(spec.modelDir, { device: spec.device, threads: spec.threads, mode: spec.mode, prepackWeights: spec.prepackWeights })) as StarPipeline;
-  await pipeline.prepare(spec.batch, false);
+  const pipeline = (await loadPipeline(spec.modelDir, { device: spec.device, threads: spec.threads, mode: spec.mode, prepackWeights: spec.prepackWeights, prepareBatchSizes: [spec.batch] })) as StarPipeline;
   const loadMs = performance.now() - loadStart;
   const model = pipeline.model;
   const cfg: GeneratorConfig = model.generatorConfig;

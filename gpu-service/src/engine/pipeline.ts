@@ -92,6 +92,11 @@ export interface LoadPipelineOptions {
    * cache and every session shares them. Default: see defaultPrepack.
    */
   prepackWeights?: boolean;
+  /**
+   * Batch sizes whose generator sessions are opened at load (each batch size
+   * has its own sessions). Default [1].
+   */
+  prepareBatchSizes?: number[];
   /** Run one small generation at load so the first request is fast. Default false. */
   warmup?: boolean;
   /** Graph cache directory (onnx/cache.ts default when absent). */
@@ -181,7 +186,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   }
   const pipeline = new StarPipeline(model, resolved, textEncoder);
   try {
-    await pipeline.prepare(1, false);
+    for (const batch of options.prepareBatchSizes ?? [1]) await pipeline.prepare(batch, false);
     if (options.warmup) await pipeline.generate({ prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 0, topP: 0, moreSmooth: false });
   } catch (err) {
     await pipeline.dispose();
