@@ -81,6 +81,7 @@ export class Graph {
   /** Opset per domain; '' is the default ONNX domain. */
   readonly opsets = new Map<string, number>([['', 17]]);
   private readonly used = new Set<string>();
+  private readonly lastSuffix = new Map<string, number>();
   private scopes: string[] = [];
 
   constructor(name: string) {
@@ -151,9 +152,19 @@ export class Graph {
     return this.scopes.length ? this.scopes.join('/') + '/' : '';
   }
 
+  /**
+   * `name`, or `name_i` with the smallest unused i ≥ 1. Names are never
+   * released, so suffixes 1..last of a base are all taken and the search
+   * resumes after the last one (a graph reuses bases like `ints` thousands of
+   * times; restarting at 1 made building quadratic).
+   */
   private claim(name: string): string {
     let candidate = name;
-    for (let i = 1; this.used.has(candidate); i++) candidate = `${name}_${i}`;
+    if (this.used.has(candidate)) {
+      let i = this.lastSuffix.get(name) ?? 0;
+      do candidate = `${name}_${++i}`; while (this.used.has(candidate));
+      this.lastSuffix.set(name, i);
+    }
     this.used.add(candidate);
     return candidate;
   }
