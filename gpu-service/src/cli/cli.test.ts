@@ -1,14 +1,14 @@
 // The CLI as a user runs it: bin/star.js in a child process.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { contiguousStride, writeTorchSave } from '../engine/testing/torch-save.ts';
 import { fixturePath } from '../engine/testing/fixtures.ts';
-import { readSafetensors } from '../engine/weights/safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../engine/weights/safetensors.ts';
 
 const STAR = join(import.meta.dirname, '../../bin/star.js');
 const tmp = mkdtempSync(join(tmpdir(), 'star-cli-'));
@@ -85,6 +85,24 @@ describe('star check', () => {
     assert.equal(report.pass, true);
     const logits = report.checked.find((c) => c.name === 's4.logits');
     assert.ok(logits && logits.maxAbsError < 1e-3 && logits.maxAbsReference > 0);
+  });
+
+  it('exits 1 and marks the tensor when a reference disagrees', async () => {
+    const dir = join(tmp, 'tampered');
+    mkdirSync(dir);
+    for (const f of ['config.json', 'var.safetensors', 'vae.safetensors']) copyFileSync(fixturePath(`star-tiny/tiny-b/${f}`), join(dir, f));
+    const ref = readSafetensors(fixturePath('star-tiny/tiny-b/reference.safetensors'));
+    writeSafetensors(join(dir, 'reference.safetensors'), ref.names.map((name) => {
+      const t = ref.get(name);
+      if (name !== 's2.logits') return t;
+      const values = ref.float32(name);
+      values[0] += 0.5;
+      return { name, dtype: 'float32' as const, shape: t.shape, bytes: () => new Uint8Array(values.buffer) };
+    }));
+    const run = await star('check', dir, '--mode', 'upstream', '--no-images');
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /FAIL s2\.logits +max\|err\| 5\.0\de-1/);
+    assert.match(run.stdout, /ok {3}s2\.hidden/);
   });
 
   it('rejects a directory that is not a fixture', async () => {
