@@ -15,7 +15,8 @@ export function formatEvent(message: SseMessage): string {
 
 /** Yields each complete event of a text/event-stream body; comments and retry fields are skipped. */
 export async function* parseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
   let buffer = '';
   let event = '';
   let data: string[] = [];
@@ -24,7 +25,7 @@ export async function* parseEvents(body: ReadableStream<Uint8Array>): AsyncGener
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      buffer += value;
+      buffer += decoder.decode(value, { stream: true });
       let newline: number;
       while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
         const line = buffer.slice(0, newline);

@@ -47,12 +47,18 @@ test('a finished job expires JOB_TTL_SECONDS after completion: 404, storage dele
   const created = await worker.fetch('/v1/jobs', jsonPost(key, { prompt: 'short-lived', seed: 1 }));
   assert.equal(created.status, 202);
   const { id } = (await created.json()) as { id: string };
-  let job: { status: string; completed_at?: number; expires_at: number } | null = null;
-  for (let i = 0; i < 40 && job?.status !== 'succeeded'; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    job = (await (await worker.fetch(`/v1/jobs/${id}`, { headers: bearer(key) })).json()) as typeof job;
+  interface JobView {
+    status: string;
+    completed_at?: number;
+    expires_at: number;
   }
-  assert.equal(job?.status, 'succeeded');
+  const read = async (): Promise<JobView> => (await (await worker.fetch(`/v1/jobs/${id}`, { headers: bearer(key) })).json()) as JobView;
+  let job = await read();
+  for (let i = 0; i < 40 && job.status !== 'succeeded'; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    job = await read();
+  }
+  assert.equal(job.status, 'succeeded');
   assert.equal(job.expires_at, job.completed_at! + 1);
   let status = 200;
   for (let i = 0; i < 60 && status === 200; i++) {

@@ -1,6 +1,6 @@
 // Generation parameters after validation, defaults and normalisation; the content key of one image.
 import { hmacSha256Hex } from '../crypto.ts';
-import type { ImageFormat } from '../gpu/client.ts';
+import type { ImageFormat } from './formats.ts';
 
 export interface GenerationParams {
   model: string;
@@ -17,8 +17,6 @@ export interface GenerationParams {
 
 export const DEFAULTS = { n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png' } as const;
 
-export const CONTENT_TYPES = { png: 'image/png', webp: 'image/webp', jpeg: 'image/jpeg' } as const satisfies Record<ImageFormat, string>;
-export const EXTENSIONS: Record<ImageFormat, string> = { png: 'png', webp: 'webp', jpeg: 'jpeg' };
 
 /** Prompts are hashed and sent as Unicode NFC with surrounding whitespace removed. */
 export function normalizeText(text: string): string {

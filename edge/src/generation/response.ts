@@ -2,7 +2,7 @@
 import { base64Encode } from '../crypto.ts';
 import { imagePath } from '../images/store.ts';
 import type { GenerationResponse } from '../schemas.gen.ts';
-import { CONTENT_TYPES } from './params.ts';
+import { CONTENT_TYPES } from './formats.ts';
 import type { GenerationOutcome } from './service.ts';
 
 export type ResponseFormat = 'url' | 'b64_json';

@@ -9,11 +9,11 @@ import {
   type GenerateResponse,
 } from '../../../gpu-service/src/server/contract.ts';
 import type { Config } from '../env.ts';
-import { base64Decode, hmacSha256Hex, sha256Hex } from '../crypto.ts';
+import { base64Decode } from '../crypto.ts';
+import { signRequest } from './signature.ts';
+import type { ImageFormat } from '../generation/formats.ts';
 import { ProblemError } from '../middleware/problem/index.ts';
 import { parseEvents } from '../sse.ts';
-
-export type ImageFormat = 'png' | 'webp' | 'jpeg';
 
 export interface GpuRequest {
   model: string;
@@ -54,12 +54,6 @@ export interface GpuCallOptions {
 
 const GENERATE_PATH = '/internal/v1/generate';
 const DEFAULT_RETRY_AFTER = 5;
-
-export async function signRequest(secret: string, method: string, path: string, body: string, nowS = Math.floor(Date.now() / 1000)): Promise<Record<string, string>> {
-  const timestamp = String(nowS);
-  const canonical = `${method}\n${path}\n${timestamp}\n${await sha256Hex(body)}`;
-  return { 'X-Star-Timestamp': timestamp, 'X-Star-Signature': 'v1=' + (await hmacSha256Hex(secret, canonical)) };
-}
 
 const MAGIC: Record<ImageFormat, (b: Uint8Array) => boolean> = {
   png: (b) => b.length > 8 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47,

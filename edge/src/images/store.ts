@@ -1,12 +1,9 @@
 // Image bytes by content key: R2 is the record, the Cache API a best-effort copy in front of it.
 import type { Bindings } from '../env.ts';
-import type { ImageFormat } from '../gpu/client.ts';
-import { CONTENT_TYPES } from '../generation/params.ts';
+import { CONTENT_TYPES, type ImageFormat } from '../generation/formats.ts';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 export const KEY_PATTERN = /^[0-9a-f]{64}$/;
-export const FORMAT_OF_EXTENSION: Record<string, ImageFormat> = { png: 'png', webp: 'webp', jpeg: 'jpeg', jpg: 'jpeg' };
-export const FORMAT_OF_CONTENT_TYPE = { 'image/png': 'png', 'image/webp': 'webp', 'image/jpeg': 'jpeg' } as const satisfies Record<string, ImageFormat>;
 
 export interface ImageMeta {
   key: string;

@@ -11,7 +11,8 @@ import { durableGenerationLock } from '../stores/generation-lock/durable-object.
 import { ProblemError, problemBody } from '../middleware/problem/index.ts';
 import { formatEvent } from '../sse.ts';
 import { deliverWebhook } from '../webhook/deliver.ts';
-import { findImage, FORMAT_OF_CONTENT_TYPE } from '../images/store.ts';
+import { findImage } from '../images/store.ts';
+import { FORMAT_OF_CONTENT_TYPE } from '../generation/formats.ts';
 import { base64Encode } from '../crypto.ts';
 import type { Job as PublicJob } from '../schemas.gen.ts';
 import { TERMINAL, type JobInit, type JobStore, type StoredEvent } from './contract.ts';

@@ -3,33 +3,11 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problem } from '../middleware/problem/index.ts';
-import { cacheImage, cachedImage, etagOf, findImage, FORMAT_OF_EXTENSION, imageHeaders, metaFromCachedResponse, type ImageMeta } from '../images/store.ts';
+import { cacheImage, cachedImage, etagOf, findImage, imageHeaders, metaFromCachedResponse, type ImageMeta } from '../images/store.ts';
+import { FORMAT_OF_EXTENSION } from '../generation/formats.ts';
+import { matchesEtag, parseRange } from '../images/http.ts';
 
 const FILE = /^([0-9a-f]{64})\.([a-z]+)$/;
-
-export function matchesEtag(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
-}
-
-type ByteRange = { start: number; end: number } | 'unsatisfiable' | null;
-
-/** One `bytes=` range; anything else (several ranges, other units) is ignored and answered whole. */
-export function parseRange(header: string | undefined, size: number): ByteRange {
-  if (!header) return null;
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === '' && match[2] === '')) return null;
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size - 1 };
-  }
-  const start = Number(match[1]);
-  const end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
-  if (start >= size || start > end) return 'unsatisfiable';
-  return { start, end };
-}
 
 /** The full, 206 or 304 answer for an image whose bytes are in hand. */
 export function serveImage(c: Context<AppEnv>, meta: ImageMeta, bytes: Uint8Array, extra: Record<string, string> = {}): Response {

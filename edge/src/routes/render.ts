@@ -13,7 +13,8 @@ import { contentKey } from '../generation/params.ts';
 import { generate } from '../generation/service.ts';
 import { depsFor } from '../generation/deps.ts';
 import { etagOf, imageHeaders, imagePath } from '../images/store.ts';
-import { matchesEtag, serveImage } from './images.ts';
+import { serveImage } from './images.ts';
+import { matchesEtag } from '../images/http.ts';
 
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const RENAMED: Record<string, string> = { format: 'output_format' };

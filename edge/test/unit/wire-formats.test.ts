@@ -5,8 +5,8 @@ import { createHash, createHmac } from 'node:crypto';
 import { formatEvent, parseEvents } from '../../src/sse.ts';
 import { canonicalQuery, renderSignature } from '../../src/render/signature.ts';
 import { canonicalJson, normalizeText, seedsOf } from '../../src/generation/params.ts';
-import { matchesEtag, parseRange } from '../../src/routes/images.ts';
-import { signRequest } from '../../src/gpu/client.ts';
+import { matchesEtag, parseRange } from '../../src/images/http.ts';
+import { signRequest } from '../../src/gpu/signature.ts';
 import { renderSigningKey } from '../../src/keys/record.ts';
 
 function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
