@@ -77,8 +77,8 @@ export interface LoadPipelineOptions {
   precision?: Precision;
   /**
    * In per-scale mode, scales with fewer tokens than this share the next
-   * scale's run (see scaleRanges). Default: LARGE_MODEL_MIN_SCALE_TOKENS for
-   * generators above LARGE_GENERATOR_BYTES, else 0 (every scale its own run).
+   * scale's run (see scaleRanges): fewer sessions and session.run calls, at
+   * the price of fewer progress events. Default 0: every scale its own run.
    */
   perScaleMinTokens?: number;
   /** Largest latent side decoded for previews (each costs (side/P)² of a full decode). Default 8. */
@@ -167,7 +167,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     mode,
     precision: options.precision ?? (cuda ? 'fp16' : 'fp32'),
     previewLatentSide: options.previewLatentSide ?? 8,
-    perScaleMinTokens: options.perScaleMinTokens ?? (generatorBytes > LARGE_GENERATOR_BYTES ? LARGE_MODEL_MIN_SCALE_TOKENS : 0),
+    perScaleMinTokens: options.perScaleMinTokens ?? 0,
     maxBatchSessions: options.maxBatchSessions ?? 4,
     prepackWeights: options.prepackWeights ?? defaultPrepack(mode, generatorBytes),
     cacheDir: options.cacheDir,
@@ -468,8 +468,8 @@ export class StarPipeline implements Pipeline {
 /**
  * Scale ranges, one generator run each. 'all': one range. 'per-scale': one
  * range per scale, except that scales with fewer than `minTokens` tokens
- * join the next scale's run: every run streams all of the weights through
- * the CPU once, and a 1×1 or 2×2 scale does too little work to pay for that.
+ * join the next scale's run (fewer sessions and runs; each run copies the KV
+ * cache in and out, but every scale still streams all weights once).
  */
 export function scaleRanges(patchNums: readonly number[], mode: GeneratorMode, minTokens: number): { first: number; last: number }[] {
   const S = patchNums.length;
@@ -483,11 +483,6 @@ export function scaleRanges(patchNums: readonly number[], mode: GeneratorMode, m
   }
   return ranges;
 }
-
-/** Generator weights above this size make small scales share a run in per-scale mode (see scaleRanges). */
-export const LARGE_GENERATOR_BYTES = 256 * 2 ** 20;
-/** Tokens a per-scale run should have, for models above LARGE_GENERATOR_BYTES. */
-export const LARGE_MODEL_MIN_SCALE_TOKENS = 64;
 
 function storeBytes(store: TensorStore): number {
   return store.names.reduce((sum, name) => sum + byteLength(store.get(name)), 0);
