@@ -256,7 +256,7 @@ test('edge restarted with jobs in flight: every job still reaches a terminal sta
   await stack.restartEdge();
   proxy.mode = { kind: 'pass' };
   for (const id of ids) {
-    const job = await waitForJob(stack.edgeUrl, stack.apiKey, id, 60_000);
+    const job = await waitForJob(stack.edgeUrl, stack.apiKey, id, 30_000);
     if (job.status === 'succeeded') {
       for (const image of job.result!.data) assert.equal((await fetch(image.url)).status, 200, `job ${id}: image ${image.url}`);
     } else {
