@@ -153,7 +153,7 @@ describe('b64_json jobs', () => {
 describe('cancel and failure', () => {
   test('DELETE cancels a running job: stream ends with cancelled, the slot and tokens come back', async () => {
     gpu.reset();
-    gpu.delayMs = 1500;
+    gpu.delayMs = 3000;
     const tight = await worker.createKey({ limits: { concurrent: 1, images: 1, window_seconds: 3600 } });
     const { job } = await createJob({ prompt: 'cancel me', seed: 1 }, {}, tight);
     const stream = readEvents(job.id, undefined, undefined, tight);

@@ -78,10 +78,10 @@ test('the concurrency cap: a second generation while one runs → 429; afterward
   gpu.reset();
   gpu.delayMs = 400;
   const key = await worker.createKey({ limits: { concurrent: 1, window_seconds: 3600 } });
-  const [a, b] = await Promise.all([
-    worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'slot a', seed: 1 })),
-    new Promise((resolve) => setTimeout(resolve, 100)).then(() => worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'slot b', seed: 1 }))),
-  ]);
+  const first = worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'slot a', seed: 1 }));
+  for (let i = 0; i < 200 && gpu.calls === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(gpu.calls, 1, 'the first generation holds its slot at the GPU');
+  const [a, b] = await Promise.all([first, worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'slot b', seed: 1 }))]);
   assert.equal(a.status, 200);
   assert.equal(b.status, 429);
   const body = (await b.json()) as { detail: string };
