@@ -154,7 +154,7 @@ describe('cancel and failure', () => {
   test('DELETE cancels a running job: stream ends with cancelled, the slot and tokens come back', async () => {
     gpu.reset();
     gpu.delayMs = 3000;
-    const tight = await worker.createKey({ limits: { concurrent: 1, images: 1, window_seconds: 3600 } });
+    const tight = await worker.createKey({ limits: { concurrent: 1, images: 2, window_seconds: 3600 } });
     const { job } = await createJob({ prompt: 'cancel me', seed: 1 }, {}, tight);
     const stream = readEvents(job.id, undefined, undefined, tight);
     await waitFor(job.id, (j) => j.status === 'running', tight);
@@ -168,7 +168,23 @@ describe('cancel and failure', () => {
     assert.deepEqual(again, body, 'cancelling a finished job changes nothing');
     gpu.delayMs = 0;
     const next = await createJob({ prompt: 'after cancel', seed: 1 }, {}, tight);
-    assert.equal(next.response.status, 202, 'the concurrency slot and the image token were released');
+    assert.equal(next.response.status, 202, 'the concurrency slot was released');
+    assert.equal(next.response.headers.get('RateLimit')?.match(/"images";r=(\d+)/)?.[1], '1', 'and the cancelled job’s image token');
+    await waitFor(next.job.id, (j) => j.status === 'succeeded', tight);
+    const third = await createJob({ prompt: 'after success', seed: 1 }, {}, tight);
+    assert.equal(third.response.status, 202, 'a finished job frees its slot');
+    assert.equal(third.response.headers.get('RateLimit')?.match(/"images";r=(\d+)/)?.[1], '0', 'and keeps the image it generated charged');
+  });
+
+  test('a busy GPU (503) makes the job wait Retry-After and try again, not fail', async () => {
+    gpu.reset();
+    gpu.busyCalls = 1;
+    gpu.retryAfterS = 1;
+    const { job } = await createJob({ prompt: 'patient', seed: 1 });
+    const events = await readEvents(job.id);
+    assert.equal(events.at(-1)!.event, 'completed');
+    assert.equal(events.filter((event) => event.event === 'started').length, 1);
+    assert.equal(gpu.calls, 2, 'one busy answer, then the generation');
   });
 
   test('a GPU error mid-stream → failed job with a problem, no image stored', async () => {

@@ -28,6 +28,8 @@ export interface GenerationOutcome {
   timings: Timings;
   /** True when every image came from storage without waiting on any GPU call. */
   cached: boolean;
+  /** Images this call generated on the GPU (what a lease it was handed should be settled with). */
+  generated: number;
 }
 
 export interface GenerationDeps {
@@ -51,7 +53,8 @@ export interface GenerationOptions {
   signal?: AbortSignal;
   onEvent?: (event: GpuEvent) => void;
   preview?: boolean;
-  /** A lease acquired earlier (jobs reserve at submission); otherwise one is acquired for the misses. */
+  /** A lease acquired earlier (jobs reserve at submission; the caller settles it with `generated`);
+   *  otherwise one is acquired for the misses and settled here. */
   leaseId?: string;
   onLimitStatus?: (status: LimitStatus) => void;
 }
@@ -144,110 +147,106 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
   let timings: Timings | null = null;
   const keep = (image: StoredImage): StoredImage => (options.needBytes ? image : { ...image, bytes: undefined });
 
-  try {
-    for (let round = 0; pending.length > 0; round++) {
-      if (round > 8) throw new ProblemError('gpu_unavailable', 'Could not claim the generation; retry later', { retryAfter: 1 });
-      const retry: number[] = [];
-      // Local claims first, synchronously (no await in between): one claim per key per isolate.
-      const own: number[] = [];
-      const joined: number[] = [];
-      const mine = new Map<number, Deferred>();
-      for (const i of pending) {
-        if (inFlight.has(keys[i])) {
-          joined.push(i);
-        } else {
-          own.push(i);
-          const deferred = settle<{ image: StoredImage; timings: Timings }>();
-          mine.set(i, deferred);
-          inFlight.set(keys[i], { promise: deferred.promise });
-          deferred.promise.then(
-            () => inFlight.delete(keys[i]),
-            () => inFlight.delete(keys[i]),
-          );
-        }
+  for (let round = 0; pending.length > 0; round++) {
+    if (round > 8) throw new ProblemError('gpu_unavailable', 'Could not claim the generation; retry later', { retryAfter: 1 });
+    const retry: number[] = [];
+    // Local claims first, synchronously (no await in between): one claim per key per isolate.
+    const own: number[] = [];
+    const joined: number[] = [];
+    const mine = new Map<number, Deferred>();
+    for (const i of pending) {
+      if (inFlight.has(keys[i])) {
+        joined.push(i);
+      } else {
+        own.push(i);
+        const deferred = settle<{ image: StoredImage; timings: Timings }>();
+        mine.set(i, deferred);
+        inFlight.set(keys[i], { promise: deferred.promise });
+        deferred.promise.then(
+          () => inFlight.delete(keys[i]),
+          () => inFlight.delete(keys[i]),
+        );
       }
-      const waits = joined.map((i) => inFlight.get(keys[i])!.promise);
-
-      // Then global claims (GenerationLock, one Durable Object per key) for what this isolate owns.
-      const claims = await Promise.all(own.map((i) => deps.locks(keys[i]).claim(owner, claimMs).catch((): Claim => 'owner')));
-      const generate = own.filter((_, j) => claims[j] === 'owner');
-      const elsewhere = own.filter((_, j) => claims[j] === 'wait');
-      const remote = elsewhere.map(async (i) => {
-        try {
-          const outcome = await deps.locks(keys[i]).wait(claimMs);
-          const image = outcome === 'stored' ? await findImage(deps.env, keys[i], params.format, true) : null;
-          if (!image) throw new Handoff();
-          images[i] = keep({ ...image, model: image.model || params.model });
-          shared++;
-          mine.get(i)!.resolve({ image, timings: ZERO_TIMINGS });
-        } catch {
-          mine.get(i)!.reject(new Handoff());
-          retry.push(i);
-        }
-      });
-
-      if (generate.length > 0) {
-        let leaseId = givenLease;
-        let used = 0;
-        let stored = false;
-        try {
-          if (!leaseId) {
-            const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000);
-            options.onLimitStatus?.(decision.status);
-            if (!decision.allowed) {
-              const detail =
-                decision.reason === 'concurrency'
-                  ? `At most ${deps.limits.concurrent} generations may run at once for this key`
-                  : `Image limit of ${deps.limits.images} per ${deps.limits.window_seconds} s reached`;
-              throw new ProblemError('rate_limited', detail, { retryAfter: decision.retryAfter });
-            }
-            leaseId = decision.leaseId;
-          }
-          const result = await runGpu(deps, params, generate.map((i) => seeds[i]), generate.map((i) => keys[i]), options);
-          stored = true;
-          used = generate.length;
-          generated += used;
-          timings = result.timings;
-          generate.forEach((i, j) => {
-            const bytes = result.images[j].bytes;
-            const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
-            images[i] = keep(image);
-            mine.get(i)!.resolve({ image, timings: result.timings });
-            deps.waitUntil(cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes));
-          });
-        } catch (error) {
-          // A failed generation fails its local joiners too; a claim given up for this request's
-          // own reasons (its limits, its abort) is handed to them instead.
-          const generationFailed = error instanceof ProblemError && error.problem !== 'rate_limited';
-          if (generationFailed) deps.log.warn('gpu call failed', { problem: error.problem, detail: error.message, images: generate.length });
-          for (const i of generate) mine.get(i)!.reject(generationFailed ? error : new Handoff());
-          throw error;
-        } finally {
-          await Promise.all([
-            ...generate.map((i) => deps.locks(keys[i]).release(owner, stored ? 'stored' : 'failed').catch(() => {})),
-            leaseId && !givenLease ? release(deps, options, leaseId, used) : undefined,
-          ]);
-        }
-      }
-
-      await Promise.all(remote);
-      const settled = await Promise.allSettled(waits);
-      settled.forEach((outcome, j) => {
-        const i = joined[j];
-        if (outcome.status === 'fulfilled') {
-          images[i] = keep(outcome.value.image);
-          shared++;
-          timings ??= outcome.value.timings;
-        } else if (outcome.reason instanceof Handoff) {
-          retry.push(i);
-        } else {
-          throw outcome.reason;
-        }
-      });
-      pending = retry;
     }
-  } finally {
-    if (givenLease) await release(deps, options, givenLease, generated);
+    const waits = joined.map((i) => inFlight.get(keys[i])!.promise);
+
+    // Then global claims (GenerationLock, one Durable Object per key) for what this isolate owns.
+    const claims = await Promise.all(own.map((i) => deps.locks(keys[i]).claim(owner, claimMs).catch((): Claim => 'owner')));
+    const generate = own.filter((_, j) => claims[j] === 'owner');
+    const elsewhere = own.filter((_, j) => claims[j] === 'wait');
+    const remote = elsewhere.map(async (i) => {
+      try {
+        const outcome = await deps.locks(keys[i]).wait(claimMs);
+        const image = outcome === 'stored' ? await findImage(deps.env, keys[i], params.format, true) : null;
+        if (!image) throw new Handoff();
+        images[i] = keep({ ...image, model: image.model || params.model });
+        shared++;
+        mine.get(i)!.resolve({ image, timings: ZERO_TIMINGS });
+      } catch {
+        mine.get(i)!.reject(new Handoff());
+        retry.push(i);
+      }
+    });
+
+    if (generate.length > 0) {
+      let leaseId = givenLease;
+      let used = 0;
+      let stored = false;
+      try {
+        if (!leaseId) {
+          const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000);
+          options.onLimitStatus?.(decision.status);
+          if (!decision.allowed) {
+            const detail =
+              decision.reason === 'concurrency'
+                ? `At most ${deps.limits.concurrent} generations may run at once for this key`
+                : `Image limit of ${deps.limits.images} per ${deps.limits.window_seconds} s reached`;
+            throw new ProblemError('rate_limited', detail, { retryAfter: decision.retryAfter });
+          }
+          leaseId = decision.leaseId;
+        }
+        const result = await runGpu(deps, params, generate.map((i) => seeds[i]), generate.map((i) => keys[i]), options);
+        stored = true;
+        used = generate.length;
+        generated += used;
+        timings = result.timings;
+        generate.forEach((i, j) => {
+          const bytes = result.images[j].bytes;
+          const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
+          images[i] = keep(image);
+          mine.get(i)!.resolve({ image, timings: result.timings });
+          deps.waitUntil(cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes));
+        });
+      } catch (error) {
+        // A failed generation fails its local joiners too; a claim given up for this request's
+        // own reasons (its limits, its abort) is handed to them instead.
+        const generationFailed = error instanceof ProblemError && error.problem !== 'rate_limited';
+        if (generationFailed) deps.log.warn('gpu call failed', { problem: error.problem, detail: error.message, images: generate.length });
+        for (const i of generate) mine.get(i)!.reject(generationFailed ? error : new Handoff());
+        throw error;
+      } finally {
+        await Promise.all([
+          ...generate.map((i) => deps.locks(keys[i]).release(owner, stored ? 'stored' : 'failed').catch(() => {})),
+          leaseId && !givenLease ? release(deps, options, leaseId, used) : undefined,
+        ]);
+      }
+    }
+
+    await Promise.all(remote);
+    const settled = await Promise.allSettled(waits);
+    settled.forEach((outcome, j) => {
+      const i = joined[j];
+      if (outcome.status === 'fulfilled') {
+        images[i] = keep(outcome.value.image);
+        shared++;
+        timings ??= outcome.value.timings;
+      } else if (outcome.reason instanceof Handoff) {
+        retry.push(i);
+      } else {
+        throw outcome.reason;
+      }
+    });
+    pending = retry;
   }
   if (missing > 0) deps.log.info('generated', { model: params.model, images: params.n, gpu_images: generated, shared_images: shared, cached_images: params.n - missing });
   return {
@@ -255,6 +254,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     images: images as StoredImage[],
     timings: { ...(timings ?? ZERO_TIMINGS), total_ms: Date.now() - started },
     cached: missing === 0,
+    generated,
   };
 }
 

@@ -30,7 +30,13 @@ interface JobState {
   init: Omit<JobInit, 'webhook'>;
   webhook: WebhookState | null;
   nextEventId: number;
+  /** GPU calls answered 503 (busy) so far; the job waits and tries again up to GPU_RETRIES times. */
+  gpuRetries: number;
+  retryAt: number | null;
 }
+
+const GPU_RETRIES = 4;
+const MAX_RETRY_DELAY_S = 60;
 
 interface Subscriber {
   writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -92,6 +98,7 @@ export class Job extends DurableObject<Bindings> {
     if (!state) return;
     const times = [state.job.expires_at * 1000];
     if (state.job.status === 'queued') times.push(Date.now());
+    if (state.job.status === 'running' && state.retryAt !== null) times.push(state.retryAt);
     if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null) times.push(state.webhook.nextAt);
     await this.ctx.storage.setAlarm(Math.min(...times));
   }
@@ -183,6 +190,8 @@ export class Job extends DurableObject<Bindings> {
       init: rest,
       webhook: webhook ? { ...webhook, attempts: 0, nextAt: null, done: false } : null,
       nextEventId: 1,
+      gpuRetries: 0,
+      retryAt: null,
     };
     this.emit('queued', { job: this.state.job });
     this.touch();
@@ -246,14 +255,17 @@ export class Job extends DurableObject<Bindings> {
     }
     // A running job with no run in this instance lost it (the object was evicted or crashed mid-run
     // and the alarm is being retried): run it again; its images are deterministic.
-    if (state.job.status === 'queued' || (state.job.status === 'running' && !this.running)) await this.run();
+    // A retry after a busy GPU is due the same way.
+    const due = state.retryAt === null || state.retryAt <= Date.now();
+    if (state.job.status === 'queued' || (state.job.status === 'running' && !this.running && due)) await this.run();
     if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null && state.webhook.nextAt <= Date.now()) await this.deliver();
     await this.schedule();
   }
 
   private async run(): Promise<void> {
     const state = this.state!;
-    const resumed = state.job.status === 'running';
+    const resumed = state.job.status === 'running' && state.retryAt === null;
+    state.retryAt = null;
     if (!resumed) {
       state.job = { ...state.job, status: 'running', started_at: nowS() };
       this.touch();
@@ -292,10 +304,20 @@ export class Job extends DurableObject<Bindings> {
         },
       });
       if (this.state?.job.status !== 'running') return; // cancelled meanwhile
+      await this.settleLease(outcome.generated);
       this.finish('succeeded', { result: generationResponse(outcome, init.origin, 'url') });
     } catch (error) {
       if (this.state?.job.status !== 'running') return;
       const known = error instanceof ProblemError ? error : null;
+      if (known?.problem === 'gpu_unavailable' && state.gpuRetries < GPU_RETRIES) {
+        // A full GPU queue is what an asynchronous job should wait out; it keeps its lease meanwhile.
+        state.gpuRetries += 1;
+        state.retryAt = Date.now() + Math.min(known.options.retryAfter ?? 5, MAX_RETRY_DELAY_S) * 1000;
+        log.info('gpu busy; job will retry', { attempt: state.gpuRetries, retry_at: new Date(state.retryAt).toISOString() });
+        this.save();
+        return;
+      }
+      await this.settleLease(0);
       if (!known) log.error('job failed', { error: error instanceof Error ? error.message : 'unknown' });
       const body = problemBody(known?.problem ?? 'internal', known?.message ?? 'The job failed unexpectedly', {
         instance: `/v1/jobs/${init.id}`,
@@ -306,6 +328,15 @@ export class Job extends DurableObject<Bindings> {
       this.finish('failed', { error: body });
     } finally {
       this.running = null;
+    }
+  }
+
+  private async settleLease(generated: number): Promise<void> {
+    const { init } = this.state!;
+    try {
+      await durableRateLimitStore(this.env, init.kid).release(init.limits, init.leaseId, generated);
+    } catch {
+      // the lease expires by itself
     }
   }
 

@@ -57,6 +57,9 @@ export class FakeGpu {
   mode: GpuMode = 'ok';
   /** Milliseconds before answering (to hold requests in flight). */
   delayMs = 0;
+  /** This many calls answer 503 (queue full) before the mode applies. */
+  busyCalls = 0;
+  retryAfterS = 7;
   scales = 4;
   calls = 0;
   rejectedSignatures = 0;
@@ -81,6 +84,8 @@ export class FakeGpu {
   reset(): void {
     this.mode = 'ok';
     this.delayMs = 0;
+    this.busyCalls = 0;
+    this.retryAfterS = 7;
     this.calls = 0;
     this.rejectedSignatures = 0;
     this.requests = [];
@@ -123,8 +128,9 @@ export class FakeGpu {
     this.headers.push(req.headers);
     if (this.delayMs) await new Promise((resolve) => setTimeout(resolve, this.delayMs));
     if (res.destroyed) return;
-    if (this.mode === 'busy') {
-      res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': '7' }).end(JSON.stringify({ type: 'https://star-api.dev/problems/gpu_unavailable', title: 'GPU unavailable', status: 503, detail: 'queue full' }));
+    if (this.mode === 'busy' || this.busyCalls > 0) {
+      this.busyCalls = Math.max(0, this.busyCalls - 1);
+      res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': String(this.retryAfterS) }).end(JSON.stringify({ type: 'https://star-api.dev/problems/gpu_unavailable', title: 'GPU unavailable', status: 503, detail: 'queue full' }));
       return;
     }
     if (this.mode === 'error') {
