@@ -1,0 +1,112 @@
+// The playground (GET /) in headless Debian Chromium against the whole local
+// stack — the edge in workerd, the real gpu-service on star-tiny — as a person
+// uses it: key and prompt in, progress per scale, the image, its permanent URL.
+// A screenshot of the finished page is kept in test-results/playground.png.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { StarClient } from '@star-api/sdk';
+import { freePort } from '../../scripts/lib/processes.ts';
+import { ROOT, startStack, type Stack } from '../../scripts/lib/stack.ts';
+import { launchChromium, type HeadlessChromium } from '../helpers/chromium.ts';
+
+const SCREENSHOT = join(ROOT, 'test-results/playground.png');
+
+let stack: Stack;
+let browser: HeadlessChromium;
+let stateDir: string;
+
+before(async () => {
+  stateDir = await mkdtemp(join(tmpdir(), 'star-browser-'));
+  const [started, launched] = await Promise.allSettled([
+    (async () => startStack({ edgePort: await freePort(), gpuPort: await freePort(), stateDir }))(),
+    launchChromium(),
+  ]);
+  // Keep whatever started, so that after() stops it even when the other half failed.
+  if (started.status === 'fulfilled') stack = started.value;
+  if (launched.status === 'fulfilled') browser = launched.value;
+  for (const result of [started, launched]) if (result.status === 'rejected') throw result.reason;
+});
+
+after(async () => {
+  await browser?.close();
+  await stack?.stop();
+  await rm(stateDir, { recursive: true, force: true });
+});
+
+test('the playground: key and prompt in, every scale ticks, the image shows, its permanent URL serves it', { timeout: 60_000 }, async () => {
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width: 900, height: 1000 });
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(error.message));
+  // Chromium asks for /favicon.ico on its own; the page has none, and that is no error of the page's.
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !response.url().endsWith('/favicon.ico')) errors.push(`${response.status()} ${response.url()}`);
+  });
+
+  await page.goto(`${stack.edgeUrl}/`);
+  assert.equal(await page.title(), 'star-api playground');
+  // Every status line the page shows, as it shows it (progress can outrun polling).
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { statusLines: string[] }).statusLines = seen;
+    new MutationObserver((records) => {
+      for (const record of records) for (const node of record.addedNodes) seen.push(node.textContent ?? '');
+    }).observe(document.getElementById('status')!, { childList: true });
+  });
+
+  await page.fill('#key', stack.apiKey);
+  await page.dispatchEvent('#key', 'change');
+  await page.waitForSelector('#model option[value="star-tiny"]', { state: 'attached' });
+  await page.fill('#prompt', 'a lighthouse on a cliff at dusk');
+  await page.fill('#seed', '42');
+  await page.click('#go');
+
+  const link = await page.waitForSelector('#permanent-url', { timeout: 30_000 });
+  const statusLines = await page.evaluate(() => (window as unknown as { statusLines: string[] }).statusLines);
+  const scales = (await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).models.list()).data.find((m) => m.id === 'star-tiny')!.scales;
+  const progress = statusLines.filter((line) => line.startsWith('Scale '));
+  assert.deepEqual(
+    progress.map((line) => line.replace(/ \(.*$/, '')),
+    scales.map((_, i) => `Scale ${i + 1} of ${scales.length}`),
+    `status lines: ${JSON.stringify(statusLines)}`,
+  );
+  assert.equal(await page.locator('#scales span.done').count(), scales.length);
+  assert.equal(await page.locator('#preview').isVisible(), true, 'a preview was shown during generation');
+
+  const href = (await link.getAttribute('href')) ?? '';
+  assert.match(href, new RegExp(`^${stack.edgeUrl}/v1/images/[0-9a-f]{64}\\.png$`));
+  const img = page.locator('#result img');
+  await img.evaluate((element: HTMLImageElement) => element.decode());
+  assert.equal(await img.evaluate((element: HTMLImageElement) => element.naturalWidth), 64);
+  assert.equal(await img.getAttribute('src'), href);
+  assert.match(await page.textContent('#status') ?? '', /^Done/);
+
+  const served = await fetch(href);
+  assert.equal(served.status, 200);
+  assert.equal(served.headers.get('content-type'), 'image/png');
+  assert.equal((await sharp(Buffer.from(await served.arrayBuffer())).metadata()).width, 64);
+
+  await mkdir(join(ROOT, 'test-results'), { recursive: true });
+  await page.screenshot({ path: SCREENSHOT, fullPage: true });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a signed render URL works as an <img src> in the page', { timeout: 60_000 }, async () => {
+  const src = await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).renderUrl({ prompt: 'a kite over the dunes', seed: 8 });
+  const page = await browser.context.newPage();
+  await page.goto(`${stack.edgeUrl}/`);
+  const size = await page.evaluate(async (url) => {
+    const img = new Image();
+    img.src = url;
+    await img.decode();
+    document.body.append(img);
+    return [img.naturalWidth, img.naturalHeight];
+  }, src);
+  assert.deepEqual(size, [64, 64]);
+  await page.close();
+});
