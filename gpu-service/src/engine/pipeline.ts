@@ -432,7 +432,11 @@ export class StarPipeline implements Pipeline {
     const ranges = [];
     for (const range of this.scaleRanges()) {
       const modelPath = this.generatorGraphPath(batch, range.first, range.last, moreSmooth);
-      ranges.push({ ...range, session: await Session.create(modelPath, { device: this.options.device, threads: this.options.threads, prepackWeights: this.options.prepackWeights }) });
+      ranges.push({ ...range, session: await Session.create(modelPath, {
+        device: this.options.device, threads: this.options.threads, prepackWeights: this.options.prepackWeights,
+        // Per-scale sessions run one after another: none should keep its peak working memory.
+        memoryArena: this.options.mode === 'all',
+      }) });
     }
     return { batch, moreSmooth, ranges };
   }

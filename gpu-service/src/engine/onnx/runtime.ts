@@ -17,6 +17,13 @@ export interface SessionOptions {
    * memory-mapped from the file, shared by every session that maps it.
    */
   prepackWeights?: boolean;
+  /**
+   * onnxruntime's CPU memory arena (default on) keeps each session's peak
+   * working memory after a run. Off (`false`), intermediate buffers go back
+   * to the system after every run: what many sessions that run one after
+   * another (the per-scale generator graphs) want.
+   */
+  memoryArena?: boolean;
 }
 
 export type Feeds = Record<string, RuntimeTensor>;
@@ -57,6 +64,10 @@ export class Session {
     };
     if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
     if (options.prepackWeights === false) sessionOptions.extra = { 'session.disable_prepacking': '1' };
+    if (options.memoryArena === false) {
+      sessionOptions.enableCpuMemArena = false;
+      sessionOptions.enableMemPattern = false;
+    }
     try {
       const session = typeof model === 'string'
         ? await ort.InferenceSession.create(model, sessionOptions)
