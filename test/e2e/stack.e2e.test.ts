@@ -11,6 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { contentKey, DEFAULTS, type GenerationParams } from '../../edge/src/generation/params.ts';
 import { freePort } from '../../scripts/lib/processes.ts';
 import { startStack, type Stack } from '../../scripts/lib/stack.ts';
 import { gpuMetric } from '../helpers/gpu-metrics.ts';
@@ -45,18 +46,10 @@ function client(apiKey = stack.apiKey) {
   return new packed.sdk.StarClient({ apiKey, baseURL: stack.edgeUrl, maxRetries: 0, timeout: 60_000 });
 }
 
-// The edge's own content-key function, loaded at run time: its module graph
-// reaches the Worker's types (KVNamespace, …), which this Node tsconfig lacks.
-const edgeParamsModule = '../../edge/src/generation/params.ts';
-const edgeParams = (await import(edgeParamsModule)) as {
-  DEFAULTS: Record<string, unknown>;
-  contentKey(secret: string, params: Record<string, unknown>, seed: number): Promise<string>;
-};
-
 /** The content key the edge gives star-tiny's image for this prompt and seed: where it is (or is not) in R2. */
 function expectedKey(prompt: string, seed: number, n = 1): Promise<string> {
-  const params = { ...edgeParams.DEFAULTS, model: 'star-tiny', prompt, negative_prompt: '', n, seed };
-  return edgeParams.contentKey(stack.secrets.URL_SIGNING_KEY, params, seed);
+  const params: GenerationParams = { ...DEFAULTS, model: 'star-tiny', prompt, negative_prompt: '', n, seed };
+  return contentKey(stack.secrets.URL_SIGNING_KEY, params, seed);
 }
 
 async function imageStatus(key: string): Promise<number> {
