@@ -92,6 +92,12 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
 
   await mkdir(join(ROOT, 'test-results'), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+  // Following the link in the browser opens the image itself.
+  await page.click('#permanent-url');
+  await page.waitForURL(href);
+  const opened = await page.locator('img').evaluate((element: HTMLImageElement) => [element.naturalWidth, element.naturalHeight]);
+  assert.deepEqual(opened, [64, 64]);
   assert.deepEqual(errors, []);
   await page.close();
 });
