@@ -87,8 +87,8 @@ function plan(total: number): (() => Promise<Outcome>)[] {
       const seed = HIT_SEEDS[i % HIT_SEEDS.length];
       requests.push(send('hit', `hit seed ${seed}`, [200], `${edge}/v1/images/generations`, { method: 'POST', headers: bulk, body: JSON.stringify({ prompt: 'load test: cached lighthouse', seed }) }));
     } else if (slot < 11) {
-      // Misses: every third repeats an earlier seed while it may still be in flight (coalescing).
-      const seed = 100_000 + (slot === 10 ? i - 20 : i);
+      // Misses: every third repeats the seed sent two requests earlier, likely still in flight (coalescing).
+      const seed = 100_000 + (slot === 10 ? i - 2 : i);
       requests.push(send('miss', `miss seed ${seed}`, [200, 503], `${edge}/v1/images/generations`, { method: 'POST', headers: bulk, body: JSON.stringify({ prompt: 'load test: a fresh fox', seed }) }));
     } else if (slot < 13) {
       requests.push(send('job', `job seed ${i}`, [202, 503], `${edge}/v1/jobs`, { method: 'POST', headers: bulk, body: JSON.stringify({ prompt: 'load test: a queued owl', seed: 200_000 + i }) }));
@@ -210,6 +210,10 @@ test(`${TOTAL} mixed requests, ${CONCURRENCY} concurrent: every one answered as 
   const hits = outcomes.filter((o) => o.kind === 'hit').map((o) => o.answer!.ms).sort((a, b) => a - b);
   const mb = (x: number) => (x / MiB).toFixed(0);
   const unavailable = outcomes.filter((o) => o.answer!.status >= 500).map((o) => `${o.label}: ${(JSON.parse(o.answer!.text) as { detail: string }).detail}`);
+  if (unavailable.length) {
+    const gpuLines = stack.edge.output().split('\n').filter((line) => /gpu/i.test(line)).slice(-3);
+    console.log(`load: ${unavailable.length} GPU failures seen by the edge; its last log lines about them:\n${gpuLines.join('\n')}`);
+  }
   console.log(`load: statuses ${JSON.stringify(byStatus)}; jobs ${JSON.stringify(jobStatuses)}; ${list.length} image URLs verified${unavailable.length ? `; 5xx: ${unavailable.slice(0, 5).join('; ')}` : ''}`);
   console.log(`load: RSS gpu-service ${mb(rssBefore.gpu)} → peak ${mb(peakRss.gpu)} → ${mb(rssAfter.gpu)} MiB; workerd ${mb(rssBefore.workerd)} → peak ${mb(peakRss.workerd)} → ${mb(rssAfter.workerd)} MiB`);
   console.log(`load: held ${(outcomes.length / seconds).toFixed(1)} requests/s for ${seconds.toFixed(1)} s (${outcomes.length} requests, ${CONCURRENCY} concurrent${FULL ? ', full mode' : ', short mode'})`);
