@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cpSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { contiguousStride, writeTorchSave } from './testing/torch-save.ts';
+import type { PickleValue, TorchSaveStorage } from './testing/torch-save.ts';
+import { readSafetensors } from './weights/safetensors.ts';
 import { writeRandomModel } from './models/random-model.ts';
 import { BUILTIN_MODELS_DIR } from './models/registry.ts';
 import { STAR_TINY } from './models/star-tiny.ts';
@@ -126,6 +129,40 @@ describe('loadPipeline(star-tiny, cpu)', () => {
       assert.ok(same(second.images[0].data, a.images[1].data));
     } finally {
       await sampler.dispose();
+    }
+  });
+
+  it('loads released-style .pth checkpoints (generator at trainer.var_wo_ddp) to the same bytes as safetensors', async () => {
+    const tiny = join(BUILTIN_MODELS_DIR, 'star-tiny');
+    const dir = join(cacheDir, 'tiny-pth');
+    mkdirSync(dir, { recursive: true });
+    cpSync(join(tiny, 'tokenizer'), join(dir, 'tokenizer'), { recursive: true });
+    cpSync(join(tiny, 'text_encoder'), join(dir, 'text_encoder'), { recursive: true });
+    /** A state dict as torch.save writes it: one storage per tensor (fp32, as the released files). */
+    const asPth = (file: string): { dict: PickleValue; storages: TorchSaveStorage[] } => {
+      const store = readSafetensors(join(tiny, file));
+      const storages: TorchSaveStorage[] = [];
+      const entries: [string, PickleValue][] = store.names.map((name, i) => {
+        const t = store.get(name);
+        storages.push({ key: String(i), bytes: t.bytes() });
+        const numel = t.shape.reduce((a, b) => a * b, 1);
+        return [name, { kind: 'tensor', storageKey: String(i), storageType: 'FloatStorage', storageNumel: numel, offset: 0, shape: [...t.shape], stride: contiguousStride([...t.shape]), parameter: true }];
+      });
+      return { dict: { ordered: entries }, storages };
+    };
+    const generator = asPth('var.safetensors');
+    writeTorchSave(join(dir, 'ar-ckpt.pth'), { dict: [['trainer', { dict: [['var_wo_ddp', generator.dict]] }], ['args', null]] }, generator.storages);
+    const vae = asPth('vae.safetensors');
+    writeTorchSave(join(dir, 'vae.pth'), vae.dict, vae.storages);
+    const manifest = { ...STAR_TINY.manifest, name: 'tiny-pth', generator: { ...STAR_TINY.manifest.generator, weights: 'ar-ckpt.pth', key: 'trainer.var_wo_ddp' }, vqvae: { ...STAR_TINY.manifest.vqvae, weights: 'vae.pth' } };
+    writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
+    const fromPth = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
+    try {
+      const a = await fromPth.generate({ ...REQUEST, n: 2 });
+      const b = await perScale.generate({ ...REQUEST, n: 2 });
+      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i}`));
+    } finally {
+      await fromPth.dispose();
     }
   });
 
