@@ -211,8 +211,8 @@ test(`${TOTAL} mixed requests, ${CONCURRENCY} concurrent: every one answered as 
   const mb = (x: number) => (x / MiB).toFixed(0);
   const unavailable = outcomes.filter((o) => o.answer!.status >= 500).map((o) => `${o.label}: ${(JSON.parse(o.answer!.text) as { detail: string }).detail}`);
   if (unavailable.length) {
-    const gpuLines = stack.edge.output().split('\n').filter((line) => /gpu/i.test(line)).slice(-3);
-    console.log(`load: ${unavailable.length} GPU failures seen by the edge; its last log lines about them:\n${gpuLines.join('\n')}`);
+    const lines = (output: string) => output.split('\n').filter((line) => /gpu|error|econn|reset|refused/i.test(line)).slice(-3).join('\n');
+    console.log(`load: ${unavailable.length} GPU failures seen by the edge; last related log lines, edge:\n${lines(stack.edge.output())}\ngpu-service:\n${lines(stack.gpu.output())}`);
   }
   console.log(`load: statuses ${JSON.stringify(byStatus)}; jobs ${JSON.stringify(jobStatuses)}; ${list.length} image URLs verified${unavailable.length ? `; 5xx: ${unavailable.slice(0, 5).join('; ')}` : ''}`);
   console.log(`load: RSS gpu-service ${mb(rssBefore.gpu)} → peak ${mb(peakRss.gpu)} → ${mb(rssAfter.gpu)} MiB; workerd ${mb(rssBefore.workerd)} → peak ${mb(peakRss.workerd)} → ${mb(rssAfter.workerd)} MiB`);
