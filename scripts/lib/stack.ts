@@ -97,7 +97,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   writeFileSync(envFile, `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\n${edgeVars}`, { mode: 0o600 });
 
   let gpu = startGpuService(options, secrets);
-  const apiKey = await createDevKey(options.stateDir, 'dev', options.keyLimits);
+  let apiKey: string;
+  try {
+    apiKey = await createDevKey(options.stateDir, 'dev', options.keyLimits);
+  } catch (error) {
+    // A gpu-service left running keeps its parent (a test file) alive forever.
+    await gpu.stop();
+    throw error;
+  }
   const startEdge = () => startService({
     name: 'edge',
     command: process.execPath,

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../scripts/lib/processes.ts';
+import { freePort, stopAllServices } from '../../scripts/lib/processes.ts';
 import { startStack, type Stack, type StackOptions } from '../../scripts/lib/stack.ts';
 
 export const PROBLEM_PREFIX = 'https://star-api.dev/problems/';
@@ -29,6 +29,8 @@ export async function startTestStack(options: Omit<StackOptions, 'edgePort' | 'g
   try {
     stack = await startStack({ ...options, edgePort, gpuPort, stateDir });
   } catch (error) {
+    // Whatever did start must not outlive the test file (its pipes would keep it running).
+    await stopAllServices();
     rmSync(stateDir, { recursive: true, force: true });
     throw error;
   }
