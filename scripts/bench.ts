@@ -10,7 +10,7 @@
 // runs — never an absolute time from one run set against another run's.
 //
 // Environment: BENCH_RUNS (server/edge repeats, default 3), BENCH_ENGINE (engine invocations,
-// default "tiny:5,d16:2" = model:repeats; the d16-shaped model takes seconds per image on two
+// default "tiny:5,d16:3" = model:repeats; the d16-shaped model takes seconds per image on two
 // cores, so it gets fewer repeats), BENCH_ENGINE_BATCHES (default 1,2,4), BENCH_SKIP (comma list
 // of engine,server,edge). Logs of every child: bench/results/logs/.
 import { spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ import { parseEdgeBench, parseServerBench, summarize, type EdgeRun, type EngineC
 import { renderMarkdown, type Report } from '../bench/report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const ENGINE = (process.env.BENCH_ENGINE ?? 'tiny:5,d16:2').split(',').map((entry) => {
+const ENGINE = (process.env.BENCH_ENGINE ?? 'tiny:5,d16:3').split(',').map((entry) => {
   const [model, repeats = '3'] = entry.split(':');
   return { model, repeats: Number(repeats) };
 });
