@@ -1,5 +1,5 @@
-// `npm start`: the whole stack on this machine — gpu-service (star-tiny, CPU)
-// and the edge Worker in workerd with local KV/R2/Durable Objects — then the
+// `npm start`: the whole stack on this machine — gpu-service (star-tiny on CPU
+// unless MODELS / DEVICE say otherwise) and the edge Worker in workerd with local KV/R2/Durable Objects — then the
 // URLs, a dev API key and commands that work as printed. Ctrl-C stops both.
 import { join } from 'node:path';
 import { stopAllServices } from './lib/processes.ts';
@@ -18,8 +18,10 @@ function port(name: string, fallback: number): number {
 
 const edgePort = port('STAR_EDGE_PORT', 8787);
 const gpuPort = port('STAR_GPU_PORT', 8788);
+const models = (process.env.MODELS ?? 'star-tiny').split(',').map((name) => name.trim()).filter(Boolean);
+const device = process.env.DEVICE || 'cpu';
 const started = Date.now();
-console.log(`Starting star-api: gpu-service on :${gpuPort} (star-tiny, CPU), edge on :${edgePort} (workerd) ...`);
+console.log(`Starting star-api: gpu-service on :${gpuPort} (${models.join(', ')}, ${device}), edge on :${edgePort} (workerd) ...`);
 
 let stopping = false;
 const shutdown = async () => {
@@ -34,7 +36,13 @@ process.on('SIGTERM', shutdown);
 
 let stack;
 try {
-  stack = await startStack({ edgePort, gpuPort, stateDir: join(ROOT, '.wrangler/star-dev'), echo: process.env.STAR_VERBOSE === '1' });
+  stack = await startStack({
+    edgePort, gpuPort,
+    stateDir: join(ROOT, '.wrangler/star-dev'),
+    echo: process.env.STAR_VERBOSE === '1',
+    gpuEnv: { MODELS: models.join(','), DEVICE: device },
+    edgeVars: { DEFAULT_MODEL: models[0] },
+  });
 } catch (error) {
   console.error(`\nstar-api did not start: ${(error as Error).message}`);
   process.exit(1);
@@ -42,7 +50,7 @@ try {
 
 const { edgeUrl, apiKey } = stack;
 console.log(`
-star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s. star-tiny has untrained weights: its images are noise.
+star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${models.join(', ')}.${models.includes('star-tiny') ? ' star-tiny has untrained weights: its images are noise.' : ''}
 
   Playground   ${edgeUrl}/
   API          ${edgeUrl}/v1   (contract: openapi.yaml)

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '../../test/helpers/chromium.ts';
 import { startServer, type Handler } from './helpers/test-server.ts';
 
 const run = promisify(execFile);
@@ -51,9 +51,9 @@ test('in Chromium: retries with one Idempotency-Key, typed errors, SSE and Web C
     }
   };
   const server = await startServer(site);
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium' });
+  const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     await page.goto(`${server.url}/`);
     const result = await page.evaluate(async () => {
       // A runtime URL, so neither tsc nor Node tries to resolve it.
