@@ -9,6 +9,11 @@
 // in both generator modes ('all' = one run, 'per-scale' = one run per scale)
 // at batch 1, 2 and 4 on the CPU.
 //
+// `--load-only` measures memory instead of speed: peak RSS (VmHWM) after
+// loading and after one image, as a multiple of the weight files' bytes; with
+// `--models d30`, a star-256-d30-SHAPED random model built the same way
+// (depth 30, C 1920; about 7 GB, generated once into .cache/bench).
+//
 // Each configuration runs in its own child process (so its peak RSS is its
 // own): load, one warm-up generation, then `--repeats` timed generations.
 // Figures are min / median / max over the repeats. Every child also times an
@@ -18,9 +23,13 @@
 //
 //   node gpu-service/bench/engine.ts [--models tiny,d16,<model dir>] [--modes all,per-scale]
 //        [--batches 1,2,4] [--repeats 3] [--threads 2] [--json FILE]
+//        [--prepack on|off] [--arena on|off] [--malloc-mmap-threshold BYTES|default]
+//        (the last three: pipeline defaults and the Dockerfile's 131072 unless given)
+//   node gpu-service/bench/engine.ts --load-only --models d30 --modes all,per-scale
+//        (memory only: peak RSS after load and after one image, against the weights' bytes)
 //   node gpu-service/bench/engine.ts --gpu    (the CUDA run; refuses without a CUDA provider)
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { GeneratorConfig } from '../src/engine/models/generator/config.ts';
@@ -33,47 +42,60 @@ import { matmul } from '../src/engine/onnx/ops.ts';
 import { Session, tensor } from '../src/engine/onnx/runtime.ts';
 import type { Device } from '../src/engine/onnx/runtime.ts';
 import { toModelBytes } from '../src/engine/onnx/serialize.ts';
-import type { GeneratorMode, StarPipeline } from '../src/engine/pipeline.ts';
+import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pipeline.ts';
 import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../src/engine/types.ts';
 import { decoderFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BENCH_CACHE = join(REPO, '.cache/bench');
-const D16_DIR = join(BENCH_CACHE, 'star-256-d16-random');
 
-/** The star-256-d16-shaped random model (see the header). */
-const D16_SPEC: RandomModelSpec = (() => {
-  const released = releasedManifest(releasedModel('star-256-d16'));
+/**
+ * A released model's shapes with random weights (see the header): the real
+ * generator and VQVAE, a 2-layer random CLIP text encoder with the real
+ * width, and star-tiny's tokenizer.
+ */
+function randomSpec(released: string, seed: number): RandomModelSpec {
+  const manifest = releasedManifest(releasedModel(released));
   return {
-    seed: 1616,
+    seed,
     manifest: {
-      ...released,
-      name: 'star-256-d16-random',
-      description: 'star-256-d16 shapes with random weights (bench only); 2-layer random CLIP text encoder',
-      generator: { ...released.generator, weights: 'var.safetensors', key: undefined },
-      vqvae: { ...released.vqvae, weights: 'vae.safetensors' },
+      ...manifest,
+      name: `${released}-random`,
+      description: `${released} shapes with random weights (bench only); 2-layer random CLIP text encoder`,
+      generator: { ...manifest.generator, weights: 'var.safetensors', key: undefined },
+      vqvae: { ...manifest.vqvae, weights: 'vae.safetensors' },
     },
     clip: {
       vocab_size: 2048, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 2, num_attention_heads: 16,
       max_position_embeddings: 77, bos_token_id: 2046, eos_token_id: 2047, pad_token_id: 0,
     },
   };
-})();
+}
+
+/** Writes the random model into .cache/bench once; returns its directory. */
+function randomModelDir(released: string, seed: number, size: string): string {
+  const dir = join(BENCH_CACHE, `${released}-random`);
+  if (!existsSync(join(dir, 'model.json'))) {
+    console.error(`writing the ${released}-shaped random model to ${dir} (once; ~${size})…`);
+    const started = performance.now();
+    const spec = randomSpec(released, seed);
+    writeRandomModel(dir, spec);
+    cpSync(join(BUILTIN_MODELS_DIR, TINY_MODEL_NAME, 'tokenizer'), join(dir, spec.manifest.text_encoder.tokenizer), { recursive: true });
+    console.error(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  }
+  return dir;
+}
 
 const MODELS: Record<string, () => string> = {
   tiny: () => join(BUILTIN_MODELS_DIR, TINY_MODEL_NAME),
-  d16: () => {
-    if (!existsSync(join(D16_DIR, 'model.json'))) {
-      console.error(`writing the star-256-d16-shaped random model to ${D16_DIR} (once; ~1.1 GB)…`);
-      const started = performance.now();
-      writeRandomModel(D16_DIR, D16_SPEC);
-      cpSync(join(BUILTIN_MODELS_DIR, TINY_MODEL_NAME, 'tokenizer'), join(D16_DIR, 'tokenizer'), { recursive: true });
-      console.error(`  done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    }
-    return D16_DIR;
-  },
+  d16: () => randomModelDir('star-256-d16', 1616, '1.1 GB'),
+  /** For the load-memory figure (`--load-only`): ~5 GB of weights. */
+  d30: () => randomModelDir('star-256-d30', 3030, '5 GB'),
 };
+
+/** Bytes; gpu-service/Dockerfile sets the same MALLOC_MMAP_THRESHOLD_. */
+const MALLOC_MMAP_THRESHOLD = 131072;
 
 const REQUEST: Omit<GenerateRequest, 'n' | 'seed'> = { prompt: 'a lighthouse on a cliff at sunset, oil painting', cfg: 4, topK: 0, topP: 0.8, moreSmooth: false };
 
@@ -85,8 +107,13 @@ interface ChildSpec {
   threads: number;
   device: Device;
   prepackWeights?: boolean;
+  memoryArena?: boolean;
+  /** glibc's MALLOC_MMAP_THRESHOLD_ for the child ('default': glibc's dynamic threshold). */
+  mallocMmapThreshold: string;
   /** Only build/load the graphs (fills the cache so measured children do not build). */
   prepareOnly?: boolean;
+  /** Measure memory only: peak RSS after load and after one generation, against the weights' bytes. */
+  loadOnly?: boolean;
 }
 
 interface ChildResult {
@@ -104,13 +131,24 @@ interface ChildResult {
   peakPssBytes: number;
   baselineGflops: number;
   flops: { text: number; scales: number[]; decode: number };
+  /** With `loadOnly`. */
+  memory?: LoadMemory;
+  /** The options that differ from the pipeline's defaults, for the report. */
+  options?: string;
+}
+
+/** Peak RSS (VmHWM) of loading a model, and of its first generation, against the bytes of its weight files. */
+interface LoadMemory {
+  weightBytes: number;
+  afterLoad: { peakRssBytes: number; pssBytes: number };
+  afterFirstImage: { peakRssBytes: number; pssBytes: number; ms: number };
 }
 
 // ---------------------------------------------------------------- child
 
 async function child(spec: ChildSpec): Promise<ChildResult> {
   const loadStart = performance.now();
-  const pipeline = (await loadPipeline(spec.modelDir, { device: spec.device, threads: spec.threads, mode: spec.mode, prepackWeights: spec.prepackWeights, prepareBatchSizes: [spec.batch] })) as StarPipeline;
+  const pipeline = (await loadPipeline(spec.modelDir, { device: spec.device, threads: spec.threads, mode: spec.mode, prepackWeights: spec.prepackWeights, memoryArena: spec.memoryArena, prepareBatchSizes: [spec.batch] })) as StarPipeline;
   const loadMs = performance.now() - loadStart;
   const model = pipeline.model;
   const cfg: GeneratorConfig = model.generatorConfig;
@@ -124,6 +162,15 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   const runs: ChildResult['runs'] = [];
   const ranges = pipeline.scaleRanges();
   let peakPss = pssBytes();
+  if (spec.loadOnly) {
+    const afterLoad = { peakRssBytes: peakRssBytes(), pssBytes: peakPss };
+    const started = performance.now();
+    await pipeline.generate({ ...REQUEST, n: spec.batch, seed: 1000 });
+    const afterFirstImage = { peakRssBytes: peakRssBytes(), pssBytes: pssBytes(), ms: performance.now() - started };
+    await pipeline.dispose();
+    const memory: LoadMemory = { weightBytes: weightFileBytes(model), afterLoad, afterFirstImage };
+    return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops, peakRssBytes: peakRssBytes(), peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes), baselineGflops: 0, memory };
+  }
   if (!spec.prepareOnly) {
     const baselineBefore = await matmulBaseline(spec);
     for (let r = 0; r <= spec.repeats; r++) {
@@ -142,11 +189,28 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     await pipeline.dispose();
     return {
       model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops,
-      peakRssBytes: process.resourceUsage().maxRSS * 1024, peakPssBytes: peakPss, baselineGflops: (baselineBefore + baselineAfter) / 2,
+      peakRssBytes: peakRssBytes(), peakPssBytes: peakPss, baselineGflops: (baselineBefore + baselineAfter) / 2,
     };
   }
   await pipeline.dispose();
-  return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops, peakRssBytes: process.resourceUsage().maxRSS * 1024, peakPssBytes: peakPss, baselineGflops: 0 };
+  return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops, peakRssBytes: peakRssBytes(), peakPssBytes: peakPss, baselineGflops: 0 };
+}
+
+/** Bytes of the weight files a pipeline loads: generator, VQVAE, text encoder. */
+function weightFileBytes(model: LoadedModel): number {
+  const files = [...Object.keys(model.fingerprint), join(model.dir, model.manifest.text_encoder.dir, 'model.safetensors')];
+  return files.reduce((sum, f) => sum + statSync(f).size, 0);
+}
+
+/** This process's peak resident set size so far: VmHWM (Linux), else getrusage's maxRSS. */
+function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 /** This process's proportional set size (Linux; 0 elsewhere). */
@@ -182,7 +246,10 @@ async function matmulBaseline(spec: ChildSpec): Promise<number> {
 
 function runChild(spec: ChildSpec): Promise<ChildResult> {
   return new Promise((resolveRun, reject) => {
-    const proc = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const env = { ...process.env };
+    if (spec.mallocMmapThreshold === 'default') delete env.MALLOC_MMAP_THRESHOLD_;
+    else env.MALLOC_MMAP_THRESHOLD_ = spec.mallocMmapThreshold;
+    const proc = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     proc.on('close', (code) => {
@@ -203,6 +270,27 @@ const fmt = (ms: number) => (ms / 1000).toFixed(ms < 1000 ? 3 : 2);
 const triple = (xs: number[]) => `${fmt(Math.min(...xs))} / ${fmt(median(xs))} / ${fmt(Math.max(...xs))}`;
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
+function optionLabel(spec: ChildSpec): string {
+  const onOff = (b: boolean) => (b ? 'on' : 'off');
+  return [
+    spec.prepackWeights === undefined ? '' : `prepack ${onOff(spec.prepackWeights)}`,
+    spec.memoryArena === undefined ? '' : `arena ${onOff(spec.memoryArena)}`,
+    `MALLOC_MMAP_THRESHOLD_ ${spec.mallocMmapThreshold}`,
+  ].filter(Boolean).join(' · ');
+}
+
+function memoryReport(r: ChildResult, firstLoadPeakRss: number): string {
+  const m = r.memory!;
+  const ratio = (bytes: number) => `${(bytes / m.weightBytes).toFixed(2)}× weights`;
+  const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
+  return [
+    `${r.model} · load memory · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads · ${r.options} · weights ${gb(m.weightBytes)} (${gib(m.weightBytes)})`,
+    `  load (graphs cached)  peak RSS ${gib(m.afterLoad.peakRssBytes)} = ${ratio(m.afterLoad.peakRssBytes)}   (PSS ${gib(m.afterLoad.pssBytes)})   ${fmt(r.loadMs)} s`,
+    `  + first image         peak RSS ${gib(m.afterFirstImage.peakRssBytes)} = ${ratio(m.afterFirstImage.peakRssBytes)}   (PSS ${gib(m.afterFirstImage.pssBytes)})   ${fmt(m.afterFirstImage.ms)} s`,
+    `  first load (builds the graph cache when cold)  peak RSS ${gib(firstLoadPeakRss)} = ${ratio(firstLoadPeakRss)}`,
+  ].join('\n');
+}
+
 function report(r: ChildResult): string {
   const lines: string[] = [];
   const perImage = r.runs.map((x) => x.totalMs / r.batch);
@@ -210,7 +298,7 @@ function report(r: ChildResult): string {
   const rate = (flops: number, ms: number) => `${gf(flops, ms).toFixed(1).padStart(6)} GFLOP/s (${((100 * gf(flops, ms)) / r.baselineGflops).toFixed(0).padStart(3)}% of probe)`;
   const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
   const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
-  lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads`);
+  lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads${r.options ? ` · ${r.options}` : ''}`);
   lines.push(`  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`);
   lines.push(`  text encoder   ${triple(r.runs.map((x) => x.textMs))} s   ${rate(r.flops.text, med((x) => x.textMs))}`);
   if (r.mode === 'per-scale') {
@@ -236,6 +324,10 @@ async function parent(): Promise<void> {
       threads: { type: 'string', default: '2' },
       json: { type: 'string' },
       prepack: { type: 'string' },
+      arena: { type: 'string' },
+      // The Dockerfile's setting (see the engine README, "Memory").
+      'malloc-mmap-threshold': { type: 'string', default: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(MALLOC_MMAP_THRESHOLD) },
+      'load-only': { type: 'boolean', default: false },
       gpu: { type: 'boolean', default: false },
     },
   });
@@ -251,11 +343,12 @@ async function parent(): Promise<void> {
     console.log(`\n=== ${loaded.manifest.name}: ${loaded.manifest.resolution}², depth ${loaded.generatorConfig.depth}, patch nums ${loaded.generatorConfig.patchNums.join(',')}, ${device} ===\n`);
     for (const mode of values.modes.split(',') as GeneratorMode[]) {
       for (const batch of values.batches.split(',').map(Number)) {
-        const spec: ChildSpec = { modelDir, mode, batch, repeats: Number(values.repeats), threads, device, ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}) };
-        await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
-        const result = await runChild(spec);
+        const spec: ChildSpec = { modelDir, mode, batch, repeats: Number(values.repeats), threads, device, loadOnly: values['load-only'], mallocMmapThreshold: values['malloc-mmap-threshold'],
+          ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}), ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}) };
+        const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
+        const result = { ...(await runChild(spec)), options: optionLabel(spec) };
         results.push(result);
-        console.log(report(result) + '\n');
+        console.log((result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result)) + '\n');
       }
     }
   }

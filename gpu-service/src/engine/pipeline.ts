@@ -44,22 +44,8 @@ import type {
 } from './types.ts';
 import { openWeights } from './weights/open.ts';
 import type { TensorStore } from './weights/tensors.ts';
-import { byteLength } from './weights/tensors.ts';
 
 export type GeneratorMode = 'all' | 'per-scale';
-
-/**
- * See LoadPipelineOptions.prepackWeights. On with one run over all scales
- * (one session: faster small GEMMs) while the weights are at most
- * PREPACK_MAX_BYTES; off per scale (every scale's session would hold its own
- * packed copy) and for larger generators (prepacking holds the weights twice
- * while loading: a d30 model would need 2× its 8 GB).
- */
-export function defaultPrepack(mode: GeneratorMode, generatorBytes: number): boolean {
-  return mode === 'all' && generatorBytes <= PREPACK_MAX_BYTES;
-}
-
-export const PREPACK_MAX_BYTES = 2 * 2 ** 30;
 
 export type Precision = 'fp32' | 'fp16';
 
@@ -87,11 +73,22 @@ export interface LoadPipelineOptions {
   maxBatchSessions?: number;
   /**
    * Let onnxruntime copy the generator's weights into its GEMM layout at load
-   * (faster small matmuls, but the weights are then held twice at load and
-   * once per session). Off, the weights stay memory-mapped from the graph
-   * cache and every session shares them. Default: see defaultPrepack.
+   * (d16 'all' mode on 2 cores: ~8% faster), at the price of holding the
+   * weights twice while the session loads (onnxruntime maps the originals
+   * and unmaps them only when the session is ready: peak RSS 2× the weights)
+   * and once per session. Default off: the weights stay memory-mapped from
+   * the graph cache, loaded once and shared by every session.
    */
   prepackWeights?: boolean;
+  /**
+   * onnxruntime's CPU memory arena for the generator ('all' mode) and decoder
+   * sessions. Default off on CPU: each run's working memory goes back to the
+   * system when it ends, so the decoder runs in the memory the generator
+   * released and the peak is one stage's, not the sum of every session's
+   * high-water marks (d16: −0.3 GiB, same speed). On for CUDA. Per-scale
+   * generator sessions never use it.
+   */
+  memoryArena?: boolean;
   /**
    * Batch sizes whose generator sessions are opened at load (each batch size
    * has its own sessions). Default [1].
@@ -113,6 +110,7 @@ interface ResolvedOptions {
   perScaleMinTokens: number;
   maxBatchSessions: number;
   prepackWeights: boolean;
+  memoryArena: boolean;
   cacheDir?: string;
 }
 
@@ -159,7 +157,6 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const model = loadModel(modelNameOrDir, options.modelDir);
   const cuda = options.device === 'cuda';
   const mode = options.mode ?? (cuda ? 'all' : 'per-scale');
-  const generatorBytes = storeBytes(model.generatorWeights);
   const resolved: ResolvedOptions = {
     device: options.device,
     threads: options.threads,
@@ -169,7 +166,8 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     previewLatentSide: options.previewLatentSide ?? 8,
     perScaleMinTokens: options.perScaleMinTokens ?? 0,
     maxBatchSessions: options.maxBatchSessions ?? 4,
-    prepackWeights: options.prepackWeights ?? defaultPrepack(mode, generatorBytes),
+    prepackWeights: options.prepackWeights ?? false,
+    memoryArena: options.memoryArena ?? cuda,
     cacheDir: options.cacheDir,
   };
   const textEncoder = await TextEncoder.load({
@@ -435,7 +433,7 @@ export class StarPipeline implements Pipeline {
       ranges.push({ ...range, session: await Session.create(modelPath, {
         device: this.options.device, threads: this.options.threads, prepackWeights: this.options.prepackWeights,
         // Per-scale sessions run one after another: none should keep its peak working memory.
-        memoryArena: this.options.mode === 'all',
+        memoryArena: this.options.mode === 'all' && this.options.memoryArena,
       }) });
     }
     return { batch, moreSmooth, ranges };
@@ -460,7 +458,7 @@ export class StarPipeline implements Pipeline {
     if (!this.decoder) {
       const { vqvaeConfig, vqvaeWeights, fingerprint, manifest } = this.model;
       this.decoder = VqvaeDecoder.load(vqvaeWeights, vqvaeConfig, {
-        device: this.options.device, precision: this.options.precision, threads: this.options.threads,
+        device: this.options.device, precision: this.options.precision, threads: this.options.threads, memoryArena: this.options.memoryArena,
         weightsKey: JSON.stringify({ model: manifest.name, weights: fingerprint }), cacheDir: this.options.cacheDir,
       });
       this.decoder.catch(() => { this.decoder = null; });
@@ -486,10 +484,6 @@ export function scaleRanges(patchNums: readonly number[], mode: GeneratorMode, m
     first = si + 1;
   }
   return ranges;
-}
-
-function storeBytes(store: TensorStore): number {
-  return store.names.reduce((sum, name) => sum + byteLength(store.get(name)), 0);
 }
 
 /** Why a request cannot run, or null. */

@@ -18,6 +18,8 @@ export interface VqvaeDecoderOptions {
   /** Defaults to fp16 on CUDA, fp32 on CPU. */
   precision?: DecoderPrecision;
   threads?: number;
+  /** onnxruntime's CPU memory arena (runtime.ts SessionOptions.memoryArena); default on. */
+  memoryArena?: boolean;
   /** Identifies the weights (e.g. model name + file size + mtime) for the graph cache. */
   weightsKey: string;
   cacheDir?: string;
@@ -36,7 +38,7 @@ export class VqvaeDecoder {
     const precision = options.precision ?? (options.device === 'cuda' ? 'fp16' : 'fp32');
     const key = { graph: 'vqvae-decoder', version: DECODER_GRAPH_VERSION, weights: options.weightsKey, cfg, precision };
     const { modelPath } = cachedModel(key, () => buildDecoderGraph(vae, cfg, { precision }), options.cacheDir);
-    const session = await Session.create(modelPath, { device: options.device, threads: options.threads });
+    const session = await Session.create(modelPath, { device: options.device, threads: options.threads, memoryArena: options.memoryArena });
     return new VqvaeDecoder(session, precision);
   }
 
