@@ -46,6 +46,8 @@ interface Subscriber {
 
 const EVENT_PREFIX = 'ev:';
 const KEEPALIVE_MS = 15_000;
+/** How long past the GPU deadline a running job may go unheard of before its watchdog alarm resumes it. */
+const WATCHDOG_SLACK_MS = 5_000;
 const encoder = new TextEncoder();
 
 function eventKey(id: number): string {
@@ -98,7 +100,9 @@ export class Job extends DurableObject<Bindings> {
     if (!state) return;
     const times = [state.job.expires_at * 1000];
     if (state.job.status === 'queued') times.push(Date.now());
-    if (state.job.status === 'running' && state.retryAt !== null) times.push(state.retryAt);
+    // While running, a watchdog alarm: if this object restarts mid-run (deploy, eviction, crash),
+    // the alarm finds the job running with no run in this instance and resumes it.
+    if (state.job.status === 'running') times.push(state.retryAt ?? Date.now() + this.config.gpuTimeoutMs + WATCHDOG_SLACK_MS);
     if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null) times.push(state.webhook.nextAt);
     await this.ctx.storage.setAlarm(Math.min(...times));
   }
