@@ -162,7 +162,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   const runs: ChildResult['runs'] = [];
   const ranges = pipeline.scaleRanges();
   let peakPss = pssBytes();
-  if (spec.loadOnly) {
+  if (spec.loadOnly && !spec.prepareOnly) {
     const afterLoad = { peakRssBytes: peakRssBytes(), pssBytes: peakPss };
     const started = performance.now();
     await pipeline.generate({ ...REQUEST, n: spec.batch, seed: 1000 });
@@ -287,7 +287,7 @@ function memoryReport(r: ChildResult, firstLoadPeakRss: number): string {
     `${r.model} · load memory · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads · ${r.options} · weights ${gb(m.weightBytes)} (${gib(m.weightBytes)})`,
     `  load (graphs cached)  peak RSS ${gib(m.afterLoad.peakRssBytes)} = ${ratio(m.afterLoad.peakRssBytes)}   (PSS ${gib(m.afterLoad.pssBytes)})   ${fmt(r.loadMs)} s`,
     `  + first image         peak RSS ${gib(m.afterFirstImage.peakRssBytes)} = ${ratio(m.afterFirstImage.peakRssBytes)}   (PSS ${gib(m.afterFirstImage.pssBytes)})   ${fmt(m.afterFirstImage.ms)} s`,
-    `  first load (builds the graph cache when cold)  peak RSS ${gib(firstLoadPeakRss)} = ${ratio(firstLoadPeakRss)}`,
+    `  load in the child before (builds the graph cache when cold)  peak RSS ${gib(firstLoadPeakRss)} = ${ratio(firstLoadPeakRss)}`,
   ].join('\n');
 }
 
