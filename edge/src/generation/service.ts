@@ -116,7 +116,7 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
       output_format: params.format,
       preview: options.preview ?? false,
     },
-    { signal: options.signal, onEvent: options.onEvent, requestId: deps.requestId },
+    { signal: options.signal, onEvent: options.onEvent, requestId: deps.requestId, log: deps.log },
   );
   // Every image is complete and validated before the first byte is stored.
   await Promise.all(

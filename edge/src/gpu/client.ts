@@ -9,6 +9,7 @@ import {
   type GenerateResponse,
 } from '../../../gpu-service/src/server/contract.ts';
 import type { Config } from '../env.ts';
+import type { Logger } from '../log.ts';
 import { base64Decode } from '../crypto.ts';
 import { signRequest } from './signature.ts';
 import type { ImageFormat } from '../generation/formats.ts';
@@ -50,6 +51,7 @@ export interface GpuCallOptions {
   signal?: AbortSignal;
   onEvent?: (event: GpuEvent) => void;
   requestId?: string;
+  log?: Logger;
 }
 
 const GENERATE_PATH = '/internal/v1/generate';
@@ -135,6 +137,23 @@ async function readStream(response: Response, request: GpuRequest, onEvent: (eve
   throw failed('The GPU service closed the stream without a result');
 }
 
+/**
+ * Sends the request, trying once more when the connection fails before any answer (a pooled
+ * socket closed under us): generation is deterministic, so a repeat is safe. Only a second
+ * failure means the service is unreachable.
+ */
+async function connect(url: string, init: RequestInit & { signal: AbortSignal }, log?: Logger): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (error) {
+      if (init.signal.aborted) throw error;
+      log?.warn('gpu-service connection failed', { attempt, error: error instanceof Error ? error.message : String(error) });
+      if (attempt === 2) throw new ProblemError('gpu_unavailable', 'The GPU service is unreachable; retry later', { retryAfter: DEFAULT_RETRY_AFTER });
+    }
+  }
+}
+
 /** One GPU call. Throws ProblemError on any failure; an abort through `signal` rethrows the abort. */
 export async function generateOnGpu(config: Config, request: GpuRequest, options: GpuCallOptions = {}): Promise<GpuResult> {
   const body = JSON.stringify(request);
@@ -148,13 +167,7 @@ export async function generateOnGpu(config: Config, request: GpuRequest, options
   };
   if (options.requestId) headers['X-Request-Id'] = options.requestId;
   try {
-    let response: Response;
-    try {
-      response = await fetch(config.gpuServiceUrl + GENERATE_PATH, { method: 'POST', headers, body, signal });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw new ProblemError('gpu_unavailable', 'The GPU service is unreachable; retry later', { retryAfter: DEFAULT_RETRY_AFTER });
-    }
+    const response = await connect(config.gpuServiceUrl + GENERATE_PATH, { method: 'POST', headers, body, signal }, options.log);
     if (!response.ok) throw await problemFromStatus(response);
     const type = response.headers.get('Content-Type') ?? '';
     if (options.onEvent && type.startsWith('text/event-stream')) return await readStream(response, request, options.onEvent);

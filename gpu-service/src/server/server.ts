@@ -11,6 +11,8 @@ import { readGpuMemory } from './gpu-memory.ts';
 import type { GpuMemory } from './gpu-memory.ts';
 import { createServiceMetrics } from './metrics.ts';
 
+const KEEP_ALIVE_MS = 75_000;
+
 /** How long finished work may take to reach its client after the drain. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
@@ -63,6 +65,10 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, () => resolve(s as Server));
   });
+  // Idle keep-alive connections outlive the callers' pools (workerd, proxies) so that a client
+  // never reuses a socket this side has just closed: that surfaces as a failed request, not a retry.
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 5_000;
   const { port } = server.address() as AddressInfo;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
 
