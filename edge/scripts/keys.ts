@@ -11,6 +11,8 @@
 // with `--remote`. Runs `wrangler kv key ...` against the root wrangler.toml.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { TIERS, createRecord, generateKey, keyId, kvKeyFor, parseRecord, type ApiKeyRecord, type Tier } from '../src/keys/record.ts';
@@ -26,12 +28,19 @@ interface Target {
 
 async function wrangler(target: Target, args: string[]): Promise<string> {
   const where = target.remote ? ['--remote'] : ['--local', ...(target.persistTo ? ['--persist-to', target.persistTo] : [])];
-  const { stdout } = await promisify(execFile)(WRANGLER, ['kv', 'key', ...args, '--binding', 'API_KEYS', '--config', CONFIG, ...where], {
-    cwd: ROOT,
-    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return stdout;
+  try {
+    const { stdout } = await promisify(execFile)(WRANGLER, ['kv', 'key', ...args, '--binding', 'API_KEYS', '--config', CONFIG, ...where], {
+      cwd: ROOT,
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+  } catch (error) {
+    // execFile's error repeats the command line; say only what wrangler reported.
+    const stderr = String((error as { stderr?: string }).stderr ?? '');
+    const reason = stderr.split('\n').find((line) => /ERROR|failed/i.test(line))?.replace(/\x1b\[[0-9;]*m/g, '').trim();
+    throw new Error(`wrangler kv key ${args[0]} failed: ${reason || 'see wrangler logs'}`);
+  }
 }
 
 async function getRecord(target: Target, kid: string): Promise<ApiKeyRecord | null> {
@@ -42,8 +51,16 @@ async function getRecord(target: Target, kid: string): Promise<ApiKeyRecord | nu
   }
 }
 
+/** The record goes through a private temp file, never argv: argv shows in `ps` and in wrangler's logs. */
 async function putRecord(target: Target, record: ApiKeyRecord): Promise<void> {
-  await wrangler(target, ['put', kvKeyFor(record.kid), JSON.stringify(record)]);
+  const dir = await mkdtemp(join(tmpdir(), 'star-keys-'));
+  const file = join(dir, 'record.json');
+  try {
+    await writeFile(file, JSON.stringify(record), { mode: 0o600 });
+    await wrangler(target, ['put', kvKeyFor(record.kid), '--path', file]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** What `list` shows: never the hash, the signing key or the webhook secret. */

@@ -64,8 +64,16 @@ export async function createDevKey(stateDir: string, name: string, limits: Stack
   if (limits.images) args.push('--images', String(limits.images));
   if (limits.concurrent) args.push('--concurrent', String(limits.concurrent));
   if (limits.window) args.push('--window', String(limits.window));
-  const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT });
-  return (JSON.parse(stdout) as { key: string }).key;
+  // Local KV writes can fail while `wrangler dev` holds the same store busy; a moment later they pass.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT });
+      return (JSON.parse(stdout) as { key: string }).key;
+    } catch (error) {
+      if (attempt === 3) throw new Error(`creating a dev API key failed: ${String((error as { stderr?: string }).stderr ?? error).trim()}`);
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
 }
 
 export function startGpuService(options: StackOptions, secrets: DevSecrets): Service {
