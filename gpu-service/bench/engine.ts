@@ -23,8 +23,8 @@
 //
 //   node gpu-service/bench/engine.ts [--models tiny,d16,<model dir>] [--modes all,per-scale]
 //        [--batches 1,2,4] [--repeats 3] [--threads 2] [--json FILE]
-//        [--prepack on|off] [--arena on|off] [--malloc-mmap-threshold BYTES|default]
-//        (the last three: pipeline defaults and the Dockerfile's 131072 unless given)
+//        [--prepack on|off] [--arena on|off] [--malloc tuned|default]
+//        (pipeline defaults and the Dockerfile's malloc settings unless given)
 //   node gpu-service/bench/engine.ts --load-only --models d30 --modes all,per-scale
 //        (memory only: peak RSS after load and after one image, against the weights' bytes)
 //   node gpu-service/bench/engine.ts --gpu    (the CUDA run; refuses without a CUDA provider)
@@ -94,8 +94,13 @@ const MODELS: Record<string, () => string> = {
   d30: () => randomModelDir('star-256-d30', 3030, '5 GB'),
 };
 
-/** Bytes; gpu-service/Dockerfile sets the same MALLOC_MMAP_THRESHOLD_. */
-const MALLOC_MMAP_THRESHOLD = 131072;
+/**
+ * glibc malloc settings, the same as gpu-service/Dockerfile's (see the engine
+ * README, "Memory"): buffers over 128 KiB get their own mapping, returned to
+ * the system when freed, on transparent huge pages so that mapping them
+ * again costs few page faults.
+ */
+const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 
 const REQUEST: Omit<GenerateRequest, 'n' | 'seed'> = { prompt: 'a lighthouse on a cliff at sunset, oil painting', cfg: 4, topK: 0, topP: 0.8, moreSmooth: false };
 
@@ -108,8 +113,8 @@ interface ChildSpec {
   device: Device;
   prepackWeights?: boolean;
   memoryArena?: boolean;
-  /** glibc's MALLOC_MMAP_THRESHOLD_ for the child ('default': glibc's dynamic threshold). */
-  mallocMmapThreshold: string;
+  /** 'tuned': the child runs with the Dockerfile's glibc malloc settings (MALLOC_ENV); 'default': glibc's own. */
+  malloc: 'tuned' | 'default';
   /** Only build/load the graphs (fills the cache so measured children do not build). */
   prepareOnly?: boolean;
   /** Measure memory only: peak RSS after load and after one generation, against the weights' bytes. */
@@ -247,8 +252,10 @@ async function matmulBaseline(spec: ChildSpec): Promise<number> {
 function runChild(spec: ChildSpec): Promise<ChildResult> {
   return new Promise((resolveRun, reject) => {
     const env = { ...process.env };
-    if (spec.mallocMmapThreshold === 'default') delete env.MALLOC_MMAP_THRESHOLD_;
-    else env.MALLOC_MMAP_THRESHOLD_ = spec.mallocMmapThreshold;
+    for (const [name, value] of Object.entries(MALLOC_ENV)) {
+      if (spec.malloc === 'tuned') env[name] = value;
+      else delete env[name];
+    }
     const proc = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'], env });
     let out = '';
     proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
@@ -275,7 +282,7 @@ function optionLabel(spec: ChildSpec): string {
   return [
     spec.prepackWeights === undefined ? '' : `prepack ${onOff(spec.prepackWeights)}`,
     spec.memoryArena === undefined ? '' : `arena ${onOff(spec.memoryArena)}`,
-    `MALLOC_MMAP_THRESHOLD_ ${spec.mallocMmapThreshold}`,
+    `malloc ${spec.malloc}`,
   ].filter(Boolean).join(' · ');
 }
 
@@ -325,8 +332,7 @@ async function parent(): Promise<void> {
       json: { type: 'string' },
       prepack: { type: 'string' },
       arena: { type: 'string' },
-      // The Dockerfile's setting (see the engine README, "Memory").
-      'malloc-mmap-threshold': { type: 'string', default: process.env.MALLOC_MMAP_THRESHOLD_ ?? String(MALLOC_MMAP_THRESHOLD) },
+      malloc: { type: 'string', default: 'tuned' },
       'load-only': { type: 'boolean', default: false },
       gpu: { type: 'boolean', default: false },
     },
@@ -343,7 +349,7 @@ async function parent(): Promise<void> {
     console.log(`\n=== ${loaded.manifest.name}: ${loaded.manifest.resolution}², depth ${loaded.generatorConfig.depth}, patch nums ${loaded.generatorConfig.patchNums.join(',')}, ${device} ===\n`);
     for (const mode of values.modes.split(',') as GeneratorMode[]) {
       for (const batch of values.batches.split(',').map(Number)) {
-        const spec: ChildSpec = { modelDir, mode, batch, repeats: Number(values.repeats), threads, device, loadOnly: values['load-only'], mallocMmapThreshold: values['malloc-mmap-threshold'],
+        const spec: ChildSpec = { modelDir, mode, batch, repeats: Number(values.repeats), threads, device, loadOnly: values['load-only'], malloc: values.malloc === 'default' ? 'default' : 'tuned',
           ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}), ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}) };
         const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
         const result = { ...(await runChild(spec)), options: optionLabel(spec) };

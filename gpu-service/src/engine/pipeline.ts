@@ -81,8 +81,8 @@ export interface LoadPipelineOptions {
    */
   prepackWeights?: boolean;
   /**
-   * onnxruntime's CPU memory arena for the generator ('all' mode) and decoder
-   * sessions. Default off on CPU: each run's working memory goes back to the
+   * onnxruntime's CPU memory arena for the text encoder, generator ('all'
+   * mode) and decoder sessions. Default off on CPU: each run's working memory goes back to the
    * system when it ends, so the decoder runs in the memory the generator
    * released and the peak is one stage's, not the sum of every session's
    * high-water marks (d16: −0.3 GiB, same speed). On for CUDA. Per-scale
@@ -176,6 +176,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     device: options.device,
     precision: resolved.precision,
     threads: options.threads,
+    memoryArena: resolved.memoryArena,
     cacheDir: options.cacheDir,
   });
   if (textEncoder.config.hiddenSize !== model.generatorConfig.textDim) {

@@ -41,6 +41,8 @@ export interface TextEncoderLoadOptions {
    */
   precision?: Precision;
   threads?: number;
+  /** onnxruntime's CPU memory arena (runtime.ts SessionOptions.memoryArena); default on. */
+  memoryArena?: boolean;
   /** Where built graphs are cached (onnx/cache.ts's default when omitted). */
   cacheDir?: string;
   /** Encoded texts kept in memory (default 64; SD-2.1: 0.3 MB each). */
@@ -85,7 +87,7 @@ export class TextEncoder {
     };
     const build = () => buildTextEncoderGraph(readSafetensors(weightsPath), config, { precision, sequenceLength: tokenizer.maxLength });
     const { modelPath } = cachedModel(key, build, options.cacheDir);
-    const session = await Session.create(modelPath, { device: options.device, threads: options.threads });
+    const session = await Session.create(modelPath, { device: options.device, threads: options.threads, memoryArena: options.memoryArena });
     return new TextEncoder(tokenizer, config, session, options.cachedTexts);
   }
 
