@@ -2,27 +2,15 @@
 // front of everything else. Pure wiring; the pieces live in their own modules.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { ModelInfo } from '../engine/types.ts';
 import { hmacAuth } from './auth.ts';
-import type { Batcher } from './batcher.ts';
-import { generateRoutes } from './generate.ts';
-import type { Readiness } from './generate.ts';
-import type { ServiceMetrics } from './metrics.ts';
+import { generateRoutes, type GenerateDeps } from './generate.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics-registry.ts';
 import { problemNameForStatus, problemResponse } from './problem.ts';
 
 export const MAX_BODY_BYTES = 64 * 1024;
 
-export interface AppDeps {
+export interface AppDeps extends GenerateDeps {
   sharedSecret: string;
-  maxBatch: number;
-  requestTimeoutMs: number;
-  sseHeartbeatMs: number;
-  batcher: Batcher;
-  models: ReadonlyMap<string, ModelInfo>;
-  /** `ready` = models loaded and warm, engine alive, not draining. */
-  readiness(): Readiness;
-  metrics: ServiceMetrics;
   /** Refreshes samples that need an await (the engine worker's heap) before a scrape. */
   beforeScrape(): Promise<void>;
 }
