@@ -5,19 +5,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { ROOT } from '../../scripts/lib/stack.ts';
+import { installPackedSdk } from '../../test/helpers/packed-sdk.ts';
 import { startServer, type Handler } from './helpers/test-server.ts';
 
 const run = promisify(execFile);
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc');
-// npm must run on the same Node as this test (the machine's own may be older).
-const npm = (args: string[], cwd: string) =>
-  run('npm', args, { cwd, env: { ...process.env, PATH: `${join(repoRoot, 'node_modules/.bin')}:${process.env.PATH}` } });
+const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 const consumerScript = `
 import { StarClient, NotFoundError } from '@star-api/sdk';
@@ -69,17 +65,10 @@ const api: Handler = (res, req) => {
 };
 
 test('npm pack → install offline → import from .mjs and type-check a .ts consumer', { timeout: 60_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'star-sdk-pack-'));
+  const packed = await installPackedSdk();
+  const { project } = packed;
   const server = await startServer(api);
   try {
-    await npm(['pack', '-w', 'sdk', '--pack-destination', dir, '--silent'], repoRoot);
-    const [tarball] = (await readdir(dir)).filter((name) => name.endsWith('.tgz'));
-    assert.ok(tarball, 'npm pack produced no tarball');
-    const project = join(dir, 'consumer');
-    await run('mkdir', [project]);
-    await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
-    await npm(['install', '--offline', '--no-audit', '--no-fund', '--silent', join(dir, tarball)], project);
-
     const installed = await readdir(join(project, 'node_modules/@star-api/sdk/dist'));
     assert.ok(installed.includes('schema.d.ts') && installed.includes('index.js'), `dist holds ${installed.join(', ')}`);
     assert.ok(!installed.some((name) => name.endsWith('.test.js')), 'tests were packed');
@@ -99,6 +88,6 @@ test('npm pack → install offline → import from .mjs and type-check a .ts con
     });
   } finally {
     await server.close();
-    await rm(dir, { recursive: true, force: true });
+    await packed.remove();
   }
 });
