@@ -2,7 +2,7 @@
 // checks. Model code composes these (x = add(x, attn(ln(x)))); it never builds
 // raw nodes itself.
 import type { DType, TypedArray } from './dtype.ts';
-import { dtypeOf } from './dtype.ts';
+import { dtypeOf, ONNX_TYPE } from './dtype.ts';
 import type { Dim, Graph, Shape } from './graph.ts';
 import { attr, MS_DOMAIN, tensorData, Value } from './graph.ts';
 
@@ -121,8 +121,7 @@ function broadcastShape(a: Value, b: Value): Value {
 
 export function cast(x: Value, dtype: DType): Value {
   if (x.dtype === dtype) return x;
-  const to = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, bfloat16: 16 }[dtype];
-  return x.graph.node('Cast', [x], { to: attr.int(to) }, [{ dtype, shape: x.shape }])[0];
+  return x.graph.node('Cast', [x], { to: attr.int(ONNX_TYPE[dtype]) }, [{ dtype, shape: x.shape }])[0];
 }
 
 // ---------------------------------------------------------------- linear algebra
