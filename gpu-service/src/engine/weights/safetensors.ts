@@ -69,15 +69,8 @@ export function readSafetensors(path: string): TensorStore {
   return new TensorStore(path, tensors);
 }
 
-export interface WritableTensor {
-  name: string;
-  dtype: DType;
-  shape: readonly number[];
-  bytes(): Uint8Array;
-}
-
 /** Writes tensors in the given order, streaming each one's bytes. */
-export function writeSafetensors(path: string, tensors: Iterable<WritableTensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(path: string, tensors: Iterable<StoredTensor>, metadata?: Record<string, string>): void {
   const list = [...tensors];
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
