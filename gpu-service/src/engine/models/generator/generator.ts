@@ -49,6 +49,7 @@ import { block, crossKeyValues, dense, crossRouting, GeneratorWeights, ropeConst
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
 import { ropeFactors } from './rope.ts';
+import { varHeadStepCount } from './sampler-head.ts';
 import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sampling.ts';
 
 /**
@@ -268,7 +269,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         const mixed = cfgMix(logits, cfgScale, ratio);
         if (usesSamplerPath(cfg, o, si)) {
           // teacher-forced without the sampler path: its VAR-head steps mix with the same t (§4.5)
-          for (let k = 0; k < samplerVarHeadSteps(cfg, si); k++) check(`s${si}.k${k}.mixed_logits`, mixed);
+          for (let k = 0; k < varHeadStepCount(cfg.sampleVersion, si); k++) check(`s${si}.k${k}.mixed_logits`, mixed);
         } else {
           check(`s${si}.mixed_logits`, mixed);
         }
@@ -350,20 +351,6 @@ const OLD_TOP_K_FROM = 9;
 const OLD_TOP_K = 300;
 const OLD_TOP_K_LOW_FROM = 12;
 const OLD_TOP_K_LOW = 100;
-
-/** Steps 0..stepThresh−1 of the sampler path use the VAR head (§4.5; only with sample_version '1024'). */
-export function samplerVarHeadSteps(cfg: GeneratorConfig, si: number): number {
-  if (cfg.sampleVersion !== '1024' || si >= SAMPLER_SI_THRESH) return 0;
-  return Math.min(SAMPLER_STEP_THRESH, samplerSteps(cfg, si));
-}
-
-const SAMPLER_STEP_THRESH = 5;
-const SAMPLER_SI_THRESH = 13;
-
-/** nsteps of §4.5: 15 at scales > 12 with sample_version '1024', else 8. */
-export function samplerSteps(cfg: GeneratorConfig, si: number): number {
-  return cfg.sampleVersion === '1024' && si > 12 ? 15 : 8;
-}
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);

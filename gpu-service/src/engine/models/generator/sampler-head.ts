@@ -62,6 +62,12 @@ export function samplerStepCount(version: SampleVersion, si: number): number {
   return version === '1024' && si > VERSION_1024.manyStepsAboveSi ? VERSION_1024.manySteps : STEPS;
 }
 
+/** Steps of scale si that take the VAR-head branch (the first ones; only with sample_version '1024'). */
+export function varHeadStepCount(version: SampleVersion, si: number): number {
+  if (version !== '1024' || si >= VERSION_1024.varHeadBelowSi) return 0;
+  return Math.min(VERSION_1024.varHeadSteps, samplerStepCount(version, si));
+}
+
 /** torch.round: round half to even. */
 function roundHalfEven(x: number): number {
   const f = Math.floor(x);
@@ -87,9 +93,10 @@ export function maskSchedule(pn: number, steps: number): number[] {
 
 /** The steps of scale si (side pn): counts, branch and position source of each. */
 export function samplerSteps(version: SampleVersion, si: number, pn: number): SamplerStep[] {
+  const varHeadSteps = varHeadStepCount(version, si);
   return maskSchedule(pn, samplerStepCount(version, si)).map((count, i) => ({
     count,
-    branch: version === '1024' && i < VERSION_1024.varHeadSteps && si < VERSION_1024.varHeadBelowSi ? 'var-head' : 'sampler-head',
+    branch: i < varHeadSteps ? 'var-head' : 'sampler-head',
     positionNoise: i < POSITION_NOISE_STEPS,
   }));
 }
