@@ -6,6 +6,7 @@ import {
   progressEventSchema,
   queuedEventSchema,
   startedEventSchema,
+  type GenerateBody,
   type GenerateResponse,
 } from '../../../gpu-service/src/server/contract.ts';
 import type { Config } from '../env.ts';
@@ -16,18 +17,8 @@ import type { ImageFormat } from '../generation/formats.ts';
 import { ProblemError } from '../middleware/problem/index.ts';
 import { parseEvents } from '../sse.ts';
 
-export interface GpuRequest {
-  model: string;
-  prompt: string;
-  negative_prompt: string;
-  seeds: number[];
-  cfg: number;
-  top_k: number;
-  top_p: number;
-  more_smooth: boolean;
-  output_format: ImageFormat;
-  preview: boolean;
-}
+/** The contract's request body, limited to the formats the edge stores and serves. */
+export type GpuRequest = GenerateBody & { output_format: ImageFormat };
 
 export type GpuEvent =
   | { type: 'queued'; position: number }

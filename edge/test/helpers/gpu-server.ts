@@ -4,21 +4,11 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { crc32, deflateSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
+import type { GenerateBody } from '../../../gpu-service/src/server/contract.ts';
 
 export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';
 
-export interface GpuRequestBody {
-  model: string;
-  prompt: string;
-  negative_prompt: string;
-  seeds: number[];
-  cfg: number;
-  top_k: number;
-  top_p: number;
-  more_smooth: boolean;
-  output_format: 'png' | 'webp' | 'jpeg';
-  preview: boolean;
-}
+export type GpuRequestBody = GenerateBody & { output_format: 'png' | 'webp' | 'jpeg' };
 
 function chunk(type: string, data: Buffer): Buffer {
   const length = Buffer.alloc(4);
