@@ -5,6 +5,7 @@ import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import type { DType } from '../onnx/dtype.ts';
 import type { StoredTensor } from './tensors.ts';
 import { TensorStore, byteLength } from './tensors.ts';
+import { readAt } from './zip.ts';
 
 const FROM_ST: Record<string, DType> = {
   F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
@@ -49,19 +50,13 @@ export function readSafetensors(path: string): TensorStore {
     tensors.push({
       name, dtype, shape: entry.shape,
       bytes: () => {
-        const out = new Uint8Array(end - begin);
         const f = openSync(path, 'r');
         try {
-          let done = 0;
-          while (done < out.byteLength) {
-            const n = readSync(f, out, done, Math.min(out.byteLength - done, 1 << 30), dataStart + begin + done);
-            if (n === 0) throw new Error(`${path}: tensor "${name}" is truncated`);
-            done += n;
-          }
+          const buf = readAt(f, dataStart + begin, end - begin, `${path} (tensor "${name}")`);
+          return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
         } finally {
           closeSync(f);
         }
-        return out;
       },
     });
   }
