@@ -37,7 +37,7 @@ import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
 import { cachedModel } from './onnx/cache.ts';
 import type { Device, RuntimeTensor } from './onnx/runtime.ts';
 import { Session, tensor } from './onnx/runtime.ts';
-import type { NoiseInput, NoisePlanConfig } from './random.ts';
+import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
 import { BatchNoise, imageSeeds, noisePlan } from './random.ts';
 import type {
   BatchItem, GenerateOptions, GenerateRequest, GenerateResult, ModelInfo, Pipeline, ProgressEvent, RgbImage, StageTimings,
@@ -201,11 +201,6 @@ interface GeneratorSessions {
   ranges: { first: number; last: number; session: Session }[];
 }
 
-interface Row {
-  item: number;
-  seed: number;
-}
-
 interface LiveItem {
   index: number;
   request: GenerateRequest;
@@ -288,7 +283,7 @@ export class StarPipeline implements Pipeline {
     const started = performance.now();
     const cfg = this.model.generatorConfig;
     const S = scaleCount(cfg);
-    const rows: Row[] = items.flatMap((item) => item.seeds.map((seed) => ({ item: item.index, seed })));
+    const rows: NoiseRow[] = items.flatMap((item) => item.seeds.map((seed) => ({ seed, moreSmooth: item.request.moreSmooth })));
     const B = rows.length;
     const moreSmooth = items.some((i) => i.request.moreSmooth);
     const perRow = <T>(pick: (r: GenerateRequest) => T) => items.flatMap((i) => i.seeds.map(() => pick(i.request)));
@@ -312,10 +307,10 @@ export class StarPipeline implements Pipeline {
       [generatorNames.cfg, tensor('float32', Float32Array.from(perRow((r) => r.cfg)), [B])],
       [generatorNames.topK, tensor('int64', BigInt64Array.from(perRow((r) => BigInt(r.topK))), [B])],
       [generatorNames.topP, tensor('float32', Float32Array.from(perRow((r) => r.topP)), [B])],
-      [generatorNames.moreSmooth, tensor('bool', Uint8Array.from(perRow((r) => (r.moreSmooth ? 1 : 0))), [B])],
+      [generatorNames.moreSmooth, tensor('bool', Uint8Array.from(rows, (r) => (r.moreSmooth ? 1 : 0)), [B])],
     ]);
     const plan = this.noisePlanConfig();
-    const noise = new BatchNoise(plan, rows.map((r, i) => ({ seed: r.seed, moreSmooth: perRow((q) => q.moreSmooth)[i] })));
+    const noise = new BatchNoise(plan, rows);
     const allNoise = noisePlan(plan, true);
     let carried: Record<string, RuntimeTensor> = {};
     let fHat: RuntimeTensor | undefined;
