@@ -4,25 +4,22 @@
 // A screenshot of the finished page is kept in test-results/playground.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { StarClient } from '@star-api/sdk';
-import { freePort } from '../../scripts/lib/processes.ts';
-import { ROOT, startStack, type Stack } from '../../scripts/lib/stack.ts';
+import { ROOT } from '../../scripts/lib/stack.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/chromium.ts';
+import { startTestStack, type TestStack } from '../lib/reliability.ts';
 
 const SCREENSHOT = join(ROOT, 'test-results/playground.png');
 
-let stack: Stack;
+let stack: TestStack;
 let browser: HeadlessChromium;
-let stateDir: string;
 
 before(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'star-browser-'));
   const [started, launched] = await Promise.allSettled([
-    (async () => startStack({ edgePort: await freePort(), gpuPort: await freePort(), stateDir }))(),
+    startTestStack(),
     launchChromium(),
   ]);
   // Keep whatever started, so that after() stops it even when the other half failed.
@@ -33,8 +30,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  await stack?.stop();
-  await rm(stateDir, { recursive: true, force: true });
+  await stack?.dispose();
 });
 
 test('the playground: key and prompt in, every scale ticks, the image shows, its permanent URL serves it', { timeout: 60_000 }, async () => {

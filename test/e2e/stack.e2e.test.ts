@@ -7,27 +7,21 @@
 // service under it; the tests find that moment from the service's own metrics.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import { contentKey, DEFAULTS, type GenerationParams } from '../../edge/src/generation/params.ts';
-import { freePort } from '../../scripts/lib/processes.ts';
-import { startStack, type Stack } from '../../scripts/lib/stack.ts';
 import { gpuMetric } from '../helpers/gpu-metrics.ts';
 import { installPackedSdk, type PackedSdk } from '../helpers/packed-sdk.ts';
+import { sleep, startTestStack, type TestStack } from '../lib/reliability.ts';
 
 const BATCH_WINDOW_MS = 1000;
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
-let stack: Stack;
+let stack: TestStack;
 let packed: PackedSdk;
-let stateDir: string;
 
 before(async () => {
-  stateDir = await mkdtemp(join(tmpdir(), 'star-e2e-'));
   const [started, installed] = await Promise.allSettled([
-    (async () => startStack({ edgePort: await freePort(), gpuPort: await freePort(), stateDir, gpuEnv: { BATCH_WINDOW_MS: String(BATCH_WINDOW_MS) } }))(),
+    startTestStack({ gpuEnv: { BATCH_WINDOW_MS: String(BATCH_WINDOW_MS) } }),
     installPackedSdk(),
   ]);
   // Keep whatever started, so that after() cleans it up even when the other half failed.
@@ -37,9 +31,8 @@ before(async () => {
 });
 
 after(async () => {
-  await stack?.stop();
+  await stack?.dispose();
   await packed?.remove();
-  await rm(stateDir, { recursive: true, force: true });
 });
 
 function client(apiKey = stack.apiKey) {
@@ -63,7 +56,7 @@ async function untilQueuedAtGpu(timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await gpuMetric(stack, 'star_queue_depth')) > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await sleep(25);
   }
   throw new Error(`no request reached the gpu-service's queue within ${timeoutMs} ms`);
 }
@@ -153,7 +146,7 @@ describe('through the packed SDK', { timeout: 120_000 }, () => {
     for await (const event of star.jobs.stream(job.id)) events.push(event.event);
     assert.equal(events.at(-1), 'cancelled');
     // Past the batch window: had the GPU call gone on, its image would exist by now.
-    await new Promise((resolve) => setTimeout(resolve, BATCH_WINDOW_MS + 500));
+    await sleep(BATCH_WINDOW_MS + 500);
     assert.equal((await star.jobs.get(job.id)).status, 'cancelled');
     assert.equal(await gpuMetric(stack, 'star_images_total'), imagesBefore, 'the gpu-service generated nothing');
     assert.equal(await gpuMetric(stack, 'star_errors_total', 'type="client_closed"'), closedBefore + 1, 'the edge hung up on the gpu-service');
