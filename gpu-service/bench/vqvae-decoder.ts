@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { STAR_VQVAE } from '../src/engine/models/vqvae/config.ts';
-import type { VqvaeConfig } from '../src/engine/models/vqvae/config.ts';
 import { buildDecoderGraph, DECODER_INPUT } from '../src/engine/models/vqvae/decoder.ts';
 import { randomVqvaeStore } from '../src/engine/models/vqvae/random-weights.ts';
 import { cachedModel } from '../src/engine/onnx/cache.ts';
 import { Session, tensor } from '../src/engine/onnx/runtime.ts';
+import { decoderFlops } from './flops.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,27 +25,6 @@ const side = Number(values.side);
 const batch = Number(values.batch);
 const threads = Number(values.threads);
 const runs = Number(values.runs);
-
-/** Multiply-adds ×2 of every conv and attention matmul, per image, for a side×side latent. */
-function decoderFlops(cfg: VqvaeConfig, latent: number): number {
-  let flops = 0;
-  let res = latent;
-  const conv = (cin: number, cout: number, k: number) => { flops += 2 * cin * cout * k * k * res * res; };
-  const resBlock = (cin: number, cout: number) => { conv(cin, cout, 3); conv(cout, cout, 3); if (cin !== cout) conv(cin, cout, 1); };
-  const attn = (c: number) => { conv(c, 3 * c, 1); conv(c, c, 1); flops += 2 * 2 * c * (res * res) ** 2; };
-  const levels = cfg.chMult.length;
-  let cin = cfg.ch * cfg.chMult[levels - 1];
-  conv(cfg.cvae, cfg.cvae, 3);
-  conv(cfg.cvae, cin, 3);
-  resBlock(cin, cin); attn(cin); resBlock(cin, cin);
-  for (let lvl = levels - 1; lvl >= 0; lvl--) {
-    const cout = cfg.ch * cfg.chMult[lvl];
-    for (let j = 0; j <= cfg.numResBlocks; j++) { resBlock(cin, cout); cin = cout; if (lvl === levels - 1) attn(cin); }
-    if (lvl !== 0) { res *= 2; conv(cin, cin, 3); }
-  }
-  conv(cin, 3, 3);
-  return flops;
-}
 
 const dir = mkdtempSync(join(tmpdir(), 'star-vqvae-bench-'));
 try {
@@ -65,7 +44,7 @@ try {
   }
   await session.dispose();
   const best = Math.min(...times);
-  const gflop = (decoderFlops(STAR_VQVAE, side) * batch) / 1e9;
+  const gflop = decoderFlops(STAR_VQVAE, side, batch) / 1e9;
   console.log(`vqvae decoder ch=${STAR_VQVAE.ch} latent ${side}² → ${side * 16}² image, batch ${batch}, ${threads} threads${values.fused ? ', fused attention' : ''}`);
   console.log(`  build+load ${((t1 - t0) / 1000).toFixed(1)} s; decode best ${best.toFixed(3)} s (runs: ${times.map((t) => t.toFixed(3)).join(', ')}); ${gflop.toFixed(1)} GFLOP → ${(gflop / best).toFixed(0)} GFLOP/s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
 } finally {
