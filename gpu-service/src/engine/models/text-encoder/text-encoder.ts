@@ -49,10 +49,11 @@ export interface TextEncoderLoadOptions {
   cachedTexts?: number;
 }
 
-/** One text's encoder outputs. */
+/** One text's encoder outputs and its tokenizer mask. */
 interface EncodedRow {
   hidden: Float32Array;
   pooled: Float32Array;
+  mask: BigInt64Array;
 }
 
 const DEFAULT_CACHED_TEXTS = 64;
@@ -106,13 +107,15 @@ export class TextEncoder {
     const rows = await Promise.all(texts.map((text) => this.row(text)));
     const hidden = new Float32Array(texts.length * T * D);
     const pooled = new Float32Array(texts.length * D);
+    const mask = new BigInt64Array(texts.length * T);
     rows.forEach((row, r) => {
       hidden.set(row.hidden, r * T * D);
       pooled.set(row.pooled, r * D);
+      mask.set(row.mask, r * T);
     });
     return {
       hidden: tensor('float32', hidden, [texts.length, T, D]),
-      mask: tensor('int64', this.tokenizer.encodeBatch(texts).attentionMask, [texts.length, T]),
+      mask: tensor('int64', mask, [texts.length, T]),
       pooled: tensor('float32', pooled, [texts.length, D]),
     };
   }
@@ -140,7 +143,7 @@ export class TextEncoder {
       input_ids: tensor('int64', one.inputIds, [1, one.maxLength]),
       attention_mask: tensor('int64', one.attentionMask, [1, one.maxLength]),
     });
-    return { hidden: out.last_hidden_state.data as Float32Array, pooled: out.pooled.data as Float32Array };
+    return { hidden: out.last_hidden_state.data as Float32Array, pooled: out.pooled.data as Float32Array, mask: one.attentionMask };
   }
 
   dispose(): Promise<void> {
