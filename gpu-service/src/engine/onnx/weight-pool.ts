@@ -3,10 +3,10 @@
 // The per-scale generator graphs of one model (one per scale, per batch size)
 // all hold the same block weights. Written separately they would cost their
 // size on disk and in the page cache once per graph (S × batch sizes × GBs
-// for d16/d30). In a pool every distinct tensor is stored once: a graph's
-// external data points into `<pool>/weights.bin` through a `pool.bin`
-// symlink in the graph's folder, and onnxruntime's memory-mapped reads of
-// the same file share one copy of every page.
+// for d16/d30). In a pool every distinct tensor is stored once: the graphs
+// sit in the pool's folder (cache.ts) with external data pointing into
+// `<pool>/weights.bin`, and onnxruntime's memory-mapped reads of the same
+// file share one copy of every page.
 //
 // Tensors are identified by the sha256 of their bytes, so a pool can never
 // hand a graph the wrong data. Cross-process safety: one builder at a time
