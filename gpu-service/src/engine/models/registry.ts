@@ -12,7 +12,7 @@
 // form (build_vae_var keyword arguments; VQVAE constructor arguments), so a
 // model directory reads like the upstream scripts that built it.
 import { existsSync, readFileSync } from 'node:fs';
-import { isAbsolute, join, resolve } from 'node:path';
+import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { SampleVersion, UpstreamBuildArgs } from './generator/config.ts';
 import type { UpstreamVqvaeArgs } from './vqvae/config.ts';
 
@@ -194,10 +194,6 @@ export function releasedFiles(m: ReleasedModel): RemoteFile[] {
     VQVAE_FILE,
     ...clipFiles(),
   ];
-}
-
-function basename(path: string): string {
-  return path.slice(path.lastIndexOf('/') + 1);
 }
 
 // ---------------------------------------------------------------- lookup
