@@ -10,12 +10,11 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { freePort } from '../../scripts/lib/processes.ts';
 import {
-  GpuProxy, assertEdgeProblem, assertNoLeak, authHeaders, call, sleep, startTestStack, waitForJob, type Answer, type TestStack,
+  GpuProxy, PROBLEM_PREFIX, assertEdgeProblem, assertNoLeak, authHeaders, call, sleep, startTestStack, waitForJob, type Answer, type TestStack,
 } from '../lib/reliability.ts';
 
 /** The edge's GPU deadline in this stack: short, so the slow case is quick. */
 const GPU_TIMEOUT_MS = 4000;
-const PROBLEM = 'https://star-api.dev/problems/';
 
 const proxy = new GpuProxy();
 let stack: TestStack;
@@ -55,7 +54,7 @@ function createJob(prompt: string, seed: number): Promise<Answer> {
 function assertFailure(answer: Answer, status: number, type: string, context: string): void {
   assert.equal(answer.status, status, `${context}: ${answer.text.slice(0, 300)}`);
   const problem = assertEdgeProblem(new Response(null, { status: answer.status, headers: answer.headers }), answer.text, context);
-  assert.equal(problem.type, PROBLEM + type, context);
+  assert.equal(problem.type, PROBLEM_PREFIX + type, context);
   assertNoLeak(answer.text, secrets, context);
   if (status === 503) {
     const retryAfter = Number(answer.headers.get('retry-after'));
@@ -137,7 +136,7 @@ test('GPU service killed during traffic: in-flight and later requests → 503 + 
   assert.equal(created.status, 202, created.text);
   const job = await waitForJob(stack.edgeUrl, stack.apiKey, (JSON.parse(created.text) as { id: string }).id, 30_000);
   assert.equal(job.status, 'failed');
-  assert.equal(job.error?.type, PROBLEM + 'gpu_unavailable');
+  assert.equal(job.error?.type, PROBLEM_PREFIX + 'gpu_unavailable');
   // Cache hits do not need the GPU.
   assert.equal((JSON.parse((await generate('fault baseline', 1)).text) as Generation).cached, true);
 
@@ -190,7 +189,7 @@ test(`GPU slower than GPU_TIMEOUT_MS (${GPU_TIMEOUT_MS} ms): 504 at the deadline
   assert.equal(created.status, 202);
   const job = await waitForJob(stack.edgeUrl, stack.apiKey, (JSON.parse(created.text) as { id: string }).id, 30_000);
   assert.equal(job.status, 'failed');
-  assert.equal(job.error?.type, PROBLEM + 'gpu_timeout');
+  assert.equal(job.error?.type, PROBLEM_PREFIX + 'gpu_timeout');
   assert.equal(job.error?.status, 504);
 
   proxy.mode = { kind: 'pass' };
@@ -232,7 +231,7 @@ test('GPU answering garbage: 502 generation_failed for every kind of bad answer,
   const created = await createJob('garbage job', 1);
   const job = await waitForJob(stack.edgeUrl, stack.apiKey, (JSON.parse(created.text) as { id: string }).id, 30_000);
   assert.equal(job.status, 'failed');
-  assert.equal(job.error?.type, PROBLEM + 'generation_failed');
+  assert.equal(job.error?.type, PROBLEM_PREFIX + 'generation_failed');
   assertNoLeak(JSON.stringify(job), secrets, 'failed job');
 
   proxy.mode = { kind: 'reset' };
@@ -261,7 +260,7 @@ test('edge restarted with jobs in flight: every job still reaches a terminal sta
       for (const image of job.result!.data) assert.equal((await fetch(image.url)).status, 200, `job ${id}: image ${image.url}`);
     } else {
       assert.equal(job.status, 'failed', `job ${id}`);
-      assert.ok(job.error?.type.startsWith(PROBLEM), `job ${id}: ${JSON.stringify(job.error)}`);
+      assert.ok(job.error?.type.startsWith(PROBLEM_PREFIX), `job ${id}: ${JSON.stringify(job.error)}`);
     }
   }
   await recovered('after edge restart');
