@@ -24,7 +24,6 @@ export const POOL_FILE = 'weights.bin';
 
 export class WeightPool {
   readonly dir: string;
-  readonly file: string;
   private readonly index: Map<string, number>;
   private readonly lockPath: string;
   private fd: number;
@@ -33,7 +32,6 @@ export class WeightPool {
 
   private constructor(dir: string, index: Map<string, number>, lockPath: string, fd: number, size: number) {
     this.dir = dir;
-    this.file = join(dir, POOL_FILE);
     this.index = index;
     this.lockPath = lockPath;
     this.fd = fd;
