@@ -24,13 +24,13 @@ export function byteSymbols(): string[] {
 /** The most merges HF's CLIPTokenizer reads (its slice bound: 49152 − 256 − 2). */
 const MAX_MERGES = 49152 - 256 - 2;
 
+const SIMPLE_PAIR = /^[^\s]+ [^\s]+$/;
+
 /**
  * Parses merges.txt into pair → rank. Like HF's CLIPTokenizer, the first line
  * (the "#version" header) is skipped unread and at most MAX_MERGES are kept.
  * The key is "left right": symbols never contain a space.
  */
-const SIMPLE_PAIR = /^[^\s]+ [^\s]+$/;
-
 export function parseMerges(text: string): Map<string, number> {
   const lines = text.trim().split("\n");
   const count = Math.min(lines.length - 1, MAX_MERGES);
