@@ -9,8 +9,8 @@ export interface Report extends Summary {
 }
 
 const digits = (x: number) => (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : Math.abs(x) >= 1 ? 2 : 3);
-export const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(digits(x)) : 'n/a');
-export const fmtTriple = (t: Triple, unit = '') => (t.n === 0 ? 'n/a' : t.n === 1 ? `${fmt(t.median)}${unit}` : `${fmt(t.min)} / **${fmt(t.median)}** / ${fmt(t.max)}${unit}`);
+const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(digits(x)) : 'n/a');
+const fmtTriple = (t: Triple, unit = '') => (t.n === 0 ? 'n/a' : t.n === 1 ? `${fmt(t.median)}${unit}` : `${fmt(t.min)} / **${fmt(t.median)}** / ${fmt(t.max)}${unit}`);
 
 function table(head: string[], rows: string[][]): string {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');

@@ -49,7 +49,7 @@ export interface DevSecrets {
 }
 
 /** Secrets for local use, generated once per state folder and reused (so cached image keys stay valid). */
-export function devSecrets(stateDir: string): DevSecrets {
+function devSecrets(stateDir: string): DevSecrets {
   const file = join(stateDir, 'secrets.json');
   if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevSecrets;
   const secrets = { GPU_SHARED_SECRET: randomBytes(32).toString('hex'), URL_SIGNING_KEY: randomBytes(32).toString('hex') };
@@ -58,7 +58,7 @@ export function devSecrets(stateDir: string): DevSecrets {
   return secrets;
 }
 
-export async function createDevKey(stateDir: string, name: string, limits: StackOptions['keyLimits'] = {}): Promise<string> {
+async function createDevKey(stateDir: string, name: string, limits: StackOptions['keyLimits'] = {}): Promise<string> {
   const args = [join(ROOT, 'edge/scripts/keys.ts'), 'create', '--name', name, '--persist-to', join(stateDir, 'wrangler')];
   if (limits.requests) args.push('--requests', String(limits.requests));
   if (limits.images) args.push('--images', String(limits.images));
@@ -76,7 +76,7 @@ export async function createDevKey(stateDir: string, name: string, limits: Stack
   }
 }
 
-export function startGpuService(options: StackOptions, secrets: DevSecrets): Service {
+function startGpuService(options: StackOptions, secrets: DevSecrets): Service {
   return startService({
     name: 'gpu-service',
     command: process.execPath,

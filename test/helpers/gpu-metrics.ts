@@ -3,14 +3,14 @@
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
 import type { Stack } from '../../scripts/lib/stack.ts';
 
-export async function gpuMetrics(stack: Pick<Stack, 'gpuUrl' | 'secrets'>): Promise<string> {
+async function gpuMetrics(stack: Pick<Stack, 'gpuUrl' | 'secrets'>): Promise<string> {
   const res = await fetch(`${stack.gpuUrl}/metrics`, { headers: signedHeaders(stack.secrets.GPU_SHARED_SECRET, 'GET', '/metrics', '') });
   if (!res.ok) throw new Error(`GET /metrics answered ${res.status}: ${await res.text()}`);
   return res.text();
 }
 
 /** Sum of every sample of `name` whose labels include `labels` (e.g. `type="client_closed"`). */
-export function metricSum(text: string, name: string, labels = ''): number {
+function metricSum(text: string, name: string, labels = ''): number {
   let sum = 0;
   for (const line of text.split('\n')) {
     const match = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);

@@ -54,7 +54,7 @@ export function rssBytes(pid: number): number {
 }
 
 /** The process of the given name in process group `pgid` (workerd under `wrangler dev`). */
-export function findInGroup(pgid: number, name: string): number {
+function findInGroup(pgid: number, name: string): number {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
@@ -246,7 +246,7 @@ export interface JobView {
   error?: Problem;
 }
 
-export const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 /** Polls a job until it is terminal; fails after `timeoutMs`. */
 export async function waitForJob(edgeUrl: string, key: string, id: string, timeoutMs = 60_000): Promise<JobView> {
