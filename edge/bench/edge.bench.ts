@@ -5,7 +5,8 @@
 //   2. the miss path (edge → signed GPU call → R2 store → answer) next to calling the same GPU
 //      stand-in directly with a signed request — the edge's overhead on a generation.
 // Not a test: it prints figures. BENCH_REQUESTS / BENCH_CONCURRENCY / BENCH_MISSES scale it.
-import { createHash, createHmac } from 'node:crypto';
+import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
+import { GENERATE_PATH } from '../../gpu-service/src/server/contract.ts';
 import { FakeGpu } from '../test/helpers/gpu-server.ts';
 import { GPU_SECRET, startWorker } from '../test/helpers/worker.ts';
 
@@ -92,10 +93,7 @@ try {
   let directSeed = 1_000_000;
   const direct = await load('direct: signed call to the GPU stand-in', MISSES, 1, () => {
     const body = JSON.stringify({ model: 'star-tiny', prompt: 'a benchmark miss', negative_prompt: '', seeds: [directSeed++], cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, output_format: 'png', preview: false });
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const canonical = `POST\n/internal/v1/generate\n${timestamp}\n${createHash('sha256').update(body).digest('hex')}`;
-    const signature = 'v1=' + createHmac('sha256', GPU_SECRET).update(canonical).digest('hex');
-    return fetch(`${gpuUrl}/internal/v1/generate`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Star-Timestamp': timestamp, 'X-Star-Signature': signature }, body });
+    return fetch(gpuUrl + GENERATE_PATH, { method: 'POST', headers: { 'Content-Type': 'application/json', ...signedHeaders(GPU_SECRET, 'POST', GENERATE_PATH, body) }, body });
   });
   results.push(edgeMiss, direct);
 

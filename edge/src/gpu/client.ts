@@ -2,6 +2,7 @@
 // JSON or SSE, and every failure mapped to one problem: unreachable 503, timeout 504, anything
 // else the service or its bytes get wrong 502.
 import {
+  GENERATE_PATH,
   generateResponseSchema,
   progressEventSchema,
   queuedEventSchema,
@@ -45,7 +46,6 @@ export interface GpuCallOptions {
   log?: Logger;
 }
 
-const GENERATE_PATH = '/internal/v1/generate';
 const DEFAULT_RETRY_AFTER = 5;
 
 const MAGIC: Record<ImageFormat, (b: Uint8Array) => boolean> = {

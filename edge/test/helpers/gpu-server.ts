@@ -1,10 +1,11 @@
 // A stand-in gpu-service on loopback for edge tests: it checks every request's signature exactly
-// as internal-api.md specifies, counts calls, and answers tiny real PNGs (or a chosen fault).
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+// as the gpu-service does, counts calls, and answers tiny real PNGs (or a chosen fault).
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { crc32, deflateSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import type { GenerateBody } from '../../../gpu-service/src/server/contract.ts';
+import { MAX_CLOCK_SKEW_S, requestSignature } from '../../../gpu-service/src/server/auth.ts';
+import { GENERATE_PATH, type GenerateBody } from '../../../gpu-service/src/server/contract.ts';
 
 export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';
 
@@ -92,9 +93,8 @@ export class FakeGpu {
     const timestamp = req.headers['x-star-timestamp'];
     const signature = req.headers['x-star-signature'];
     if (typeof timestamp !== 'string' || typeof signature !== 'string' || !/^\d+$/.test(timestamp)) return false;
-    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > 300) return false;
-    const canonical = `${req.method}\n${req.url}\n${timestamp}\n${createHash('sha256').update(body).digest('hex')}`;
-    const expected = Buffer.from('v1=' + createHmac('sha256', this.secret).update(canonical).digest('hex'));
+    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > MAX_CLOCK_SKEW_S) return false;
+    const expected = Buffer.from(requestSignature(this.secret, req.method ?? '', req.url ?? '', timestamp, body));
     const given = Buffer.from(signature);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
@@ -103,7 +103,7 @@ export class FakeGpu {
     const parts: Buffer[] = [];
     for await (const part of req) parts.push(part as Buffer);
     const body = Buffer.concat(parts);
-    if (req.method !== 'POST' || req.url !== '/internal/v1/generate') {
+    if (req.method !== 'POST' || req.url !== GENERATE_PATH) {
       res.writeHead(404).end();
       return;
     }

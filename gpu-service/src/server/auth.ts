@@ -2,20 +2,17 @@
 // method, path, timestamp and the body's SHA-256, with a shared secret.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
+import { canonicalRequest } from './contract.ts';
 import { problemResponse } from './problem.ts';
 
 export const TIMESTAMP_HEADER = 'x-star-timestamp';
 export const SIGNATURE_HEADER = 'x-star-signature';
 export const MAX_CLOCK_SKEW_S = 300;
 
-export function canonicalString(method: string, pathWithQuery: string, timestamp: string, body: Uint8Array | string): string {
-  const bodyHash = createHash('sha256').update(body).digest('hex');
-  return `${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${bodyHash}`;
-}
-
 /** `v1=<hex>`; exported so tests, the bench and tools sign exactly as the edge does. */
 export function requestSignature(secret: string, method: string, pathWithQuery: string, timestamp: string, body: Uint8Array | string): string {
-  return 'v1=' + createHmac('sha256', secret).update(canonicalString(method, pathWithQuery, timestamp, body)).digest('hex');
+  const bodyHash = createHash('sha256').update(body).digest('hex');
+  return 'v1=' + createHmac('sha256', secret).update(canonicalRequest(method, pathWithQuery, timestamp, bodyHash)).digest('hex');
 }
 
 /** Headers for a signed request, timestamped now. */

@@ -4,6 +4,13 @@ import { z } from 'zod';
 export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg', 'rgb'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
+export const GENERATE_PATH = '/internal/v1/generate';
+
+/** The string both sides sign (internal-api.md, "Authentication"); each hashes the body with its own runtime's crypto. */
+export function canonicalRequest(method: string, pathWithQuery: string, timestamp: string, bodySha256Hex: string): string {
+  return `${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${bodySha256Hex}`;
+}
+
 const uint32 = z.number().int().min(0).max(0xffff_ffff);
 
 /** The request body; `maxImages` is the service's MAX_BATCH (a request never spans two engine runs). */

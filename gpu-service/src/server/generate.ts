@@ -5,7 +5,7 @@ import { streamSSE } from 'hono/streaming';
 import type { SSEStreamingApi } from 'hono/streaming';
 import type { GenerateRequest, ModelInfo } from '../engine/types.ts';
 import type { Batcher, JobProgress, JobResult } from './batcher.ts';
-import { generateRequestSchema } from './contract.ts';
+import { GENERATE_PATH, generateRequestSchema } from './contract.ts';
 import type { GenerateBody, GenerateResponse, ProgressEventBody } from './contract.ts';
 import { encodeImage, encodePreview } from './encode.ts';
 import type { ServiceMetrics } from './metrics.ts';
@@ -105,7 +105,7 @@ export function generateRoutes(deps: GenerateDeps): Hono {
   // travel inside a 200 stream, and clients that left, are counted here.
   const fail = problemResponse;
 
-  app.post('/internal/v1/generate', async (c: Context) => {
+  app.post(GENERATE_PATH, async (c: Context) => {
     const acceptedAt = performance.now();
     let json: unknown;
     try {
