@@ -53,7 +53,7 @@ function createJob(prompt: string, seed: number): Promise<Answer> {
 /** A failure answer: the status, a well-formed problem of the type, no leaks. */
 function assertFailure(answer: Answer, status: number, type: string, context: string): void {
   assert.equal(answer.status, status, `${context}: ${answer.text.slice(0, 300)}`);
-  const problem = assertEdgeProblem(new Response(null, { status: answer.status, headers: answer.headers }), answer.text, context);
+  const problem = assertEdgeProblem(answer, answer.text, context);
   assert.equal(problem.type, PROBLEM_PREFIX + type, context);
   assertNoLeak(answer.text, secrets, context);
   if (status === 503) {

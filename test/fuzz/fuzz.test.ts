@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { GenerationRequest, GenerationResponse, Job, JobCreateRequest, ProblemType } from '../../edge/src/schemas.gen.ts';
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
 import { generateResponseSchema } from '../../gpu-service/src/server/contract.ts';
-import { FULL, assertNoLeak, assertProblem, authHeaders, call, startTestStack, type TestStack } from '../lib/reliability.ts';
+import { FULL, PROBLEM_PREFIX, assertNoLeak, assertProblem, authHeaders, call, startTestStack, type TestStack } from '../lib/reliability.ts';
 
 const RUNS = FULL ? 10 : 1;
 const GENERATE_PATH = '/internal/v1/generate';
@@ -385,7 +385,7 @@ test('internal contract, invalid signatures: every tampering → 401 unauthorize
     const context = `${t.kind} ${JSON.stringify(t).slice(0, 120)} on ${method} ${path}`;
     assert.equal(raw.status, 401, `${context}: ${raw.status} ${raw.text.slice(0, 200)}`);
     const problem = assertProblem(401, contentType(raw), raw.text, context);
-    assert.equal(problem.type, 'https://star-api.dev/problems/unauthorized', context);
+    assert.equal(problem.type, PROBLEM_PREFIX + 'unauthorized', context);
     assertNoLeak(raw.text, secrets, context);
   }), { numRuns: 80 * RUNS });
 });

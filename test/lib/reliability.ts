@@ -111,7 +111,7 @@ export function assertProblem(status: number, contentType: string | null, text: 
 }
 
 /** Problem bodies of the edge also carry the request id (openapi.yaml requires it). */
-export function assertEdgeProblem(response: Response, text: string, context = ''): Problem {
+export function assertEdgeProblem(response: Pick<Response, 'status' | 'headers'>, text: string, context = ''): Problem {
   const body = assertProblem(response.status, response.headers.get('content-type'), text, context);
   assert.equal(typeof body.request_id, 'string', `${context}: request_id`);
   assert.equal(body.request_id, response.headers.get('x-request-id'), `${context}: request_id matches X-Request-Id`);

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import {
-  FULL, assertEdgeProblem, assertNoLeak, authHeaders, call, percentile, rssBytes, sleep, stackPids, startTestStack, waitForJob,
+  FULL, PROBLEM_PREFIX, assertEdgeProblem, assertNoLeak, authHeaders, call, percentile, rssBytes, sleep, stackPids, startTestStack, waitForJob,
   type Answer, type StackPids, type TestStack,
 } from '../lib/reliability.ts';
 
@@ -152,9 +152,9 @@ test(`${TOTAL} mixed requests, ${CONCURRENCY} concurrent: every one answered as 
     byStatus[a.status] = (byStatus[a.status] ?? 0) + 1;
     assert.ok(o.expect.includes(a.status), `${o.label}: status ${a.status}, expected ${o.expect.join('|')}: ${a.text.slice(0, 300)}`);
     if (a.status >= 400) {
-      const problem = assertEdgeProblem(new Response(null, { status: a.status, headers: a.headers }), a.text, o.label);
+      const problem = assertEdgeProblem(a, a.text, o.label);
       if (a.status === 429 || a.status === 503) assert.ok(Number(a.headers.get('retry-after')) >= 1, `${o.label}: ${a.status} without Retry-After`);
-      if (a.status === 429) assert.equal(problem.type, 'https://star-api.dev/problems/rate_limited');
+      if (a.status === 429) assert.equal(problem.type, PROBLEM_PREFIX + 'rate_limited');
       assertNoLeak(a.text, secrets, o.label);
     }
   }
