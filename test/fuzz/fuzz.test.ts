@@ -12,11 +12,10 @@ import { connect } from 'node:net';
 import fc from 'fast-check';
 import { GenerationRequest, GenerationResponse, Job, JobCreateRequest, ProblemType } from '../../edge/src/schemas.gen.ts';
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
-import { generateResponseSchema } from '../../gpu-service/src/server/contract.ts';
+import { GENERATE_PATH, generateResponseSchema } from '../../gpu-service/src/server/contract.ts';
 import { FULL, PROBLEM_PREFIX, assertNoLeak, assertProblem, authHeaders, call, startTestStack, type TestStack } from '../lib/reliability.ts';
 
 const RUNS = FULL ? 10 : 1;
-const GENERATE_PATH = '/internal/v1/generate';
 const BODY_LIMIT = 64 * 1024;
 
 let stack: TestStack;
