@@ -9,6 +9,7 @@ import type { RateLimitStore } from '../stores/rate-limit/contract.ts';
 import type { LimitStatus } from '../stores/rate-limit/token-bucket.ts';
 import type { Claim, GenerationLockStore } from '../stores/generation-lock/contract.ts';
 import { ProblemError } from '../middleware/problem/index.ts';
+import { leaseRefused } from '../middleware/rate-limit/index.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import { cacheImage, cachedImage, findImage, imagePath, metaFromCachedResponse, storeImage, type StoredImage } from '../images/store.ts';
 import { contentKey, seedsOf, type GenerationParams } from './params.ts';
@@ -196,13 +197,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
         if (!leaseId) {
           const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000);
           options.onLimitStatus?.(decision.status);
-          if (!decision.allowed) {
-            const detail =
-              decision.reason === 'concurrency'
-                ? `At most ${deps.limits.concurrent} generations may run at once for this key`
-                : `Image limit of ${deps.limits.images} per ${deps.limits.window_seconds} s reached`;
-            throw new ProblemError('rate_limited', detail, { retryAfter: decision.retryAfter });
-          }
+          if (!decision.allowed) throw leaseRefused(deps.limits, decision);
           leaseId = decision.leaseId;
         }
         const result = await runGpu(deps, params, generate.map((i) => seeds[i]), generate.map((i) => keys[i]), options);

@@ -6,7 +6,7 @@ import { JobCreateRequest, JobId } from '../schemas.gen.ts';
 import { readJson, toParams, validate, invalid } from '../generation/validate.ts';
 import { findModel } from '../models.ts';
 import { problem, ProblemError } from '../middleware/problem/index.ts';
-import { rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
+import { leaseRefused, rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { durableJobStore } from '../jobs/durable-object.ts';
 import { durableIdempotencyStore } from '../stores/idempotency/durable-object.ts';
 import { checkWebhookTarget } from '../webhook/target.ts';
@@ -71,10 +71,7 @@ export const jobs = new Hono<AppEnv>()
     try {
       const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000);
       noteLimitStatus(c, lease.status);
-      if (!lease.allowed) {
-        const detail = lease.reason === 'concurrency' ? `At most ${apiKey.limits.concurrent} generations may run at once for this key` : `Image limit of ${apiKey.limits.images} per ${apiKey.limits.window_seconds} s reached`;
-        throw new ProblemError('rate_limited', detail, { retryAfter: lease.retryAfter });
-      }
+      if (!lease.allowed) throw leaseRefused(apiKey.limits, lease);
       leaseId = lease.leaseId;
       const id = newJobId();
       const job = await durableJobStore(c.env, id).create({

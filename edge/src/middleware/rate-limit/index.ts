@@ -3,10 +3,10 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import type { Limits } from '../../keys/record.ts';
-import type { LimitStatus } from '../../stores/rate-limit/token-bucket.ts';
+import type { LeaseDecision, LimitStatus } from '../../stores/rate-limit/token-bucket.ts';
 import { durableRateLimitStore } from '../../stores/rate-limit/durable-object.ts';
 import type { RateLimitStore } from '../../stores/rate-limit/contract.ts';
-import { problem } from '../problem/index.ts';
+import { problem, ProblemError } from '../problem/index.ts';
 
 export function policyHeader(limits: Limits): string {
   return `"requests";q=${limits.requests};w=${limits.window_seconds}, "images";q=${limits.images};w=${limits.window_seconds}`;
@@ -14,6 +14,12 @@ export function policyHeader(limits: Limits): string {
 
 export function statusHeader(status: LimitStatus): string {
   return `"requests";r=${status.requests.remaining};t=${status.requests.reset}, "images";r=${status.images.remaining};t=${status.images.reset}`;
+}
+
+/** The 429 for an image lease the limiter refused (synchronous generations and job submission alike). */
+export function leaseRefused(limits: Limits, decision: LeaseDecision & { allowed: false }): ProblemError {
+  const detail = decision.reason === 'concurrency' ? `At most ${limits.concurrent} generations may run at once for this key` : `Image limit of ${limits.images} per ${limits.window_seconds} s reached`;
+  return new ProblemError('rate_limited', detail, { retryAfter: decision.retryAfter });
 }
 
 export function rateLimitStore(c: Context<AppEnv>): RateLimitStore {
