@@ -214,11 +214,7 @@ export class Job extends DurableObject<Bindings> {
     this.finish('cancelled', {});
     this.running?.abort(new Error('cancelled'));
     // Give the slot and the image tokens back now; releasing a lease twice is a no-op.
-    try {
-      await durableRateLimitStore(this.env, state.init.kid).release(state.init.limits, state.init.leaseId, 0);
-    } catch {
-      // the lease expires by itself
-    }
+    await this.settleLease(0);
     return state.job;
   }
 
