@@ -12,16 +12,8 @@ import { ProblemError } from '../middleware/problem/index.ts';
 import { leaseRefused } from '../middleware/rate-limit/index.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import { cacheImage, cachedImage, findImage, imagePath, metaFromCachedResponse, storeImage, type StoredImage } from '../images/store.ts';
+import type { Timings } from '../schemas.gen.ts';
 import { contentKey, seedsOf, type GenerationParams } from './params.ts';
-
-export interface Timings {
-  queue_ms: number;
-  text_ms: number;
-  generate_ms: number;
-  decode_ms: number;
-  encode_ms: number;
-  total_ms: number;
-}
 
 export interface GenerationOutcome {
   model: string;
@@ -60,16 +52,14 @@ export interface GenerationOptions {
   onLimitStatus?: (status: LimitStatus) => void;
 }
 
-interface InFlight {
-  promise: Promise<{ image: StoredImage; timings: Timings }>;
-}
+type Shared = { image: StoredImage; timings: Timings };
 
 /**
  * Generations in progress in this isolate, by content key. Identical concurrent misses in one
  * isolate share a promise without any round trip; across isolates the GenerationLock Durable
  * Object makes the others wait for the one that claimed the key first.
  */
-const inFlight = new Map<string, InFlight>();
+const inFlight = new Map<string, Promise<Shared>>();
 
 const ZERO_TIMINGS: Timings = { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 };
 
@@ -91,15 +81,10 @@ async function lookup(deps: GenerationDeps, key: string, params: GenerationParam
   return stored ? { ...stored, model: stored.model || params.model } : null;
 }
 
-function settle<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (error: unknown) => void } {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  promise.catch(() => {}); // a generation nobody joined must not surface as unhandled
-  return { promise, resolve, reject };
+function settle(): PromiseWithResolvers<Shared> {
+  const deferred = Promise.withResolvers<Shared>();
+  deferred.promise.catch(() => {}); // a generation nobody joined must not surface as unhandled
+  return deferred;
 }
 
 async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: number[], keys: string[], options: GenerationOptions): Promise<GpuResult> {
@@ -131,8 +116,6 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
 /** An owner gave up its claim before generating (rate limited, aborted): joiners claim it themselves. */
 class Handoff extends Error {}
 
-type Deferred = ReturnType<typeof settle<{ image: StoredImage; timings: Timings }>>;
-
 export async function generate(deps: GenerationDeps, params: GenerationParams, options: GenerationOptions): Promise<GenerationOutcome> {
   const started = Date.now();
   const seeds = seedsOf(params);
@@ -154,22 +137,22 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     // Local claims first, synchronously (no await in between): one claim per key per isolate.
     const own: number[] = [];
     const joined: number[] = [];
-    const mine = new Map<number, Deferred>();
+    const mine = new Map<number, PromiseWithResolvers<Shared>>();
     for (const i of pending) {
       if (inFlight.has(keys[i])) {
         joined.push(i);
       } else {
         own.push(i);
-        const deferred = settle<{ image: StoredImage; timings: Timings }>();
+        const deferred = settle();
         mine.set(i, deferred);
-        inFlight.set(keys[i], { promise: deferred.promise });
+        inFlight.set(keys[i], deferred.promise);
         deferred.promise.then(
           () => inFlight.delete(keys[i]),
           () => inFlight.delete(keys[i]),
         );
       }
     }
-    const waits = joined.map((i) => inFlight.get(keys[i])!.promise);
+    const waits = joined.map((i) => inFlight.get(keys[i])!);
 
     // Then global claims (GenerationLock, one Durable Object per key) for what this isolate owns.
     const claims = await Promise.all(own.map((i) => deps.locks(keys[i]).claim(owner, claimMs).catch((): Claim => 'owner')));
