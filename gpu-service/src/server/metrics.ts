@@ -64,13 +64,9 @@ export function createServiceMetrics(probe: MemoryProbe) {
     observeStage(stage: Stage, ms: number, model: string): void {
       stageSeconds.observe(ms / 1000, { stage, model });
     },
-    stageCount(stage: Stage, model: string): number {
-      return stageSeconds.count({ stage, model });
-    },
     countError(type: ProblemName | 'client_closed'): void {
       errors.inc({ type });
     },
-    errors,
   };
 }
 export type ServiceMetrics = ReturnType<typeof createServiceMetrics>;
