@@ -3,7 +3,7 @@
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problem } from '../middleware/problem/index.ts';
-import { cacheImage, cachedImage, etagOf, findImage, imageHeaders, metaFromCachedResponse, type ImageMeta } from '../images/store.ts';
+import { cacheImage, cachedImage, etagOf, findImage, imageHeaders, imagePath, metaFromCachedResponse, type ImageMeta } from '../images/store.ts';
 import { FORMAT_OF_EXTENSION } from '../generation/formats.ts';
 import { matchesEtag, parseRange } from '../images/http.ts';
 
@@ -35,8 +35,7 @@ export const images = new Hono<AppEnv>().get('/:file', async (c) => {
   const format = match ? FORMAT_OF_EXTENSION[match[2]] : undefined;
   if (!match || !format) return problem(c, 'invalid_request', 'Image URLs look like /v1/images/<64 hex>.<png|webp|jpeg>', { errors: [{ path: 'key', message: 'malformed image key or extension' }] });
   const key = match[1];
-  const url = new URL(c.req.url);
-  const cacheUrl = `${url.origin}/v1/images/${key}.${format}`;
+  const cacheUrl = new URL(c.req.url).origin + imagePath(key, format);
   const hit = await cachedImage(cacheUrl);
   if (hit) {
     const meta = metaFromCachedResponse(key, format, hit);
