@@ -3,7 +3,6 @@ import type { Bindings } from '../env.ts';
 import { CONTENT_TYPES, type ImageFormat } from '../generation/formats.ts';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
-export const KEY_PATTERN = /^[0-9a-f]{64}$/;
 
 export interface ImageMeta {
   key: string;
