@@ -25,42 +25,27 @@ interface Metric {
   render(): string;
 }
 
-abstract class Scalar implements Metric {
-  protected readonly values = new Map<string, { labels: Labels; value: number }>();
+export class Counter implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
   readonly name: string;
   readonly help: string;
-  abstract readonly kind: 'counter' | 'gauge';
   constructor(name: string, help: string) {
     this.name = name;
     this.help = help;
   }
-  protected add(labels: Labels, delta: number): void {
+  inc(labels: Labels = {}, by = 1): void {
     const key = keyOf(labels);
     const entry = this.values.get(key);
-    if (entry) entry.value += delta;
-    else this.values.set(key, { labels, value: delta });
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.kind}`];
-    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${formatNumber(value)}`);
-    return lines.join('\n');
-  }
-}
-
-export class Counter extends Scalar {
-  readonly kind = 'counter';
-  inc(labels: Labels = {}, by = 1): void {
-    this.add(labels, by);
+    if (entry) entry.value += by;
+    else this.values.set(key, { labels, value: by });
   }
   get(labels: Labels = {}): number {
     return this.values.get(keyOf(labels))?.value ?? 0;
   }
-}
-
-export class Gauge extends Scalar {
-  readonly kind = 'gauge';
-  set(value: number, labels: Labels = {}): void {
-    this.values.set(keyOf(labels), { labels, value });
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const { labels, value } of this.values.values()) lines.push(`${this.name}${labelText(labels)} ${formatNumber(value)}`);
+    return lines.join('\n');
   }
 }
 
