@@ -38,14 +38,12 @@ export const timingsSchema = z.object({
   encode_ms: z.number(),
   total_ms: z.number(),
 });
-export type Timings = z.infer<typeof timingsSchema>;
 
 export const encodedImageSchema = z.object({
   seed: uint32,
   format: z.enum(OUTPUT_FORMATS),
   b64: z.string(),
 });
-export type EncodedImage = z.infer<typeof encodedImageSchema>;
 
 export const generateResponseSchema = z.object({
   model: z.string(),
@@ -71,8 +69,4 @@ export const progressEventSchema = z.object({
   /** One preview per image, in `seeds` order. */
   previews: z.array(previewSchema).optional(),
 });
-export type QueuedEvent = z.infer<typeof queuedEventSchema>;
-export type StartedEvent = z.infer<typeof startedEventSchema>;
 export type ProgressEventBody = z.infer<typeof progressEventSchema>;
-
-export const SSE_EVENTS = ['queued', 'started', 'progress', 'result', 'error'] as const;
