@@ -101,22 +101,18 @@ export function generateRoutes(deps: GenerateDeps): Hono {
   const app = new Hono();
   const schema = generateRequestSchema(deps.maxBatch);
 
-  // Error statuses are counted by app.ts for every response; only errors that
-  // travel inside a 200 stream, and clients that left, are counted here.
-  const fail = problemResponse;
-
   app.post(GENERATE_PATH, async (c: Context) => {
     const acceptedAt = performance.now();
     let json: unknown;
     try {
       json = await c.req.json();
     } catch {
-      return fail('invalid_request', 'body is not valid JSON');
+      return problemResponse('invalid_request', 'body is not valid JSON');
     }
     const parsed = schema.safeParse(json);
     if (!parsed.success) {
       const errors = parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message }));
-      return fail('invalid_request', 'the request does not match the contract', { errors });
+      return problemResponse('invalid_request', 'the request does not match the contract', { errors });
     }
     const body = parsed.data;
 
@@ -124,15 +120,15 @@ export function generateRoutes(deps: GenerateDeps): Hono {
     const deadlineHeader = c.req.header(DEADLINE_HEADER);
     if (deadlineHeader !== undefined) {
       if (!/^\d{1,9}$/.test(deadlineHeader) || Number(deadlineHeader) === 0) {
-        return fail('invalid_request', `${DEADLINE_HEADER} must be a positive whole number of milliseconds`);
+        return problemResponse('invalid_request', `${DEADLINE_HEADER} must be a positive whole number of milliseconds`);
       }
       deadlineMs = Math.min(deadlineMs, Number(deadlineHeader));
     }
 
     const readiness = deps.readiness();
-    if (readiness !== 'ready') return fail('gpu_unavailable', `the engine is not ready (${readiness})`, { retryAfterS: 5 });
+    if (readiness !== 'ready') return problemResponse('gpu_unavailable', `the engine is not ready (${readiness})`, { retryAfterS: 5 });
     const info = deps.models.get(body.model);
-    if (!info) return fail('not_found', `unknown model "${body.model}"`);
+    if (!info) return problemResponse('not_found', `unknown model "${body.model}"`);
 
     const wantsStream = (c.req.header('accept') ?? '').includes('text/event-stream');
     const clientSignal = c.req.raw.signal;
@@ -163,7 +159,7 @@ export function generateRoutes(deps: GenerateDeps): Hono {
       });
     } catch (error) {
       const problem = problemOf(error);
-      return fail(problem.name, problem.detail, { retryAfterS: problem.retryAfterS });
+      return problemResponse(problem.name, problem.detail, { retryAfterS: problem.retryAfterS });
     }
 
     const finish = async (): Promise<{ ok: GenerateResponse } | { problem: ReturnType<typeof problemOf> }> => {
@@ -172,6 +168,7 @@ export function generateRoutes(deps: GenerateDeps): Hono {
         return { ok: await responseBody(body, info, job, acceptedAt, deps.metrics) };
       } catch (error) {
         const problem = problemOf(error);
+        // app.ts counts every error status; only errors inside a 200 stream, and clients that left, are counted here.
         if (clientSignal.aborted) deps.metrics.countError('client_closed');
         else if (wantsStream) deps.metrics.countError(problem.name);
         return { problem };
