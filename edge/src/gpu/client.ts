@@ -58,16 +58,20 @@ function failed(detail: string): ProblemError {
   return new ProblemError('generation_failed', detail);
 }
 
+/** A problem body's `detail`, or '' when it has none. */
+function detailOf(body: unknown): string {
+  return body && typeof body === 'object' && 'detail' in body && typeof body.detail === 'string' ? body.detail : '';
+}
+
 async function problemFromStatus(response: Response): Promise<ProblemError> {
   const retryAfter = Number(response.headers.get('Retry-After')) || DEFAULT_RETRY_AFTER;
-  let detail = '';
+  let body: unknown;
   try {
-    const body: unknown = await response.json();
-    if (body && typeof body === 'object' && 'detail' in body && typeof body.detail === 'string') detail = body.detail;
+    body = await response.json();
   } catch {
     // not JSON: the status decides
   }
-  return problemFromGpu(response.status, detail, retryAfter);
+  return problemFromGpu(response.status, detailOf(body), retryAfter);
 }
 
 function problemFromGpu(status: number, detail: string, retryAfter = DEFAULT_RETRY_AFTER): ProblemError {
@@ -108,8 +112,7 @@ async function readStream(response: Response, request: GpuRequest, onEvent: (eve
     if (message.event === 'result') return toResult(data, request);
     if (message.event === 'error') {
       const status = data && typeof data === 'object' && 'status' in data && typeof data.status === 'number' ? data.status : 500;
-      const detail = data && typeof data === 'object' && 'detail' in data && typeof data.detail === 'string' ? data.detail : '';
-      throw problemFromGpu(status, detail);
+      throw problemFromGpu(status, detailOf(data));
     }
     if (message.event === 'queued') {
       const event = queuedEventSchema.safeParse(data);
