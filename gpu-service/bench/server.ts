@@ -11,10 +11,10 @@
 // compare columns of one run, not runs.
 import { signedHeaders } from '../src/server/auth.ts';
 import { loadConfig } from '../src/server/config.ts';
+import { GENERATE_PATH } from '../src/server/contract.ts';
 import { startService } from '../src/server/server.ts';
 import type { RunningService } from '../src/server/server.ts';
 
-const GENERATE_PATH = '/internal/v1/generate';
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,4,16').split(',').map(Number);
 const base = loadConfig({ GPU_SHARED_SECRET: 'bench-secret-bench-secret-bench-secret', ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_LIMIT: '1000' });
