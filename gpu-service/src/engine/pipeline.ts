@@ -174,7 +174,8 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     textEncoderDir: join(model.dir, model.manifest.text_encoder.dir),
     tokenizerDir: join(model.dir, model.manifest.text_encoder.tokenizer),
     device: options.device,
-    precision: resolved.precision,
+    // fp32 whatever the generator runs at: upstream encodes text outside autocast (STAR-SPEC §2.2)
+    precision: 'fp32',
     threads: options.threads,
     memoryArena: resolved.memoryArena,
     cacheDir: options.cacheDir,

@@ -5,7 +5,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AttentionImpl } from '../../engine/models/generator/blocks.ts';
+import type { AttentionImpl, Precision } from '../../engine/models/generator/blocks.ts';
+import type { Device } from '../../engine/onnx/runtime.ts';
 import { checkFixture, formatReport } from '../../engine/models/generator/check.ts';
 import { choiceOption, integerOption, UsageError } from '../args.ts';
 import type { CliIo } from '../main.ts';
@@ -18,6 +19,9 @@ export const CHECK_HELP = `usage: star check <fixture-dir> [options]
   --mode upstream|per-row  check one cross-attention mode only (default: both, where the reference exists)
   --attention fused|matmul attention kernels to build the graph with (default fused)
   --threads N            onnxruntime intra-op threads (default 1)
+  --precision fp32|fp16  compute precision (default fp32); fp16 is checked with fp16's tolerances
+                         (floats 5e-3 × max(1, max|ref|), images 1/255)
+  --device cpu|cuda      where onnxruntime runs the graphs (default cpu)
   --no-images            skip decoding the final image
 
 Exit status: 0 every tensor within tolerance, 1 otherwise.`;
@@ -31,6 +35,8 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
       mode: { type: 'string' },
       attention: { type: 'string' },
       threads: { type: 'string' },
+      precision: { type: 'string' },
+      device: { type: 'string' },
       'no-images': { type: 'boolean', default: false },
     },
   });
@@ -39,11 +45,15 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`${dir} is not a fixture directory (no config.json)`);
   const mode = choiceOption('mode', values.mode, ['upstream', 'per-row'] as const);
   const attention = choiceOption<AttentionImpl>('attention', values.attention, ['fused', 'matmul']);
+  const precision = choiceOption<Precision>('precision', values.precision, ['fp32', 'fp16']);
+  const device = choiceOption<Device>('device', values.device, ['cpu', 'cuda']);
   const report = await checkFixture(dir, {
     ...(mode ? { modes: [mode] } : {}),
     ...(attention ? { attention } : {}),
     threads: integerOption('threads', values.threads, 1, 1, 1024),
     images: !values['no-images'],
+    ...(precision ? { precision } : {}),
+    ...(device ? { device } : {}),
   });
   io.out(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.pass ? 0 : 1;

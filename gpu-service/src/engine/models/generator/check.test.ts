@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { fixturePath } from '../../testing/fixtures.ts';
-import { checkFixture, formatReport } from './check.ts';
+import { checkFixture, formatReport, TOLERANCES } from './check.ts';
 
 // Reference tensors with no inference output: the sampler path's recorded
 // position noise (an input), and training-only tensors.
@@ -29,10 +29,21 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
   });
 }
 
-test('the fp16 graph (the CUDA path: fp16 block weights and attention, fp32 LN/logits/sampling/f_hat) runs and stays within fp16 error of the reference', async () => {
-  const report = await checkFixture(fixturePath('star-tiny/tiny-b'), { precision: 'fp16', modes: ['upstream'], images: false });
-  const worst = (pattern: RegExp) => Math.max(...report.checked.filter((c) => pattern.test(c.name)).map((c) => c.maxAbsError / Math.max(1, c.maxAbsReference)));
-  assert.ok(worst(/^s\d+\.logits$/) < 5e-3, `logits ${worst(/^s\d+\.logits$/)}`);
-  assert.ok(worst(/^s\d+\.f_hat$/) < 2e-3, `f_hat ${worst(/^s\d+\.f_hat$/)}`);
-  assert.equal(worst(/^s\d+\.h_BChw$/), 0, 'teacher-forced codes are exact');
+for (const fixture of ['tiny-a', 'tiny-b']) {
+  test(`star check --precision fp16 passes on star-tiny/${fixture} within fp16's tolerances (the CUDA path's parity contract)`, async () => {
+    const report = await checkFixture(fixturePath(`star-tiny/${fixture}`), { precision: 'fp16' });
+    assert.deepEqual(report.checked.filter((c) => !c.pass), [], formatReport(report));
+    const worst = (pattern: RegExp) => Math.max(...report.checked.filter((c) => pattern.test(c.name)).map((c) => c.maxAbsError / Math.max(1, c.maxAbsReference)));
+    assert.ok(worst(/^s\d+\.logits$/) > 0, 'fp16 really ran: the logits differ from the fp32 reference');
+    assert.ok(worst(/^s\d+\.logits$/) < TOLERANCES.fp16.float && worst(/^final\.img_01$/) <= 1 / 255);
+    assert.equal(worst(/^s\d+\.h_BChw$/), 0, 'teacher-forced codes are exact');
+    // A near-tie TopK flip may only skip the later steps of that scale's sampler path.
+    for (const s of report.skipped.filter((s) => !ALLOWED_SKIPS.test(s.name))) assert.match(s.reason, /ordered near-equal scores differently/, s.name);
+  });
+}
+
+test('fp16 tolerances sit above fp32'\''s and below a 1 % error; images within one 8-bit step', () => {
+  assert.ok(0.01 > TOLERANCES.fp16.float && TOLERANCES.fp16.float > TOLERANCES.fp32.float);
+  assert.equal(TOLERANCES.fp16.image('final.img_01'), 1 / 255);
+  assert.equal(TOLERANCES.fp16.image('final.img_pm1'), 2 / 255);
 });

@@ -27,7 +27,8 @@
 //   outputs  tokens.s{si} i64 [B,pn²]; f_hat f32 [B,Cvae,P,P];
 //            last < S−1: present_key.{i}/present_value.{i}, next_input;
 //            first = 0 and last < S−1: cross_key.{i}/cross_value.{i}
-//   (K/V tensors are at the compute precision: fp32, or fp16 with precision 'fp16'.)
+//   (self-attention K/V are at the compute precision: fp32, or fp16 with precision
+//   'fp16'; the text K/V are always fp32, see crossKeyValues.)
 //
 // Cross-attention text K/V: computed once per request, only for the rows
 // whose output is used (the routing of blocks.ts: upstream row 0, per-request
@@ -200,7 +201,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
     textKv = range(0, depth - 1).map((i) => g.scope(`blocks.${i}/cross_kv`, () => crossKeyValues(w, `blocks.${i}.cross_attn`, cfg, sources)));
   } else {
     const shape = [routing.sourceRows.length, H, T, hd];
-    textKv = range(0, depth - 1).map((i) => ({ key: g.input(names.crossKey(i), kvDtype, shape), value: g.input(names.crossValue(i), kvDtype, shape) }));
+    textKv = range(0, depth - 1).map((i) => ({ key: g.input(names.crossKey(i), 'float32', shape), value: g.input(names.crossValue(i), 'float32', shape) }));
   }
   let cache: (KvCache | null)[] = range(0, depth - 1).map(() => null);
   let fHat: Value | null = null;
