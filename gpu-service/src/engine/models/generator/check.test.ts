@@ -42,7 +42,7 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
   });
 }
 
-test('fp16 tolerances sit above fp32'\''s and below a 1 % error; images within one 8-bit step', () => {
+test('fp16 tolerances sit above the fp32 ones and below a 1 % error; images within one 8-bit step', () => {
   assert.ok(0.01 > TOLERANCES.fp16.float && TOLERANCES.fp16.float > TOLERANCES.fp32.float);
   assert.equal(TOLERANCES.fp16.image('final.img_01'), 1 / 255);
   assert.equal(TOLERANCES.fp16.image('final.img_pm1'), 2 / 255);
