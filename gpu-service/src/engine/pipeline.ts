@@ -28,6 +28,7 @@ import type { GeneratorConfig } from './models/generator/config.ts';
 import { fromUpstreamArgs, samplerFromIdx, scaleCount } from './models/generator/config.ts';
 import { vqvaeQuantizer } from './models/generator/quantizer.ts';
 import { createSamplerPath, samplerNoisePlan } from './models/generator/sampler-head.ts';
+import { prefixSumFor } from './models/generator/sampling.ts';
 import type { ModelManifest } from './models/registry.ts';
 import { readManifest, resolveModelDir } from './models/registry.ts';
 import { TextEncoder } from './models/text-encoder/text-encoder.ts';
@@ -440,14 +441,15 @@ export class StarPipeline implements Pipeline {
   generatorGraphPath(batch: number, first: number, last: number, moreSmooth: boolean): string {
     const { generatorConfig: cfg, vqvaeConfig: vae, generatorWeights, vqvaeWeights, manifest, fingerprint } = this.model;
     const { precision, crossAttn } = this.options;
+    const prefixSum = prefixSumFor(this.options.device);
     const key = {
       graph: 'star-generator', model: manifest.name, config: cfg, vqvae: vae, precision, crossAttn,
-      batch, first, last, moreSmooth, weights: fingerprint,
+      batch, first, last, moreSmooth, prefixSum, weights: fingerprint,
     };
     return cachedModel(key, () => {
       const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
       const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
-      return buildGeneratorGraph(generatorWeights, cfg, { batch, first, last, crossAttn, precision, moreSmooth, quantizer, samplerPath });
+      return buildGeneratorGraph(generatorWeights, cfg, { batch, first, last, crossAttn, precision, moreSmooth, prefixSum, quantizer, samplerPath });
     }, this.options.cacheDir, { pool: JSON.stringify({ model: manifest.name, weights: fingerprint, precision }) }).modelPath;
   }
 

@@ -33,7 +33,7 @@ import { buildGeneratorGraph, names } from './generator.ts';
 import { vqvaeQuantizer } from './quantizer.ts';
 import { ropeTable } from './rope.ts';
 import { createSamplerPath, maskSchedule, positionNoiseReference, samplerStepCount, topkIndexMismatches } from './sampler-head.ts';
-import { filteredProbabilities } from './sampling.ts';
+import { filteredProbabilities, prefixSumFor } from './sampling.ts';
 
 export type TensorKind = 'integer' | 'float' | 'image';
 
@@ -126,7 +126,7 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision });
     const samplerPath = options.samplerPath ?? (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
     const graph = buildGeneratorGraph(weights, cfg, {
-      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath, quantizer, precision,
+      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath, quantizer, precision, prefixSum: prefixSumFor(device),
     });
     const session = await Session.create(toModelBytes(graph), { device, threads });
     const feeds = fixtureFeeds(graph, ref, B, fixture.sampling);
@@ -327,7 +327,7 @@ async function checkSampling(report: CheckReport, ref: TensorStore, device: Devi
   const rows = shape[0];
   const g = new Graph('sampling_check');
   const z = g.input('logits', 'float32', shape);
-  const { filtered, probs } = filteredProbabilities(z, g.input('top_k', 'int64', [rows]), g.input('top_p', 'float32', [rows]));
+  const { filtered, probs } = filteredProbabilities(z, g.input('top_k', 'int64', [rows]), g.input('top_p', 'float32', [rows]), prefixSumFor(device));
   g.output(filtered, 'filtered_logits');
   g.output(probs, 'probs');
   const session = await Session.create(toModelBytes(g), { device, threads });

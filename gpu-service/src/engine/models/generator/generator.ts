@@ -51,6 +51,7 @@ import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
 import { ropeFactors } from './rope.ts';
 import { varHeadStepCount } from './sampler-head.ts';
+import type { PrefixSum } from './sampling.ts';
 import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sampling.ts';
 
 /**
@@ -82,6 +83,7 @@ export interface SamplerPathContext {
   cfgScale: Value;
   topK: Value;
   topP: Value;
+  prefixSum: PrefixSum;
   teacherForcedTokens?: Value;
 }
 
@@ -108,6 +110,8 @@ export interface GeneratorGraphOptions {
   ignoreSamplerHead?: boolean;
   /** 'inputs': weights become `weights/…` graph inputs fed by a WeightFeeder shared across sessions (blocks.ts). */
   weights?: WeightBinding;
+  /** Running sums of top-p and the inverse CDF (sampling.ts): 'blocked' for CUDA. Default 'sequential'. */
+  prefixSum?: PrefixSum;
 }
 
 export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer'>> {
@@ -127,6 +131,7 @@ export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOpti
     moreSmooth: options.moreSmooth ?? false,
     ignoreSamplerHead: options.ignoreSamplerHead ?? false,
     weights: options.weights ?? 'initializers',
+    prefixSum: options.prefixSum ?? 'sequential',
     samplerPath: options.samplerPath,
   };
   const { first, last, batch } = resolved;
@@ -263,7 +268,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       let tokens: Value;
       let softCodes: Value | null = null;
       if (usesSamplerPath(cfg, o, si) && o.samplerPath) {
-        const path = o.samplerPath({ graph: g, cfg, weights: w, si, hidden, logits, pooled: pooled!, cfgScale, topK, topP, teacherForcedTokens: forced ?? undefined });
+        const path = o.samplerPath({ graph: g, cfg, weights: w, si, hidden, logits, pooled: pooled!, cfgScale, topK, topP, prefixSum: o.prefixSum, teacherForcedTokens: forced ?? undefined });
         tokens = path.tokens;
         for (const [name, v] of Object.entries(path.checks ?? {})) check(name, v);
       } else {
@@ -277,12 +282,12 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         const override = samplingOverride(cfg, si);
         const scaleTopK = override.topK === undefined ? topK : int64s(g, Array(B).fill(override.topK));
         const scaleTopP = override.topP === undefined ? topP : constant(g, new Float32Array(B).fill(override.topP), [B], 'float32', 'top_p_override');
-        const probs = softmax(topKTopPFilter(mixed, scaleTopK, scaleTopP), -1);
+        const probs = softmax(topKTopPFilter(mixed, scaleTopK, scaleTopP, o.prefixSum), -1);
         if (forced) {
           tokens = forced;
         } else {
           const noise = g.input(names.noise(si), 'float32', [B, n]);
-          tokens = sampleInverseCdf(probs, noise).tokens;
+          tokens = sampleInverseCdf(probs, noise, o.prefixSum).tokens;
           if (moreSmooth) {
             const gumbel = g.input(names.gumbel(si), 'float32', [B, n, cfg.vocabSize]);
             softCodes = smoothEmbedding(mixed, gumbel, options.quantizer.codebook!(g), ratio);

@@ -30,6 +30,7 @@ import type { GeneratorConfig, SampleVersion } from './config.ts';
 import type { SamplerPath } from './generator.ts';
 import { scaleRatio } from './config.ts';
 import { ropeFactors } from './rope.ts';
+import type { PrefixSum } from './sampling.ts';
 import { cfgMix, sampleInverseCdf, topKTopPFilter } from './sampling.ts';
 
 // ---------------------------------------------------------------- schedule (pure TS)
@@ -160,6 +161,8 @@ export interface SamplerScaleContext {
   cfgScale: Value;
   topK: Value;
   topP: Value;
+  /** Running sums of the filter and the draw (sampling.ts); default 'sequential'. */
+  prefixSum?: PrefixSum;
   /**
    * Teacher forcing (star check): these tokens (B, N) int64 replace every
    * draw of the scale; conf is still π[token]. No token-noise inputs then.
@@ -195,10 +198,10 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   const distributions = new Map<Value, Value>();
   const choose = (mixed: Value, step: number) => {
     let probs = distributions.get(mixed);
-    if (!probs) distributions.set(mixed, (probs = softmax(topKTopPFilter(mixed, ctx.topK, ctx.topP), -1)));
+    if (!probs) distributions.set(mixed, (probs = softmax(topKTopPFilter(mixed, ctx.topK, ctx.topP, ctx.prefixSum), -1)));
     const forced = ctx.teacherForcedTokens;
     if (forced) return { tokens: forced, conf: reshape(gatherElements(probs, unsqueeze(forced, [2]), 2), [B, N]) };
-    return sampleInverseCdf(probs, g.input(tokenNoiseName(si, step), 'float32', [B, N]));
+    return sampleInverseCdf(probs, g.input(tokenNoiseName(si, step), 'float32', [B, N]), ctx.prefixSum);
   };
 
   // The VAR-head branch mixes the main logits with this scale's t, the same at every step.
@@ -306,7 +309,7 @@ export function createSamplerPath(options: { codebook: (g: Graph) => Value; atte
   return (ctx) => samplerScale({
     cfg: ctx.cfg, weights: ctx.weights, impl: options.attention ?? 'fused', si: ctx.si,
     hidden: ctx.hidden, logits: ctx.logits, pooled: ctx.pooled, codebook: options.codebook(ctx.graph),
-    cfgScale: ctx.cfgScale, topK: ctx.topK, topP: ctx.topP, teacherForcedTokens: ctx.teacherForcedTokens,
+    cfgScale: ctx.cfgScale, topK: ctx.topK, topP: ctx.topP, prefixSum: ctx.prefixSum, teacherForcedTokens: ctx.teacherForcedTokens,
   });
 }
 

@@ -5,7 +5,7 @@ import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
 import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
-import { cfgMix, filteredProbabilities, sampleInverseCdf, topPThreshold } from './sampling.ts';
+import { cfgMix, filteredProbabilities, prefixSum, sampleInverseCdf, topPThreshold } from './sampling.ts';
 
 const B = 2;
 const n = 3;
@@ -118,4 +118,31 @@ test('the top-p threshold is upstream\'s fp32(1 − p) for the decimal p the fp3
   assert.deepEqual([...(out.threshold.data as Float32Array)], ps.map((p) => Math.fround(1 - p)));
   assert.equal((out.threshold.data as Float32Array)[0], Math.fround(0.2), 'p = 0.8 → 0.2f, not fp32(1 − 0.8f) = 0.19999999f');
   await s.dispose();
+});
+
+test('the blocked prefix sum (CUDA) matches CumSum within fp32 rounding, and the draws it gives are the same tokens', async () => {
+  for (const vocab of [4096, 24, 7]) {
+    const rows = 3;
+    const g = new Graph('prefix_sums');
+    const probs = g.input('probs', 'float32', [1, rows, vocab]);
+    const u = g.input('u', 'float32', [1, rows]);
+    g.output(prefixSum(probs, 'sequential'), 'sequential');
+    g.output(prefixSum(probs, 'blocked'), 'blocked');
+    g.output(sampleInverseCdf(probs, u, 'sequential').tokens, 'tokens_sequential');
+    g.output(sampleInverseCdf(probs, u, 'blocked').tokens, 'tokens_blocked');
+    assert.equal(g.nodes.filter((node) => node.opType === 'CumSum').length, 2, 'only the sequential sums use CumSum');
+    const s = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+    let seed = vocab;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const p = Float32Array.from({ length: rows * vocab }, () => random() ** 4 / vocab);
+    const us = Float32Array.from({ length: rows }, random);
+    const out = await s.run({ probs: tensor('float32', p, [1, rows, vocab]), u: tensor('float32', us, [1, rows]) });
+    await s.dispose();
+    const [a, b] = [out.sequential.data as Float32Array, out.blocked.data as Float32Array];
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / Math.max(1e-30, Math.abs(a[i])));
+    assert.ok(worst < 1e-5, `V=${vocab}: relative error ${worst}`);
+    assert.ok(b[vocab - 1] > 0, 'the sums are real');
+    assert.deepEqual([...(out.tokens_blocked.data as BigInt64Array)], [...(out.tokens_sequential.data as BigInt64Array)], `V=${vocab}`);
+  }
 });

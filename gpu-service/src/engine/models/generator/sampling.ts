@@ -3,10 +3,50 @@
 // batch: cfg [B] f32, top_k [B] i64, top_p [B] f32, more_smooth [B] bool.
 // Everything here is fp32 (logits, softmax, sampling).
 import type { Value } from '../../onnx/graph.ts';
+import type { Device } from '../../onnx/runtime.ts';
 import {
   add, and, cast, constant, cumSum, div, expand, gatherElements, greater, int64s, less, log, matmul, max, min, mul, neg, not, reduceMax,
   reduceSum, reshape, scatterElements, slice, softmax, sub, topK, unsqueeze, where,
 } from '../../onnx/ops.ts';
+
+/**
+ * How running sums over the vocabulary are formed. 'sequential': CumSum, the
+ * same order of additions as torch.cumsum on CPU (the fixtures' exact
+ * tokens). 'blocked': two MatMuls with triangular ones over blocks of ≈√V,
+ * linear work per row, for CUDA, whose CumSum kernel does O(V²) per row
+ * (1.6e11 additions per 1024² image). It needs fp32 MatMuls (TF32 off,
+ * runtime.ts): TF32's 10-bit mantissa would move the CDF by 1e-3.
+ */
+export type PrefixSum = 'sequential' | 'blocked';
+
+/** The prefix sum each device runs well. */
+export function prefixSumFor(device: Device): PrefixSum {
+  return device === 'cuda' ? 'blocked' : 'sequential';
+}
+
+/** Running sum of x along its last axis. */
+export function prefixSum(x: Value, mode: PrefixSum): Value {
+  if (mode === 'sequential') return cumSum(x, -1);
+  const g = x.graph;
+  const shape = x.shape as number[];
+  const V = shape[shape.length - 1];
+  const rows = shape.slice(0, -1).reduce((a, b) => a * b, 1);
+  const block = blockSize(V);
+  const blocks = V / block;
+  const triangle = (n: number, strict: boolean, name: string) =>
+    constant(g, Float32Array.from({ length: n * n }, (_, i) => (strict ? Math.floor(i / n) < i % n : Math.floor(i / n) <= i % n) ? 1 : 0), [n, n], 'float32', name);
+  const within = matmul(reshape(x, [rows, blocks, block]), triangle(block, false, `prefix_within_${block}`)); // inclusive sums inside each block
+  const totals = reshape(slice(within, [block - 1], [block], [2]), [rows, blocks]);
+  const offsets = matmul(totals, triangle(blocks, true, `prefix_offsets_${blocks}`)); // sum of the blocks before each block
+  return reshape(add(within, unsqueeze(offsets, [2])), shape);
+}
+
+/** The divisor of V nearest √V (64 for V = 4096): both MatMuls stay small. */
+function blockSize(V: number): number {
+  let best = V;
+  for (let d = 1; d <= V; d++) if (V % d === 0 && Math.abs(d - Math.sqrt(V)) < Math.abs(best - Math.sqrt(V))) best = d;
+  return best;
+}
 
 /**
  * CFG mix (§4.2.3b): (1+t)·z[0:B] − t·z[B:2B], t = cfg·si/(S−1). Upstream
@@ -44,7 +84,7 @@ function decimalValue(x: Value, decimals: number): Value {
  * softmax of the sorted row and its running sum, and removes sorted positions
  * with sum ≤ 1 − p except the last one, with the threshold of topPThreshold.
  */
-export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
+export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): Value {
   const g = z.graph;
   const [B, n, V] = [z.dim(0)!, z.dim(1)!, z.dim(2)!];
   const minusInf = constant(g, Float32Array.from([-Infinity]), [], 'float32', 'minus_inf');
@@ -61,7 +101,7 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value): Value {
 
   // ---- top-p
   const [ascending, order] = topK(afterTopK, V, -1, false);
-  const runningSum = cumSum(softmax(ascending, -1), -1);
+  const runningSum = prefixSum(softmax(ascending, -1), prefix);
   const threshold = reshape(topPThreshold(topP), [B, 1, 1]);
   const notLast = constant(g, Uint8Array.from({ length: V }, (_, i) => (i < V - 1 ? 1 : 0)), [V], 'bool', 'not_last');
   const atOrBelow = not(greater(runningSum, threshold)); // cum ≤ 1 − p
@@ -98,10 +138,10 @@ function round(x: Value): Value {
  * back to the largest index with π > 0 if rounding leaves none. π [B, n, V],
  * u [B, n] → idx int64 [B, n], conf = π[idx] [B, n].
  */
-export function sampleInverseCdf(probs: Value, uniform: Value): { tokens: Value; conf: Value } {
+export function sampleInverseCdf(probs: Value, uniform: Value, prefix: PrefixSum = 'sequential'): { tokens: Value; conf: Value } {
   const g = probs.graph;
   const [B, n, V] = [probs.dim(0)!, probs.dim(1)!, probs.dim(2)!];
-  const cdf = cumSum(probs, -1);
+  const cdf = prefixSum(probs, prefix);
   const total = slice(cdf, [V - 1], [V], [2]);
   const target = mul(unsqueeze(uniform, [2]), total);
   // cdf is non-decreasing, so the number of entries ≤ target is the first index above it.
@@ -126,7 +166,7 @@ export function smoothEmbedding(z: Value, uniform: Value, codebook: Value, ratio
 }
 
 /** Full top-k/top-p step used by the check: filtered logits and their softmax. */
-export function filteredProbabilities(z: Value, topK_: Value, topP: Value): { filtered: Value; probs: Value } {
-  const filtered = topKTopPFilter(z, topK_, topP);
+export function filteredProbabilities(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): { filtered: Value; probs: Value } {
+  const filtered = topKTopPFilter(z, topK_, topP, prefix);
   return { filtered, probs: softmax(filtered, -1) };
 }
