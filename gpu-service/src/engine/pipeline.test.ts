@@ -183,3 +183,21 @@ describe('scaleRanges', () => {
     assert.deepEqual(scaleRanges([1, 2, 3, 4], 'per-scale', 1000), [{ first: 0, last: 3 }]);
   });
 });
+
+describe('batch sizes of a GPU memory plan (run here on CPU)', () => {
+  it('pads a batch up to the smallest planned size without changing any image, and refuses a batch above the largest', async () => {
+    const planned = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all', batchSizes: [4, 1] });
+    try {
+      const requests = [{ ...REQUEST, seed: 11 }, { ...REQUEST, prompt: 'a blue whale', seed: 12, n: 2 }];
+      const [a, b] = await Promise.all(planned.generateBatch(requests.map((request) => ({ request }))));
+      assert.equal(a.batchSize, 4, 'three images ran in the batch-4 session');
+      const alone = await Promise.all(requests.map((request) => perScale.generate(request)));
+      assert.ok(same(a.images[0].data, alone[0].images[0].data));
+      b.images.forEach((image, i) => assert.ok(same(image.data, alone[1].images[i].data), `image ${i} of the second request`));
+      assert.equal((await planned.generate(REQUEST)).batchSize, 1, 'one image runs in the batch-1 session');
+      await assert.rejects(planned.generate({ ...REQUEST, n: 5 }), /batch of 5 images is more than this pipeline's largest batch \(4/);
+    } finally {
+      await planned.dispose();
+    }
+  });
+});

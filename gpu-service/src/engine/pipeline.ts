@@ -38,6 +38,7 @@ import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
 import { cachedModel } from './onnx/cache.ts';
 import type { Device, RuntimeTensor } from './onnx/runtime.ts';
 import { Session, tensor } from './onnx/runtime.ts';
+import { generatorMemory, planBatches } from './memory-plan.ts';
 import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
 import { BatchNoise, imageSeeds, noisePlan } from './random.ts';
 import type {
@@ -92,9 +93,21 @@ export interface LoadPipelineOptions {
   memoryArena?: boolean;
   /**
    * Batch sizes whose generator sessions are opened at load (each batch size
-   * has its own sessions). Default [1].
+   * has its own sessions). Default: `batchSizes`, or [1].
    */
   prepareBatchSizes?: number[];
+  /**
+   * Generator batch sizes, ascending: a batch of B images runs in the
+   * smallest one ≥ B, padded with throwaway rows (rows never change each
+   * other's images); a batch above the largest is refused. Default: with
+   * `gpuFreeBytes`, the memory plan's (memory-plan.ts); otherwise every size,
+   * each with its own sessions, opened on first use.
+   */
+  batchSizes?: number[];
+  /** Free GPU memory at start (nvidia-smi): on CUDA the memory plan sizes batches by it. */
+  gpuFreeBytes?: number;
+  /** Largest batch (images) the caller will send; a memory plan that cannot fit it fails the load. Default 1. */
+  maxBatch?: number;
   /** Run one small generation at load so the first request is fast. Default false. */
   warmup?: boolean;
   /** Graph cache directory (onnx/cache.ts default when absent). */
@@ -112,6 +125,7 @@ interface ResolvedOptions {
   maxBatchSessions: number;
   prepackWeights: boolean;
   memoryArena: boolean;
+  batchSizes?: number[];
   cacheDir?: string;
 }
 
@@ -158,17 +172,26 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const model = loadModel(modelNameOrDir, options.modelDir);
   const cuda = options.device === 'cuda';
   const mode = options.mode ?? (cuda ? 'all' : 'per-scale');
+  const precision = options.precision ?? (cuda ? 'fp16' : 'fp32');
+  let batchSizes = options.batchSizes;
+  if (!batchSizes && cuda && options.gpuFreeBytes !== undefined) {
+    const maxBatch = options.maxBatch ?? 1;
+    const plan = planBatches(generatorMemory(model.generatorConfig, model.vqvaeConfig, precision), options.gpuFreeBytes, maxBatch);
+    if (plan.maxBatch < maxBatch) throw new Error(`${model.manifest.name}: ${plan.summary}; lower the batch size (MAX_BATCH) or use a GPU with more memory`);
+    batchSizes = plan.batchSizes;
+  }
   const resolved: ResolvedOptions = {
     device: options.device,
     threads: options.threads,
     crossAttn: options.crossAttn ?? 'per-request',
     mode,
-    precision: options.precision ?? (cuda ? 'fp16' : 'fp32'),
+    precision,
     previewLatentSide: options.previewLatentSide ?? 8,
     perScaleMinTokens: options.perScaleMinTokens ?? 0,
-    maxBatchSessions: options.maxBatchSessions ?? 4,
+    maxBatchSessions: options.maxBatchSessions ?? batchSizes?.length ?? 4,
     prepackWeights: options.prepackWeights ?? false,
     memoryArena: options.memoryArena ?? cuda,
+    batchSizes: batchSizes && [...batchSizes].sort((a, b) => a - b),
     cacheDir: options.cacheDir,
   };
   const textEncoder = await TextEncoder.load({
@@ -187,7 +210,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   }
   const pipeline = new StarPipeline(model, resolved, textEncoder);
   try {
-    for (const batch of options.prepareBatchSizes ?? [1]) await pipeline.prepare(batch, false);
+    for (const batch of options.prepareBatchSizes ?? resolved.batchSizes ?? [1]) await pipeline.prepare(batch, false);
     if (options.warmup) await pipeline.generate({ prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 0, topP: 0, moreSmooth: false });
   } catch (err) {
     await pipeline.dispose();
@@ -285,10 +308,13 @@ export class StarPipeline implements Pipeline {
     const started = performance.now();
     const cfg = this.model.generatorConfig;
     const S = scaleCount(cfg);
-    const rows: NoiseRow[] = items.flatMap((item) => item.seeds.map((seed) => ({ seed, moreSmooth: item.request.moreSmooth })));
-    const B = rows.length;
+    const imageRows: NoiseRow[] = items.flatMap((item) => item.seeds.map((seed) => ({ seed, moreSmooth: item.request.moreSmooth })));
+    const B = this.sessionBatch(imageRows.length);
+    // Padding rows repeat the first image (its text is encoded already) and are dropped.
+    const padded = <T>(values: T[]) => [...values, ...Array<T>(B - values.length).fill(values[0])];
+    const rows = padded(imageRows);
     const moreSmooth = items.some((i) => i.request.moreSmooth);
-    const perRow = <T>(pick: (r: GenerateRequest) => T) => items.flatMap((i) => i.seeds.map(() => pick(i.request)));
+    const perRow = <T>(pick: (r: GenerateRequest) => T) => padded(items.flatMap((i) => i.seeds.map(() => pick(i.request))));
     const stillLive = () => items.filter((i) => !i.done);
 
     const generators = await this.generatorSessions(B, moreSmooth);
@@ -366,6 +392,15 @@ export class StarPipeline implements Pipeline {
         // A failing progress listener must not break the batch for others.
       }
     }
+  }
+
+  /** The session batch that runs `images` images (batchSizes: the smallest fitting one). */
+  private sessionBatch(images: number): number {
+    const sizes = this.options.batchSizes;
+    if (!sizes) return images;
+    const size = sizes.find((b) => b >= images);
+    if (size === undefined) throw new Error(`a batch of ${images} images is more than this pipeline's largest batch (${sizes[sizes.length - 1]}, GPU memory plan)`);
+    return size;
   }
 
   private rejectAborted(items: LiveItem[]): void {

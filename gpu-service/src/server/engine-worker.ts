@@ -4,13 +4,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { GenerateResult, Pipeline } from '../engine/types.ts';
 import { preferredBatchSizes } from './batch-sizes.ts';
+import { readGpuMemory } from './gpu-memory.ts';
 import type { EngineWorkerData, FromWorker, RunItem, ToWorker } from './engine-protocol.ts';
 
 interface EngineModule {
   loadPipeline(
     modelNameOrDir: string,
     // maxBatchSessions: how many batch sizes' sessions to keep (the real engine's LRU); others ignore it.
-    options: { device: 'cpu' | 'cuda'; modelDir?: string; maxBatchSessions?: number },
+    // gpuFreeBytes and maxBatch: the real engine's GPU memory plan (engine/memory-plan.ts).
+    options: { device: 'cpu' | 'cuda'; modelDir?: string; maxBatchSessions?: number; gpuFreeBytes?: number; maxBatch?: number },
   ): Promise<Pipeline>;
 }
 
@@ -27,7 +29,13 @@ async function load(): Promise<void> {
   const engine = (await import(data.engineModule)) as EngineModule;
   const sizes = preferredBatchSizes(data.maxBatch);
   for (const model of data.models) {
-    const pipeline = await engine.loadPipeline(model, { device: data.device, maxBatchSessions: sizes.length, ...(data.modelDir ? { modelDir: data.modelDir } : {}) });
+    // On CUDA the plan reads free memory before each model loads, so later models see what earlier ones took.
+    const gpuFreeBytes = data.device === 'cuda' ? (await readGpuMemory())[0]?.freeBytes : undefined;
+    const pipeline = await engine.loadPipeline(model, {
+      device: data.device, maxBatchSessions: sizes.length, maxBatch: data.maxBatch,
+      ...(gpuFreeBytes !== undefined ? { gpuFreeBytes } : {}),
+      ...(data.modelDir ? { modelDir: data.modelDir } : {}),
+    });
     // Warm up every batch size the batcher prefers (sessions, first-run allocations,
     // CUDA kernels) so /readyz means "fast now".
     for (const size of sizes) {
