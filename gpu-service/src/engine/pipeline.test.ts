@@ -11,7 +11,7 @@ import { writeRandomModel } from './models/random-model.ts';
 import { BUILTIN_MODELS_DIR } from './models/registry.ts';
 import { STAR_TINY } from './models/star-tiny.ts';
 import type { StarPipeline } from './pipeline.ts';
-import { loadPipeline, scaleRanges, validateRequest } from './pipeline.ts';
+import { carriedBytesPerToken, loadPipeline, scaleRanges, validateRequest } from './pipeline.ts';
 import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-pipeline-'));
@@ -172,6 +172,40 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   });
 });
 
+describe('per-scale runs within a carried-state limit (the CUDA default, run here on CPU)', () => {
+  it('ends runs only while the KV cache crossing is under the limit, counts every byte that crosses, and gives the same bytes as one run', async () => {
+    const probe = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir }) as StarPipeline;
+    const cfg = probe.model.generatorConfig;
+    await probe.dispose();
+    const perToken = carriedBytesPerToken(cfg, 'fp32');
+    assert.equal(perToken, 2 * cfg.depth * 2 * cfg.width * 4, '2 CFG rows × blocks × K and V × width × fp32');
+    const [t0, t1] = [cfg.patchNums[0] ** 2, cfg.patchNums[0] ** 2 + cfg.patchNums[1] ** 2]; // tokens carried after scales 0 and 1
+    const S = cfg.patchNums.length;
+    const limited = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, carriedBytesPerImage: t1 * perToken }) as StarPipeline;
+    const all = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all' });
+    try {
+      assert.deepEqual(limited.scaleRanges(), [{ first: 0, last: 0 }, { first: 1, last: 1 }, { first: 2, last: S - 1 }], 'the scales after the limit run as one');
+      const events: number[] = [];
+      const request = { ...REQUEST, n: 2 };
+      const [a, b] = await Promise.all([limited.generate(request, { onProgress: (e) => events.push(e.scale) }), all.generate(request)]);
+      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i}: same bytes as one run`));
+      assert.deepEqual(events, cfg.patchNums.map((_, si) => si + 1), 'a progress event for every scale (the last run reports its scales at its end)');
+      const runs = await limited.generatorTransfers(2);
+      assert.equal(runs.length, 3);
+      for (const [i, { transfers }] of runs.entries()) {
+        assert.equal(transfers.runs, 1);
+        const kvOut = Object.entries(transfers.lastRun.out).filter(([name]) => name.startsWith('present_')).reduce((sum, [, bytes]) => sum + bytes, 0);
+        const tokens = [t0, t1, 0][i];
+        assert.equal(kvOut, tokens * perToken * 2, `run ${i}: the KV cache of ${tokens} tokens × 2 images crosses out, nothing more`);
+        assert.ok(kvOut <= t1 * perToken * 2);
+      }
+      assert.equal(runs[2].transfers.lastRun.in['past_key.0'], t1 * perToken * 2 / (2 * cfg.depth), 'the last run takes in what the second handed out (one block\'s keys)');
+    } finally {
+      await Promise.all([limited.dispose(), all.dispose()]);
+    }
+  });
+});
+
 describe('scaleRanges', () => {
   const d16 = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16];
   it('gives one run for all scales, or one per scale', () => {
@@ -181,6 +215,11 @@ describe('scaleRanges', () => {
   it('lets small scales share the next scale\'s run', () => {
     assert.deepEqual(scaleRanges(d16, 'per-scale', 64), [{ first: 0, last: 6 }, { first: 7, last: 7 }, { first: 8, last: 8 }, { first: 9, last: 9 }]);
     assert.deepEqual(scaleRanges([1, 2, 3, 4], 'per-scale', 1000), [{ first: 0, last: 3 }]);
+  });
+  it('runs the scales after the carried-token limit as one', () => {
+    // cumulative tokens after each d16 scale: 1 5 14 30 55 91 155 255 424 680
+    assert.deepEqual(scaleRanges(d16, 'per-scale', 0, 100), [0, 1, 2, 3, 4, 5].map((si) => ({ first: si, last: si })).concat({ first: 6, last: 9 }));
+    assert.deepEqual(scaleRanges(d16, 'per-scale', 0, 0), [{ first: 0, last: 9 }]);
   });
 });
 

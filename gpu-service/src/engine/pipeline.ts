@@ -3,11 +3,13 @@
 //   requests ──▶ one batch of B = Σ n images (request r owns rows [o_r, o_r + n_r))
 //     text:      tokenizer + CLIP once for the 2B CFG rows (prompt per image, then negative or "")
 //     noise:     one seeded stream per image (random.ts), drawn scale by scale
-//     generator: mode 'all'       one session.run over every scale (fastest; default on CUDA)
-//                mode 'per-scale' one run per scale; KV cache, text K/V, f_hat and the next
-//                                 input flow from one run into the next; progress (and
-//                                 optional previews) after every scale, cancellation
-//                                 between scales (default on CPU, where the service streams)
+//     generator: mode 'all'       one session.run over every scale
+//                mode 'per-scale' one run per scale (the default); KV cache, text K/V, f_hat and
+//                                 the next input flow from one run into the next; progress
+//                                 (and optional previews) after every run, cancellation
+//                                 between runs. On CUDA the carried state crosses through
+//                                 the host, so runs end only while it is small
+//                                 (CUDA_CARRIED_BYTES_PER_IMAGE); the later scales run as one.
 //     decoder:   f_hat → uint8 RGB
 //
 // Graphs are built once per (model, precision, batch size, scale range,
@@ -36,7 +38,7 @@ import type { VqvaeConfig } from './models/vqvae/config.ts';
 import { downsampleFactor, fromUpstream } from './models/vqvae/config.ts';
 import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
 import { cachedModel } from './onnx/cache.ts';
-import type { Device, RuntimeTensor } from './onnx/runtime.ts';
+import type { Device, RuntimeTensor, Transfers } from './onnx/runtime.ts';
 import { Session, tensor } from './onnx/runtime.ts';
 import { generatorMemory, planBatches } from './memory-plan.ts';
 import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
@@ -59,8 +61,14 @@ export interface LoadPipelineOptions {
   threads?: number;
   /** How cross-attention rows are routed (STAR-SPEC §6.1); default 'per-request'. */
   crossAttn?: CrossAttnMode;
-  /** Default: 'all' on CUDA, 'per-scale' on CPU. */
+  /** Default 'per-scale' (on CUDA within `carriedBytesPerImage`). */
   mode?: GeneratorMode;
+  /**
+   * Per-scale mode: the most KV-cache bytes per image that may cross from one
+   * run to the next. Default CUDA_CARRIED_BYTES_PER_IMAGE on CUDA (crossing
+   * is a copy through the host there), unlimited on CPU.
+   */
+  carriedBytesPerImage?: number;
   /** Default: fp16 on CUDA, fp32 on CPU. */
   precision?: Precision;
   /**
@@ -122,6 +130,7 @@ interface ResolvedOptions {
   precision: Precision;
   previewLatentSide: number;
   perScaleMinTokens: number;
+  carriedBytesPerImage: number;
   maxBatchSessions: number;
   prepackWeights: boolean;
   memoryArena: boolean;
@@ -171,7 +180,7 @@ export function loadModel(modelNameOrDir: string, modelDir?: string): LoadedMode
 export async function loadPipeline(modelNameOrDir: string, options: LoadPipelineOptions): Promise<Pipeline> {
   const model = loadModel(modelNameOrDir, options.modelDir);
   const cuda = options.device === 'cuda';
-  const mode = options.mode ?? (cuda ? 'all' : 'per-scale');
+  const mode = options.mode ?? 'per-scale';
   const precision = options.precision ?? (cuda ? 'fp16' : 'fp32');
   let batchSizes = options.batchSizes;
   if (!batchSizes && cuda && options.gpuFreeBytes !== undefined) {
@@ -188,6 +197,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     precision,
     previewLatentSide: options.previewLatentSide ?? 8,
     perScaleMinTokens: options.perScaleMinTokens ?? 0,
+    carriedBytesPerImage: options.carriedBytesPerImage ?? (cuda ? CUDA_CARRIED_BYTES_PER_IMAGE : Infinity),
     maxBatchSessions: options.maxBatchSessions ?? batchSizes?.length ?? 4,
     prepackWeights: options.prepackWeights ?? false,
     memoryArena: options.memoryArena ?? cuda,
@@ -428,9 +438,17 @@ export class StarPipeline implements Pipeline {
 
   // ---------------------------------------------------------------- graphs and sessions
 
+  /** The generator runs of batch size `batch` opened so far, with what crossed into and out of each (runtime.ts Transfers). */
+  async generatorTransfers(batch: number, moreSmooth = false): Promise<{ first: number; last: number; transfers: Transfers }[]> {
+    const sessions = await this.generators.get(`${batch}:${moreSmooth}`);
+    return (sessions?.ranges ?? []).map(({ first, last, session }) => ({ first, last, transfers: session.transfers }));
+  }
+
   /** The generator runs of one generation (see scaleRanges). */
   scaleRanges(): { first: number; last: number }[] {
-    return scaleRanges(this.model.generatorConfig.patchNums, this.options.mode, this.options.perScaleMinTokens);
+    const cfg = this.model.generatorConfig;
+    const maxCarriedTokens = this.options.carriedBytesPerImage / carriedBytesPerToken(cfg, this.options.precision);
+    return scaleRanges(cfg.patchNums, this.options.mode, this.options.perScaleMinTokens, maxCarriedTokens);
   }
 
   private generatorSessions(batch: number, moreSmooth: boolean): Promise<GeneratorSessions> {
@@ -505,19 +523,42 @@ export class StarPipeline implements Pipeline {
  * Scale ranges, one generator run each. 'all': one range. 'per-scale': one
  * range per scale, except that scales with fewer than `minTokens` tokens
  * join the next scale's run (fewer sessions and runs; each run copies the KV
- * cache in and out, but every scale still streams all weights once).
+ * cache in and out, but every scale still streams all weights once), and no
+ * run ends where more than `maxCarriedTokens` tokens of KV cache would cross
+ * to the next (the rest of the scales then share one run).
  */
-export function scaleRanges(patchNums: readonly number[], mode: GeneratorMode, minTokens: number): { first: number; last: number }[] {
+export function scaleRanges(
+  patchNums: readonly number[], mode: GeneratorMode, minTokens: number, maxCarriedTokens = Infinity,
+): { first: number; last: number }[] {
   const S = patchNums.length;
   if (mode === 'all') return [{ first: 0, last: S - 1 }];
   const ranges: { first: number; last: number }[] = [];
   let first = 0;
+  let carried = 0;
   for (let si = 0; si < S; si++) {
-    if (patchNums[si] ** 2 < minTokens && si < S - 1) continue;
+    carried += patchNums[si] ** 2;
+    const last = si === S - 1;
+    if (!last && (patchNums[si] ** 2 < minTokens || carried > maxCarriedTokens)) continue;
     ranges.push({ first, last: si });
     first = si + 1;
   }
   return ranges;
+}
+
+/**
+ * KV cache that may cross between two per-scale runs on CUDA, per image.
+ * onnxruntime-node cannot keep a CUDA output on the device for the next run
+ * (its 'gpu-buffer' output location binds WebGPU buffers only), so every run
+ * boundary copies the carried state to the host and back. Early scales carry
+ * little (star-1024-d30: 0.45 MB per token): their boundaries give progress,
+ * previews and cancellation for ≤ 2 × 32 MiB of copies each; the scales after
+ * the limit run as one (engine README, "Per-scale runs on CUDA").
+ */
+export const CUDA_CARRIED_BYTES_PER_IMAGE = 32 * 1024 ** 2;
+
+/** KV-cache bytes one token adds per image: both CFG rows, every block, key and value. */
+export function carriedBytesPerToken(cfg: GeneratorConfig, precision: Precision): number {
+  return 2 * cfg.depth * 2 * cfg.width * (precision === 'fp16' ? 2 : 4);
 }
 
 /** Why a request cannot run, or null. */

@@ -42,9 +42,19 @@ export function tensor(dtype: DType, data: TypedArray, dims: readonly number[]):
   return { dtype, data, dims };
 }
 
+/** Bytes that crossed between JavaScript and onnxruntime (on CUDA: host ↔ device copies). */
+export interface Transfers {
+  runs: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Per tensor name, of the latest run. */
+  lastRun: { in: Record<string, number>; out: Record<string, number> };
+}
+
 export class Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  readonly transfers: Transfers = { runs: 0, bytesIn: 0, bytesOut: 0, lastRun: { in: {}, out: {} } };
   private readonly session: ort.InferenceSession;
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -94,16 +104,24 @@ export class Session {
 
   private async runNow(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, RuntimeTensor>> {
     const input: Record<string, ort.Tensor> = {};
+    const lastRun: Transfers['lastRun'] = { in: {}, out: {} };
     for (const [name, t] of Object.entries(feeds)) {
       const type = ORT_TYPE[t.dtype];
       if (!type) throw new Error(`input ${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
       input[name] = new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
+      lastRun.in[name] = t.data.byteLength;
     }
     const results = fetches ? await this.session.run(input, [...fetches]) : await this.session.run(input);
     const out: Record<string, RuntimeTensor> = {};
     for (const [name, t] of Object.entries(results)) {
       out[name] = { dtype: t.type as DType, dims: t.dims, data: t.data as TypedArray };
+      lastRun.out[name] = out[name].data.byteLength;
     }
+    const sum = (bytes: Record<string, number>) => Object.values(bytes).reduce((a, b) => a + b, 0);
+    this.transfers.runs++;
+    this.transfers.bytesIn += sum(lastRun.in);
+    this.transfers.bytesOut += sum(lastRun.out);
+    this.transfers.lastRun = lastRun;
     return out;
   }
 }
