@@ -39,7 +39,7 @@ import { BUILTIN_MODELS_DIR, releasedManifest, releasedModel, TINY_MODEL_NAME } 
 import { readClipTextConfig } from '../src/engine/models/text-encoder/config.ts';
 import { Graph } from '../src/engine/onnx/graph.ts';
 import { matmul } from '../src/engine/onnx/ops.ts';
-import { Session, tensor } from '../src/engine/onnx/runtime.ts';
+import { probeCuda, Session, tensor } from '../src/engine/onnx/runtime.ts';
 import type { Device } from '../src/engine/onnx/runtime.ts';
 import { toModelBytes } from '../src/engine/onnx/serialize.ts';
 import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pipeline.ts';
@@ -364,17 +364,10 @@ async function parent(): Promise<void> {
   }
 }
 
-/**
- * `--gpu` without a working CUDA execution provider stops here, before any
- * work: a one-node graph must open on CUDA (onnxruntime-node's CPU-only
- * package still lists 'cuda' among its backends, so listing is not enough).
- */
+/** `--gpu` without a working CUDA execution provider stops here, before any work. */
 async function assertCuda(): Promise<void> {
-  const g = new Graph('cuda_probe');
-  g.output(matmul(g.input('a', 'float32', [2, 2]), g.input('b', 'float32', [2, 2])), 'c');
   try {
-    const session = await Session.create(toModelBytes(g), { device: 'cuda' });
-    await session.dispose();
+    await probeCuda();
   } catch (err) {
     console.error(`bench:gpu needs a working CUDA execution provider and found none:\n  ${(err as Error).message.split('\n')[0]}\n` +
       'Run it where onnxruntime-node was installed with ONNXRUNTIME_NODE_INSTALL=cuda12 on an NVIDIA GPU with CUDA 12 and cuDNN 9 (the gpu-service Docker image).');

@@ -2,8 +2,14 @@
 // session creation with clear errors, tensors in and out, and serialized runs
 // (onnxruntime sessions are not meant to run concurrently from one thread
 // pool; we queue deliberately instead of by accident).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { DType, TypedArray } from './dtype.ts';
+import { Graph } from './graph.ts';
+import { matmul } from './ops.ts';
+import { toModelBytes } from './serialize.ts';
 
 export type Device = 'cpu' | 'cuda';
 
@@ -73,6 +79,8 @@ export class Session {
       executionMode: 'sequential',
     };
     if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
+    // 0 (verbose) lists the nodes each execution provider got; the device check reads it.
+    if (process.env.STAR_ORT_LOG_LEVEL) sessionOptions.logSeverityLevel = Number(process.env.STAR_ORT_LOG_LEVEL) as 0 | 1 | 2 | 3 | 4;
     if (options.prepackWeights === false) sessionOptions.extra = { 'session.disable_prepacking': '1' };
     if (options.memoryArena === false) {
       sessionOptions.enableCpuMemArena = false;
@@ -128,8 +136,34 @@ export class Session {
 
 const CUDA_HINT = 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and CUDA 12 + cuDNN 9 libraries; see gpu-service/Dockerfile';
 
+/** The CUDA provider library onnxruntime loads at the first CUDA session; it sits beside onnxruntime-node's binding. */
+export function cudaProviderLibrary(): string {
+  const entry = createRequire(import.meta.url).resolve('onnxruntime-node'); // <package>/dist/index.js
+  return join(dirname(entry), '..', 'bin', 'napi-v6', process.platform, process.arch, 'libonnxruntime_providers_cuda.so');
+}
+
+/** Why CUDA cannot work here, or null when its provider library is installed. */
+export function cudaProviderProblem(): string | null {
+  if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) return `this onnxruntime-node build has no CUDA backend (${CUDA_HINT})`;
+  if (!existsSync(cudaProviderLibrary())) return `${cudaProviderLibrary()} is missing (${CUDA_HINT})`;
+  return null;
+}
+
+/** Opens a one-node graph on CUDA: the provider library loads and finds CUDA, cuBLAS and the GPU, or this says why not. */
+export async function probeCuda(): Promise<void> {
+  const g = new Graph('cuda_probe');
+  g.output(matmul(g.input('a', 'float32', [2, 2]), g.input('b', 'float32', [2, 2])), 'c');
+  const session = await Session.create(toModelBytes(g), { device: 'cuda' });
+  await session.dispose();
+}
+
 function executionProviders(device: Device): ort.InferenceSession.ExecutionProviderConfig[] {
   if (device === 'cpu') return ['cpu'];
-  if (!ort.listSupportedBackends().some((b) => b.name === 'cuda')) throw new Error(`DEVICE=cuda: ${CUDA_HINT}`);
+  const problem = cudaProviderProblem();
+  if (problem) throw new Error(`DEVICE=cuda: ${problem}`);
+  // cuBLAS and cuDNN read this when their handles are created. onnxruntime's CUDA provider
+  // otherwise runs fp32 products in TF32 (10-bit mantissa), moving the fp32 parts of the
+  // graphs (logits, the sampling sums) by ~1e-3. STAR_ALLOW_TF32=1 keeps the library default.
+  if (process.env.STAR_ALLOW_TF32 !== '1') process.env.NVIDIA_TF32_OVERRIDE = '0';
   return [{ name: 'cuda' }, 'cpu'];
 }
