@@ -92,6 +92,8 @@ const MODELS: Record<string, () => string> = {
   d16: () => randomModelDir('star-256-d16', 1616, '1.1 GB'),
   /** For the load-memory figure (`--load-only`): ~5 GB of weights. */
   d30: () => randomModelDir('star-256-d30', 3030, '5 GB'),
+  /** The GPU target (bench/gpu-check.sh): star-1024-d30 shapes, 14 scales up to 64². */
+  'd30-1024': () => randomModelDir('star-1024-d30', 1024, '7 GB'),
 };
 
 /**

@@ -67,10 +67,12 @@ const p50 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(v
 // Both services run for the whole bench, and rounds alternate between them, so
 // load from anything else on the machine falls on both columns alike.
 const off = await startService({ ...base, maxBatch: 1, batchWindowMs: 0 });
-const on = await startService({ ...base, maxBatch: Math.max(base.maxBatch, 16) });
+// MAX_BATCH from the environment bounds the batching column (a large model's GPU memory plan); else 16.
+const batchingMax = process.env.MAX_BATCH ? base.maxBatch : 16;
+const on = await startService({ ...base, maxBatch: batchingMax });
 await Promise.all([off.ready, on.ready]);
 const rounds = 4;
-console.log(`server bench: model ${model}, device ${base.device}, ${seconds} s per cell in ${rounds} alternating rounds; batching MAX_BATCH=${Math.max(base.maxBatch, 16)} BATCH_WINDOW_MS=${base.batchWindowMs}`);
+console.log(`server bench: model ${model}, device ${base.device}, ${seconds} s per cell in ${rounds} alternating rounds; batching MAX_BATCH=${batchingMax} BATCH_WINDOW_MS=${base.batchWindowMs}`);
 const rows: string[][] = [];
 try {
   for (const clients of clientCounts) {

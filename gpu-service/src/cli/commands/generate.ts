@@ -26,7 +26,7 @@ export const GENERATE_HELP = `usage: star generate "a prompt" [options]
   --more-smooth        Gumbel soft-code sampling (STAR-SPEC §4.2.3d)
   --device cpu|cuda    execution provider (default cpu)
   --threads N          onnxruntime intra-op threads (default: all cores)
-  --mode all|per-scale one generator run, or one per scale (default: per-scale on cpu, all on cuda)
+  --mode all|per-scale one generator run, or one per scale (default per-scale; on cuda within the carried-state limit)
   --cross-attn MODE    per-request (default), upstream or per-row (STAR-SPEC §6.1)`;
 
 const SEED_LIMIT = 2 ** 32;
