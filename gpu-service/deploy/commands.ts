@@ -27,7 +27,7 @@ export async function deployCommand(settings: ModalSettings, io: CommandIo, opti
   const env = deployEnvironment(settings);
   io.log(`plan: deploy Modal app "${settings.appName}" from ${MODAL_APP_FILE}`);
   io.log(`  image ${settings.image} on ${settings.gpu}, containers ${settings.minContainers}..${settings.maxContainers}, scale down after ${settings.scaledownWindowS} s idle`);
-  io.log(`  secret "${settings.secretName}" (GPU_SHARED_SECRET), weights volume "${settings.weightsVolume}" at /models, ${settings.maxInputs} concurrent requests per container`);
+  io.log(`  secret "${settings.secretName}" (GPU_SHARED_SECRET), weights volume "${settings.weightsVolume}" at /models, graph cache "${settings.cacheVolume}" at /var/cache/star, ${settings.maxInputs} concurrent requests per container`);
   io.log(`  run: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} modal deploy ${MODAL_APP_FILE}`);
   if (options.dryRun) return;
   const code = await io.run('modal', ['deploy', MODAL_APP_FILE], env);
@@ -81,7 +81,7 @@ export async function benchCommand(settings: ModalSettings, io: CommandIo, optio
     command: ['node', 'gpu-service/bench/server.ts'],
     workdir: '/app',
     env: { DEVICE: 'cuda', MODELS: settings.models, MAX_BATCH: String(settings.maxBatch), MODEL_DIR: '/models', BENCH_SECONDS: String(options.benchSeconds) },
-    volumes: { [settings.weightsVolume]: '/models' },
+    volumes: { [settings.weightsVolume]: '/models', [settings.cacheVolume]: '/var/cache/star' },
     timeoutMs: 30 * 60 * 1000,
   };
   io.log(`plan: Sandbox in app "${spec.appName}" from ${spec.image} on ${spec.gpu}: ${spec.command.join(' ')} (${Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).join(' ')})`);

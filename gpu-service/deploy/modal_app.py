@@ -25,6 +25,7 @@ MAX_CONTAINERS = int(os.environ.get("MODAL_MAX_CONTAINERS", "4"))
 SCALEDOWN_WINDOW_S = int(os.environ.get("MODAL_SCALEDOWN_WINDOW_S", "300"))
 SECRET_NAME = os.environ.get("MODAL_SECRET_NAME", "star-gpu-service")
 WEIGHTS_VOLUME = os.environ.get("MODAL_WEIGHTS_VOLUME", "star-weights")
+CACHE_VOLUME = os.environ.get("MODAL_CACHE_VOLUME", "star-graph-cache")
 MAX_INPUTS = int(os.environ.get("MODAL_MAX_INPUTS", "64"))
 MODELS = os.environ.get("MODELS", "star-tiny")
 MAX_BATCH = os.environ.get("MAX_BATCH", "16")
@@ -46,7 +47,11 @@ app = modal.App(APP_NAME)
     max_containers=MAX_CONTAINERS,
     scaledown_window=SCALEDOWN_WINDOW_S,  # idle seconds before a container stops
     secrets=[modal.Secret.from_name(SECRET_NAME)],  # provides GPU_SHARED_SECRET
-    volumes={"/models": modal.Volume.from_name(WEIGHTS_VOLUME, create_if_missing=True)},
+    volumes={
+        "/models": modal.Volume.from_name(WEIGHTS_VOLUME, create_if_missing=True),
+        # built ONNX graphs (the image's STAR_CACHE_DIR): a new container loads them instead of building
+        "/var/cache/star": modal.Volume.from_name(CACHE_VOLUME, create_if_missing=True),
+    },
     timeout=600,  # longest single request; the service's own REQUEST_TIMEOUT_MS is shorter
 )
 # One container takes many concurrent requests: the service's micro-batcher needs them together.

@@ -14,6 +14,8 @@ export interface ModalSettings {
   secretName: string;
   /** Modal Volume with released weights, mounted at /models. */
   weightsVolume: string;
+  /** Modal Volume for the built ONNX graphs, mounted at /var/cache/star (the image's STAR_CACHE_DIR): later containers skip the build. */
+  cacheVolume: string;
   /** Concurrent requests one container accepts (they feed its micro-batcher). */
   maxInputs: number;
   models: string;
@@ -33,6 +35,7 @@ export const DEFAULT_ENV = {
   MODAL_SCALEDOWN_WINDOW_S: '300',
   MODAL_SECRET_NAME: 'star-gpu-service',
   MODAL_WEIGHTS_VOLUME: 'star-weights',
+  MODAL_CACHE_VOLUME: 'star-graph-cache',
   MODAL_MAX_INPUTS: '64',
   MODELS: 'star-tiny',
   MAX_BATCH: '16',
@@ -57,6 +60,7 @@ export function loadModalSettings(env: Env): ModalSettings {
     scaledownWindowS: count(env, 'MODAL_SCALEDOWN_WINDOW_S', 2),
     secretName: value('MODAL_SECRET_NAME'),
     weightsVolume: value('MODAL_WEIGHTS_VOLUME'),
+    cacheVolume: value('MODAL_CACHE_VOLUME'),
     maxInputs: count(env, 'MODAL_MAX_INPUTS', 1),
     models: value('MODELS'),
     maxBatch: count(env, 'MAX_BATCH', 1),
@@ -78,6 +82,7 @@ export function deployEnvironment(settings: ModalSettings): Record<keyof typeof 
     MODAL_SCALEDOWN_WINDOW_S: String(settings.scaledownWindowS),
     MODAL_SECRET_NAME: settings.secretName,
     MODAL_WEIGHTS_VOLUME: settings.weightsVolume,
+    MODAL_CACHE_VOLUME: settings.cacheVolume,
     MODAL_MAX_INPUTS: String(settings.maxInputs),
     MODELS: settings.models,
     MAX_BATCH: String(settings.maxBatch),

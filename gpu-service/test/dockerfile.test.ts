@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
+import { cudaProviderLibrary } from '../src/engine/onnx/runtime.ts';
 import { loadConfig } from '../src/server/config.ts';
 import { startTestService, TEST_ENGINE_ENV, TEST_SECRET } from './support/service.ts';
 
@@ -57,6 +58,20 @@ describe('gpu-service/Dockerfile', () => {
       assert.ok(existsSync(`${REPO}gpu-service/models/${model}/model.json`), `${model} is not embedded`);
       assert.ok(copied.includes('gpu-service/models'), 'gpu-service/models is not copied into the image');
     }
+  });
+
+  it('fails its build when the CUDA provider library is missing or cannot resolve its libraries (the path the engine checks)', () => {
+    const check = all('RUN').find((args) => args.includes('libonnxruntime_providers_cuda.so'));
+    assert.ok(check, 'a RUN step checks the CUDA provider');
+    const path = /lib=(\S+)/.exec(check)![1];
+    assert.ok(cudaProviderLibrary().endsWith(path.replace(/^node_modules\//, '/')), `${path} is where runtime.ts looks (${cudaProviderLibrary()})`);
+    assert.match(check, /test -s "\$lib"/);
+    assert.match(check, /ldd "\$lib" \| grep 'not found'/);
+  });
+
+  it('keeps fp32 products in fp32 on the GPU and the built graphs on a volume', () => {
+    assert.equal(imageEnv().NVIDIA_TF32_OVERRIDE, '0');
+    assert.equal(last('VOLUME'), imageEnv().STAR_CACHE_DIR, 'the graph cache is a declared volume');
   });
 
   it('runs as a non-root user', () => {

@@ -36,11 +36,13 @@ async function load(): Promise<void> {
       ...(gpuFreeBytes !== undefined ? { gpuFreeBytes } : {}),
       ...(data.modelDir ? { modelDir: data.modelDir } : {}),
     });
-    // Warm up every batch size the batcher prefers (sessions, first-run allocations,
-    // CUDA kernels) so /readyz means "fast now".
+    // Warm up every batch size the batcher prefers, with previews, so that every shape
+    // the decoder sees (full images and each preview size) has its sessions, first-run
+    // allocations and, on CUDA, cuDNN's algorithm search done: /readyz means "fast now".
     for (const size of sizes) {
       const warmUp = { prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 1, topP: 1, moreSmooth: false };
-      await Promise.all(pipeline.generateBatch(Array.from({ length: size }, (_, seed) => ({ request: { ...warmUp, seed } }))));
+      const options = { preview: true, onProgress: () => {} };
+      await Promise.all(pipeline.generateBatch(Array.from({ length: size }, (_, seed) => ({ request: { ...warmUp, seed }, options }))));
     }
     pipelines.set(model, pipeline);
   }
