@@ -28,6 +28,7 @@
 //   node gpu-service/bench/engine.ts --load-only --models d30 --modes all,per-scale
 //        (memory only: peak RSS after load and after one image, against the weights' bytes)
 //   node gpu-service/bench/engine.ts --gpu    (the CUDA run; refuses without a CUDA provider)
+//   node gpu-service/bench/engine.ts --write-only --models d30-1024   (write the random model, nothing else)
 import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -336,9 +337,14 @@ async function parent(): Promise<void> {
       arena: { type: 'string' },
       malloc: { type: 'string', default: 'tuned' },
       'load-only': { type: 'boolean', default: false },
+      'write-only': { type: 'boolean', default: false },
       gpu: { type: 'boolean', default: false },
     },
   });
+  if (values['write-only']) { // only write the random models (the device check does it while other steps run)
+    for (const name of values.models.split(',')) MODELS[name]?.();
+    return;
+  }
   const device: Device = values.gpu ? 'cuda' : 'cpu';
   if (values.gpu) await assertCuda();
   const results: ChildResult[] = [];

@@ -61,6 +61,16 @@ async function step(name: string, body: () => Promise<string>): Promise<void> {
   result.seconds = (performance.now() - started) / 1000;
   results.push(result);
   console.log(`[gpu-check] ${result.ok ? 'ok  ' : 'FAIL'} ${name} (${result.seconds.toFixed(1)} s): ${result.summary}`);
+  writeSummary(); // after every step: a check cut short still leaves what it measured
+}
+
+function summaryTable(): string[] {
+  return ['| step | ok | s | result |', '|---|---|---|---|', ...results.map((r) => `| ${r.step} | ${r.ok ? 'ok' : 'FAIL'} | ${r.seconds.toFixed(1)} | ${r.summary.replaceAll('|', '/')} |`)];
+}
+
+function writeSummary(): void {
+  writeFileSync(join(out, 'summary.md'), `# gpu-check on ${device}${dry ? ' (dry)' : ''}, ${new Date().toISOString()}\n\n${summaryTable().join('\n')}\n`);
+  writeFileSync(join(out, 'summary.json'), JSON.stringify({ device, dry, results }, null, 2));
 }
 
 interface ChildOutput {
@@ -113,6 +123,11 @@ const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 // ---------------------------------------------------------------- steps
 
+const engineModel = dry ? 'tiny' : 'd30-1024';
+// Writing ~7 GB of random weights takes minutes on one core: it runs while the checks do.
+const modelWritten = node('model-write', ['gpu-service/bench/engine.ts', '--write-only', '--models', engineModel], { timeoutS: 400 });
+modelWritten.catch(() => undefined);
+
 await step('provider', async () => {
   if (device !== 'cuda') return 'cpu: nothing to probe';
   await probeCuda();
@@ -156,14 +171,15 @@ await step('placement', async () => {
   return lines.length ? [...new Set(lines)].slice(0, 8).join('; ') : 'no placement lines in the verbose log (see placement.log)';
 });
 
-const engineModel = dry ? 'tiny' : 'd30-1024';
 const batches = dry ? '1' : '1,4';
 for (const mode of dry ? ['per-scale'] : ['per-scale', 'all']) {
   await step(`engine ${engineModel} ${mode}`, async () => {
+    const written = await modelWritten;
+    if (written.code !== 0) throw new Error(`writing the random model failed: ${written.all.trim().split('\n').slice(-2).join(' | ')}`);
     const json = join(out, `engine-${mode}.json`);
     const args = ['gpu-service/bench/engine.ts', '--models', engineModel, '--modes', mode, '--batches', mode === 'all' ? '1' : batches, '--repeats', dry ? '1' : '3', '--json', json];
     if (device === 'cuda') args.push('--gpu');
-    const { peakBytes } = await withGpuMemoryPeak(() => nodeOk(`engine-${mode}`, args, { timeoutS: dry ? 120 : 420 }));
+    const { peakBytes } = await withGpuMemoryPeak(() => nodeOk(`engine-${mode}`, args, { timeoutS: dry ? 120 : mode === 'all' ? 150 : 300 }));
     const rows = JSON.parse(readFileSync(json, 'utf8')) as { batch: number; runs: { totalMs: number }[] }[];
     const perImage = rows.map((r) => {
       const totals = r.runs.map((x) => x.totalMs).sort((a, b) => a - b);
@@ -183,7 +199,7 @@ await step('memory plan', async () => {
 await step('service', async () => {
   const env: Record<string, string> = { DEVICE: device, BENCH_SECONDS: dry ? '1' : '6', BENCH_CLIENTS: dry ? '2' : '1,4,16', MAX_BATCH: dry ? '2' : '4' };
   if (!dry) Object.assign(env, { MODEL_DIR: join(REPO, '.cache/bench'), MODELS: 'star-1024-d30-random' });
-  const { stdout } = await nodeOk('service', ['gpu-service/bench/server.ts'], { env, timeoutS: dry ? 120 : 300 });
+  const { stdout } = await nodeOk('service', ['gpu-service/bench/server.ts'], { env, timeoutS: dry ? 120 : 200 });
   // the bench's table: clients, img/s without and with micro-batching, speed-up, mean batch, p50
   const rows = stdout.trim().split('\n').filter((l) => /^\s*\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+×/.test(l));
   if (!rows.length) throw new Error(`no result rows in the service bench's output: ${stdout.trim().split('\n').slice(-2).join(' | ')}`);
@@ -192,8 +208,5 @@ await step('service', async () => {
 
 // ---------------------------------------------------------------- report
 
-const table = ['| step | ok | s | result |', '|---|---|---|---|', ...results.map((r) => `| ${r.step} | ${r.ok ? 'ok' : 'FAIL'} | ${r.seconds.toFixed(1)} | ${r.summary.replaceAll('|', '/')} |`)];
-writeFileSync(join(out, 'summary.md'), `# gpu-check on ${device}${dry ? ' (dry)' : ''}, ${new Date().toISOString()}\n\n${table.join('\n')}\n`);
-writeFileSync(join(out, 'summary.json'), JSON.stringify({ device, dry, results }, null, 2));
-console.log(`\n${table.join('\n')}`);
+console.log(`\n${summaryTable().join('\n')}`);
 process.exitCode = results.every((r) => r.ok) ? 0 : 1;
