@@ -34,8 +34,11 @@ const { values } = parseArgs({
     device: { type: 'string', default: 'cuda' },
     dry: { type: 'boolean', default: false },
     out: { type: 'string', default: join(REPO, 'bench/results/gpu-check') },
+    /** Comma-separated step-name prefixes to run (default: all), e.g. "engine,service". */
+    only: { type: 'string' },
   },
 });
+const selected = (name: string) => !values.only || values.only.split(',').some((prefix) => name.startsWith(prefix));
 const device = values.device as Device;
 const dry = values.dry;
 const out = resolve(values.out);
@@ -51,6 +54,7 @@ const results: StepResult[] = [];
 
 /** Runs one step; a failure is recorded and the check goes on. */
 async function step(name: string, body: () => Promise<string>): Promise<void> {
+  if (!selected(name)) return;
   const started = performance.now();
   let result: StepResult;
   try {
@@ -125,7 +129,9 @@ const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 const engineModel = dry ? 'tiny' : 'd30-1024';
 // Writing ~7 GB of random weights takes minutes on one core: it runs while the checks do.
-const modelWritten = node('model-write', ['gpu-service/bench/engine.ts', '--write-only', '--models', engineModel], { timeoutS: 400 });
+const modelWritten = selected('engine') || selected('service') || selected('memory')
+  ? node('model-write', ['gpu-service/bench/engine.ts', '--write-only', '--models', engineModel], { timeoutS: 400 })
+  : Promise.resolve({ code: 0, stdout: '', all: '' });
 modelWritten.catch(() => undefined);
 
 await step('provider', async () => {
@@ -197,6 +203,7 @@ await step('memory plan', async () => {
 });
 
 await step('service', async () => {
+  if ((await modelWritten).code !== 0) throw new Error('writing the random model failed (model-write.log)');
   const env: Record<string, string> = { DEVICE: device, BENCH_SECONDS: dry ? '1' : '6', BENCH_CLIENTS: dry ? '2' : '1,4,16', MAX_BATCH: dry ? '2' : '4' };
   if (!dry) Object.assign(env, { MODEL_DIR: join(REPO, '.cache/bench'), MODELS: 'star-1024-d30-random' });
   const { stdout } = await nodeOk('service', ['gpu-service/bench/server.ts'], { env, timeoutS: dry ? 120 : 200 });

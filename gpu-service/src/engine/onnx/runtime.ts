@@ -116,13 +116,13 @@ export class Session {
     for (const [name, t] of Object.entries(feeds)) {
       const type = ORT_TYPE[t.dtype];
       if (!type) throw new Error(`input ${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
-      input[name] = new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
+      input[name] = new ort.Tensor(type, float16AsUint16(t.data) as ort.Tensor.DataType, t.dims);
       lastRun.in[name] = t.data.byteLength;
     }
     const results = fetches ? await this.session.run(input, [...fetches]) : await this.session.run(input);
     const out: Record<string, RuntimeTensor> = {};
     for (const [name, t] of Object.entries(results)) {
-      out[name] = { dtype: t.type as DType, dims: t.dims, data: t.data as TypedArray };
+      out[name] = { dtype: t.type as DType, dims: t.dims, data: float16AsUint16(t.data as TypedArray) };
       lastRun.out[name] = out[name].data.byteLength;
     }
     const sum = (bytes: Record<string, number>) => Object.values(bytes).reduce((a, b) => a + b, 0);
@@ -132,6 +132,17 @@ export class Session {
     this.transfers.lastRun = lastRun;
     return out;
   }
+}
+
+/**
+ * fp16 data as raw Uint16 bits (dtype.ts's type for float16). On Node ≥ 24 onnxruntime
+ * hands fp16 outputs out as Float16Array, which onnxruntime-node before 1.30 refuses as
+ * an input ("not enough space"), so a per-scale run could not take the previous one's
+ * KV cache; a view over the same bytes costs nothing.
+ */
+function float16AsUint16(data: TypedArray | ArrayBufferView): TypedArray {
+  const isFloat16 = typeof Float16Array !== 'undefined' && data instanceof Float16Array;
+  return (isFloat16 ? new Uint16Array(data.buffer, data.byteOffset, (data as Float16Array).length) : data) as TypedArray;
 }
 
 const CUDA_HINT = 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and CUDA 12 + cuDNN 9 libraries; see gpu-service/Dockerfile';
