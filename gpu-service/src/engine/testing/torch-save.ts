@@ -297,3 +297,15 @@ export function writeTorchSave(path: string, value: PickleValue, storages: Torch
     { name: `${root}/version`, data: new TextEncoder().encode('3\n') },
   ], options));
 }
+
+/**
+ * The start of a file in torch.save's legacy (pre-1.6, non-zip) format: its
+ * pickled magic number (too large for a JS number, so written out), then
+ * the protocol version 1001, the sys_info dict and `value`, each a pickle
+ * of its own. The engine only needs to recognise the format, not read it.
+ */
+export function legacyTorchSaveBytes(value: PickleValue): Uint8Array {
+  const magic = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
+  const sysInfo: PickleValue = { dict: [['protocol_version', 1001], ['little_endian', true], ['type_sizes', { dict: [['short', 2], ['int', 4], ['long', 4]] }]] };
+  return Buffer.concat([magic, pickleBytes(1001), pickleBytes(sysInfo), pickleBytes(value)]);
+}
