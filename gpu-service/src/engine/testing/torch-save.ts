@@ -4,6 +4,9 @@
 // ZIP64 records to exercise the multi-GB path on a small file.
 import { writeFileSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import type { DType } from '../onnx/dtype.ts';
+import { numel } from '../onnx/dtype.ts';
+import type { StoredTensor } from '../weights/tensors.ts';
 
 export interface TorchTensor {
   kind: 'tensor';
@@ -296,6 +299,26 @@ export function writeTorchSave(path: string, value: PickleValue, storages: Torch
     ...storages.map((s) => ({ name: `${root}/data/${s.key}`, data: s.bytes })),
     { name: `${root}/version`, data: new TextEncoder().encode('3\n') },
   ], options));
+}
+
+const STORAGE_TYPES: Partial<Record<DType, string>> = {
+  float32: 'FloatStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage', int64: 'LongStorage',
+};
+
+/**
+ * Writes `tensors` as `torch.save(module.state_dict())` does (an OrderedDict,
+ * one storage per tensor), nested under the dict keys `at` when given (a
+ * training snapshot's `['trainer', 'var_wo_ddp']`).
+ */
+export function writeTorchStateDict(path: string, tensors: readonly StoredTensor[], options: { at?: string[]; zip64?: boolean } = {}): void {
+  const entries: [string, PickleValue][] = tensors.map((t, i) => {
+    const storageType = STORAGE_TYPES[t.dtype];
+    if (!storageType) throw new Error(`writeTorchStateDict: no torch storage for ${t.dtype}`);
+    return [t.name, { kind: 'tensor', storageKey: String(i), storageType, storageNumel: numel(t.shape), offset: 0, shape: [...t.shape], stride: contiguousStride([...t.shape]) }];
+  });
+  let value: PickleValue = { ordered: entries };
+  for (const key of [...(options.at ?? [])].reverse()) value = { dict: [[key, value]] };
+  writeTorchSave(path, value, tensors.map((t, i) => ({ key: String(i), bytes: t.bytes() })), { zip64: options.zip64 });
 }
 
 /**

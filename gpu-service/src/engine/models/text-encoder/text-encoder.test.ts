@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fixturePath } from '../../testing/fixtures.ts';
+import { writeTorchStateDict } from '../../testing/torch-save.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
-import { TextEncoder } from './text-encoder.ts';
+import { TextEncoder, textEncoderWeightsPath } from './text-encoder.ts';
 
 // clip-text-tiny's reference rows: 0 "a photo of a cat", 1 "hello, world!", …, 5 "".
 const ref = readSafetensors(fixturePath('clip-text-tiny/reference.safetensors'));
@@ -81,4 +82,30 @@ test('a text encodes to the same bits alone, in any batch, cached or not', async
   } finally {
     await small.dispose();
   }
+});
+
+test('a torch-saved pytorch_model.bin (what STAR\'s CLIP/text_encoder/ ships) loads through openWeights and encodes to the same bits', async () => {
+  const dir = join(cacheDir, 'bin-text-encoder');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(fixturePath('clip-text-tiny/config.json'), join(dir, 'config.json'));
+  const tensors = readSafetensors(fixturePath('clip-text-tiny/model.safetensors'));
+  // Transformers' state dicts also hold the position_ids buffer (int64), which the graph does not use.
+  const positionIds = { name: 'text_model.embeddings.position_ids', dtype: 'int64' as const, shape: [1, T], bytes: () => new Uint8Array(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)).buffer) };
+  writeTorchStateDict(join(dir, 'pytorch_model.bin'), [...tensors.names.map((n) => tensors.get(n)), positionIds]);
+  assert.equal(textEncoderWeightsPath(dir), join(dir, 'pytorch_model.bin'));
+
+  const fromBin = await TextEncoder.load({ textEncoderDir: dir, tokenizerDir: fixturePath('clip-tokenizer'), device: 'cpu', threads: 1, cacheDir });
+  try {
+    const prompts = ['a photo of a cat', '一只猫'];
+    const [a, b] = await Promise.all([fromBin.encode(prompts, ['hello, world!']), encoder.encode(prompts, ['hello, world!'])]);
+    assert.deepEqual([...(a.hidden.data as Float32Array)], [...(b.hidden.data as Float32Array)]);
+    assert.deepEqual([...(a.pooled.data as Float32Array)], [...(b.pooled.data as Float32Array)]);
+    assertRow(a.hidden.data as Float32Array, 0, refHidden, 0, T * D, 'hidden from pytorch_model.bin');
+  } finally {
+    await fromBin.dispose();
+  }
+});
+
+test('a text encoder folder without weights names the files it looked for', () => {
+  assert.throws(() => textEncoderWeightsPath(cacheDir), /no text encoder weights \(model\.safetensors or pytorch_model\.bin\)/);
 });

@@ -6,13 +6,13 @@
 // the batch (kernels may pick other algorithms for other shapes, and the
 // same seed must give the same image however requests are batched), and the
 // empty unconditional prompt is encoded once per process.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cachedModel } from '../../onnx/cache.ts';
 import type { Device, RuntimeTensor } from '../../onnx/runtime.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { ClipTokenizer } from '../../tokenizer/clip-tokenizer.ts';
-import { readSafetensors } from '../../weights/safetensors.ts';
+import { openWeights } from '../../weights/open.ts';
 import type { Precision } from './clip-text.ts';
 import { buildTextEncoderGraph } from './clip-text.ts';
 import type { ClipTextConfig } from './config.ts';
@@ -29,7 +29,7 @@ export interface TextEncoding {
 }
 
 export interface TextEncoderLoadOptions {
-  /** HF `text_encoder/` folder: config.json + model.safetensors. */
+  /** HF `text_encoder/` folder: config.json + model.safetensors or pytorch_model.bin. */
   textEncoderDir: string;
   /** HF `tokenizer/` folder: vocab.json, merges.txt, tokenizer_config.json, special_tokens_map.json. */
   tokenizerDir: string;
@@ -47,6 +47,20 @@ export interface TextEncoderLoadOptions {
   cacheDir?: string;
   /** Encoded texts kept in memory (default 64; SD-2.1: 0.3 MB each). */
   cachedTexts?: number;
+}
+
+/**
+ * The weights file in a Hugging Face text_encoder/ folder. Transformers
+ * writes model.safetensors today and pytorch_model.bin (a torch.save zip)
+ * before; STAR's CLIP/text_encoder/ ships the latter. Either is opened by
+ * content through openWeights.
+ */
+export const TEXT_ENCODER_WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
+
+export function textEncoderWeightsPath(dir: string): string {
+  const found = TEXT_ENCODER_WEIGHT_FILES.map((name) => resolve(join(dir, name))).find((path) => existsSync(path));
+  if (!found) throw new Error(`${resolve(dir)}: no text encoder weights (${TEXT_ENCODER_WEIGHT_FILES.join(' or ')})`);
+  return found;
 }
 
 /** One text's encoder outputs and its tokenizer mask. */
@@ -75,7 +89,7 @@ export class TextEncoder {
   static async load(options: TextEncoderLoadOptions): Promise<TextEncoder> {
     const precision = options.precision ?? 'fp32';
     const tokenizer = await ClipTokenizer.fromFiles(options.tokenizerDir);
-    const weightsPath = resolve(join(options.textEncoderDir, 'model.safetensors'));
+    const weightsPath = textEncoderWeightsPath(options.textEncoderDir);
     // The pooled position is the tokenizer's EOS, whatever the config's legacy id says.
     const config = { ...readClipTextConfig(join(options.textEncoderDir, 'config.json')), eosTokenId: tokenizer.eosId };
     if (tokenizer.maxLength > config.maxPositions) {
@@ -86,7 +100,7 @@ export class TextEncoder {
       graph: 'clip-text', weights: weightsPath, size: weights.size, mtime: weights.mtimeMs,
       config, precision, sequenceLength: tokenizer.maxLength,
     };
-    const build = () => buildTextEncoderGraph(readSafetensors(weightsPath), config, { precision, sequenceLength: tokenizer.maxLength });
+    const build = () => buildTextEncoderGraph(openWeights(weightsPath), config, { precision, sequenceLength: tokenizer.maxLength });
     const { modelPath } = cachedModel(key, build, options.cacheDir);
     const session = await Session.create(modelPath, { device: options.device, threads: options.threads, memoryArena: options.memoryArena });
     return new TextEncoder(tokenizer, config, session, options.cachedTexts);
