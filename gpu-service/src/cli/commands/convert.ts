@@ -3,10 +3,7 @@
 // upstream key names; optionally casting float tensors to fp16 or fp32.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { DType } from '../../engine/onnx/dtype.ts';
-import { openWeights } from '../../engine/weights/open.ts';
-import { writeSafetensors } from '../../engine/weights/safetensors.ts';
-import { byteLength } from '../../engine/weights/tensors.ts';
+import { convertToSafetensors } from '../../engine/weights/convert.ts';
 import { choiceOption, UsageError } from '../args.ts';
 import type { CliIo } from '../main.ts';
 
@@ -15,8 +12,6 @@ export const CONVERT_HELP = `usage: star convert <in.pth> <out.safetensors> [opt
   --key PATH        dot path of the state dict inside the checkpoint
                     (STAR generators: trainer.var_wo_ddp; found automatically when omitted)
   --dtype fp16|fp32 cast floating-point tensors (default: keep each tensor's dtype)`;
-
-const FLOATS: readonly DType[] = ['float32', 'float16', 'bfloat16', 'float64'];
 
 export async function convertCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -29,14 +24,10 @@ export async function convertCommand(args: string[], io: CliIo): Promise<number>
   if (!output.endsWith('.safetensors')) throw new UsageError(`the output must be a .safetensors file, got ${output}`);
   if (input === output) throw new UsageError('the output must differ from the input');
   const dtype = choiceOption('dtype', values.dtype, ['fp16', 'fp32'] as const);
-  const target: DType | undefined = dtype === 'fp16' ? 'float16' : dtype === 'fp32' ? 'float32' : undefined;
-  const store = openWeights(input, { key: values.key });
-  const tensors = store.names.map((name) => {
-    const t = store.get(name);
-    return target && FLOATS.includes(t.dtype) ? store.as(name, target) : t;
+  const { tensors, bytes } = convertToSafetensors(input, output, {
+    key: values.key,
+    dtype: dtype === 'fp16' ? 'float16' : dtype === 'fp32' ? 'float32' : undefined,
   });
-  writeSafetensors(output, tensors, { source: input, ...(values.key ? { key: values.key } : {}) });
-  const bytes = tensors.reduce((sum, t) => sum + byteLength(t), 0);
-  io.out(`${output}: ${tensors.length} tensors, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  io.out(`${output}: ${tensors} tensors, ${(bytes / 2 ** 20).toFixed(1)} MiB`);
   return 0;
 }
