@@ -1,12 +1,15 @@
 // The CLI as a user runs it: bin/star.js in a child process.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { contiguousStride, writeTorchSave } from '../engine/testing/torch-save.ts';
+import { STAR_HF_REVISION } from '../engine/models/registry.ts';
+import { contiguousStride, writeTorchSave, writeTorchStateDict } from '../engine/testing/torch-save.ts';
 import { fixturePath } from '../engine/testing/fixtures.ts';
 import { readSafetensors, writeSafetensors } from '../engine/weights/safetensors.ts';
 
@@ -134,8 +137,41 @@ describe('star convert', () => {
 
 describe('star fetch-model', () => {
   it('fails at once offline with a clear message', async () => {
-    const run = await star('fetch-model', 'star-256-d16', '--dir', tmp, '--base-url', 'http://127.0.0.1:9/');
+    const run = await star('fetch-model', 'star-256-d30', '--dir', tmp, '--base-url', 'http://127.0.0.1:9/');
     assert.equal(run.code, 1);
     assert.match(run.stderr, /cannot reach http:\/\/127.0.0.1:9 .*no network\?/);
+  });
+
+  it('lists the published models and the unpublished ones as such, and refuses the latter', async () => {
+    const help = await star('fetch-model', '--help');
+    assert.match(help.stdout, /star-256-d30, star-512-d30, star-1024-d30 \(not published: star-256-d16, star-1024-sampler\)/);
+    assert.match(help.stdout, /trainer\.var_wo_ddp\) are extracted to safetensors/);
+    const run = await star('fetch-model', 'star-1024-sampler', '--dir', tmp, '--base-url', 'http://127.0.0.1:9/');
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /star-1024-sampler is announced upstream but its weights are not published: taocrayon\/STAR has no sampler-head checkpoint/);
+  });
+
+  it('shows a progress bar for the download and the extraction of the generator, then stops at a file that fails its check', async () => {
+    const snapshot = join(tmp, 'hub-snapshot.pth');
+    const weights = new Uint8Array(Float32Array.from({ length: 4096 }, (_, i) => i).buffer);
+    writeTorchStateDict(snapshot, [{ name: 'head.weight', dtype: 'float32', shape: [64, 64], bytes: () => weights }], { at: ['trainer', 'var_wo_ddp'] });
+    const hub = createServer((req, res) => {
+      if (req.url === `/taocrayon/STAR/resolve/${STAR_HF_REVISION}/star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth`) res.end(readFileSync(snapshot));
+      else if (req.url?.endsWith('/vae_ch160v4096z32.pth')) res.end('not the VQVAE');
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
+    try {
+      const dir = join(tmp, 'hub-models');
+      const run = await star('fetch-model', 'star-1024-d30', '--dir', dir, '--base-url', `http://127.0.0.1:${(hub.address() as AddressInfo).port}`);
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, /\[#{24}\] star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth: 0.0 MiB of 0.0 MiB/);
+      assert.match(run.stderr, /\[#{24}\] extracting the generator weights into star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.safetensors: 0.0 MiB of 0.0 MiB/);
+      assert.match(run.stderr, /vae_ch160v4096z32.pth: no source has it — .*offers 13 bytes, not the known 436075834/);
+      assert.deepEqual(readSafetensors(join(dir, 'star-1024-d30/star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.safetensors')).names, ['head.weight']);
+      assert.ok(existsSync(join(dir, 'star-1024-d30/NOTICE')));
+    } finally {
+      hub.close();
+    }
   });
 });

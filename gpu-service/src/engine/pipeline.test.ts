@@ -167,7 +167,7 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   });
 
   it('names the missing model and how to get it', async () => {
-    await assert.rejects(loadPipeline('star-256-d16', { device: 'cpu', modelDir: cacheDir }), /model "star-256-d16" not found .*npx star fetch-model star-256-d16/);
+    await assert.rejects(loadPipeline('star-256-d30', { device: 'cpu', modelDir: cacheDir }), /model "star-256-d30" not found .*npx star fetch-model star-256-d30/);
     await assert.rejects(loadPipeline('no-such-model', { device: 'cpu' }), /known models: star-tiny/);
   });
 });

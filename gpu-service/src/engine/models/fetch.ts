@@ -1,27 +1,43 @@
 // Downloads released weights into a model directory: resumable (each file
 // grows in `<target>.part`, continued with an HTTP Range request), and
-// checksummed (sha256 per file: checked against the registry when it knows
-// the value, otherwise recorded in checksums.json on first download and
-// verified on every later run). Sources are tried in order (a 404 moves to
-// the next); a network failure stops at once with a message that says so.
+// checked (the size when the registry knows it, before and after the
+// download; the sha256 against the registry's full or partial sum, and
+// against checksums.json, where the first download records every sum).
+// Sources are tried in order (a 404 moves to the next); a network failure
+// stops at once with a message that says so. A training snapshot is
+// downloaded, its generator state dict extracted to safetensors, and the
+// snapshot removed.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { convertToSafetensors } from '../weights/convert.ts';
+import { writeNotice } from './notice.ts';
 import type { RemoteFile, RemoteSource } from './registry.ts';
 import { MANIFEST_FILE, releasedFiles, releasedManifest, releasedModel, TINY_MODEL_NAME } from './registry.ts';
 
 export const CHECKSUMS_FILE = 'checksums.json';
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 
+export interface FetchProgress {
+  /** Path inside the model directory. */
+  file: string;
+  /** Downloading `file`, or extracting the generator into it from a snapshot. */
+  stage: 'download' | 'extract';
+  /** Bytes done so far (for a download: on disk, including a resumed part). */
+  bytes: number;
+  total: number | undefined;
+}
+
 export interface FetchOptions {
   /** Base URL of the Hugging Face hub (default $HF_ENDPOINT or https://huggingface.co). */
   baseUrl?: string;
   /** Bearer token for gated repositories (default $HF_TOKEN). */
   token?: string;
-  /** Progress per file: bytes on disk so far and the total when known. */
-  onProgress?: (file: string, bytes: number, total: number | undefined) => void;
+  onProgress?: (progress: FetchProgress) => void;
   /** Milliseconds to wait for a response's headers (default 30 s). */
   connectTimeoutMs?: number;
+  /** Keep a training snapshot after its generator is extracted (default: remove it; it holds optimizer state too). */
+  keepSnapshot?: boolean;
 }
 
 export interface FetchedFile {
@@ -31,51 +47,129 @@ export interface FetchedFile {
   /** false when the file was already complete and its checksum matched. */
   downloaded: boolean;
   source?: string;
+  /** Set when `target` was extracted from a training snapshot just now. */
+  extracted?: { from: string; key: string; tensors: number; snapshotBytes: number; snapshotKept: boolean };
 }
 
 /** Raised when the hub cannot be reached at all (offline, DNS, refused). */
 export class NetworkError extends Error {}
 
-/** Downloads every file of a released model into `<modelsDir>/<name>` and writes its model.json. */
+/**
+ * Downloads every file of a published model into `<modelsDir>/<name>`,
+ * writing its NOTICE first (the licences bind from the first byte) and its
+ * model.json last.
+ */
 export async function fetchModel(name: string, modelsDir: string, options: FetchOptions = {}): Promise<{ dir: string; files: FetchedFile[] }> {
   if (name === TINY_MODEL_NAME) throw new Error('star-tiny ships inside the repository (gpu-service/models/star-tiny); there is nothing to download');
   const model = releasedModel(name);
+  const remote = releasedFiles(model);
   const dir = join(modelsDir, name);
-  const files = await fetchFiles(dir, releasedFiles(model), options);
+  mkdirSync(dir, { recursive: true });
+  writeNotice(dir, name, remote);
+  const files = await fetchFiles(dir, remote, options);
   writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(releasedManifest(model), null, 2) + '\n');
   return { dir, files };
 }
 
 export async function fetchFiles(dir: string, files: readonly RemoteFile[], options: FetchOptions = {}): Promise<FetchedFile[]> {
   mkdirSync(dir, { recursive: true });
-  const checksumsPath = join(dir, CHECKSUMS_FILE);
-  const checksums: Record<string, string> = existsSync(checksumsPath) ? JSON.parse(readFileSync(checksumsPath, 'utf8')) : {};
-  const saveChecksums = () => writeFileSync(checksumsPath, JSON.stringify(checksums, null, 2) + '\n');
+  const checksums = new Checksums(join(dir, CHECKSUMS_FILE));
   const results: FetchedFile[] = [];
-  for (const file of files) {
-    const target = join(dir, file.target);
-    const expected = file.sha256 ?? checksums[file.target];
-    if (existsSync(target)) {
-      const sha256 = await hashFile(target);
-      if (expected && sha256 !== expected) {
-        throw new Error(`${target}: sha256 ${sha256} does not match the recorded ${expected}; the file is corrupt — delete it and run fetch-model again`);
-      }
-      checksums[file.target] = sha256;
-      saveChecksums();
-      results.push({ target: file.target, sha256, bytes: statSync(target).size, downloaded: false });
-      continue;
-    }
-    const { sha256, bytes, source } = await download(file, target, options);
-    if (expected && sha256 !== expected) {
-      renameSync(`${target}.part`, `${target}.bad`);
-      throw new Error(`${file.target}: downloaded sha256 ${sha256} does not match ${expected} (kept as ${target}.bad)`);
-    }
-    renameSync(`${target}.part`, target);
-    checksums[file.target] = sha256;
-    saveChecksums();
-    results.push({ target: file.target, sha256, bytes, downloaded: true, source });
-  }
+  for (const file of files) results.push(file.extract ? await fetchAndExtract(dir, file, file.extract, checksums, options) : await fetchFile(dir, file, checksums, options));
   return results;
+}
+
+/** checksums.json: the sha256 of every file fetched into a directory, saved after each change. */
+class Checksums {
+  private readonly path: string;
+  private readonly sums: Record<string, string>;
+  constructor(path: string) {
+    this.path = path;
+    this.sums = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : {};
+  }
+  get(target: string): string | undefined {
+    return this.sums[target];
+  }
+  set(target: string, sha256: string): void {
+    this.sums[target] = sha256;
+    writeFileSync(this.path, JSON.stringify(this.sums, null, 2) + '\n');
+  }
+}
+
+async function fetchFile(dir: string, file: RemoteFile, checksums: Checksums, options: FetchOptions): Promise<FetchedFile> {
+  const target = join(dir, file.target);
+  if (existsSync(target)) {
+    const bytes = statSync(target).size;
+    const wrongSize = sizeProblem(bytes, file.bytes);
+    if (wrongSize) throw corrupt(target, wrongSize);
+    const sha256 = await hashFile(target);
+    const wrongSum = digestProblem(sha256, file.sha256, checksums.get(file.target));
+    if (wrongSum) throw corrupt(target, wrongSum);
+    checksums.set(file.target, sha256);
+    return { target: file.target, sha256, bytes, downloaded: false };
+  }
+  const { sha256, bytes, source } = await download(file, target, options);
+  const problem = sizeProblem(bytes, file.bytes) ?? digestProblem(sha256, file.sha256, checksums.get(file.target));
+  if (problem) {
+    renameSync(`${target}.part`, `${target}.bad`);
+    throw new Error(`${file.target}: downloaded ${problem} (kept as ${target}.bad)`);
+  }
+  renameSync(`${target}.part`, target);
+  checksums.set(file.target, sha256);
+  return { target: file.target, sha256, bytes, downloaded: true, source };
+}
+
+/**
+ * A training snapshot: when its extracted weights are here (and match their
+ * recorded sum) there is nothing to do; otherwise fetch the snapshot, write
+ * the state dict at `key` to `to` (through a .part file), record its sum
+ * and remove the snapshot unless asked to keep it.
+ */
+async function fetchAndExtract(dir: string, file: RemoteFile, extract: { key: string; to: string }, checksums: Checksums, options: FetchOptions): Promise<FetchedFile> {
+  const out = join(dir, extract.to);
+  if (existsSync(out)) {
+    const sha256 = await hashFile(out);
+    const problem = digestProblem(sha256, undefined, checksums.get(extract.to));
+    if (problem) throw corrupt(out, problem);
+    checksums.set(extract.to, sha256);
+    return { target: extract.to, sha256, bytes: statSync(out).size, downloaded: false };
+  }
+  const snapshot = await fetchFile(dir, file, checksums, options);
+  const part = `${out}.part`;
+  const { tensors } = convertToSafetensors(join(dir, file.target), part, {
+    key: extract.key,
+    onProgress: (bytes, total) => options.onProgress?.({ file: extract.to, stage: 'extract', bytes, total }),
+  });
+  renameSync(part, out);
+  const sha256 = await hashFile(out);
+  checksums.set(extract.to, sha256);
+  const snapshotKept = options.keepSnapshot === true;
+  if (!snapshotKept) rmSync(join(dir, file.target));
+  return {
+    target: extract.to, sha256, bytes: statSync(out).size, downloaded: snapshot.downloaded, source: snapshot.source,
+    extracted: { from: file.target, key: extract.key, tensors, snapshotBytes: snapshot.bytes, snapshotKept },
+  };
+}
+
+function corrupt(path: string, problem: string): Error {
+  return new Error(`${path}: ${problem}; the file is corrupt — delete it and run fetch-model again`);
+}
+
+function sizeProblem(bytes: number, known: number | undefined): string | undefined {
+  return known !== undefined && bytes !== known ? `size ${bytes} bytes is not the known ${known}` : undefined;
+}
+
+/** Checks a sum against the registry's (full, or `prefix…suffix`) and the one recorded on first download. */
+function digestProblem(sha256: string, known: string | undefined, recorded: string | undefined): string | undefined {
+  if (known !== undefined && !digestMatches(sha256, known)) return `sha256 ${sha256} does not match the known ${known}`;
+  if (recorded !== undefined && sha256 !== recorded) return `sha256 ${sha256} does not match the recorded ${recorded}`;
+  return undefined;
+}
+
+export function digestMatches(sha256: string, known: string): boolean {
+  const [prefix, suffix] = known.split('…');
+  if (suffix === undefined) return sha256 === known;
+  return sha256.startsWith(prefix) && sha256.endsWith(suffix);
 }
 
 export function sourceUrl(baseUrl: string, source: RemoteSource): string {
@@ -123,6 +217,11 @@ async function download(file: RemoteFile, target: string, options: FetchOptions)
       bytes = have;
     }
     const total = contentTotal(response, resumed ? have : 0);
+    if (file.bytes !== undefined && total !== undefined && total !== file.bytes) {
+      await response.body?.cancel();
+      failures.push(`${url}: offers ${total} bytes, not the known ${file.bytes}`);
+      continue;
+    }
     const fd = openSync(part, resumed ? 'a' : 'w');
     try {
       if (!resumed) ftruncateSync(fd, 0);
@@ -131,7 +230,7 @@ async function download(file: RemoteFile, target: string, options: FetchOptions)
         writeSync(fd, chunk);
         hash.update(chunk);
         bytes += chunk.byteLength;
-        options.onProgress?.(file.target, bytes, total);
+        options.onProgress?.({ file: file.target, stage: 'download', bytes, total });
       }
     } catch (err) {
       throw new NetworkError(`${file.target}: download interrupted at ${bytes} bytes (${(err as Error).message}); run fetch-model again to resume`, { cause: err });
@@ -143,8 +242,7 @@ async function download(file: RemoteFile, target: string, options: FetchOptions)
     }
     return { sha256: hash.digest('hex'), bytes, source: url };
   }
-  const note = file.uncertain ? ` (${file.uncertain})` : '';
-  throw new Error(`${file.target}: no source has it — ${failures.join('; ')}${note}`);
+  throw new Error(`${file.target}: no source has it — ${failures.join('; ')}`);
 }
 
 function contentTotal(response: Response, offset: number): number | undefined {
