@@ -2,7 +2,7 @@
 // run `npm run gen-schemas -w edge`. edge/test/schemas.test.ts fails when this file is stale.
 import { z } from 'zod';
 
-export const ModelId = z.string().regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$"));
+export const ModelId = z.string().max(64).regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$"));
 export type ModelId = z.infer<typeof ModelId>;
 
 export const Seed = z.number().int().min(0).max(4294967295);
@@ -24,32 +24,40 @@ export const JobStatus = z.enum(["queued","running","succeeded","failed","cancel
 export type JobStatus = z.infer<typeof JobStatus>;
 
 export const GenerationRequest = z.strictObject({
-  model: z.string().regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).optional(),
+  model: z.string().max(64).regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).optional(),
   prompt: z.string().min(1).max(2000),
   negative_prompt: z.string().max(2000).optional(),
   n: z.number().int().min(1).max(4).default(1),
   seed: z.number().int().min(0).max(4294967295).optional(),
   cfg: z.number().min(0).max(20).default(4.5),
-  top_k: z.number().int().min(1).default(900),
+  top_k: z.number().int().min(1).max(1000000).default(900),
   top_p: z.number().gt(0).max(1).default(0.95),
   more_smooth: z.boolean().default(false),
   output_format: z.enum(["png","webp","jpeg"]).default("png"),
   response_format: z.enum(["url","b64_json"]).default("url"),
+  png_metadata: z.boolean().default(true),
+  private: z.boolean().default(false),
+  size: z.string().max(32).optional(),
+  user: z.string().max(256).optional(),
+  quality: z.enum(["auto","standard","hd","low","medium","high"]).optional(),
+  style: z.enum(["vivid","natural"]).optional(),
 });
 export type GenerationRequest = z.infer<typeof GenerationRequest>;
 
 export const JobCreateRequest = z.strictObject({
-  model: z.string().regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).optional(),
+  model: z.string().max(64).regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).optional(),
   prompt: z.string().min(1).max(2000),
   negative_prompt: z.string().max(2000).optional(),
   n: z.number().int().min(1).max(4).default(1),
   seed: z.number().int().min(0).max(4294967295).optional(),
   cfg: z.number().min(0).max(20).default(4.5),
-  top_k: z.number().int().min(1).default(900),
+  top_k: z.number().int().min(1).max(1000000).default(900),
   top_p: z.number().gt(0).max(1).default(0.95),
   more_smooth: z.boolean().default(false),
   output_format: z.enum(["png","webp","jpeg"]).default("png"),
   response_format: z.enum(["url","b64_json"]).default("url"),
+  png_metadata: z.boolean().default(true),
+  private: z.boolean().default(false),
   webhook_url: z.url().max(2048).regex(new RegExp("^https://")).optional(),
 });
 export type JobCreateRequest = z.infer<typeof JobCreateRequest>;
@@ -105,6 +113,12 @@ export const Problem = z.object({
   request_id: z.string(),
   errors: z.array(FieldError).optional(),
   retry_after: z.number().int().min(0).optional(),
+  error: z.object({
+  message: z.string(),
+  type: z.enum(["invalid_request_error","authentication_error","permission_error","not_found_error","conflict_error","rate_limit_error","server_error"]),
+  code: z.string(),
+  param: z.string().optional(),
+}).optional(),
 });
 export type Problem = z.infer<typeof Problem>;
 

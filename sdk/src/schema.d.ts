@@ -182,6 +182,36 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/images/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a private image
+         * @description Deletes an image created with `private: true` by this API key: its
+         *     bytes are removed from storage and from this location's cache, and its
+         *     URL answers `404` from then on (other Cloudflare locations may serve a
+         *     copy they cached until it falls out of their cache). Asking for the
+         *     same image again generates it afresh.
+         *
+         *     Shared images (the default) cannot be deleted: their content address is
+         *     the same for every customer who asks for the same parameters, so
+         *     deleting one would break other customers' permanent URLs. That answers
+         *     `403`; to have a shared image removed, write to support with its key.
+         *     Another key's private image, or no image, answers `404`.
+         */
+        delete: operations["deleteImage"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/render": {
         parameters: {
             query?: never;
@@ -291,6 +321,30 @@ export interface components {
              * @enum {string}
              */
             response_format?: "url" | "b64_json";
+            /**
+             * @description Write the prompt and parameters into PNG `tEXt` chunks (`parameters`, `seed`, `model`, `Software`). `false` gives a PNG without them, at its own URL. WebP and JPEG never carry them.
+             * @default true
+             */
+            png_metadata?: boolean;
+            /**
+             * @description Key the image's content address by this API key, so that no other key can hit it in the shared cache or derive its URL; only a private image can be deleted (`DELETE /v1/images/{key}`). By default images are shared across every customer (see "Determinism and caching" above).
+             * @default false
+             */
+            private?: boolean;
+            /** @description OpenAI compatibility: `WIDTHxHEIGHT`. Only the model's native size is accepted (`64x64` for star-tiny, `256x256`, `512x512` or `1024x1024` for the released models); any other is a 400 that lists it. Omitted: the native size. */
+            size?: string;
+            /** @description OpenAI compatibility: an id of your end user. Accepted and ignored: not stored, logged or hashed. */
+            user?: string;
+            /**
+             * @description OpenAI compatibility: accepted and ignored (STAR has one quality per model).
+             * @enum {string}
+             */
+            quality?: "auto" | "standard" | "hd" | "low" | "medium" | "high";
+            /**
+             * @description OpenAI compatibility: accepted and ignored.
+             * @enum {string}
+             */
+            style?: "vivid" | "natural";
         };
         /** @description A `GenerationRequest` plus an optional webhook. */
         JobCreateRequest: {
@@ -338,6 +392,16 @@ export interface components {
              * @enum {string}
              */
             response_format?: "url" | "b64_json";
+            /**
+             * @description Write the prompt and parameters into PNG `tEXt` chunks (`parameters`, `seed`, `model`, `Software`). `false` gives a PNG without them, at its own URL. WebP and JPEG never carry them.
+             * @default true
+             */
+            png_metadata?: boolean;
+            /**
+             * @description Key the image's content address by this API key, so that no other key can hit it in the shared cache or derive its URL; only a private image can be deleted (`DELETE /v1/images/{key}`). By default images are shared across every customer (see "Determinism and caching" above).
+             * @default false
+             */
+            private?: boolean;
             /**
              * Format: uri
              * @description An https URL that receives a `POST` with the terminal `Job` as JSON.
@@ -511,6 +575,20 @@ export interface components {
             errors?: components["schemas"]["FieldError"][];
             /** @description Seconds to wait, as in `Retry-After` (`rate_limited`, `gpu_unavailable`). */
             retry_after?: number;
+            /** @description The same error in OpenAI's shape, so that OpenAI client libraries show it (they read only this member). */
+            error?: {
+                /** @description Same as `detail`. */
+                message: string;
+                /**
+                 * @description OpenAI's error category for the status.
+                 * @enum {string}
+                 */
+                type: "invalid_request_error" | "authentication_error" | "permission_error" | "not_found_error" | "conflict_error" | "rate_limit_error" | "server_error";
+                /** @description The problem's name: the last segment of `type` (`invalid_request`, `rate_limited`, ...). */
+                code: string;
+                /** @description The first invalid field (`invalid_request` with `errors` only). */
+                param?: string;
+            };
         };
         Health: {
             /** @enum {string} */
@@ -1346,6 +1424,39 @@ export interface operations {
             500: components["responses"]["Internal"];
         };
     };
+    deleteImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The image's content key.
+                 * @example ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb
+                 */
+                key: components["schemas"]["ImageKey"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The image is deleted. */
+            204: {
+                headers: {
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    RateLimit: components["headers"]["RateLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["RateLimited"];
+            500: components["responses"]["Internal"];
+        };
+    };
     renderImage: {
         parameters: {
             query: {
@@ -1368,6 +1479,16 @@ export interface operations {
                 /** @example png */
                 format?: components["schemas"]["OutputFormat"];
                 /**
+                 * @description Write the prompt and parameters into the PNG's text chunks. Off by default here (unlike the JSON API), because render URLs are made to be embedded in public pages.
+                 * @example false
+                 */
+                png_metadata?: boolean;
+                /**
+                 * @description As `private` in `GenerationRequest`; the URL's key id is the owner.
+                 * @example false
+                 */
+                private?: boolean;
+                /**
                  * @description Key id, the first 16 hex characters of SHA-256(API key).
                  * @example edc0244907453860
                  */
@@ -1386,6 +1507,11 @@ export interface operations {
             header?: {
                 /** @example "ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb" */
                 "If-None-Match"?: components["parameters"]["If-None-Match"];
+                /**
+                 * @description One byte range (`bytes=start-end`, `bytes=start-` or `bytes=-suffix`).
+                 * @example bytes=0-1023
+                 */
+                Range?: components["parameters"]["Range"];
             };
             path?: never;
             cookie?: never;
@@ -1411,6 +1537,24 @@ export interface operations {
                     "image/jpeg": string;
                 };
             };
+            /** @description The requested byte range (single `Range`, as for `GET /v1/images/{key}.{ext}`). */
+            206: {
+                headers: {
+                    /** @example bytes 0-1023/48213 */
+                    "Content-Range"?: string;
+                    "Content-Location"?: string;
+                    ETag: components["headers"]["ETag"];
+                    "Cache-Control": components["headers"]["Cache-Control-Immutable"];
+                    "Accept-Ranges": components["headers"]["Accept-Ranges"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/png": string;
+                    "image/webp": string;
+                    "image/jpeg": string;
+                };
+            };
             /** @description `If-None-Match` matched; no body. */
             304: {
                 headers: {
@@ -1424,6 +1568,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             403: components["responses"]["Forbidden"];
+            416: components["responses"]["RangeNotSatisfiable"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
             502: components["responses"]["GenerationFailed"];
