@@ -223,7 +223,7 @@ describe('generation and caching', () => {
 
   test('the content key is the HMAC of the canonical parameters', async () => {
     const body = (await (await generate({ prompt: 'keyed', seed: 9, cfg: 3, output_format: 'webp' })).json()) as GenerationBody;
-    const params: GenerationParams = { model: 'star-tiny', prompt: 'keyed', negative_prompt: '', n: 1, seed: 9, cfg: 3, top_k: 900, top_p: 0.95, more_smooth: false, format: 'webp' };
+    const params: GenerationParams = { model: 'star-tiny', prompt: 'keyed', negative_prompt: '', n: 1, seed: 9, cfg: 3, top_k: 900, top_p: 0.95, more_smooth: false, format: 'webp', png_metadata: true };
     assert.equal(body.data[0].key, await contentKey(SIGNING_KEY, params, 9));
     assert.equal(body.data[0].content_type, 'image/webp');
   });
@@ -273,7 +273,7 @@ describe('GPU failures store nothing and charge nothing', () => {
       const prompt = `failure ${mode}`;
       const body = await problemOf(await generate({ prompt, seed: 1 }, failingKey), status, name);
       if (mode === 'busy') assert.equal(body.retry_after, 7);
-      const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png' };
+      const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png', png_metadata: true };
       const imageKey = await contentKey(SIGNING_KEY, params, 1);
       assert.equal((await worker.fetch(`/v1/images/${imageKey}.png`)).status, 404, 'no partial image stored');
       const models = await worker.fetch('/v1/models', { headers: bearer(failingKey) });
@@ -291,7 +291,7 @@ describe('coalescing across isolates (GenerationLock)', () => {
     release(owner: string, outcome: 'stored' | 'failed'): Promise<void>;
   }
   async function lockFor(prompt: string, seed: number): Promise<{ imageKey: string; lock: LockStub }> {
-    const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png' };
+    const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png', png_metadata: true };
     const imageKey = await contentKey(SIGNING_KEY, params, seed);
     const ns = await worker.mf.getDurableObjectNamespace('GENERATION_LOCKS');
     return { imageKey, lock: ns.get(ns.idFromName(imageKey)) as unknown as LockStub };

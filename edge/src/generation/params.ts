@@ -13,9 +13,13 @@ export interface GenerationParams {
   top_p: number;
   more_smooth: boolean;
   format: ImageFormat;
+  /** PNG only: the prompt and parameters in tEXt chunks. */
+  png_metadata: boolean;
+  /** The key id of the API key that owns the image (`private: true`); shared images have none. */
+  owner?: string;
 }
 
-export const DEFAULTS = { n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png' } as const;
+export const DEFAULTS = { n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png', png_metadata: true } as const;
 
 
 /** Prompts are hashed and sent as Unicode NFC with surrounding whitespace removed. */
@@ -33,20 +37,25 @@ export function canonicalJson(value: Record<string, string | number | boolean>):
   return JSON.stringify(Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]])));
 }
 
-/** The cache identity of one image: hex HMAC-SHA256(secret, canonical JSON of everything that shapes it). */
+/**
+ * The cache identity of one image: hex HMAC-SHA256(secret, canonical JSON of everything that
+ * shapes it, and of its owner when it is private). The two privacy fields enter only when they
+ * differ from the default, so the keys (and URLs) of every image made before them stay the same;
+ * `png_metadata` only for PNG, the one format whose bytes it changes.
+ */
 export function contentKey(secret: string, params: GenerationParams, seed: number): Promise<string> {
-  return hmacSha256Hex(
-    secret,
-    canonicalJson({
-      model: params.model,
-      prompt: params.prompt,
-      negative_prompt: params.negative_prompt,
-      cfg: params.cfg,
-      top_k: params.top_k,
-      top_p: params.top_p,
-      more_smooth: params.more_smooth,
-      seed,
-      format: params.format,
-    }),
-  );
+  const identity: Record<string, string | number | boolean> = {
+    model: params.model,
+    prompt: params.prompt,
+    negative_prompt: params.negative_prompt,
+    cfg: params.cfg,
+    top_k: params.top_k,
+    top_p: params.top_p,
+    more_smooth: params.more_smooth,
+    seed,
+    format: params.format,
+  };
+  if (params.format === 'png' && params.png_metadata === false) identity.png_metadata = false;
+  if (params.owner !== undefined) identity.owner = params.owner;
+  return hmacSha256Hex(secret, canonicalJson(identity));
 }

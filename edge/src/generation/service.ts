@@ -101,13 +101,14 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
       more_smooth: params.more_smooth,
       output_format: params.format,
       preview: options.preview ?? false,
+      png_metadata: params.png_metadata !== false,
     },
     { signal: options.signal, onEvent: options.onEvent, requestId: deps.requestId, log: deps.log },
   );
   // Every image is complete and validated before the first byte is stored.
   await Promise.all(
     result.images.map((image, i) =>
-      storeImage(deps.env, { key: keys[i], format: params.format, seed: image.seed, width: result.width, height: result.height, model: params.model, size: image.bytes.byteLength, bytes: image.bytes }),
+      storeImage(deps.env, { key: keys[i], format: params.format, seed: image.seed, width: result.width, height: result.height, model: params.model, size: image.bytes.byteLength, bytes: image.bytes }, params.owner),
     ),
   );
   return result;

@@ -42,9 +42,10 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   return parsed.data;
 }
 
-export type ParsedRequest = Pick<GenerationRequest, 'model' | 'prompt' | 'negative_prompt' | 'n' | 'seed' | 'cfg' | 'top_k' | 'top_p' | 'more_smooth' | 'output_format'>;
+export type ParsedRequest = Pick<GenerationRequest, 'model' | 'prompt' | 'negative_prompt' | 'n' | 'seed' | 'cfg' | 'top_k' | 'top_p' | 'more_smooth' | 'output_format' | 'png_metadata' | 'private'>;
 
-export function toParams(request: ParsedRequest, config: Config): GenerationParams {
+/** `kid` is the calling API key's id: the owner of the image when the request is private. */
+export function toParams(request: ParsedRequest, config: Config, kid: string): GenerationParams {
   const model = request.model ?? config.defaultModel;
   if (!findModel(model)) throw invalid(`Unknown model "${model}"; see GET /v1/models`, [{ path: 'model', message: 'unknown model' }]);
   return {
@@ -58,5 +59,7 @@ export function toParams(request: ParsedRequest, config: Config): GenerationPara
     top_p: request.top_p,
     more_smooth: request.more_smooth,
     format: request.output_format,
+    png_metadata: request.png_metadata,
+    ...(request.private ? { owner: kid } : {}),
   };
 }

@@ -4,6 +4,8 @@ import { CONTENT_TYPES, type ImageFormat } from '../generation/formats.ts';
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+const FORMATS = Object.keys(CONTENT_TYPES) as ImageFormat[];
+
 export interface ImageMeta {
   key: string;
   format: ImageFormat;
@@ -51,12 +53,31 @@ export async function findImage(env: Bindings, key: string, format: ImageFormat,
   return meta ? { ...meta, bytes } : null;
 }
 
-/** Stores one complete, validated image. Its key never changes meaning, so overwriting is harmless. */
-export async function storeImage(env: Bindings, image: ImageMeta & { bytes: Uint8Array }): Promise<void> {
+/** Stores one complete, validated image. Its key never changes meaning, so overwriting is harmless.
+ *  `owner` is the key id of a private image's API key (the one allowed to delete it). */
+export async function storeImage(env: Bindings, image: ImageMeta & { bytes: Uint8Array }, owner?: string): Promise<void> {
+  const customMetadata: Record<string, string> = { seed: String(image.seed), width: String(image.width), height: String(image.height), model: image.model };
+  if (owner !== undefined) customMetadata.owner = owner;
   await env.IMAGES.put(objectKey(image.key, image.format), image.bytes, {
     httpMetadata: { contentType: CONTENT_TYPES[image.format], cacheControl: IMMUTABLE },
-    customMetadata: { seed: String(image.seed), width: String(image.width), height: String(image.height), model: image.model },
+    customMetadata,
   });
+}
+
+/** A stored image by key alone (a content key names one format): its format and private owner. */
+export async function findStoredKey(env: Bindings, key: string): Promise<{ format: ImageFormat; owner?: string } | null> {
+  const heads = await Promise.all(FORMATS.map((format) => env.IMAGES.head(objectKey(key, format))));
+  const index = heads.findIndex((head) => head !== null);
+  if (index < 0) return null;
+  const owner = heads[index]!.customMetadata?.owner;
+  return { format: FORMATS[index], ...(owner !== undefined ? { owner } : {}) };
+}
+
+/** Removes an image from R2 and from this location's Cache API. */
+export async function deleteImage(env: Bindings, key: string, format: ImageFormat, cacheUrl: string): Promise<void> {
+  await env.IMAGES.delete(objectKey(key, format));
+  const cache = await edgeCache();
+  await cache?.delete(cacheUrl).catch(() => false);
 }
 
 export function imageHeaders(meta: ImageMeta): Headers {

@@ -10,7 +10,7 @@ import { noteLimitStatus } from '../middleware/rate-limit/index.ts';
 
 export const generations = new Hono<AppEnv>().post('/', async (c) => {
   const request = validate(GenerationRequest, await readJson(c.req.raw));
-  const params = toParams(request, c.get('config'));
+  const params = toParams(request, c.get('config'), c.get('apiKey').kid);
   const outcome = await generate(depsFor(c), params, {
     needBytes: request.response_format === 'b64_json',
     onLimitStatus: (status) => noteLimitStatus(c, status),

@@ -52,7 +52,7 @@ export const jobs = new Hono<AppEnv>()
     if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > 255)) {
       throw invalid('Idempotency-Key must be 1 to 255 characters', [{ path: 'Idempotency-Key', message: 'length must be 1..255' }]);
     }
-    const params = toParams(request, config);
+    const params = toParams(request, config, apiKey.kid);
     const idempotency = durableIdempotencyStore(c.env, apiKey.kid);
     if (idempotencyKey !== undefined) {
       const fingerprint = await requestFingerprint(request);

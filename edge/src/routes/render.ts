@@ -18,6 +18,7 @@ import { matchesEtag } from '../images/http.ts';
 
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const RENAMED: Record<string, string> = { format: 'output_format' };
+const BOOLEANS = new Set(['more_smooth', 'png_metadata', 'private']);
 
 function verifySignature(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -40,12 +41,13 @@ function verifySignature(): MiddlewareHandler<AppEnv> {
 
 /** Query strings → the GenerationRequest shape; the generated schema does the validation. */
 function requestFromQuery(url: URL): Record<string, unknown> {
-  const body: Record<string, unknown> = { seed: 0 };
+  // Render URLs end up in public pages: no prompt in the PNG unless the URL asks for it.
+  const body: Record<string, unknown> = { seed: 0, png_metadata: false };
   for (const [name, value] of url.searchParams) {
     if (name === 'kid' || name === 'exp' || name === 'sig') continue;
     const field = RENAMED[name] ?? name;
     if (field === 'seed' || field === 'cfg' || field === 'top_k' || field === 'top_p') body[field] = NUMBER.test(value) ? Number(value) : value;
-    else if (field === 'more_smooth') body[field] = value === 'true' ? true : value === 'false' ? false : value;
+    else if (BOOLEANS.has(field)) body[field] = value === 'true' ? true : value === 'false' ? false : value;
     else body[field] = value;
   }
   return body;
@@ -54,7 +56,7 @@ function requestFromQuery(url: URL): Record<string, unknown> {
 export const render = new Hono<AppEnv>().get('/', verifySignature(), rateLimit(), async (c) => {
   const url = new URL(c.req.url);
   const request = validate(GenerationRequest, requestFromQuery(url));
-  const params = toParams({ ...request, n: 1 }, c.get('config'));
+  const params = toParams({ ...request, n: 1 }, c.get('config'), c.get('apiKey').kid);
   const key = await contentKey(c.get('config').contentKeySecret, params, params.seed);
   const location = url.origin + imagePath(key, params.format);
   if (matchesEtag(c.req.header('If-None-Match'), etagOf(key))) {

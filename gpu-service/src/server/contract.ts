@@ -26,6 +26,8 @@ export function generateRequestSchema(maxImages: number) {
     more_smooth: z.boolean().default(false),
     output_format: z.enum(OUTPUT_FORMATS).default('png'),
     preview: z.boolean().default(false),
+    /** PNG only: write the generation parameters into tEXt chunks. */
+    png_metadata: z.boolean().default(true),
   });
 }
 export type GenerateBody = z.infer<ReturnType<typeof generateRequestSchema>>;

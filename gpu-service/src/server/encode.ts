@@ -20,7 +20,8 @@ function fromRaw(image: RgbImage) {
   return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
-export async function encodeImage(image: RgbImage, format: OutputFormat, parameters?: GenerationParameters): Promise<Buffer> {
+/** `parameters` go into a PNG's tEXt chunks; `false` (the request's png_metadata) leaves them out. */
+export async function encodeImage(image: RgbImage, format: OutputFormat, parameters?: GenerationParameters | false): Promise<Buffer> {
   switch (format) {
     case 'rgb':
       return Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength);

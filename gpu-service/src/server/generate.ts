@@ -45,7 +45,7 @@ async function responseBody(body: GenerateBody, info: ModelInfo, job: JobResult,
   const images = await Promise.all(
     job.images.map(async (image, i) => {
       const seed = body.seeds[i];
-      const bytes = await encodeImage(image, body.output_format, {
+      const bytes = await encodeImage(image, body.output_format, body.png_metadata && {
         model: body.model,
         prompt: body.prompt,
         negative_prompt: body.negative_prompt,
