@@ -123,6 +123,18 @@ describe('generation', () => {
     });
   });
 
+  it('png_metadata: false gives the same pixels in a PNG without any text chunk', async () => {
+    const answers = await Promise.all([true, false].map(async (png_metadata) => {
+      const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [9], png_metadata }));
+      assert.equal(response.status, 200);
+      return Buffer.from(generateResponseSchema.parse(await response.json()).images[0].b64, 'base64');
+    }));
+    assert.ok(Object.keys(readPngText(answers[0])).length > 0);
+    assert.deepEqual(readPngText(answers[1]), {});
+    const [withText, without] = await Promise.all(answers.map((png) => sharp(png).raw().toBuffer()));
+    assert.ok(withText.equals(without));
+  });
+
   it('takes any Unicode prompt and keeps it exactly in the PNG parameters', async () => {
     const prompt = 'un renard 🦊 dans la neige — 雪の中の狐 "quoted"';
     const response = await signedPost(service.url, GENERATE_PATH, generateBody({ prompt }));
