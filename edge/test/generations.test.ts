@@ -26,6 +26,7 @@ interface ProblemBody {
   request_id: string;
   errors?: { path: string; message: string }[];
   retry_after?: number;
+  error: { message: string; type: string; code: string; param?: string };
 }
 
 async function generate(body: unknown, apiKey = key): Promise<Response> {
@@ -39,6 +40,9 @@ async function problemOf(response: Response, status: number, name: string): Prom
   assert.equal(body.type, `https://star-api.dev/problems/${name}`);
   assert.equal(body.status, status);
   assert.equal(body.request_id, response.headers.get('X-Request-Id'));
+  assert.equal(body.error.message, body.detail, 'OpenAI clients show error.message');
+  assert.equal(body.error.code, name);
+  assert.equal(body.error.param, body.errors?.[0].path);
   assert.doesNotMatch(JSON.stringify(body), /\\n\s+at |\.ts:\d+/, 'no stack trace');
   return body;
 }
@@ -124,6 +128,14 @@ describe('validation', () => {
     assert.deepEqual(paths, ['cfg', 'n', 'prompt', 'top_p']);
   });
 
+  test('a value past a bound the GPU also enforces → 400 naming the field, before any GPU call', async () => {
+    gpu.reset();
+    const body = await problemOf(await generate({ prompt: 'a fox', top_k: 1_000_001 }), 400, 'invalid_request');
+    assert.deepEqual(body.errors?.map((error) => error.path), ['top_k']);
+    assert.equal(body.error.type, 'invalid_request_error');
+    assert.equal(gpu.calls, 0);
+  });
+
   test('unknown fields are rejected (the schema is closed)', async () => {
     const body = await problemOf(await generate({ prompt: 'a fox', steps: 50 }), 400, 'invalid_request');
     assert.ok(body.errors?.length);
@@ -158,6 +170,30 @@ describe('validation', () => {
   test('a non-JSON content type → 400', async () => {
     const response = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(key, { 'Content-Type': 'text/plain' }), body: 'prompt' });
     await problemOf(response, 400, 'invalid_request');
+  });
+});
+
+describe('OpenAI Images compatibility', () => {
+  test('size: the model\'s native size is accepted; any other is a 400 that lists the valid one', async () => {
+    assert.equal((await generate({ prompt: 'sized', seed: 1, size: '64x64' })).status, 200);
+    const body = await problemOf(await generate({ prompt: 'sized', seed: 1, size: '1024x1024' }), 400, 'invalid_request');
+    assert.match(body.detail, /valid sizes: 64x64/);
+    assert.deepEqual(body.errors?.map((error) => error.path), ['size']);
+    assert.equal(body.error.param, 'size');
+  });
+
+  test('user, quality and style are accepted and change nothing: the same image, from the cache', async () => {
+    const plain = (await (await generate({ prompt: 'openai extras', seed: 2 })).json()) as GenerationBody;
+    const extras = (await (await generate({ prompt: 'openai extras', seed: 2, user: 'end-user-42', quality: 'hd', style: 'vivid', size: '64x64' })).json()) as GenerationBody;
+    assert.equal(extras.data[0].key, plain.data[0].key);
+    assert.equal(extras.cached, true);
+  });
+
+  test('every problem carries an OpenAI-shaped error whose type follows the status', async () => {
+    const unauthorized = await problemOf(await generate({ prompt: 'x' }, 'sk_unknown_key_00000000000000000000'), 401, 'unauthorized');
+    assert.deepEqual(unauthorized.error, { message: unauthorized.detail, type: 'authentication_error', code: 'unauthorized' });
+    const missing = await problemOf(await worker.fetch('/v1/jobs/job_nothing', { headers: bearer(key) }), 404, 'not_found');
+    assert.equal(missing.error.type, 'not_found_error');
   });
 });
 

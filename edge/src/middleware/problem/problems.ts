@@ -1,19 +1,20 @@
 // RFC 9457 problem details: the problem table, the error type thrown below handlers and the body
 // builder. Free of Hono and of the Workers runtime, so scripts and tests can use it too.
+// `openai` is OpenAI's error category for the status, for the `error` member OpenAI clients read.
 export const PROBLEMS = {
-  invalid_request: { status: 400, title: 'Invalid request' },
-  unauthorized: { status: 401, title: 'Unauthorized' },
-  forbidden: { status: 403, title: 'Forbidden' },
-  not_found: { status: 404, title: 'Not found' },
-  conflict: { status: 409, title: 'Conflict' },
-  payload_too_large: { status: 413, title: 'Payload too large' },
-  range_not_satisfiable: { status: 416, title: 'Range not satisfiable' },
-  idempotency_key_reused: { status: 422, title: 'Idempotency key reused' },
-  rate_limited: { status: 429, title: 'Too many requests' },
-  internal: { status: 500, title: 'Internal error' },
-  generation_failed: { status: 502, title: 'Generation failed' },
-  gpu_unavailable: { status: 503, title: 'GPU unavailable' },
-  gpu_timeout: { status: 504, title: 'GPU timeout' },
+  invalid_request: { status: 400, title: 'Invalid request', openai: 'invalid_request_error' },
+  unauthorized: { status: 401, title: 'Unauthorized', openai: 'authentication_error' },
+  forbidden: { status: 403, title: 'Forbidden', openai: 'permission_error' },
+  not_found: { status: 404, title: 'Not found', openai: 'not_found_error' },
+  conflict: { status: 409, title: 'Conflict', openai: 'conflict_error' },
+  payload_too_large: { status: 413, title: 'Payload too large', openai: 'invalid_request_error' },
+  range_not_satisfiable: { status: 416, title: 'Range not satisfiable', openai: 'invalid_request_error' },
+  idempotency_key_reused: { status: 422, title: 'Idempotency key reused', openai: 'invalid_request_error' },
+  rate_limited: { status: 429, title: 'Too many requests', openai: 'rate_limit_error' },
+  internal: { status: 500, title: 'Internal error', openai: 'server_error' },
+  generation_failed: { status: 502, title: 'Generation failed', openai: 'server_error' },
+  gpu_unavailable: { status: 503, title: 'GPU unavailable', openai: 'server_error' },
+  gpu_timeout: { status: 504, title: 'GPU timeout', openai: 'server_error' },
 } as const;
 
 export type ProblemName = keyof typeof PROBLEMS;
@@ -33,6 +34,15 @@ export interface Problem {
   request_id: string;
   errors?: FieldError[];
   retry_after?: number;
+  /** The same error in OpenAI's shape: OpenAI client libraries read only this member. */
+  error: OpenAIError;
+}
+
+export interface OpenAIError {
+  message: string;
+  type: (typeof PROBLEMS)[ProblemName]['openai'];
+  code: ProblemName;
+  param?: string;
 }
 
 export interface ProblemOptions {
@@ -54,10 +64,12 @@ export class ProblemError extends Error {
 }
 
 export function problemBody(name: ProblemName, detail: string, extra: { instance?: string; requestId: string; errors?: FieldError[]; retryAfter?: number }): Problem {
-  const { status, title } = PROBLEMS[name];
-  const body: Problem = { type: PROBLEM_TYPE_BASE + name, title, status, detail, request_id: extra.requestId };
+  const { status, title, openai } = PROBLEMS[name];
+  const body: Omit<Problem, 'error'> = { type: PROBLEM_TYPE_BASE + name, title, status, detail, request_id: extra.requestId };
   if (extra.instance) body.instance = extra.instance;
   if (extra.errors?.length) body.errors = extra.errors;
   if (extra.retryAfter !== undefined) body.retry_after = extra.retryAfter;
-  return body;
+  const error: OpenAIError = { message: detail, type: openai, code: name };
+  if (extra.errors?.length) error.param = extra.errors[0].path;
+  return { ...body, error };
 }
