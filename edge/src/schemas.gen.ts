@@ -58,6 +58,10 @@ export const JobCreateRequest = z.strictObject({
   response_format: z.enum(["url","b64_json"]).default("url"),
   png_metadata: z.boolean().default(true),
   private: z.boolean().default(false),
+  size: z.string().max(32).optional(),
+  user: z.string().max(256).optional(),
+  quality: z.enum(["auto","standard","hd","low","medium","high"]).optional(),
+  style: z.enum(["vivid","natural"]).optional(),
   webhook_url: z.url().max(2048).regex(new RegExp("^https://")).optional(),
 });
 export type JobCreateRequest = z.infer<typeof JobCreateRequest>;

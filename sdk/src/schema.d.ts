@@ -402,6 +402,20 @@ export interface components {
              * @default false
              */
             private?: boolean;
+            /** @description OpenAI compatibility: `WIDTHxHEIGHT`. Only the model's native size is accepted (`64x64` for star-tiny, `256x256`, `512x512` or `1024x1024` for the released models); any other is a 400 that lists it. Omitted: the native size. */
+            size?: string;
+            /** @description OpenAI compatibility: an id of your end user. Accepted and ignored: not stored, logged or hashed. */
+            user?: string;
+            /**
+             * @description OpenAI compatibility: accepted and ignored (STAR has one quality per model).
+             * @enum {string}
+             */
+            quality?: "auto" | "standard" | "hd" | "low" | "medium" | "high";
+            /**
+             * @description OpenAI compatibility: accepted and ignored.
+             * @enum {string}
+             */
+            style?: "vivid" | "natural";
             /**
              * Format: uri
              * @description An https URL that receives a `POST` with the terminal `Job` as JSON.

@@ -3,7 +3,7 @@
 import type { z } from 'zod';
 import type { Config } from '../env.ts';
 import { ProblemError, type FieldError } from '../middleware/problem/index.ts';
-import { findModel } from '../models.ts';
+import { findModel, type ModelInfo } from '../models.ts';
 import { randomUint32 } from '../crypto.ts';
 import { normalizeText, type GenerationParams } from './params.ts';
 import type { GenerationRequest } from '../schemas.gen.ts';
@@ -42,12 +42,21 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   return parsed.data;
 }
 
-export type ParsedRequest = Pick<GenerationRequest, 'model' | 'prompt' | 'negative_prompt' | 'n' | 'seed' | 'cfg' | 'top_k' | 'top_p' | 'more_smooth' | 'output_format' | 'png_metadata' | 'private'>;
+export type ParsedRequest = Pick<GenerationRequest, 'model' | 'prompt' | 'negative_prompt' | 'n' | 'seed' | 'cfg' | 'top_k' | 'top_p' | 'more_smooth' | 'output_format' | 'png_metadata' | 'private' | 'size'>;
+
+/** OpenAI's `size` (WIDTHxHEIGHT): a STAR model makes one square size, so that is the only one a request may name. */
+function checkSize(size: string | undefined, model: ModelInfo): void {
+  const native = `${model.resolution}x${model.resolution}`;
+  if (size === undefined || size === native) return;
+  throw invalid(`size "${size}" is not available for ${model.id}; valid sizes: ${native}`, [{ path: 'size', message: `valid sizes: ${native}` }]);
+}
 
 /** `kid` is the calling API key's id: the owner of the image when the request is private. */
 export function toParams(request: ParsedRequest, config: Config, kid: string): GenerationParams {
   const model = request.model ?? config.defaultModel;
-  if (!findModel(model)) throw invalid(`Unknown model "${model}"; see GET /v1/models`, [{ path: 'model', message: 'unknown model' }]);
+  const info = findModel(model);
+  if (!info) throw invalid(`Unknown model "${model}"; see GET /v1/models`, [{ path: 'model', message: 'unknown model' }]);
+  checkSize(request.size, info);
   return {
     model,
     prompt: request.prompt,

@@ -4,17 +4,14 @@ import { Hono } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { GenerationRequest } from '../schemas.gen.ts';
 import { readJson, toParams, validate } from '../generation/validate.ts';
-import { checkSize } from '../generation/size.ts';
 import { generate } from '../generation/service.ts';
 import { generationResponse } from '../generation/response.ts';
 import { depsFor } from '../generation/deps.ts';
-import { findModel } from '../models.ts';
 import { noteLimitStatus } from '../middleware/rate-limit/index.ts';
 
 export const generations = new Hono<AppEnv>().post('/', async (c) => {
   const request = validate(GenerationRequest, await readJson(c.req.raw));
   const params = toParams(request, c.get('config'), c.get('apiKey').kid);
-  checkSize(request.size, findModel(params.model)!);
   const outcome = await generate(depsFor(c), params, {
     needBytes: request.response_format === 'b64_json',
     onLimitStatus: (status) => noteLimitStatus(c, status),
