@@ -55,9 +55,8 @@ function expression(schema: JsonSchema, where: string): string {
   switch (schema.type) {
     case 'string': {
       let out = schema.format === 'uri' ? 'z.url()' : 'z.string()';
-      if (schema.minLength !== undefined) out += `.min(${schema.minLength})`;
-      if (schema.maxLength !== undefined) out += `.max(${schema.maxLength})`;
       if (schema.pattern !== undefined) out += `.regex(new RegExp(${JSON.stringify(schema.pattern)}))`;
+      if (schema.minLength !== undefined || schema.maxLength !== undefined) out += `.refine(...characters(${schema.minLength ?? 0}, ${schema.maxLength ?? 'Infinity'}))`;
       return out;
     }
     case 'integer':
@@ -119,6 +118,12 @@ export function generateSchemas(openapiText: string): string {
     '// Generated from openapi.yaml (components.schemas) by edge/scripts/gen-schemas.ts. Do not edit:',
     '// run `npm run gen-schemas -w edge`. edge/test/schemas.test.ts fails when this file is stale.',
     "import { z } from 'zod';",
+    '',
+    "/** JSON Schema's minLength and maxLength count characters (code points); zod's min and max count UTF-16 units. */",
+    'function characters(min: number, max: number): [(value: string) => boolean, string] {',
+    '  const message = max === Infinity ? `Must be at least ${min} characters` : min === 0 ? `Must be at most ${max} characters` : `Must be ${min} to ${max} characters`;',
+    '  return [(value) => { const length = [...value].length; return length >= min && length <= max; }, message];',
+    '}',
     '',
   ];
   for (const name of ordered(schemas)) {

@@ -2,7 +2,13 @@
 // run `npm run gen-schemas -w edge`. edge/test/schemas.test.ts fails when this file is stale.
 import { z } from 'zod';
 
-export const ModelId = z.string().max(64).regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$"));
+/** JSON Schema's minLength and maxLength count characters (code points); zod's min and max count UTF-16 units. */
+function characters(min: number, max: number): [(value: string) => boolean, string] {
+  const message = max === Infinity ? `Must be at least ${min} characters` : min === 0 ? `Must be at most ${max} characters` : `Must be ${min} to ${max} characters`;
+  return [(value) => { const length = [...value].length; return length >= min && length <= max; }, message];
+}
+
+export const ModelId = z.string().regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).refine(...characters(0, 64));
 export type ModelId = z.infer<typeof ModelId>;
 
 export const Seed = z.number().int().min(0).max(4294967295);
@@ -24,9 +30,9 @@ export const JobStatus = z.enum(["queued","running","succeeded","failed","cancel
 export type JobStatus = z.infer<typeof JobStatus>;
 
 export const GenerationRequest = z.strictObject({
-  model: z.string().max(64).regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).optional(),
-  prompt: z.string().min(1).max(2000),
-  negative_prompt: z.string().max(2000).optional(),
+  model: z.string().regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).refine(...characters(0, 64)).optional(),
+  prompt: z.string().refine(...characters(1, 2000)),
+  negative_prompt: z.string().refine(...characters(0, 2000)).optional(),
   n: z.number().int().min(1).max(4).default(1),
   seed: z.number().int().min(0).max(4294967295).optional(),
   cfg: z.number().min(0).max(20).default(4.5),
@@ -37,17 +43,17 @@ export const GenerationRequest = z.strictObject({
   response_format: z.enum(["url","b64_json"]).default("url"),
   png_metadata: z.boolean().default(true),
   private: z.boolean().default(false),
-  size: z.string().max(32).optional(),
-  user: z.string().max(256).optional(),
+  size: z.string().refine(...characters(0, 32)).optional(),
+  user: z.string().refine(...characters(0, 256)).optional(),
   quality: z.enum(["auto","standard","hd","low","medium","high"]).optional(),
   style: z.enum(["vivid","natural"]).optional(),
 });
 export type GenerationRequest = z.infer<typeof GenerationRequest>;
 
 export const JobCreateRequest = z.strictObject({
-  model: z.string().max(64).regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).optional(),
-  prompt: z.string().min(1).max(2000),
-  negative_prompt: z.string().max(2000).optional(),
+  model: z.string().regex(new RegExp("^[a-z0-9][a-z0-9.-]{0,63}$")).refine(...characters(0, 64)).optional(),
+  prompt: z.string().refine(...characters(1, 2000)),
+  negative_prompt: z.string().refine(...characters(0, 2000)).optional(),
   n: z.number().int().min(1).max(4).default(1),
   seed: z.number().int().min(0).max(4294967295).optional(),
   cfg: z.number().min(0).max(20).default(4.5),
@@ -58,11 +64,11 @@ export const JobCreateRequest = z.strictObject({
   response_format: z.enum(["url","b64_json"]).default("url"),
   png_metadata: z.boolean().default(true),
   private: z.boolean().default(false),
-  size: z.string().max(32).optional(),
-  user: z.string().max(256).optional(),
+  size: z.string().refine(...characters(0, 32)).optional(),
+  user: z.string().refine(...characters(0, 256)).optional(),
   quality: z.enum(["auto","standard","hd","low","medium","high"]).optional(),
   style: z.enum(["vivid","natural"]).optional(),
-  webhook_url: z.url().max(2048).regex(new RegExp("^https://")).optional(),
+  webhook_url: z.url().regex(new RegExp("^https://")).refine(...characters(0, 2048)).optional(),
 });
 export type JobCreateRequest = z.infer<typeof JobCreateRequest>;
 

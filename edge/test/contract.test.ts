@@ -18,8 +18,12 @@ test('edge/src/schemas.gen.ts is up to date with openapi.yaml (run `npm run gen-
 });
 
 test('the generated schemas enforce openapi.yaml’s limits and defaults', () => {
-  assert.deepEqual(GenerationRequest.parse({ prompt: 'x' }), { prompt: 'x', n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, output_format: 'png', response_format: 'url' });
+  assert.deepEqual(GenerationRequest.parse({ prompt: 'x' }), { prompt: 'x', n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, output_format: 'png', response_format: 'url', png_metadata: true, private: false });
   assert.equal(GenerationRequest.safeParse({ prompt: 'x', n: 5 }).success, false);
+  assert.equal(GenerationRequest.safeParse({ prompt: 'x', top_k: 1_000_001 }).success, false);
+  // Lengths count characters, as JSON Schema does: 2000 foxes are 4000 UTF-16 units.
+  assert.equal(GenerationRequest.safeParse({ prompt: '🦊'.repeat(2000) }).success, true);
+  assert.equal(GenerationRequest.safeParse({ prompt: '🦊'.repeat(2001) }).success, false);
   assert.equal(GenerationRequest.safeParse({ prompt: 'x', top_p: 0 }).success, false);
   assert.equal(GenerationRequest.safeParse({ prompt: 'x', seed: 2 ** 32 }).success, false);
   assert.equal(GenerationRequest.safeParse({ prompt: 'x'.repeat(2001) }).success, false);
