@@ -9,7 +9,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { parse as parseYaml } from 'yaml';
 import { GenerationRequest, GenerationResponse, Job, JobCreateRequest, ProblemType } from '../../edge/src/schemas.gen.ts';
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
 import { GENERATE_PATH, generateResponseSchema } from '../../gpu-service/src/server/contract.ts';
@@ -152,6 +154,45 @@ test('random and near-valid JSON bodies: documented 2xx or problem+json 4xx, and
   ), { numRuns: 60 * RUNS });
 });
 
+/** Every bounded field of openapi.yaml's GenerationRequest, at each bound and just past it. */
+function boundCases(): Array<{ field: string; value: unknown; valid: boolean }> {
+  const spec = parseYaml(readFileSync(new URL('../../openapi.yaml', import.meta.url), 'utf8')) as { components: { schemas: { GenerationRequest: { properties: Record<string, Record<string, number | string>> } } } };
+  const cases: Array<{ field: string; value: unknown; valid: boolean }> = [];
+  for (const [field, schema] of Object.entries(spec.components.schemas.GenerationRequest.properties)) {
+    const step = schema.type === 'integer' ? 1 : 0.001;
+    const { minimum, maximum, exclusiveMinimum, minLength, maxLength } = schema as Record<string, number | undefined>;
+    if (minimum !== undefined) cases.push({ field, value: minimum, valid: true }, { field, value: minimum - step, valid: false });
+    if (exclusiveMinimum !== undefined) cases.push({ field, value: exclusiveMinimum + step, valid: true }, { field, value: exclusiveMinimum, valid: false });
+    if (maximum !== undefined) cases.push({ field, value: maximum, valid: true }, { field, value: maximum + step, valid: false });
+    // Astral characters where no pattern forbids them: the bound counts characters, not UTF-16 units.
+    const unit = schema.pattern ? 'a' : '🦊';
+    if (minLength) cases.push({ field, value: unit.repeat(minLength), valid: true }, { field, value: '', valid: false });
+    if (maxLength !== undefined) cases.push({ field, value: unit.repeat(maxLength), valid: true }, { field, value: unit.repeat(maxLength + 1), valid: false });
+  }
+  return cases;
+}
+
+test('every bound of GenerationRequest, at it and just past it, on random valid backgrounds: 200 or a 400 naming the field, never a 5xx', async () => {
+  const cases = boundCases();
+  assert.ok(cases.some(({ field, value }) => field === 'top_k' && value === 1_000_001), 'the cases come from openapi.yaml, top_k bound included');
+  const reached = new Set<string>();
+  const background = fc.record({ seed: fc.integer({ min: 0, max: 2 ** 32 - 1 }), cfg: fc.double({ min: 0, max: 20, noNaN: true }), output_format: fc.constantFrom('png', 'webp', 'jpeg') }, { requiredKeys: [] });
+  await fc.assert(fc.asyncProperty(fc.constantFrom(...cases), background, async ({ field, value, valid }, rest) => {
+    reached.add(`${field} ${valid ? 'at' : 'past'} ${String(value).length > 12 ? `${[...String(value)].length} characters` : String(value)}`);
+    const body = JSON.stringify({ prompt: 'fuzz: bounds', ...rest, [field]: value });
+    const raw = await send(stack.edgeUrl, 'POST', '/v1/images/generations', authHeaders(stack.apiKey), body);
+    const context = `${field} = ${String(value).slice(0, 20)} (${valid ? 'valid' : 'invalid'})`;
+    assertEdgeAnswer(raw, context, okGeneration);
+    if (valid && raw.status === 200) return;
+    // A value within its schema bound can still be refused for what it means (an unknown model, a size the model does not make).
+    assert.equal(raw.status, 400, `${context}: answered ${raw.status}: ${raw.text.slice(0, 200)}`);
+    if (valid) assert.ok(['model', 'size'].includes(field), `${context}: a valid value refused: ${raw.text.slice(0, 200)}`);
+    const paths = new Set((JSON.parse(raw.text) as { errors: { path: string }[] }).errors.map((error) => error.path));
+    assert.deepEqual([...paths], [field], `${context}: the 400 names the field`);
+  }), { numRuns: cases.length * RUNS, examples: cases.map((boundCase) => [boundCase, {}]) });
+  assert.equal(reached.size, new Set(cases.map(({ field, value, valid }) => `${field} ${valid ? 'at' : 'past'} ${String(value).length > 12 ? `${[...String(value)].length} characters` : String(value)}`)).size, 'every bound was reached');
+});
+
 test('malformed bodies and content types: problem+json 400/413/415, never a 5xx', async () => {
   const body = fc.oneof(
     fc.string({ maxLength: 200 }),
@@ -183,8 +224,9 @@ test('huge and unicode prompts: valid ones generate, the rest are 400/413 proble
       assertEdgeAnswer(raw, context, okGeneration);
       // Limits count characters (code points), as JSON Schema's maxLength does.
       const characters = [...prompt.normalize('NFC').trim()].length;
-      if (characters === 0 || characters > 2000) assert.ok(raw.status >= 400, `${context}: answered ${raw.status}`);
       if (Buffer.byteLength(body) > BODY_LIMIT) assert.equal(raw.status, 413, context);
+      else if (characters === 0 || characters > 2000) assert.equal(raw.status, 400, `${context}: answered ${raw.status}`);
+      else assert.equal(raw.status, 200, `${context}: ${characters} characters are valid: ${raw.text.slice(0, 200)}`);
     },
   ), { numRuns: 12 * RUNS });
 });
