@@ -2,9 +2,9 @@
 // images keyed by their API key, and DELETE /v1/images/{key} for a private image's owner only.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { FakeGpu } from './helpers/gpu-server.ts';
 import { GPU_SECRET, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
+import { future, signedPath } from './helpers/render-url.ts';
 
 const gpu = new FakeGpu(GPU_SECRET);
 let worker: TestWorker;
@@ -41,13 +41,8 @@ async function status(path: string): Promise<number> {
   return response.status;
 }
 
-/** Signs as openapi.yaml describes (independently of the Worker's code). */
-function signedPath(apiKey: string, params: Record<string, string>): string {
-  const sk = createHmac('sha256', apiKey).update('star-api render v1').digest();
-  const all: Record<string, string> = { kid: createHash('sha256').update(apiKey).digest('hex').slice(0, 16), exp: String(Math.floor(Date.now() / 1000) + 3600), ...params };
-  const canonical = Object.keys(all).sort().map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(all[name])}`).join('&');
-  return `/v1/render?${new URLSearchParams({ ...all, sig: createHmac('sha256', sk).update(canonical).digest('hex') })}`;
-}
+/** A render path for these parameters, valid for an hour. */
+const renderPath = (apiKey: string, params: Record<string, string>) => signedPath(apiKey, { exp: future(), ...params });
 
 describe('PNG text metadata', () => {
   test('on by default in the JSON API; png_metadata: false asks the GPU for none and is its own image', async () => {
@@ -70,7 +65,7 @@ describe('PNG text metadata', () => {
 
   test('render URLs leave it out unless the signed URL asks for it', async () => {
     gpu.reset();
-    for (const path of [signedPath(alice, { prompt: 'rendered', seed: '3' }), signedPath(alice, { prompt: 'rendered', seed: '3', png_metadata: 'true' })]) {
+    for (const path of [renderPath(alice, { prompt: 'rendered', seed: '3' }), renderPath(alice, { prompt: 'rendered', seed: '3', png_metadata: 'true' })]) {
       const response = await worker.fetch(path);
       assert.equal(response.status, 200);
       await response.arrayBuffer();
@@ -119,7 +114,7 @@ describe('private images', () => {
   });
 
   test('a private render URL belongs to the key that signed it', async () => {
-    const response = await worker.fetch(signedPath(bob, { prompt: 'rendered privately', seed: '7', private: 'true' }));
+    const response = await worker.fetch(renderPath(bob, { prompt: 'rendered privately', seed: '7', private: 'true' }));
     assert.equal(response.status, 200);
     await response.arrayBuffer();
     const imageKey = /\/v1\/images\/([0-9a-f]{64})\.png$/.exec(response.headers.get('Content-Location') ?? '')?.[1] ?? '';

@@ -2,28 +2,14 @@
 // tampered, expired or revoked signatures → 403; the key's limits apply.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
 import { GPU_SECRET, startWorker, type TestWorker } from './helpers/worker.ts';
+import { future, signedPath } from './helpers/render-url.ts';
 import { createRecord, kvKeyFor } from '../src/keys/record.ts';
 
 const gpu = new FakeGpu(GPU_SECRET);
 let worker: TestWorker;
 let key: string;
-
-/** Signs as openapi.yaml describes (independently of the Worker's code). */
-function signedPath(apiKey: string, params: Record<string, string>): string {
-  const sk = createHmac('sha256', apiKey).update('star-api render v1').digest();
-  const all: Record<string, string> = { kid: createHash('sha256').update(apiKey).digest('hex').slice(0, 16), ...params };
-  const canonical = Object.keys(all)
-    .sort()
-    .map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(all[name])}`)
-    .join('&');
-  const sig = createHmac('sha256', sk).update(canonical).digest('hex');
-  return `/v1/render?${new URLSearchParams({ ...all, sig })}`;
-}
-
-const future = () => String(Math.floor(Date.now() / 1000) + 3600);
 
 before(async () => {
   worker = await startWorker({ gpuUrl: await gpu.start() });
