@@ -9,8 +9,12 @@ const gpu = new FakeGpu(GPU_SECRET);
 let worker: TestWorker;
 let key: string;
 
+// Expiry is whole seconds: with a TTL of 1 s a job created at x.9 s is past its provisional
+// expiry (created_at + TTL) at x+1 s and is deleted while it runs; 2 s always leaves it a second.
+const JOB_TTL_SECONDS = 2;
+
 before(async () => {
-  worker = await startWorker({ gpuUrl: await gpu.start(), vars: { GPU_TIMEOUT_MS: '300', ALLOW_PRIVATE_WEBHOOKS: 'false', JOB_TTL_SECONDS: '1' } });
+  worker = await startWorker({ gpuUrl: await gpu.start(), vars: { GPU_TIMEOUT_MS: '300', ALLOW_PRIVATE_WEBHOOKS: 'false', JOB_TTL_SECONDS: String(JOB_TTL_SECONDS) } });
   key = await worker.createKey({ limits: { images: 3, window_seconds: 3600 } });
 });
 after(async () => {
@@ -59,7 +63,7 @@ test('a finished job expires JOB_TTL_SECONDS after completion: 404, storage dele
     job = await read();
   }
   assert.equal(job.status, 'succeeded');
-  assert.equal(job.expires_at, job.completed_at! + 1);
+  assert.equal(job.expires_at, job.completed_at! + JOB_TTL_SECONDS);
   let status = 200;
   for (let i = 0; i < 60 && status === 200; i++) {
     await new Promise((resolve) => setTimeout(resolve, 100));

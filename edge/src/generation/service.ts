@@ -101,7 +101,7 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
       more_smooth: params.more_smooth,
       output_format: params.format,
       preview: options.preview ?? false,
-      png_metadata: params.png_metadata !== false,
+      png_metadata: params.png_metadata !== false, // jobs stored before the field existed: on, as then
     },
     { signal: options.signal, onEvent: options.onEvent, requestId: deps.requestId, log: deps.log },
   );
