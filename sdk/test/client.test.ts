@@ -195,7 +195,12 @@ test('aborting mid-request: APIUserAbortError at once, no retry', async () => {
 test('aborting during the wait before a retry: APIUserAbortError, no further attempt', async () => {
   await withServer([problem(503, 'gpu_unavailable', { 'retry-after': '30' })], {}, async (client, requests) => {
     const controller = new AbortController();
-    setTimeout(() => controller.abort(), 50);
+    // Abort once the first attempt reached the server (a fixed delay lost that race on a loaded machine).
+    const watcher = setInterval(() => {
+      if (requests().length === 0) return;
+      clearInterval(watcher);
+      setTimeout(() => controller.abort(), 50);
+    }, 5);
     await assert.rejects(client.models.list({ signal: controller.signal }), APIUserAbortError);
     assert.equal(requests().length, 1);
   });
