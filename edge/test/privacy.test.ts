@@ -113,6 +113,23 @@ describe('private images', () => {
     assert.equal(await status(new URL(image.url).pathname), 200);
   });
 
+  test('a private job stores its image as the key\'s own, and asks the GPU for no PNG text when told', async () => {
+    gpu.reset();
+    const created = await worker.fetch('/v1/jobs', jsonPost(alice, { prompt: 'a private job', seed: 9, private: true, png_metadata: false }));
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    let job: { status: string; result?: Generation } = { status: 'queued' };
+    for (let i = 0; i < 100 && job.status !== 'succeeded'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      job = (await (await worker.fetch(`/v1/jobs/${id}`, { headers: bearer(alice) })).json()) as typeof job;
+    }
+    assert.equal(job.status, 'succeeded');
+    assert.equal(gpu.requests[0].png_metadata, false);
+    const imageKey = job.result!.data[0].key;
+    assert.equal((await remove(bob, imageKey)).status, 404);
+    assert.equal((await remove(alice, imageKey)).status, 204);
+  });
+
   test('a private render URL belongs to the key that signed it', async () => {
     const response = await worker.fetch(renderPath(bob, { prompt: 'rendered privately', seed: '7', private: 'true' }));
     assert.equal(response.status, 200);
