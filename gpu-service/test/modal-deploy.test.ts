@@ -82,7 +82,8 @@ describe('Modal deploy commands', () => {
     const fetches = calls.filter((c) => c.what === 'fetch').map((c) => c.args as [string, { headers: Record<string, string> } | undefined]);
     assert.deepEqual(fetches.map(([target]) => target.slice(url!.length)), ['/readyz', '/readyz', '/readyz', '/metrics']);
     const headers = fetches[3][1]!.headers;
-    assert.equal(headers['x-star-signature'], requestSignature(SECRET, 'GET', '/metrics', headers['x-star-timestamp'], ''));
+    const request = { method: 'GET', pathWithQuery: '/metrics', timestamp: headers['x-star-timestamp'], nonce: headers['x-star-nonce'], header: (name: string) => headers[name] };
+    assert.equal(headers['x-star-signature'], requestSignature(SECRET, request, ''));
     assert.equal(calls.at(-1)?.what, 'close');
     assert.ok(lines.at(-1)?.includes('GPU_SERVICE_URL=https://ws--star-gpu-service-serve.modal.run'));
   });

@@ -54,6 +54,38 @@ describe('authentication', () => {
     assert.match((await problem(response)).detail ?? '', /stale/);
   });
 
+  it('refuses the same signed request a second time (its nonce is spent)', async () => {
+    const { signedHeaders } = await import('../src/server/auth.ts');
+    const body = JSON.stringify(generateBody());
+    const headers = signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body, undefined, { 'content-type': 'application/json' });
+    const first = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
+    assert.equal(first.status, 200);
+    await first.arrayBuffer();
+    const replay = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
+    assert.equal(replay.status, 401);
+    assert.match((await problem(replay)).detail ?? '', /replayed/);
+  });
+
+  it('refuses a request without a nonce', async () => {
+    const { signedHeaders } = await import('../src/server/auth.ts');
+    const body = JSON.stringify(generateBody());
+    const headers = signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body);
+    delete headers['x-star-nonce'];
+    const response = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
+    assert.equal(response.status, 401);
+  });
+
+  it('covers Accept and X-Request-Deadline-Ms by the signature: changing either after signing is a 401', async () => {
+    const { signedHeaders } = await import('../src/server/auth.ts');
+    const body = JSON.stringify(generateBody());
+    for (const change of [{ accept: 'text/event-stream' }, { 'x-request-deadline-ms': '1' }]) {
+      const headers = { ...signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body, undefined, { accept: 'application/json', 'x-request-deadline-ms': '60000' }), ...change };
+      const response = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
+      assert.equal(response.status, 401, JSON.stringify(change));
+      assert.match((await problem(response)).detail ?? '', /bad signature/);
+    }
+  });
+
   it('protects /metrics but leaves the /healthz and /readyz probes open', async () => {
     assert.equal((await fetch(service.url + '/metrics')).status, 401);
     assert.equal((await signedGet(service.url, '/metrics')).status, 200);

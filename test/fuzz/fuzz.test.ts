@@ -401,7 +401,9 @@ test('internal contract, invalid signatures: every tampering → 401 unauthorize
     fc.record({ kind: fc.constant('no v1= prefix' as const) }),
     fc.record({ kind: fc.constant('random signature' as const), signature: fc.oneof(hex(64).map((h) => 'v1=' + h), fc.string({ maxLength: 100 })) }),
     fc.record({ kind: fc.constant('random timestamp' as const), timestamp: fc.oneof(fc.string({ maxLength: 15 }), fc.constantFrom('1e9', '-0', ' 1', '0x10', '')) }),
-    fc.record({ kind: fc.constant('missing header' as const), drop: fc.constantFrom('X-Star-Timestamp', 'X-Star-Signature') }),
+    fc.record({ kind: fc.constant('missing header' as const), drop: fc.constantFrom('x-star-timestamp', 'x-star-nonce', 'x-star-signature') }),
+    fc.record({ kind: fc.constant('unsigned header' as const), header: fc.constantFrom(['accept', 'text/event-stream'], ['x-request-deadline-ms', '1']) }),
+    fc.record({ kind: fc.constant('replayed' as const) }),
   );
   await fc.assert(fc.asyncProperty(tamper, fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(GENERATE_PATH, '/metrics'), async (t, value, path) => {
     const body = path === '/metrics' ? '' : JSON.stringify({ model: 'star-tiny', prompt: 'unsigned work', seeds: [1], junk: value });
@@ -418,7 +420,9 @@ test('internal contract, invalid signatures: every tampering → 401 unauthorize
       case 'no v1= prefix': headers[signatureName] = headers[signatureName].slice(3); break;
       case 'random signature': headers[signatureName] = t.signature; break;
       case 'random timestamp': headers[timestampName] = t.timestamp; break;
-      case 'missing header': delete headers[t.drop === 'X-Star-Timestamp' ? timestampName : signatureName]; break;
+      case 'missing header': delete headers[t.drop]; break;
+      case 'unsigned header': headers[t.header[0]] = t.header[1]; break;
+      case 'replayed': await send(stack.gpuUrl, method, path, { ...headers, 'Content-Type': 'application/json' }, body || undefined); break;
     }
     // Header values must be sendable; a value node:http refuses is not a request at all.
     for (const [name, value] of Object.entries(headers)) if (/[^\t\x20-\x7e\x80-\xff]/.test(value)) headers[name] = encodeURIComponent(value);

@@ -133,13 +133,14 @@ async function readStream(response: Response, request: GpuRequest, onEvent: (eve
 
 /**
  * Sends the request, trying once more when the connection fails before any answer (a pooled
- * socket closed under us): generation is deterministic, so a repeat is safe. Only a second
- * failure means the service is unreachable.
+ * socket closed under us): generation is deterministic, so a repeat is safe. Each attempt is
+ * signed afresh, since the service accepts a nonce once. Only a second failure means the
+ * service is unreachable.
  */
-async function connect(url: string, init: RequestInit & { signal: AbortSignal }, log?: Logger): Promise<Response> {
+async function connect(url: string, init: RequestInit & { signal: AbortSignal }, sign: () => Promise<Record<string, string>>, log?: Logger): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await fetch(url, init);
+      return await fetch(url, { ...init, headers: await sign() });
     } catch (error) {
       if (init.signal.aborted) throw error;
       log?.warn('gpu-service connection failed', { attempt, error: error instanceof Error ? error.message : String(error) });
@@ -157,11 +158,11 @@ export async function generateOnGpu(config: Config, request: GpuRequest, options
     'Content-Type': 'application/json',
     Accept: options.onEvent ? 'text/event-stream' : 'application/json',
     'X-Request-Deadline-Ms': String(config.gpuTimeoutMs),
-    ...(await signRequest(config.gpuSharedSecret, 'POST', GENERATE_PATH, body)),
   };
   if (options.requestId) headers['X-Request-Id'] = options.requestId;
+  const sign = () => signRequest(config.gpuSharedSecret, 'POST', GENERATE_PATH, body, headers);
   try {
-    const response = await connect(config.gpuServiceUrl + GENERATE_PATH, { method: 'POST', headers, body, signal }, options.log);
+    const response = await connect(config.gpuServiceUrl + GENERATE_PATH, { method: 'POST', body, signal }, sign, options.log);
     if (!response.ok) throw await problemFromStatus(response);
     const type = response.headers.get('Content-Type') ?? '';
     if (options.onEvent && type.startsWith('text/event-stream')) return await readStream(response, request, options.onEvent);

@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { crc32, deflateSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { MAX_CLOCK_SKEW_S, requestSignature } from '../../../gpu-service/src/server/auth.ts';
-import { GENERATE_PATH, type GenerateBody } from '../../../gpu-service/src/server/contract.ts';
+import { GENERATE_PATH, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, type GenerateBody } from '../../../gpu-service/src/server/contract.ts';
+import { NonceCache } from '../../../gpu-service/src/server/nonce-cache.ts';
 
 export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';
 
@@ -56,6 +57,7 @@ export class FakeGpu {
   rejectedSignatures = 0;
   requests: GpuRequestBody[] = [];
   headers: IncomingMessage['headers'][] = [];
+  private readonly nonces = new NonceCache(100_000);
   private server: Server;
 
   constructor(secret: string) {
@@ -88,15 +90,23 @@ export class FakeGpu {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
-  /** internal-api.md: v1=hex(HMAC-SHA256(secret, METHOD\nPATH\nTS\nhex(sha256(body)))), |now − TS| ≤ 300 s. */
+  /**
+   * internal-api.md: the signature over canonicalRequest (method, path, timestamp, nonce, the
+   * signed headers, body hash), |now − TS| ≤ 300 s, and each nonce once — as the service checks.
+   */
   verify(req: IncomingMessage, body: Buffer): boolean {
-    const timestamp = req.headers['x-star-timestamp'];
-    const signature = req.headers['x-star-signature'];
-    if (typeof timestamp !== 'string' || typeof signature !== 'string' || !/^\d+$/.test(timestamp)) return false;
-    if (Math.abs(Date.now() / 1000 - Number(timestamp)) > MAX_CLOCK_SKEW_S) return false;
-    const expected = Buffer.from(requestSignature(this.secret, req.method ?? '', req.url ?? '', timestamp, body));
+    const [timestamp, nonce, signature] = [TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER].map((name) => req.headers[name]);
+    if (typeof timestamp !== 'string' || typeof nonce !== 'string' || typeof signature !== 'string' || !/^\d+$/.test(timestamp)) return false;
+    const nowS = Date.now() / 1000;
+    if (Math.abs(nowS - Number(timestamp)) > MAX_CLOCK_SKEW_S) return false;
+    const header = (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    };
+    const expected = Buffer.from(requestSignature(this.secret, { method: req.method ?? '', pathWithQuery: req.url ?? '', timestamp, nonce, header }, body));
     const given = Buffer.from(signature);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+    return this.nonces.claim(nonce, Number(timestamp) + MAX_CLOCK_SKEW_S, nowS) === 'fresh';
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

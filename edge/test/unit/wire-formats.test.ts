@@ -49,11 +49,16 @@ test('render signature = HMAC(key = sk bytes, canonical) with sk = HMAC(API key,
   assert.equal(await renderSignature(sk.toString('hex'), 'exp=1&kid=k'), expected);
 });
 
-test('GPU request signature follows internal-api.md', async () => {
-  const headers = await signRequest('secret', 'POST', '/internal/v1/generate', '{"a":1}', 1700000000);
+test('GPU request signature follows internal-api.md: nonce and the headers the service acts on are signed', async () => {
+  const headers = await signRequest('secret', 'POST', '/internal/v1/generate', '{"a":1}', { Accept: 'text/event-stream', 'X-Request-Deadline-Ms': '5000' }, 1700000000);
+  const nonce = headers['x-star-nonce'];
+  assert.match(nonce, /^[A-Za-z0-9_-]{22}$/);
   const bodyHash = createHash('sha256').update('{"a":1}').digest('hex');
-  const expected = 'v1=' + createHmac('sha256', 'secret').update(`POST\n/internal/v1/generate\n1700000000\n${bodyHash}`).digest('hex');
-  assert.deepEqual(headers, { 'X-Star-Timestamp': '1700000000', 'X-Star-Signature': expected });
+  const canonical = `POST\n/internal/v1/generate\n1700000000\n${nonce}\naccept:text/event-stream\nx-request-deadline-ms:5000\n${bodyHash}`;
+  const expected = 'v1=' + createHmac('sha256', 'secret').update(canonical).digest('hex');
+  assert.deepEqual(headers, { Accept: 'text/event-stream', 'X-Request-Deadline-Ms': '5000', 'x-star-timestamp': '1700000000', 'x-star-nonce': nonce, 'x-star-signature': expected });
+  const again = await signRequest('secret', 'POST', '/internal/v1/generate', '{"a":1}', {}, 1700000000);
+  assert.notEqual(again['x-star-nonce'], nonce, 'every request gets its own nonce');
 });
 
 test('content-key inputs: canonical JSON ignores key order; seeds wrap; NFC + trim', () => {

@@ -6,9 +6,34 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const GENERATE_PATH = '/internal/v1/generate';
 
-/** The string both sides sign (internal-api.md, "Authentication"); each hashes the body with its own runtime's crypto. */
-export function canonicalRequest(method: string, pathWithQuery: string, timestamp: string, bodySha256Hex: string): string {
-  return `${method.toUpperCase()}\n${pathWithQuery}\n${timestamp}\n${bodySha256Hex}`;
+// Authentication headers (internal-api.md, "Authentication").
+export const TIMESTAMP_HEADER = 'x-star-timestamp';
+export const NONCE_HEADER = 'x-star-nonce';
+export const SIGNATURE_HEADER = 'x-star-signature';
+export const DEADLINE_HEADER = 'x-request-deadline-ms';
+/** A nonce is 16–64 URL-safe characters; the edge sends 22 (16 random bytes, base64url). */
+export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+/** Every request header the service acts on; each is signed (an absent one as an empty value). */
+export const SIGNED_HEADERS = ['accept', DEADLINE_HEADER] as const;
+
+export interface CanonicalRequestParts {
+  method: string;
+  pathWithQuery: string;
+  timestamp: string;
+  nonce: string;
+  /** A header's value by lower-case name, undefined when absent. */
+  header(name: string): string | null | undefined;
+  bodySha256Hex: string;
+}
+
+/**
+ * The string both sides sign; each hashes the body with its own runtime's crypto:
+ * METHOD, PATH (with query), TIMESTAMP, NONCE, one `name:value` line per SIGNED_HEADERS entry,
+ * then hex(SHA-256(body)), joined by newlines (header values cannot contain one).
+ */
+export function canonicalRequest(parts: CanonicalRequestParts): string {
+  const headers = SIGNED_HEADERS.map((name) => `${name}:${(parts.header(name) ?? '').trim()}`);
+  return [parts.method.toUpperCase(), parts.pathWithQuery, parts.timestamp, parts.nonce, ...headers, parts.bodySha256Hex].join('\n');
 }
 
 const uint32 = z.number().int().min(0).max(0xffff_ffff);

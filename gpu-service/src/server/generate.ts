@@ -5,14 +5,12 @@ import { streamSSE } from 'hono/streaming';
 import type { SSEStreamingApi } from 'hono/streaming';
 import type { GenerateRequest, ModelInfo } from '../engine/types.ts';
 import type { Batcher, JobProgress, JobResult } from './batcher.ts';
-import { GENERATE_PATH, generateRequestSchema } from './contract.ts';
+import { DEADLINE_HEADER, GENERATE_PATH, generateRequestSchema } from './contract.ts';
 import type { GenerateBody, GenerateResponse, ProgressEventBody } from './contract.ts';
 import { encodeImage, encodePreview } from './encode.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { problemBody, problemResponse, ProblemError } from './problem.ts';
 import type { ProblemName } from './problem.ts';
-
-export const DEADLINE_HEADER = 'x-request-deadline-ms';
 
 export type Readiness = 'ready' | 'loading' | 'draining' | 'failed';
 
