@@ -1,42 +1,36 @@
-// Which webhook URLs the Worker may call. In production only https to public hosts: no loopback,
-// private, link-local, CGNAT, multicast or reserved literals, and no local-only names (SSRF).
-// Names are not resolved here (Workers has no DNS API); Cloudflare's egress does not reach
-// private networks, so a public name that resolves privately is not reachable either.
+// Which webhook URLs the Worker may call. In production only https to public hosts: no IP literal
+// that is not globally reachable (global-address.ts, after the IANA registries), no single-label
+// or local-only names (SSRF). Names are not resolved here (Workers has no DNS API); Cloudflare's
+// egress does not reach private networks, so a public name that resolves privately is not
+// reachable either.
+import { isGlobalIpv4, isGlobalIpv6, parseIpv4, parseIpv6 } from './global-address.ts';
 
-function ipv4Octets(host: string): number[] | null {
-  const parts = host.split('.');
-  if (parts.length !== 4 || !parts.every((part) => /^\d{1,3}$/.test(part))) return null;
-  const octets = parts.map(Number);
-  return octets.every((octet) => octet <= 255) ? octets : null;
-}
-
-function privateIpv4([a, b]: number[]): boolean {
-  return (
-    a === 0 || a === 10 || a === 127 || a >= 224 ||
-    (a === 100 && b >= 64 && b <= 127) ||
-    (a === 169 && b === 254) ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 192 && b === 0) ||
-    (a === 198 && (b === 18 || b === 19))
-  );
-}
-
-function privateIpv6(host: string): boolean {
-  const address = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (address === '::' || address === '::1') return true;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
-  if (mapped) return privateIpv4(ipv4Octets(mapped[1]) ?? [0]);
-  const hextets = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(address);
-  if (hextets) {
-    const high = parseInt(hextets[1], 16);
-    return privateIpv4([high >> 8, high & 0xff]);
-  }
-  const first = parseInt(address.split(':')[0] || '0', 16);
-  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00 || address.startsWith('64:ff9b:') || address.startsWith('2001:db8:');
-}
+/**
+ * Suffixes of names that only mean something inside a network: RFC 6761/6762 special-use and
+ * local names (localhost, local, home.arpa, test, invalid, the reverse-lookup .arpa trees, onion,
+ * alt) and the common private ones (Kubernetes' `.svc`, `.internal`, `.lan`, `.corp`, …).
+ */
+const LOCAL_SUFFIXES = ['localhost', 'local', 'internal', 'arpa', 'svc', 'test', 'invalid', 'onion', 'alt', 'lan', 'home', 'corp', 'intranet', 'private', 'localdomain'];
 
 export type TargetVerdict = { ok: true; url: URL } | { ok: false; reason: string };
+
+const notGlobal: TargetVerdict = { ok: false, reason: 'must not be a private, loopback or reserved address' };
+
+/** The URL parser has already turned every IPv4 spelling (hex, octal, one number, fewer parts) into dotted decimal. */
+function checkHost(host: string): TargetVerdict | null {
+  if (host.startsWith('[')) {
+    const address = parseIpv6(host.slice(1, -1));
+    return address !== null && isGlobalIpv6(address) ? null : notGlobal;
+  }
+  const address = parseIpv4(host);
+  if (address !== null) return isGlobalIpv4(address) ? null : notGlobal;
+  const labels = host.split('.');
+  // A name whose last label is numeric would have been parsed as IPv4; refuse rather than guess.
+  if (/^(0x[0-9a-f]*|\d+)$/i.test(labels.at(-1) ?? '')) return { ok: false, reason: 'must not be a numeric host that is not a dotted-quad address' };
+  if (labels.length < 2) return { ok: false, reason: 'must be a public host name (not a single label)' };
+  if (LOCAL_SUFFIXES.includes(labels.at(-1)!)) return { ok: false, reason: 'must be a public host name (not a local-only name)' };
+  return null;
+}
 
 export function checkWebhookTarget(raw: string, allowPrivate: boolean): TargetVerdict {
   let url: URL;
@@ -48,12 +42,5 @@ export function checkWebhookTarget(raw: string, allowPrivate: boolean): TargetVe
   if (url.username || url.password) return { ok: false, reason: 'credentials are not allowed in webhook URLs' };
   if (allowPrivate) return url.protocol === 'https:' || url.protocol === 'http:' ? { ok: true, url } : { ok: false, reason: 'must be http(s)' };
   if (url.protocol !== 'https:') return { ok: false, reason: 'must be https' };
-  const host = url.hostname.toLowerCase().replace(/\.$/, '');
-  if (host === 'localhost' || /\.(localhost|local|internal|home\.arpa)$/.test(host) || !host.includes('.') && !host.startsWith('[')) {
-    return { ok: false, reason: 'must be a public host name' };
-  }
-  const v4 = ipv4Octets(host);
-  if (v4 && privateIpv4(v4)) return { ok: false, reason: 'must not be a private, loopback or reserved address' };
-  if (host.startsWith('[') && privateIpv6(host)) return { ok: false, reason: 'must not be a private, loopback or reserved address' };
-  return { ok: true, url };
+  return checkHost(url.hostname.toLowerCase().replace(/\.$/, '')) ?? { ok: true, url };
 }
