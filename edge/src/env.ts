@@ -24,6 +24,7 @@ export interface Bindings {
   WEBHOOK_MAX_ATTEMPTS?: string;
   WEBHOOK_RETRY_BASE_MS?: string;
   ALLOW_PRIVATE_WEBHOOKS?: string;
+  PUBLIC_ORIGIN: string;
 }
 
 export interface Config {
@@ -36,6 +37,8 @@ export interface Config {
   webhookMaxAttempts: number;
   webhookRetryBaseMs: number;
   allowPrivateWebhooks: boolean;
+  /** Scheme, host and port of the public API (`https://api.star-api.dev`): image URLs are built on it, never on the Host header. */
+  publicOrigin: string;
 }
 
 export class ConfigError extends Error {}
@@ -48,7 +51,22 @@ function positiveInt(env: Bindings, name: keyof Bindings, fallback: number): num
   return value;
 }
 
-function required(env: Bindings, name: 'GPU_SERVICE_URL' | 'GPU_SHARED_SECRET' | 'URL_SIGNING_KEY'): string {
+/** An origin only: http(s), host, optional port, no path, query or credentials. */
+function origin(env: Bindings): string {
+  const raw = required(env, 'PUBLIC_ORIGIN').replace(/\/+$/, '');
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('PUBLIC_ORIGIN must be an http(s) origin such as https://api.example.com');
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== raw) {
+    throw new ConfigError('PUBLIC_ORIGIN must be an http(s) origin such as https://api.example.com (no path)');
+  }
+  return url.origin;
+}
+
+function required(env: Bindings, name: 'GPU_SERVICE_URL' | 'GPU_SHARED_SECRET' | 'URL_SIGNING_KEY' | 'PUBLIC_ORIGIN'): string {
   const value = env[name];
   if (typeof value !== 'string' || value === '') throw new ConfigError(`${name} is not set`);
   return value;
@@ -72,6 +90,7 @@ export function readConfig(env: Bindings): Config {
     webhookMaxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
     webhookRetryBaseMs: positiveInt(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
     allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === 'true',
+    publicOrigin: origin(env),
   };
   cache.set(env, config);
   return config;

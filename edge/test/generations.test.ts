@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
-import { GPU_SECRET, SIGNING_KEY, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, PUBLIC_ORIGIN, SIGNING_KEY, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
 import { contentKey, type GenerationParams } from '../src/generation/params.ts';
 import { createRecord, generateKey, kvKeyFor } from '../src/keys/record.ts';
 
@@ -212,7 +212,7 @@ describe('generation and caching', () => {
     assert.equal(gpu.headers[0]['x-request-id'], first.headers.get('X-Request-Id'), 'and the request id, for tracing');
     for (const image of body.data) {
       assert.match(image.key, /^[0-9a-f]{64}$/);
-      assert.equal(image.url, `${worker.origin}/v1/images/${image.key}.png`);
+      assert.equal(image.url, `${PUBLIC_ORIGIN}/v1/images/${image.key}.png`, 'image URLs are on the configured public origin');
       assert.equal(image.content_type, 'image/png');
     }
 
@@ -262,6 +262,16 @@ describe('generation and caching', () => {
     const params: GenerationParams = { model: 'star-tiny', prompt: 'keyed', negative_prompt: '', n: 1, seed: 9, cfg: 3, top_k: 900, top_p: 0.95, more_smooth: false, format: 'webp', png_metadata: true };
     assert.equal(body.data[0].key, await contentKey(SIGNING_KEY, params, 9));
     assert.equal(body.data[0].content_type, 'image/webp');
+  });
+
+  test('image URLs come from PUBLIC_ORIGIN, whatever host the request names', async () => {
+    const spoofed = await worker.fetch('http://attacker.example/v1/images/generations', jsonPost(key, { prompt: 'which host', seed: 3 }));
+    assert.equal(spoofed.status, 200);
+    const body = (await spoofed.json()) as GenerationBody;
+    assert.equal(body.data[0].url, `${PUBLIC_ORIGIN}/v1/images/${body.data[0].key}.png`);
+    const image = await worker.fetch(`http://attacker.example/v1/images/${body.data[0].key}.png`);
+    assert.equal(image.status, 200, 'the image is served whatever the Host');
+    await image.arrayBuffer();
   });
 
   test('b64_json returns the same bytes as the permanent URL', async () => {

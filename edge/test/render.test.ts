@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
-import { GPU_SECRET, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, PUBLIC_ORIGIN, startWorker, type TestWorker } from './helpers/worker.ts';
 import { future, signedPath } from './helpers/render-url.ts';
 import { createRecord, kvKeyFor } from '../src/keys/record.ts';
 
@@ -29,6 +29,7 @@ test('first view generates, later views come from the cache, with the permanent 
   assert.equal(first.headers.get('Cache-Control'), 'public, max-age=31536000, immutable');
   const location = first.headers.get('Content-Location') ?? '';
   assert.match(location, /\/v1\/images\/[0-9a-f]{64}\.png$/);
+  assert.ok(location.startsWith(PUBLIC_ORIGIN + '/'), `${location} is on PUBLIC_ORIGIN`);
   assert.deepEqual(Buffer.from(await first.arrayBuffer()), tinyPng(1234));
   const second = await worker.fetch(path);
   assert.equal(second.status, 200);
@@ -74,6 +75,18 @@ test('a tampered parameter, a wrong signature, an unknown kid or an expired URL 
     const body = (await response.json()) as { type: string };
     assert.equal(body.type, 'https://star-api.dev/problems/forbidden');
   }
+});
+
+test('a URL signed to live longer than 30 days → 403 naming the limit; 30 days exactly is fine', async () => {
+  const nowS = Math.floor(Date.now() / 1000);
+  const tooLong = await worker.fetch(signedPath(key, { prompt: 'forever', seed: '1', exp: String(nowS + 30 * 86400 + 60) }));
+  assert.equal(tooLong.status, 403);
+  const body = (await tooLong.json()) as { type: string; detail: string };
+  assert.equal(body.type, 'https://star-api.dev/problems/forbidden');
+  assert.match(body.detail, /2592000 s \(30 days\)/);
+  const longest = await worker.fetch(signedPath(key, { prompt: 'a month', seed: '1', exp: String(nowS + 30 * 86400 - 5) }));
+  assert.equal(longest.status, 200);
+  await longest.arrayBuffer();
 });
 
 test('a revoked key’s URLs stop working', async () => {

@@ -102,7 +102,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const edgeUrl = `http://127.0.0.1:${options.edgePort}`;
   const envFile = join(options.stateDir, 'edge.env');
   const edgeVars = Object.entries(options.edgeVars ?? {}).map(([name, value]) => `${name}=${value}\n`).join('');
-  writeFileSync(envFile, `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\n${edgeVars}`, { mode: 0o600 });
+  writeFileSync(envFile, `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\nPUBLIC_ORIGIN=${edgeUrl}\n${edgeVars}`, { mode: 0o600 });
 
   let gpu = startGpuService(options, secrets);
   let apiKey: string;

@@ -14,7 +14,7 @@ export function depsFor(c: Context<AppEnv>): GenerationDeps {
     limits: c.get('apiKey').limits,
     locks: (contentKey) => durableGenerationLock(c.env, contentKey),
     waitUntil: (promise) => c.executionCtx.waitUntil(promise),
-    origin: new URL(c.req.url).origin,
+    origin: c.get('config').publicOrigin,
     requestId: c.get('requestId'),
   };
 }

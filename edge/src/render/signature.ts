@@ -1,6 +1,13 @@
 // Signed render URLs (openapi.yaml, GET /v1/render): canonical query and its HMAC.
 import { hmacSha256Hex } from '../crypto.ts';
 
+/**
+ * The longest a render URL may live: `exp` at most this far ahead (openapi.yaml's
+ * `x-max-lifetime-seconds` on `exp`; test/contract checks they agree). A leaked URL can then be
+ * used for a month at most, and a revoked key's URLs die with the key anyway.
+ */
+export const MAX_RENDER_URL_LIFETIME_S = 30 * 24 * 3600;
+
 /** Every parameter except `sig`, sorted by name (code-unit order), encoded and joined by `&`. */
 export function canonicalQuery(params: Iterable<[string, string]>): string {
   return [...params]

@@ -16,5 +16,5 @@ export const generations = new Hono<AppEnv>().post('/', async (c) => {
     needBytes: request.response_format === 'b64_json',
     onLimitStatus: (status) => noteLimitStatus(c, status),
   });
-  return c.json(generationResponse(outcome, new URL(c.req.url).origin, request.response_format));
+  return c.json(generationResponse(outcome, c.get('config').publicOrigin, request.response_format));
 });

@@ -53,7 +53,7 @@ export const images = new Hono<AppEnv>()
   const format = match ? FORMAT_OF_EXTENSION[match[2]] : undefined;
   if (!match || !format) return problem(c, 'invalid_request', 'Image URLs look like /v1/images/<64 hex>.<png|webp|jpeg>', { errors: [{ path: 'key', message: 'malformed image key or extension' }] });
   const key = match[1];
-  const cacheUrl = new URL(c.req.url).origin + imagePath(key, format);
+  const cacheUrl = c.get('config').publicOrigin + imagePath(key, format);
   const hit = await cachedImage(cacheUrl);
   if (hit) {
     const meta = metaFromCachedResponse(key, format, hit);

@@ -79,7 +79,7 @@ export const jobs = new Hono<AppEnv>()
         kid: apiKey.kid,
         params,
         responseFormat: request.response_format,
-        origin: new URL(c.req.url).origin,
+        origin: config.publicOrigin,
         limits: apiKey.limits,
         leaseId,
         scales: findModel(params.model)?.scales.length ?? 1,

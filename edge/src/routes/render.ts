@@ -6,7 +6,7 @@ import { problem } from '../middleware/problem/index.ts';
 import { lookupKey } from '../middleware/auth/index.ts';
 import { rateLimit, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { timingSafeEqual } from '../crypto.ts';
-import { canonicalQuery, renderSignature } from '../render/signature.ts';
+import { canonicalQuery, MAX_RENDER_URL_LIFETIME_S, renderSignature } from '../render/signature.ts';
 import { GenerationRequest } from '../schemas.gen.ts';
 import { toParams, validate } from '../generation/validate.ts';
 import { contentKey } from '../generation/params.ts';
@@ -30,7 +30,11 @@ function verifySignature(): MiddlewareHandler<AppEnv> {
     if (!/^[0-9a-f]{16}$/.test(query.kid ?? '') || !/^[0-9a-f]{64}$/.test(query.sig ?? '') || !/^\d{1,12}$/.test(query.exp ?? '')) {
       return problem(c, 'forbidden', 'A signed URL needs kid, exp and sig');
     }
-    if (Number(query.exp) < Date.now() / 1000) return problem(c, 'forbidden', 'The signed URL has expired');
+    const nowS = Date.now() / 1000;
+    if (Number(query.exp) < nowS) return problem(c, 'forbidden', 'The signed URL has expired');
+    if (Number(query.exp) > nowS + MAX_RENDER_URL_LIFETIME_S) {
+      return problem(c, 'forbidden', `The signed URL lives too long: exp may be at most ${MAX_RENDER_URL_LIFETIME_S} s (30 days) ahead`);
+    }
     const record = await lookupKey(c.env, query.kid);
     const expected = record ? await renderSignature(record.sk, canonicalQuery(entries)) : '0'.repeat(64);
     if (!record || !timingSafeEqual(expected, query.sig) || record.revoked_at !== undefined) return problem(c, 'forbidden', 'The signature is not valid');
@@ -58,7 +62,7 @@ export const render = new Hono<AppEnv>().get('/', verifySignature(), rateLimit()
   const request = validate(GenerationRequest, requestFromQuery(url));
   const params = toParams({ ...request, n: 1 }, c.get('config'), c.get('apiKey').kid);
   const key = await contentKey(c.get('config').contentKeySecret, params, params.seed);
-  const location = url.origin + imagePath(key, params.format);
+  const location = c.get('config').publicOrigin + imagePath(key, params.format);
   if (matchesEtag(c.req.header('If-None-Match'), etagOf(key))) {
     const headers = imageHeaders({ key, format: params.format, seed: params.seed, width: 0, height: 0, model: params.model, size: 0 });
     for (const name of ['Content-Type', 'X-Image-Width', 'X-Image-Height', 'Accept-Ranges']) headers.delete(name);

@@ -13,6 +13,8 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED = 'false';
 export const ENTRY = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 export const GPU_SECRET = 'test-gpu-shared-secret';
 export const SIGNING_KEY = 'test-url-signing-key';
+/** Deliberately not the address the tests call: image URLs must come from this, not the Host header. */
+export const PUBLIC_ORIGIN = 'https://images.star-api.test';
 
 let bundled: Promise<string> | null = null;
 
@@ -89,6 +91,7 @@ export async function startWorker(options: WorkerOptions): Promise<TestWorker> {
             WEBHOOK_RETRY_BASE_MS: '100',
             WEBHOOK_MAX_ATTEMPTS: '4',
             ALLOW_PRIVATE_WEBHOOKS: 'true',
+            PUBLIC_ORIGIN,
             ...options.vars,
           },
         },
