@@ -10,6 +10,7 @@ import {
   StarError,
   makeAPIError,
 } from './core/errors.ts';
+import { APIPromise, type WithResponse } from './core/api-promise.ts';
 import { newIdempotencyKey } from './core/random.ts';
 import { backoffMs, isRetryableStatus, maxRetryAfterMs, retryAfterMs } from './core/retry.ts';
 import { signRenderUrl } from './render-url.ts';
@@ -133,19 +134,26 @@ export class StarClient {
   /**
    * Sends a request through the pipeline (auth, timeout, retries, typed
    * errors) and parses its JSON answer. The resources are built on it; use it
-   * for an endpoint the SDK does not wrap.
+   * for an endpoint the SDK does not wrap. Like every method that makes one
+   * request, it returns an APIPromise: `await` it for the body, or call
+   * `.withResponse()` for the body and the response (request id, rate-limit headers).
    *
    * @example
    * ```ts
    * const health = await star.request<{ status: 'ok' }>({ method: 'GET', path: '/healthz' });
    * ```
    */
-  async request<T>(request: APIRequest, options: RequestOptions = {}): Promise<T> {
+  request<T>(request: APIRequest, options: RequestOptions = {}): APIPromise<T> {
+    return new APIPromise(this.requestWithResponse<T>(request, options));
+  }
+
+  private async requestWithResponse<T>(request: APIRequest, options: RequestOptions): Promise<WithResponse<T>> {
     const { response, text } = await this.send(request, options, 'application/json', true);
+    const requestId = response.headers.get('x-request-id') ?? undefined;
     try {
-      return JSON.parse(text) as T;
+      return { data: JSON.parse(text) as T, response, requestId };
     } catch (error) {
-      throw new MalformedResponseError(response.status, text, response.headers.get('x-request-id') ?? undefined, error);
+      throw new MalformedResponseError(response.status, text, requestId, error);
     }
   }
 

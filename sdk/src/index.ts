@@ -2,6 +2,8 @@
 export { StarClient, defaultBaseURL } from './client.ts';
 export type { ClientOptions, RequestOptions, RenderUrlOptions } from './client.ts';
 export type { WaitOptions, StreamOptions } from './resources/jobs.ts';
+export { APIPromise } from './core/api-promise.ts';
+export type { WithResponse } from './core/api-promise.ts';
 export {
   StarError,
   APIError,

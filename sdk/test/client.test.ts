@@ -259,3 +259,31 @@ test('a missing API key fails at construction', () => {
     if (saved !== undefined) process.env.STAR_API_KEY = saved;
   }
 });
+
+test('withResponse() hands back the request id and rate-limit headers of a success, from the same single request', async () => {
+  const headers = { 'x-request-id': 'req_ok', RateLimit: '"requests";r=59;t=1', 'RateLimit-Policy': '"requests";q=60;w=60' };
+  await withServer([json(200, generation, headers)], {}, async (client, requests) => {
+    const pending = client.images.generate({ prompt: 'a fox', seed: 1 });
+    const { data, response, requestId } = await pending.withResponse();
+    assert.deepEqual(data, generation);
+    assert.equal(requestId, 'req_ok');
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('ratelimit'), '"requests";r=59;t=1');
+    assert.equal(response.headers.get('ratelimit-policy'), '"requests";q=60;w=60');
+    assert.deepEqual(await pending, generation, 'awaiting it as well gives the body');
+    assert.equal(requests().length, 1, 'one request for both');
+    assert.ok(pending instanceof Promise);
+    const models = await client.models.list().withResponse();
+    assert.equal(models.requestId, 'req_ok');
+  });
+});
+
+test('a failed request rejects both ways with the typed error, and is no unhandled rejection when only one is read', async () => {
+  await withServer([problem(404, 'not_found')], { maxRetries: 0 }, async (client) => {
+    await assert.rejects(client.jobs.get('job_x').withResponse(), NotFoundError);
+    await assert.rejects(client.jobs.get('job_x'), NotFoundError);
+    const caught = await client.jobs.get('job_x').catch((error: unknown) => error);
+    assert.ok(caught instanceof NotFoundError);
+    assert.equal(caught.requestId, 'req_not_found');
+  });
+});

@@ -1,4 +1,5 @@
 import type { RequestOptions, StarClient } from '../client.ts';
+import type { APIPromise } from '../core/api-promise.ts';
 import { randomSeed } from '../core/random.ts';
 import type { GenerationRequest, GenerationResponse } from '../types.ts';
 
@@ -20,7 +21,7 @@ export class Images {
    * console.log(data.map((image) => image.url));
    * ```
    */
-  generate(params: GenerationRequest, options?: RequestOptions): Promise<GenerationResponse> {
+  generate(params: GenerationRequest, options?: RequestOptions): APIPromise<GenerationResponse> {
     const body = { ...params, seed: params.seed ?? randomSeed() };
     return this.client.request({ method: 'POST', path: '/v1/images/generations', body }, options);
   }

@@ -1,4 +1,5 @@
 import type { RequestOptions, StarClient } from '../client.ts';
+import type { APIPromise } from '../core/api-promise.ts';
 import { APIConnectionError, APITimeoutError, APIUserAbortError, MalformedResponseError, StarError } from '../core/errors.ts';
 import { backoffMs } from '../core/retry.ts';
 import { parseServerSentEvents, type ServerSentEvent } from '../core/sse.ts';
@@ -39,7 +40,7 @@ export class Jobs {
    * console.log(job.id, job.status); // job_… queued
    * ```
    */
-  create(params: JobCreateRequest, options?: RequestOptions): Promise<Job> {
+  create(params: JobCreateRequest, options?: RequestOptions): APIPromise<Job> {
     return this.client.request({ method: 'POST', path: '/v1/jobs', body: params }, options);
   }
 
@@ -52,7 +53,7 @@ export class Jobs {
    * if (job.status === 'succeeded') console.log(job.result?.data[0].url);
    * ```
    */
-  get(id: string, options?: RequestOptions): Promise<Job> {
+  get(id: string, options?: RequestOptions): APIPromise<Job> {
     return this.client.request({ method: 'GET', path: jobPath(id) }, options);
   }
 
@@ -66,7 +67,7 @@ export class Jobs {
    * console.log(job.status); // cancelled
    * ```
    */
-  cancel(id: string, options?: RequestOptions): Promise<Job> {
+  cancel(id: string, options?: RequestOptions): APIPromise<Job> {
     return this.client.request({ method: 'DELETE', path: jobPath(id) }, options);
   }
 

@@ -1,4 +1,5 @@
 import type { RequestOptions, StarClient } from '../client.ts';
+import type { APIPromise } from '../core/api-promise.ts';
 import type { ModelList } from '../types.ts';
 
 export class Models {
@@ -18,7 +19,7 @@ export class Models {
    * const fallback = data.find((model) => model.default)?.id;
    * ```
    */
-  list(options?: RequestOptions): Promise<ModelList> {
+  list(options?: RequestOptions): APIPromise<ModelList> {
     return this.client.request({ method: 'GET', path: '/v1/models' }, options);
   }
 }
