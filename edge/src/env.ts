@@ -6,6 +6,7 @@ import type { GenerationLock } from './stores/generation-lock/durable-object.ts'
 import type { ApiKeyRecord } from './keys/record.ts';
 import type { Logger } from './log.ts';
 import type { LimitStatus } from './stores/rate-limit/token-bucket.ts';
+import { parsePublicOrigin } from './public-origin.ts';
 
 export interface Bindings {
   API_KEYS: KVNamespace;
@@ -51,19 +52,10 @@ function positiveInt(env: Bindings, name: keyof Bindings, fallback: number): num
   return value;
 }
 
-/** An origin only: http(s), host, optional port, no path, query or credentials. */
-function origin(env: Bindings): string {
-  const raw = required(env, 'PUBLIC_ORIGIN').replace(/\/+$/, '');
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError('PUBLIC_ORIGIN must be an http(s) origin such as https://api.example.com');
-  }
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== raw) {
-    throw new ConfigError('PUBLIC_ORIGIN must be an http(s) origin such as https://api.example.com (no path)');
-  }
-  return url.origin;
+function publicOrigin(env: Bindings): string {
+  const origin = parsePublicOrigin(required(env, 'PUBLIC_ORIGIN'));
+  if (origin === null) throw new ConfigError('PUBLIC_ORIGIN must be an http(s) origin such as https://api.example.com (no path)');
+  return origin;
 }
 
 function required(env: Bindings, name: 'GPU_SERVICE_URL' | 'GPU_SHARED_SECRET' | 'URL_SIGNING_KEY' | 'PUBLIC_ORIGIN'): string {
@@ -90,7 +82,7 @@ export function readConfig(env: Bindings): Config {
     webhookMaxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
     webhookRetryBaseMs: positiveInt(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
     allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === 'true',
-    publicOrigin: origin(env),
+    publicOrigin: publicOrigin(env),
   };
   cache.set(env, config);
   return config;

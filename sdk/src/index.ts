@@ -23,5 +23,9 @@ export {
   APITimeoutError,
   APIUserAbortError,
   MalformedResponseError,
+  WebhookVerificationError,
+  InvalidParamsError,
 } from './core/errors.ts';
+export { verifyWebhook, webhookSignatureHeader, defaultWebhookTolerance } from './webhook.ts';
+export type { VerifyWebhookOptions, WebhookHeaders } from './webhook.ts';
 export type * from './types.ts';

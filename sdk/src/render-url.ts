@@ -1,5 +1,6 @@
 // Signed render URLs (openapi.yaml, GET /v1/render), with Web Crypto so the
 // same code signs in browsers and in Node.
+import { hmacSha256, sha256Hex, utf8 } from './core/crypto.ts';
 import { randomSeed, toHex } from './core/random.ts';
 import type { RenderParams } from './types.ts';
 
@@ -34,17 +35,4 @@ export function canonicalQuery(query: Record<string, string>): string {
     .sort()
     .map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(query[name])}`)
     .join('&');
-}
-
-function utf8(text: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(text);
-}
-
-async function sha256Hex(text: string): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest('SHA-256', utf8(text))));
-}
-
-async function hmacSha256(key: Uint8Array<ArrayBuffer>, message: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
-  const cryptoKey = await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return new Uint8Array(await crypto.subtle.sign('HMAC', cryptoKey, message));
 }

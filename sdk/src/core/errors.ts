@@ -110,6 +110,21 @@ export class MalformedResponseError extends StarError {
   }
 }
 
+/** A webhook delivery that `verifyWebhook()` refused: no or a malformed signature header, a wrong signature, or a timestamp outside the tolerance. */
+export class WebhookVerificationError extends StarError {
+  override name = 'WebhookVerificationError';
+}
+
+/** Parameters the SDK refused before sending anything; `errors` names each field, as the API's 400 would. */
+export class InvalidParamsError extends StarError {
+  override name = 'InvalidParamsError';
+  readonly errors: { path: string; message: string }[];
+  constructor(errors: { path: string; message: string }[]) {
+    super(`Invalid parameters: ${errors.map((error) => `${error.path} ${error.message}`).join('; ')}`);
+    this.errors = errors;
+  }
+}
+
 type APIErrorClass = new (status: number, body: Problem | string | undefined, headers: Headers) => APIError;
 
 const problemBase = 'https://star-api.dev/problems/';
