@@ -13,7 +13,7 @@ import {
 import { APIPromise, type WithResponse } from './core/api-promise.ts';
 import { newIdempotencyKey } from './core/random.ts';
 import { backoffMs, isRetryableStatus, maxRetryAfterMs, retryAfterMs } from './core/retry.ts';
-import { signRenderUrl } from './render-url.ts';
+import { checkRenderParams, signRenderUrl } from './render-url.ts';
 import { Images } from './resources/images.ts';
 import { Jobs } from './resources/jobs.ts';
 import { Models } from './resources/models.ts';
@@ -73,7 +73,7 @@ export interface OpenStream {
 }
 
 export interface RenderUrlOptions {
-  /** Seconds the URL stays valid. Default 7 days. */
+  /** Seconds the URL stays valid. Default 7 days; at most 30 days (the API refuses longer). */
   expiresIn?: number;
 }
 
@@ -118,7 +118,9 @@ export class StarClient {
    * A signed `GET /v1/render` URL for `<img src>`: the image is generated on
    * first view and cached forever after. Signed locally with this client's
    * API key, which never appears in the URL. A random seed is filled in when
-   * `params.seed` is omitted, so the URL names one image.
+   * `params.seed` is omitted, so the URL names one image. Parameters are checked
+   * against the API's own bounds (generated from openapi.yaml) before signing:
+   * InvalidParamsError names each one the API would refuse.
    *
    * @example
    * ```ts
@@ -127,7 +129,9 @@ export class StarClient {
    * ```
    */
   async renderUrl(params: RenderParams, options: RenderUrlOptions = {}): Promise<string> {
-    const expiresAt = Math.floor(Date.now() / 1000) + (options.expiresIn ?? sevenDaysInSeconds);
+    const lifetime = options.expiresIn ?? sevenDaysInSeconds;
+    checkRenderParams(params, lifetime);
+    const expiresAt = Math.floor(Date.now() / 1000) + lifetime;
     return signRenderUrl({ apiKey: this.apiKey, baseURL: this.baseURL, params, expiresAt });
   }
 

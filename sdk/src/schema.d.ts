@@ -238,7 +238,8 @@ export interface paths {
          *
          *     `kid` is the first 16 hex characters of `SHA-256(API key)`. An expired
          *     (`exp` in the past), malformed or wrong signature answers `403`
-         *     (`forbidden`). Parameters have the same limits and defaults as
+         *     (`forbidden`), and so does a URL that lives too long: `exp` may be at
+         *     most 30 days (2592000 s) after the request. Parameters have the same limits and defaults as
          *     `GenerationRequest`, except `seed`, which defaults to 0 so that a URL
          *     always names one image.
          *
@@ -1508,7 +1509,7 @@ export interface operations {
                  */
                 kid: string;
                 /**
-                 * @description Expiry, unix seconds.
+                 * @description Expiry, unix seconds; at most 30 days (`x-max-lifetime-seconds`) after the request, else `403`.
                  * @example 1796054400
                  */
                 exp: number;

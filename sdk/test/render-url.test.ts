@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { StarClient } from '../src/index.ts';
+import { InvalidParamsError, StarClient } from '../src/index.ts';
 
 const apiKey = 'sk_live_ünïcode_key';
 const client = new StarClient({ apiKey, baseURL: 'https://api.star-api.dev/' });
@@ -45,6 +45,8 @@ test('a missing seed is filled in with a random uint32; expiresIn sets exp', asy
   assert.ok(Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff, `seed ${seed}`);
   assert.ok(Number(url.searchParams.get('exp')) - before <= 61);
   assert.equal(url.searchParams.get('sig'), expectedSignature(url));
+  // 3000 code units, but 1500 characters after NFC, which is what the API counts.
+  await client.renderUrl({ prompt: 'e\u0301'.repeat(1500) });
 });
 
 test('changing any signed parameter invalidates the signature', async () => {
@@ -52,4 +54,27 @@ test('changing any signed parameter invalidates the signature', async () => {
   const tampered = new URL(url);
   tampered.searchParams.set('seed', '2');
   assert.notEqual(expectedSignature(tampered), url.searchParams.get('sig'));
+});
+
+test('parameters the API would refuse are refused before signing, each named as the API would', async () => {
+  const refused = async (params: Record<string, unknown>, options = {}) => {
+    const error = await client.renderUrl(params as never, options).then(() => undefined, (caught: unknown) => caught);
+    assert.ok(error instanceof InvalidParamsError, `${JSON.stringify(params)} was signed`);
+    return error.errors.map((e) => e.path).sort();
+  };
+  assert.deepEqual(await refused({ prompt: 'x', cfg: 20.5, top_p: 0, top_k: 0, seed: -1 }), ['cfg', 'seed', 'top_k', 'top_p']);
+  assert.deepEqual(await refused({ prompt: 'x', seed: 1.5, format: 'gif', more_smooth: 'yes' }), ['format', 'more_smooth', 'seed']);
+  assert.deepEqual(await refused({ prompt: '  \n' }), ['prompt'], 'empty after trimming, as the API counts');
+  assert.deepEqual(await refused({ prompt: 'x'.repeat(2001) }), ['prompt']);
+  assert.deepEqual(await refused({ prompt: 'x', model: 'Star Tiny', steps: 3 }), ['model', 'steps']);
+  assert.deepEqual(await refused({ negative_prompt: 'x' }), ['prompt']);
+  assert.deepEqual(await refused({ prompt: 'x' }, { expiresIn: 30 * 86400 + 1 }), ['expiresIn']);
+  assert.deepEqual(await refused({ prompt: 'x' }, { expiresIn: 0 }), ['expiresIn']);
+});
+
+test('the bounds themselves are accepted, up to a 30-day lifetime', async () => {
+  const url = new URL(await client.renderUrl({ prompt: 'x'.repeat(2000), cfg: 20, top_p: 1, top_k: 1, seed: 4294967295, format: 'jpeg', model: 'star-tiny' }, { expiresIn: 30 * 86400 }));
+  assert.equal(url.searchParams.get('sig'), expectedSignature(url));
+  // 3000 code units, but 1500 characters after NFC, which is what the API counts.
+  await client.renderUrl({ prompt: 'e\u0301'.repeat(1500) });
 });

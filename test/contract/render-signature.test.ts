@@ -4,7 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { StarClient } from '../../sdk/src/index.ts';
-import { canonicalQuery, renderSignature } from '../../edge/src/render/signature.ts';
+import { readFile } from 'node:fs/promises';
+import { parse } from 'yaml';
+import { canonicalQuery, MAX_RENDER_URL_LIFETIME_S, renderSignature } from '../../edge/src/render/signature.ts';
+import { maxRenderUrlLifetimeSeconds } from '../../sdk/src/render-params.gen.ts';
 
 const apiKey = 'sk_contract_key';
 // The edge keeps sk (hex) per key id; derive both as openapi.yaml says.
@@ -24,4 +27,12 @@ test('a URL from the SDK’s renderUrl() verifies with the edge’s signature co
   const tampered = new URL(url);
   tampered.searchParams.set('prompt', 'a different fox');
   assert.equal(await edgeAccepts(tampered), false);
+});
+
+test('the render URL lifetime limit is one number: openapi.yaml’s, the edge’s and the SDK’s (generated) agree', async () => {
+  const spec = parse(await readFile(new URL('../../openapi.yaml', import.meta.url), 'utf8'));
+  const exp = spec.paths['/v1/render'].get.parameters.find((parameter: { name?: string }) => parameter.name === 'exp');
+  assert.equal(exp['x-max-lifetime-seconds'], 30 * 24 * 3600);
+  assert.equal(MAX_RENDER_URL_LIFETIME_S, exp['x-max-lifetime-seconds']);
+  assert.equal(maxRenderUrlLifetimeSeconds, exp['x-max-lifetime-seconds']);
 });
