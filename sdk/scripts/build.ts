@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 const sdk = fileURLToPath(new URL('..', import.meta.url));
 const tsc = fileURLToPath(import.meta.resolve('typescript/bin/tsc'));
 
-/** `./x.ts` → `./x.js` in relative specifiers of emitted .d.ts files (tsc rewrites them in .js only). */
+/**
+ * `./x.ts` → `./x.js` in relative specifiers of emitted .d.ts files (tsc rewrites them in .js
+ * only), so the declarations look like any package's and do not rely on the consumer's
+ * TypeScript accepting `.ts` specifiers in declaration files (5.9, which the pack test runs, does).
+ */
 export function rewriteDeclarationSpecifiers(text: string): string {
   return text.replace(/(from\s+|import\()(['"])(\.{1,2}\/[^'"]+)\.ts\2/g, '$1$2$3.js$2');
 }

@@ -36,7 +36,7 @@ export async function installPackedSdk(): Promise<PackedSdk> {
     await mkdir(project);
     await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
     await npm(['install', '--offline', '--no-audit', '--no-fund', '--silent', join(dir, tarball)], project);
-    const entry = join(project, 'node_modules/@star-api/sdk/dist/index.js');
+    const entry = join(project, 'node_modules/@star-api/sdk/dist/esm/index.js');
     const sdk = (await import(pathToFileURL(entry).href)) as Sdk;
     return { sdk, project, remove: () => rm(dir, { recursive: true, force: true }) };
   } catch (error) {
