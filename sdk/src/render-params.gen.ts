@@ -10,7 +10,8 @@ export const renderParameterBounds = {
   },
   "model": {
     "type": "string",
-    "pattern": "^[a-z0-9][a-z0-9.-]{0,63}$"
+    "pattern": "^[a-z0-9][a-z0-9.-]{0,63}$",
+    "maxLength": 64
   },
   "seed": {
     "type": "integer",
@@ -28,7 +29,8 @@ export const renderParameterBounds = {
   },
   "top_k": {
     "type": "integer",
-    "minimum": 1
+    "minimum": 1,
+    "maximum": 1000000
   },
   "top_p": {
     "type": "number",
@@ -45,6 +47,12 @@ export const renderParameterBounds = {
       "webp",
       "jpeg"
     ]
+  },
+  "png_metadata": {
+    "type": "boolean"
+  },
+  "private": {
+    "type": "boolean"
   }
 } as const;
 

@@ -38,8 +38,8 @@ function violation(value: unknown, bounds: Bounds): string | undefined {
   if (bounds.enum && !bounds.enum.includes(value)) return `must be one of ${bounds.enum.join(', ')}`;
   if (typeof value === 'string') {
     if (bounds.pattern !== undefined && !new RegExp(bounds.pattern).test(value)) return `must match ${bounds.pattern}`;
-    // The API counts characters after NFC normalisation and trimming.
-    const length = value.normalize('NFC').trim().length;
+    // The API counts characters (code points, as JSON Schema does) after NFC normalisation and trimming.
+    const length = [...value.normalize('NFC').trim()].length;
     if (bounds.minLength !== undefined && length < bounds.minLength) return `must be at least ${bounds.minLength} characters`;
     if (bounds.maxLength !== undefined && length > bounds.maxLength) return `must be at most ${bounds.maxLength} characters`;
   }

@@ -47,6 +47,9 @@ test('a missing seed is filled in with a random uint32; expiresIn sets exp', asy
   assert.equal(url.searchParams.get('sig'), expectedSignature(url));
   // 3000 code units, but 1500 characters after NFC, which is what the API counts.
   await client.renderUrl({ prompt: 'e\u0301'.repeat(1500) });
+  // 2000 characters, 4000 UTF-16 units: JSON Schema (and the API) count characters.
+  await client.renderUrl({ prompt: '🦊'.repeat(2000) });
+  await assert.rejects(client.renderUrl({ prompt: '🦊'.repeat(2001) }), InvalidParamsError);
 });
 
 test('changing any signed parameter invalidates the signature', async () => {

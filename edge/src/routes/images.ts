@@ -44,7 +44,7 @@ export const images = new Hono<AppEnv>()
     if (stored.owner === undefined) {
       return problem(c, 'forbidden', 'Shared images cannot be deleted: other customers get the same image at the same URL. Generate with private: true to own (and delete) an image; to have a shared image removed, contact support with its key.');
     }
-    await deleteImage(c.env, key, stored.format, new URL(c.req.url).origin + imagePath(key, stored.format));
+    await deleteImage(c.env, key, stored.format, c.get('config').publicOrigin + imagePath(key, stored.format));
     c.get('log').info('image deleted', { key });
     return c.body(null, 204);
   })
