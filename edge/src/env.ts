@@ -22,6 +22,7 @@ export interface Bindings {
   DEFAULT_MODEL?: string;
   GPU_TIMEOUT_MS?: string;
   JOB_TTL_SECONDS?: string;
+  JOB_QUEUE_SECONDS?: string;
   WEBHOOK_MAX_ATTEMPTS?: string;
   WEBHOOK_RETRY_BASE_MS?: string;
   ALLOW_PRIVATE_WEBHOOKS?: string;
@@ -35,6 +36,8 @@ export interface Config {
   contentKeySecret: string;
   gpuTimeoutMs: number;
   jobTtlSeconds: number;
+  /** How long a job may wait in its key's queue for a free slot before it fails. */
+  jobQueueSeconds: number;
   webhookMaxAttempts: number;
   webhookRetryBaseMs: number;
   allowPrivateWebhooks: boolean;
@@ -79,6 +82,7 @@ export function readConfig(env: Bindings): Config {
     contentKeySecret: env.CONTENT_KEY_SECRET || required(env, 'URL_SIGNING_KEY'),
     gpuTimeoutMs: positiveInt(env, 'GPU_TIMEOUT_MS', 120_000),
     jobTtlSeconds: positiveInt(env, 'JOB_TTL_SECONDS', 86_400),
+    jobQueueSeconds: positiveInt(env, 'JOB_QUEUE_SECONDS', 900),
     webhookMaxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
     webhookRetryBaseMs: positiveInt(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
     allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === 'true',

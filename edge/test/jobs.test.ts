@@ -24,7 +24,8 @@ interface Event {
 }
 
 before(async () => {
-  worker = await startWorker({ gpuUrl: await gpu.start() });
+  // Queued jobs give up after 2 s here, so the queue's timeout is seen within the test.
+  worker = await startWorker({ gpuUrl: await gpu.start(), vars: { JOB_QUEUE_SECONDS: '2' } });
   key = await worker.createKey({ limits: { requests: 1000, images: 1000, concurrent: 20 } });
 });
 after(async () => {
@@ -147,6 +148,90 @@ describe('b64_json jobs', () => {
     assert.deepEqual(completed.result!.data.map((image) => [image.url, Buffer.from(image.b64_json!, 'base64').equals(tinyPng(image.seed))]), [[undefined, true], [undefined, true]]);
     const fetched = (await (await worker.fetch(`/v1/jobs/${job.id}`, { headers: bearer(key) })).json()) as Job;
     assert.deepEqual(fetched.result, completed.result);
+  });
+});
+
+describe('the per-key queue', () => {
+  async function until(condition: () => boolean): Promise<void> {
+    for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok(condition(), 'condition reached');
+  }
+
+  test('4 parallel creates on a key with 2 slots → four 202s; the 2 beyond the limit are queued and run as slots free', async () => {
+    gpu.reset();
+    gpu.delayMs = 300;
+    const free = await worker.createKey({ limits: { concurrent: 2, queue: 8, images: 100, window_seconds: 3600 } });
+    const created = await Promise.all([0, 1, 2, 3].map((i) => createJob({ prompt: `parallel job ${i}`, seed: i }, {}, free)));
+    assert.deepEqual(created.map(({ response }) => response.status), [202, 202, 202, 202]);
+    for (const { job } of created) assert.equal(job.status, 'queued');
+    await until(() => gpu.calls >= 2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(gpu.calls, 2, 'only 2 run at once');
+    const done = await Promise.all(created.map(({ job }) => waitFor(job.id, (j) => j.status === 'succeeded', free)));
+    assert.equal(done.length, 4);
+    assert.equal(gpu.calls, 4);
+  });
+
+  test('queued jobs start in the order they were accepted; past the queue depth → 429 naming the queue', async () => {
+    gpu.reset();
+    gpu.delayMs = 200;
+    const tight = await worker.createKey({ limits: { concurrent: 1, queue: 2, images: 100, window_seconds: 3600 } });
+    const jobs: Job[] = [];
+    for (let i = 0; i < 3; i++) {
+      const { response, job } = await createJob({ prompt: `in order ${i}`, seed: i }, {}, tight);
+      assert.equal(response.status, 202);
+      jobs.push(job);
+    }
+    const over = await worker.fetch('/v1/jobs', jsonPost(tight, { prompt: 'one too many', seed: 9 }));
+    assert.equal(over.status, 429);
+    assert.match(over.headers.get('RateLimit') ?? '', /^"queue";r=0;t=\d+$/);
+    assert.match(over.headers.get('RateLimit-Policy') ?? '', /"queue";q=2/);
+    assert.ok(Number(over.headers.get('Retry-After')) >= 1);
+    const problem = (await over.json()) as { type: string; detail: string };
+    assert.equal(problem.type, 'https://star-api.dev/problems/rate_limited');
+    assert.match(problem.detail, /"queue" limit/);
+    for (const job of jobs) await waitFor(job.id, (j) => j.status === 'succeeded', tight);
+    assert.deepEqual(gpu.requests.map((request) => request.prompt), ['in order 0', 'in order 1', 'in order 2']);
+    const started = await Promise.all(jobs.map(async (job) => ((await (await worker.fetch(`/v1/jobs/${job.id}`, { headers: bearer(tight) })).json()) as Job).started_at!));
+    assert.deepEqual([...started].sort((a, b) => a - b), started, 'started_at follows acceptance order');
+  });
+
+  test('cancelling a queued job frees its place and its image tokens at once', async () => {
+    gpu.reset();
+    gpu.delayMs = 1500;
+    const tight = await worker.createKey({ limits: { concurrent: 1, queue: 1, images: 3, window_seconds: 3600 } });
+    const running = await createJob({ prompt: 'holds the slot', seed: 1 }, {}, tight);
+    const queued = await createJob({ prompt: 'waits', seed: 2 }, {}, tight);
+    assert.equal(queued.response.status, 202);
+    assert.equal(queued.response.headers.get('RateLimit')?.match(/"images";r=(\d+)/)?.[1], '1', 'a queued job holds its image token');
+    assert.equal((await worker.fetch('/v1/jobs', jsonPost(tight, { prompt: 'no room', seed: 3 }))).status, 429);
+    const cancelled = (await (await worker.fetch(`/v1/jobs/${queued.job.id}`, { method: 'DELETE', headers: bearer(tight) })).json()) as Job;
+    assert.equal(cancelled.status, 'cancelled');
+    const again = await createJob({ prompt: 'takes the place', seed: 4 }, {}, tight);
+    assert.equal(again.response.status, 202, 'the place in the queue is free again');
+    assert.equal(again.response.headers.get('RateLimit')?.match(/"images";r=(\d+)/)?.[1], '1', 'the cancelled job’s token came back');
+    gpu.delayMs = 0;
+    await waitFor(again.job.id, (j) => j.status === 'succeeded', tight);
+    assert.equal((await waitFor(running.job.id, (j) => j.status === 'succeeded', tight)).status, 'succeeded');
+    assert.ok(!gpu.requests.some((request) => request.prompt === 'waits'), 'the cancelled job never reached the GPU');
+  });
+
+  test('a job that waits longer than JOB_QUEUE_SECONDS fails with rate_limited and gives its tokens back', async () => {
+    gpu.reset();
+    gpu.delayMs = 4000;
+    const tight = await worker.createKey({ limits: { concurrent: 1, queue: 1, images: 2, window_seconds: 3600 } });
+    const running = await createJob({ prompt: 'slow slot holder', seed: 1 }, {}, tight);
+    const queued = await createJob({ prompt: 'waits too long', seed: 2 }, {}, tight);
+    const events = await readEvents(queued.job.id, undefined, undefined, tight);
+    assert.deepEqual(events.map((event) => event.event), ['queued', 'failed']);
+    const failed = events.at(-1)!.data.job!;
+    assert.equal(failed.error?.type, 'https://star-api.dev/problems/rate_limited');
+    assert.match(failed.error?.detail ?? '', /waited \d+ s in this key's queue/);
+    await worker.fetch(`/v1/jobs/${running.job.id}`, { method: 'DELETE', headers: bearer(tight) });
+    const after = await worker.fetch('/v1/jobs', jsonPost(tight, { prompt: 'after the timeout', seed: 3, n: 2 }));
+    assert.equal(after.status, 202, 'both image tokens are back');
+    gpu.delayMs = 0;
+    await waitFor(((await after.json()) as Job).id, (j) => j.status === 'succeeded', tight);
   });
 });
 

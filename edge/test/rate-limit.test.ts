@@ -33,6 +33,7 @@ test('25 parallel requests against a bucket of 10 → exactly 10 pass, 15 get 42
   assert.deepEqual(remainders, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'each success saw a distinct token count');
   for (const response of responses.filter((r) => r.status === 429)) {
     assert.ok(Number(response.headers.get('Retry-After')) >= 1);
+    assert.equal(response.headers.get('RateLimit'), `"requests";r=0;t=${response.headers.get('Retry-After')}`, 'the one item names the limit hit');
     assert.equal(response.headers.get('RateLimit-Policy'), '"requests";q=10;w=3600, "images";q=20;w=3600');
     const body = (await response.json()) as { type: string; retry_after: number };
     assert.equal(body.type, 'https://star-api.dev/problems/rate_limited');
@@ -60,6 +61,8 @@ test('the images bucket: generated images are charged, cache hits are not, over-
   assert.equal(remaining(hit, 'images'), 1, 'a cache hit costs no image tokens');
   const over = await worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'quota', seed: 10, n: 2 }));
   assert.equal(over.status, 429);
+  assert.match(over.headers.get('RateLimit') ?? '', /^"images";r=0;t=\d+$/);
+  assert.match(((await over.json()) as { detail: string }).detail, /"images" limit of 3/);
   assert.ok(Number(over.headers.get('Retry-After')) >= 1);
   assert.equal(gpu.calls, 1, 'the refused request never reached the GPU');
 });
@@ -74,7 +77,7 @@ test('parallel image requests never overspend the bucket', async () => {
   assert.equal(gpu.calls, 4);
 });
 
-test('the concurrency cap: a second generation while one runs → 429; afterwards it passes', async () => {
+test('the concurrency cap: a second sync generation while one runs → 429 naming "concurrent"; afterwards it passes', async () => {
   gpu.reset();
   gpu.delayMs = 400;
   const key = await worker.createKey({ limits: { concurrent: 1, window_seconds: 3600 } });
@@ -84,8 +87,10 @@ test('the concurrency cap: a second generation while one runs → 429; afterward
   const [a, b] = await Promise.all([first, worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'slot b', seed: 1 }))]);
   assert.equal(a.status, 200);
   assert.equal(b.status, 429);
+  assert.match(b.headers.get('RateLimit') ?? '', /^"concurrent";r=0;t=\d+$/);
+  assert.match(b.headers.get('RateLimit-Policy') ?? '', /, "concurrent";q=1$/);
   const body = (await b.json()) as { detail: string };
-  assert.match(body.detail, /at once/);
+  assert.match(body.detail, /"concurrent" limit.*at most 1 generations may run at once/);
   gpu.delayMs = 0;
   assert.equal((await worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'slot b', seed: 1 }))).status, 200);
 });

@@ -9,7 +9,7 @@ import type { RateLimitStore } from '../stores/rate-limit/contract.ts';
 import type { LimitStatus } from '../stores/rate-limit/token-bucket.ts';
 import type { Claim, GenerationLockStore } from '../stores/generation-lock/contract.ts';
 import { ProblemError } from '../middleware/problem/index.ts';
-import { leaseRefused } from '../middleware/rate-limit/index.ts';
+import { limitRefused } from '../middleware/rate-limit/index.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import { cacheImage, cachedImage, findImage, imagePath, metaFromCachedResponse, storeImage, type StoredImage } from '../images/store.ts';
 import type { Timings } from '../schemas.gen.ts';
@@ -50,6 +50,8 @@ export interface GenerationOptions {
    *  otherwise one is acquired for the misses and settled here. */
   leaseId?: string;
   onLimitStatus?: (status: LimitStatus) => void;
+  /** A render-URL view: a miss also takes a token of the key's `renders` limit. */
+  render?: boolean;
 }
 
 type Shared = { image: StoredImage; timings: Timings };
@@ -179,9 +181,9 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
       let stored = false;
       try {
         if (!leaseId) {
-          const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000);
+          const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000, { render: options.render });
           options.onLimitStatus?.(decision.status);
-          if (!decision.allowed) throw leaseRefused(deps.limits, decision);
+          if (!decision.allowed) throw limitRefused(deps.limits, decision);
           leaseId = decision.leaseId;
         }
         const result = await runGpu(deps, params, generate.map((i) => seeds[i]), generate.map((i) => keys[i]), options);

@@ -12,6 +12,8 @@ export interface JobInit {
   origin: string;
   limits: Limits;
   leaseId: string;
+  /** The lease waits in the key's queue for a slot; the job starts when the limiter promotes it. */
+  waitsForSlot: boolean;
   scales: number;
   requestId: string;
   webhook?: { url: string; secret: string };

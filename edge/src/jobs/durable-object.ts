@@ -1,5 +1,5 @@
-// Job: one Durable Object per job. It owns the job's state, runs the generation from its alarm,
-// keeps the numbered event log that SSE subscribers replay (Last-Event-ID) and follow live,
+// Job: one Durable Object per job. It owns the job's state, runs the generation from its alarm
+// (once its key's RateLimiter gives it a slot, when it was queued behind the key's limit), keeps the numbered event log that SSE subscribers replay (Last-Event-ID) and follow live,
 // delivers the webhook with backoff, and deletes itself when the job expires.
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Bindings } from '../env.ts';
@@ -33,9 +33,13 @@ interface JobState {
   /** GPU calls answered 503 (busy) so far; the job waits and tries again up to GPU_RETRIES times. */
   gpuRetries: number;
   retryAt: number | null;
+  /** While the job waits in its key's queue for a slot: since when (ms). */
+  waitingSince: number | null;
 }
 
 const GPU_RETRIES = 4;
+/** A queued job is woken by the limiter when it gets a slot; this poll only covers a lost wake-up. */
+const QUEUE_POLL_MS = 5_000;
 const MAX_RETRY_DELAY_S = 60;
 
 interface Subscriber {
@@ -55,6 +59,9 @@ function eventKey(id: number): string {
 }
 
 const nowS = () => Math.floor(Date.now() / 1000);
+
+/** States stored before the queue existed have no `waitingSince`: they never wait. */
+const waiting = (state: JobState) => (state.waitingSince ?? null) !== null;
 
 export class Job extends DurableObject<Bindings> {
   private state: JobState | null = null;
@@ -99,12 +106,17 @@ export class Job extends DurableObject<Bindings> {
     const state = this.state;
     if (!state) return;
     const times = [state.job.expires_at * 1000];
-    if (state.job.status === 'queued') times.push(Date.now());
+    if (state.job.status === 'queued' && waiting(state)) times.push(Math.min(Date.now() + QUEUE_POLL_MS, this.queueDeadline(state)));
+    else if (state.job.status === 'queued') times.push(Date.now());
     // While running, a watchdog alarm: if this object restarts mid-run (deploy, eviction, crash),
     // the alarm finds the job running with no run in this instance and resumes it.
     if (state.job.status === 'running') times.push(state.retryAt ?? Date.now() + this.config.gpuTimeoutMs + WATCHDOG_SLACK_MS);
     if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null) times.push(state.webhook.nextAt);
     await this.ctx.storage.setAlarm(Math.min(...times));
+  }
+
+  private queueDeadline(state: JobState): number {
+    return (state.waitingSince ?? Date.now()) + this.config.jobQueueSeconds * 1000;
   }
 
   private emit(event: StoredEvent['event'], data: unknown): void {
@@ -196,6 +208,7 @@ export class Job extends DurableObject<Bindings> {
       nextEventId: 1,
       gpuRetries: 0,
       retryAt: null,
+      waitingSince: init.waitsForSlot ? Date.now() : null,
     };
     this.emit('queued', { job: this.state.job });
     this.touch();
@@ -216,6 +229,11 @@ export class Job extends DurableObject<Bindings> {
     // Give the slot and the image tokens back now; releasing a lease twice is a no-op.
     await this.settleLease(0);
     return state.job;
+  }
+
+  /** The RateLimiter promoted this job's lease from the queue: run it now rather than at the next poll. */
+  async wake(): Promise<void> {
+    if (this.state?.job.status === 'queued') await this.ctx.storage.setAlarm(Date.now());
   }
 
   async fetch(request: Request): Promise<Response> {
@@ -257,9 +275,32 @@ export class Job extends DurableObject<Bindings> {
     // and the alarm is being retried): run it again; its images are deterministic.
     // A retry after a busy GPU is due the same way.
     const due = state.retryAt === null || state.retryAt <= Date.now();
-    if (state.job.status === 'queued' || (state.job.status === 'running' && !this.running && due)) await this.run();
+    if (state.job.status === 'queued' && waiting(state)) await this.checkSlot();
+    if (state.job.status === 'queued' && !waiting(state)) await this.run();
+    else if (state.job.status === 'running' && !this.running && due) await this.run();
     if (state.webhook && !state.webhook.done && state.webhook.nextAt !== null && state.webhook.nextAt <= Date.now()) await this.deliver();
     await this.schedule();
+  }
+
+  /** A job waiting in its key's queue: has the limiter given it a slot, or has it waited too long? */
+  private async checkSlot(): Promise<void> {
+    const state = this.state!;
+    const { init } = state;
+    const lease = await durableRateLimitStore(this.env, init.kid).leaseState(init.limits, init.leaseId);
+    if (state.job.status !== 'queued') return; // cancelled meanwhile
+    if (lease.state === 'running') {
+      state.waitingSince = null;
+      this.save();
+      return;
+    }
+    if (lease.state === 'waiting' && Date.now() < this.queueDeadline(state)) return;
+    await this.settleLease(0);
+    const waited = Math.round((Date.now() - state.waitingSince!) / 1000);
+    const body = problemBody('rate_limited', `The job waited ${waited} s in this key's queue without a free slot (at most ${init.limits.concurrent} generations run at once)`, {
+      instance: `/v1/jobs/${init.id}`,
+      requestId: init.requestId,
+    });
+    this.finish('failed', { error: body });
   }
 
   private async run(): Promise<void> {

@@ -10,13 +10,26 @@ export const limitsSchema = z.object({
   window_seconds: z.number().int().positive(),
   /** Generations (GPU calls or jobs) in flight at once. */
   concurrent: z.number().int().positive(),
+  /** Jobs that may wait for a free slot beyond `concurrent` (FIFO); absent in older records. */
+  queue: z.number().int().nonnegative().optional(),
+  /** Render-URL views that generate (cache misses), per `window_seconds`; absent in older records. */
+  renders: z.number().int().positive().optional(),
 });
 export type Limits = z.infer<typeof limitsSchema>;
 
 export const TIERS = {
-  free: { requests: 60, images: 20, window_seconds: 60, concurrent: 2 },
-  pro: { requests: 600, images: 200, window_seconds: 60, concurrent: 8 },
+  free: { requests: 60, images: 20, window_seconds: 60, concurrent: 2, queue: 8, renders: 10 },
+  pro: { requests: 600, images: 200, window_seconds: 60, concurrent: 8, queue: 32, renders: 100 },
 } as const satisfies Record<string, Limits>;
+
+/** Records written before `queue` and `renders` existed get the free tier's values. */
+export function queueDepth(limits: Limits): number {
+  return limits.queue ?? TIERS.free.queue;
+}
+
+export function renderQuota(limits: Limits): number {
+  return limits.renders ?? TIERS.free.renders;
+}
 export type Tier = keyof typeof TIERS;
 
 export const apiKeyRecordSchema = z.object({

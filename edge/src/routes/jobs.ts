@@ -6,7 +6,7 @@ import { JobCreateRequest, JobId } from '../schemas.gen.ts';
 import { readJson, toParams, validate, invalid } from '../generation/validate.ts';
 import { findModel } from '../models.ts';
 import { problem, ProblemError } from '../middleware/problem/index.ts';
-import { leaseRefused, rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
+import { limitRefused, rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { durableJobStore } from '../jobs/durable-object.ts';
 import { durableIdempotencyStore } from '../stores/idempotency/durable-object.ts';
 import { checkWebhookTarget } from '../webhook/target.ts';
@@ -22,6 +22,9 @@ export function newJobId(): string {
   for (const byte of bytes) id += ALPHANUMERIC[byte % 62];
   return 'job_' + id;
 }
+
+/** The limiter keeps a queued job's place a little longer than the job waits, so the job ends it. */
+const QUEUE_SLACK_MS = 60_000;
 
 /** Locally (ALLOW_PRIVATE_WEBHOOKS) webhooks may use http; the schema is otherwise openapi's. */
 const LocalJobCreateRequest = JobCreateRequest.extend({ webhook_url: z.url().max(2048).optional() });
@@ -69,11 +72,12 @@ export const jobs = new Hono<AppEnv>()
     }
     let leaseId: string | null = null;
     try {
-      const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000);
-      noteLimitStatus(c, lease.status);
-      if (!lease.allowed) throw leaseRefused(apiKey.limits, lease);
-      leaseId = lease.leaseId;
       const id = newJobId();
+      // Past the key's concurrent limit the job waits in the key's queue (FIFO), holding its image tokens.
+      const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000, { jobId: id, queueMs: config.jobQueueSeconds * 1000 + QUEUE_SLACK_MS });
+      noteLimitStatus(c, lease.status);
+      if (!lease.allowed) throw limitRefused(apiKey.limits, lease);
+      leaseId = lease.leaseId;
       const job = await durableJobStore(c.env, id).create({
         id,
         kid: apiKey.kid,
@@ -82,6 +86,7 @@ export const jobs = new Hono<AppEnv>()
         origin: config.publicOrigin,
         limits: apiKey.limits,
         leaseId,
+        waitsForSlot: lease.queued,
         scales: findModel(params.model)?.scales.length ?? 1,
         requestId: c.get('requestId'),
         ...(request.webhook_url ? { webhook: { url: request.webhook_url, secret: apiKey.whsec } } : {}),

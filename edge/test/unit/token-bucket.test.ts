@@ -41,11 +41,58 @@ test('leases reserve image tokens and a slot; release refunds what was not gener
   const b = l.acquire(limits, 1, 60_000, 0);
   assert.equal(b.allowed, true);
   const c = l.acquire(limits, 1, 60_000, 0);
-  assert.equal(c.allowed === false && c.reason, 'concurrency');
+  assert.equal(c.allowed === false && c.reason, 'concurrent');
   assert.ok(a.allowed);
   assert.equal(l.release(limits, a.leaseId, 1, 0).images.remaining, 18, '3 of 4 refunded');
   assert.equal(l.release(limits, a.leaseId, 0, 0).images.remaining, 18, 'a second release is a no-op');
   assert.equal(l.acquire(limits, 1, 60_000, 0).allowed, true, 'the slot is free again');
+});
+
+test('a job past the concurrent limit waits in the queue holding its tokens, and is promoted FIFO when a slot frees', () => {
+  const l = limiter();
+  const one = { ...limits, concurrent: 1, queue: 2 };
+  const running = l.acquire(one, 1, 60_000, 0, { jobId: 'job-a' });
+  assert.ok(running.allowed && !running.queued);
+  const b = l.acquire(one, 2, 60_000, 1, { jobId: 'job-b', queueMs: 10_000 });
+  const c = l.acquire(one, 1, 60_000, 2, { jobId: 'job-c', queueMs: 10_000 });
+  assert.ok(b.allowed && b.queued && c.allowed && c.queued);
+  assert.equal(c.status.images.remaining, 16, 'queued jobs hold their image tokens');
+  const full = l.acquire(one, 1, 60_000, 3, { jobId: 'job-d' });
+  assert.equal(full.allowed === false && full.reason, 'queue');
+  const sync = l.acquire(one, 1, 60_000, 3);
+  assert.equal(sync.allowed === false && sync.reason, 'concurrent', 'without a job id nothing queues');
+  assert.deepEqual(l.leaseState(one, c.leaseId, 4), { state: 'waiting', position: 2 });
+  l.takePromoted();
+  l.release(one, running.leaseId, 1, 5);
+  assert.deepEqual(l.takePromoted(), ['job-b'], 'the oldest waiting job gets the slot');
+  assert.deepEqual(l.leaseState(one, b.leaseId, 6), { state: 'running' });
+  assert.deepEqual(l.leaseState(one, c.leaseId, 6), { state: 'waiting', position: 1 });
+});
+
+test('a place in the queue that lapses is dropped and its tokens return; a released one frees the place', () => {
+  const l = limiter();
+  const one = { ...limits, concurrent: 1, queue: 1 };
+  assert.ok(l.acquire(one, 1, 3_600_000, 0).allowed);
+  const waiting = l.acquire(one, 3, 3_600_000, 0, { jobId: 'job-w', queueMs: 1_000 });
+  assert.ok(waiting.allowed && waiting.queued);
+  assert.equal(l.acquire(one, 1, 3_600_000, 500, { jobId: 'job-x' }).allowed, false);
+  assert.deepEqual(l.leaseState(one, waiting.leaseId, 1_000), { state: 'gone' });
+  assert.equal(l.peek(one, 1_000).images.remaining, 19, 'the lapsed place refunded its 3 tokens');
+  const next = l.acquire(one, 1, 3_600_000, 1_000, { jobId: 'job-y' });
+  assert.ok(next.allowed && next.queued);
+  l.release(one, next.leaseId, 0, 1_001);
+  assert.ok(l.acquire(one, 1, 3_600_000, 1_002, { jobId: 'job-z' }).allowed, 'cancelling frees the place');
+});
+
+test('render generations take a token of their own bucket as well as an image token', () => {
+  const l = limiter();
+  const tight = { ...limits, renders: 1, concurrent: 10 };
+  const first = l.acquire(tight, 1, 60_000, 0, { render: true });
+  assert.ok(first.allowed);
+  const second = l.acquire(tight, 1, 60_000, 0, { render: true });
+  assert.equal(second.allowed === false && second.reason, 'renders');
+  assert.equal(second.status.images.remaining, 19, 'the refused render took no image token');
+  assert.ok(l.acquire(tight, 1, 60_000, 0).allowed, 'API generations do not use the renders bucket');
 });
 
 test('a request for more images than the bucket holds is refused, never partially charged', () => {

@@ -2,12 +2,13 @@
 // State changes synchronously in memory and is written behind (allowUnconfirmed): the reply does
 // not wait for the write. Should the object crash before a write lands, the key's state falls back
 // by that one change (a token or slot given back early, or a refund missed); leases also expire on
-// their own, so nothing stays stuck.
+// their own, so nothing stays stuck. When a slot goes to a queued job, the job is woken at once
+// (its own alarm also polls, should the wake-up be lost).
 import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../../env.ts';
 import type { Limits } from '../../keys/record.ts';
 import type { RateLimitStore } from './contract.ts';
-import { KeyLimiter, type Decision, type LeaseDecision, type LimitStatus, type LimiterSnapshot } from './token-bucket.ts';
+import { KeyLimiter, type AcquireOptions, type Decision, type LeaseDecision, type LeaseState, type LimitStatus, type LimiterSnapshot } from './token-bucket.ts';
 
 export class RateLimiter extends DurableObject<Bindings> {
   private limiter = new KeyLimiter(undefined);
@@ -21,6 +22,9 @@ export class RateLimiter extends DurableObject<Bindings> {
 
   private persist(): void {
     void this.ctx.storage.put('state', this.limiter.snapshot(), { allowUnconfirmed: true });
+    for (const jobId of this.limiter.takePromoted()) {
+      this.ctx.waitUntil(this.env.JOBS.get(this.env.JOBS.idFromName(jobId)).wake().catch(() => {}));
+    }
   }
 
   consumeRequest(limits: Limits): Decision {
@@ -29,10 +33,16 @@ export class RateLimiter extends DurableObject<Bindings> {
     return decision;
   }
 
-  acquire(limits: Limits, images: number, leaseMs: number): LeaseDecision {
-    const decision = this.limiter.acquire(limits, images, leaseMs, Date.now());
+  acquire(limits: Limits, images: number, leaseMs: number, options?: AcquireOptions): LeaseDecision {
+    const decision = this.limiter.acquire(limits, images, leaseMs, Date.now(), options);
     this.persist();
     return decision;
+  }
+
+  leaseState(limits: Limits, leaseId: string): LeaseState {
+    const state = this.limiter.leaseState(limits, leaseId, Date.now());
+    this.persist();
+    return state;
   }
 
   release(limits: Limits, leaseId: string, used: number): LimitStatus {
@@ -46,7 +56,8 @@ export function durableRateLimitStore(env: Bindings, kid: string): RateLimitStor
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(kid));
   return {
     consumeRequest: (limits) => stub.consumeRequest(limits),
-    acquire: (limits, images, leaseMs) => stub.acquire(limits, images, leaseMs),
+    acquire: (limits, images, leaseMs, options) => stub.acquire(limits, images, leaseMs, options),
+    leaseState: (limits, leaseId) => stub.leaseState(limits, leaseId),
     release: (limits, leaseId, used) => stub.release(limits, leaseId, used),
   };
 }

@@ -1,6 +1,6 @@
-// Token buckets and generation leases for one API key. Pure: time is passed in, so the Durable
-// Object adapter and the unit tests drive the same code.
-import type { Limits } from '../../keys/record.ts';
+// Token buckets, generation leases and the job queue for one API key. Pure: time is passed in, so
+// the Durable Object adapter and the unit tests drive the same code.
+import { queueDepth, renderQuota, type Limits } from '../../keys/record.ts';
 
 export interface Bucket {
   tokens: number;
@@ -11,12 +11,30 @@ export interface Bucket {
 export interface Lease {
   images: number;
   expiresAt: number;
+  /** A job waiting for a slot: it holds its image tokens, not a slot, until promoted (FIFO by `since`). */
+  waiting?: { jobId: string; since: number; runMs: number };
 }
 
 export interface LimiterSnapshot {
   requests: Bucket | null;
   images: Bucket | null;
+  /** Render-URL generations; absent in snapshots written before it existed. */
+  renders?: Bucket | null;
   leases: Record<string, Lease>;
+}
+
+/** Which limit refused: the buckets, the concurrency cap (`concurrent`) or the job queue (`queue`). */
+export type LimitName = 'requests' | 'images' | 'renders' | 'concurrent' | 'queue';
+
+export type LeaseState = { state: 'running' } | { state: 'waiting'; position: number } | { state: 'gone' };
+
+export interface AcquireOptions {
+  /** A job may wait for a slot in the key's queue instead of being refused for concurrency. */
+  jobId?: string;
+  /** How long a job may wait in the queue before its place lapses. */
+  queueMs?: number;
+  /** A render-URL view that generates: also takes a `renders` token. */
+  render?: boolean;
 }
 
 export interface BucketStatus {
@@ -33,9 +51,10 @@ export interface LimitStatus {
 
 export type Decision =
   | { allowed: true; status: LimitStatus }
-  | { allowed: false; status: LimitStatus; retryAfter: number; reason: 'requests' | 'images' | 'concurrency' };
+  | { allowed: false; status: LimitStatus; retryAfter: number; reason: LimitName };
 
-export type LeaseDecision = (Decision & { allowed: true; leaseId: string }) | (Decision & { allowed: false });
+/** `queued`: the lease waits in the key's queue for a slot (jobs only). */
+export type LeaseDecision = (Decision & { allowed: true; leaseId: string; queued: boolean }) | (Decision & { allowed: false });
 
 function refill(bucket: Bucket | null, capacity: number, windowSeconds: number, now: number): Bucket {
   if (!bucket) return { tokens: capacity, at: now };
@@ -55,6 +74,7 @@ function secondsUntil(bucket: Bucket, cost: number, capacity: number, windowSeco
 export class KeyLimiter {
   private state: LimiterSnapshot;
   private readonly newId: () => string;
+  private promoted: string[] = [];
 
   constructor(snapshot: LimiterSnapshot | undefined, newId: () => string = () => crypto.randomUUID()) {
     this.state = snapshot ?? { requests: null, images: null, leases: {} };
@@ -65,13 +85,50 @@ export class KeyLimiter {
     return this.state;
   }
 
-  private refillAll(limits: Limits, now: number): { requests: Bucket; images: Bucket } {
+  /** Job ids given a slot since the last call: the Durable Object wakes those jobs. */
+  takePromoted(): string[] {
+    const promoted = this.promoted;
+    this.promoted = [];
+    return promoted;
+  }
+
+  private refillAll(limits: Limits, now: number): { requests: Bucket; images: Bucket; renders: Bucket } {
     const requests = refill(this.state.requests, limits.requests, limits.window_seconds, now);
     const images = refill(this.state.images, limits.images, limits.window_seconds, now);
+    const renders = refill(this.state.renders ?? null, renderQuota(limits), limits.window_seconds, now);
     this.state.requests = requests;
     this.state.images = images;
-    for (const [id, lease] of Object.entries(this.state.leases)) if (lease.expiresAt <= now) delete this.state.leases[id];
-    return { requests, images };
+    this.state.renders = renders;
+    for (const [id, lease] of Object.entries(this.state.leases)) {
+      if (lease.expiresAt > now) continue;
+      delete this.state.leases[id];
+      // A place in the queue that lapsed never generated anything: its tokens go back.
+      if (lease.waiting) images.tokens = Math.min(limits.images, images.tokens + lease.images);
+    }
+    this.promote(limits, now);
+    return { requests, images, renders };
+  }
+
+  private running(): Lease[] {
+    return Object.values(this.state.leases).filter((lease) => !lease.waiting);
+  }
+
+  private queue(): [string, Lease][] {
+    return Object.entries(this.state.leases)
+      .filter(([, lease]) => lease.waiting)
+      .sort(([, a], [, b]) => a.waiting!.since - b.waiting!.since);
+  }
+
+  /** Free slots go to waiting jobs first, oldest first, so nothing overtakes the queue. */
+  private promote(limits: Limits, now: number): void {
+    let free = limits.concurrent - this.running().length;
+    for (const [, lease] of this.queue()) {
+      if (free <= 0) break;
+      this.promoted.push(lease.waiting!.jobId);
+      lease.expiresAt = now + lease.waiting!.runMs;
+      delete lease.waiting;
+      free--;
+    }
   }
 
   private status(limits: Limits): LimitStatus {
@@ -91,27 +148,44 @@ export class KeyLimiter {
     return { allowed: true, status: this.status(limits) };
   }
 
-  /** Reserves `images` image tokens and one concurrency slot until released or `leaseMs` passes. */
-  acquire(limits: Limits, images: number, leaseMs: number, now: number): LeaseDecision {
-    const bucket = this.refillAll(limits, now).images;
-    const inFlight = Object.values(this.state.leases).length;
-    if (images > limits.images) {
-      return { allowed: false, status: this.status(limits), retryAfter: limits.window_seconds, reason: 'images' };
-    }
-    if (bucket.tokens < images) {
-      return { allowed: false, status: this.status(limits), retryAfter: secondsUntil(bucket, images, limits.images, limits.window_seconds), reason: 'images' };
-    }
-    if (inFlight >= limits.concurrent) {
-      const soonest = Math.min(...Object.values(this.state.leases).map((lease) => lease.expiresAt));
-      return { allowed: false, status: this.status(limits), retryAfter: Math.min(5, Math.max(1, Math.ceil((soonest - now) / 1000))), reason: 'concurrency' };
+  /**
+   * Reserves `images` image tokens and one concurrency slot until released or `leaseMs` passes.
+   * With `jobId`, a job that finds every slot taken waits in the key's queue (tokens reserved, no
+   * slot) and is promoted when one frees; a full queue refuses it.
+   */
+  acquire(limits: Limits, images: number, leaseMs: number, now: number, options: AcquireOptions = {}): LeaseDecision {
+    const { images: bucket, renders } = this.refillAll(limits, now);
+    const refuse = (reason: LimitName, retryAfter: number): LeaseDecision => ({ allowed: false, status: this.status(limits), retryAfter, reason });
+    if (images > limits.images) return refuse('images', limits.window_seconds);
+    if (bucket.tokens < images) return refuse('images', secondsUntil(bucket, images, limits.images, limits.window_seconds));
+    if (options.render && renders.tokens < 1) return refuse('renders', secondsUntil(renders, 1, renderQuota(limits), limits.window_seconds));
+    const running = this.running();
+    const full = running.length >= limits.concurrent;
+    if (full) {
+      const soonest = Math.min(...running.map((lease) => lease.expiresAt));
+      const retryAfter = Math.min(5, Math.max(1, Math.ceil((soonest - now) / 1000)));
+      if (options.jobId === undefined) return refuse('concurrent', retryAfter);
+      if (this.queue().length >= queueDepth(limits)) return refuse('queue', retryAfter);
     }
     bucket.tokens -= images;
+    if (options.render) renders.tokens -= 1;
     const leaseId = this.newId();
-    this.state.leases[leaseId] = { images, expiresAt: now + leaseMs };
-    return { allowed: true, status: this.status(limits), leaseId };
+    this.state.leases[leaseId] = full
+      ? { images, expiresAt: now + (options.queueMs ?? leaseMs), waiting: { jobId: options.jobId!, since: now, runMs: leaseMs } }
+      : { images, expiresAt: now + leaseMs };
+    return { allowed: true, status: this.status(limits), leaseId, queued: full };
   }
 
-  /** Ends a lease; the images it reserved but did not generate go back into the bucket. */
+  /** Whether a lease holds a slot, waits in the queue (1 = next), or is gone (released or lapsed). */
+  leaseState(limits: Limits, leaseId: string, now: number): LeaseState {
+    this.refillAll(limits, now);
+    const lease = this.state.leases[leaseId];
+    if (!lease) return { state: 'gone' };
+    if (!lease.waiting) return { state: 'running' };
+    return { state: 'waiting', position: this.queue().findIndex(([id]) => id === leaseId) + 1 };
+  }
+
+  /** Ends a lease (or a place in the queue); the images it reserved but did not generate go back. */
   release(limits: Limits, leaseId: string, used: number, now: number): LimitStatus {
     const lease = this.state.leases[leaseId];
     const bucket = this.refillAll(limits, now).images;
@@ -119,6 +193,7 @@ export class KeyLimiter {
       delete this.state.leases[leaseId];
       const refund = Math.max(0, lease.images - Math.max(0, used));
       bucket.tokens = Math.min(limits.images, bucket.tokens + refund);
+      this.promote(limits, now);
     }
     return this.status(limits);
   }
