@@ -1,9 +1,9 @@
 // GET /v1/render in workerd: a signed URL generates on first view and is cached after; bad,
-// tampered, expired or revoked signatures → 403; the key's limits apply.
+// tampered, expired or revoked signatures → 403; views are free, only generating costs the key.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
-import { GPU_SECRET, PUBLIC_ORIGIN, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, PUBLIC_ORIGIN, bearer, startWorker, type TestWorker } from './helpers/worker.ts';
 import { future, signedPath } from './helpers/render-url.ts';
 import { createRecord, kvKeyFor } from '../src/keys/record.ts';
 
@@ -109,14 +109,54 @@ test('a validly signed URL with invalid parameters → 400', async () => {
   assert.equal(body.errors[0].path, 'cfg');
 });
 
-test('render views count against the signing key’s request limit', async () => {
-  const limited = await worker.createKey({ limits: { requests: 2, window_seconds: 3600 } });
-  const path = signedPath(limited, { prompt: 'limited', exp: future() });
+function left(response: Response, bucket: 'requests' | 'images'): number {
+  return Number(new RegExp(`"${bucket}";r=(\\d+)`).exec(response.headers.get('RateLimit') ?? '')?.[1]);
+}
+
+test('60 views a minute of a popular <img> (hits and 304s) cost the owner nothing: the API stays open', async () => {
+  gpu.reset();
+  const owner = await worker.createKey({ limits: { requests: 5, images: 5, window_seconds: 3600 } });
+  const path = signedPath(owner, { prompt: 'popular image', seed: '5', exp: future() });
+  const first = await worker.fetch(path);
+  assert.equal(first.status, 200);
+  const etag = first.headers.get('ETag')!;
+  await first.arrayBuffer();
+  const statuses = new Set<number>();
+  for (let i = 0; i < 60; i++) {
+    const view = await worker.fetch(path, i % 2 ? { headers: { 'If-None-Match': etag } } : {});
+    statuses.add(view.status);
+    await view.arrayBuffer();
+  }
+  assert.deepEqual([...statuses].sort(), [200, 304]);
+  assert.equal(gpu.calls, 1, 'only the first view generated');
+  const api = await worker.fetch('/v1/models', { headers: bearer(owner) });
+  assert.equal(api.status, 200, 'the owner is not locked out of the API');
+  assert.equal(left(api, 'requests'), 4, 'no view took a request token');
+  assert.equal(left(api, 'images'), 4, 'only the miss took an image token');
+});
+
+test('only a miss costs: an image token and a "renders" token; past the renders limit → 429 naming it', async () => {
+  gpu.reset();
+  const owner = await worker.createKey({ limits: { requests: 100, images: 100, renders: 2, window_seconds: 3600 } });
   const statuses: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const response = await worker.fetch(path);
+  let refused: Response | null = null;
+  for (let seed = 0; seed < 3; seed++) {
+    const response = await worker.fetch(signedPath(owner, { prompt: 'distinct misses', seed: String(seed), exp: future() }));
     statuses.push(response.status);
-    await response.arrayBuffer();
+    if (response.status === 429) refused = response;
+    else await response.arrayBuffer();
   }
   assert.deepEqual(statuses, [200, 200, 429]);
+  assert.match(refused!.headers.get('RateLimit') ?? '', /^"renders";r=0;t=\d+$/);
+  assert.match(refused!.headers.get('RateLimit-Policy') ?? '', /"renders";q=2;w=3600/);
+  const problem = (await refused!.json()) as { type: string; detail: string };
+  assert.equal(problem.type, 'https://star-api.dev/problems/rate_limited');
+  assert.match(problem.detail, /"renders" limit of 2/);
+  assert.equal(gpu.calls, 2);
+  const cached = await worker.fetch(signedPath(owner, { prompt: 'distinct misses', seed: '0', exp: future() }));
+  assert.equal(cached.status, 200, 'a cached image still renders past the limit');
+  await cached.arrayBuffer();
+  const api = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(owner, { 'Content-Type': 'application/json' }), body: JSON.stringify({ prompt: 'api still works', seed: 1 }) });
+  assert.equal(api.status, 200, 'the renders limit does not touch API generation');
+  assert.equal(left(api, 'images'), 97, 'two render misses and one API image charged');
 });

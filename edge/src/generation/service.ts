@@ -241,7 +241,9 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
 
 async function release(deps: GenerationDeps, options: GenerationOptions, leaseId: string, used: number): Promise<void> {
   try {
-    options.onLimitStatus?.(await deps.limiter.release(deps.limits, leaseId, used));
+    // Not `onLimitStatus?.(await …)`: without a listener that would skip the release itself.
+    const status = await deps.limiter.release(deps.limits, leaseId, used);
+    options.onLimitStatus?.(status);
   } catch (error) {
     // The lease expires on its own; never let bookkeeping hide the generation's own outcome.
     deps.log.warn('lease release failed', { error: error instanceof Error ? error.message : 'unknown' });

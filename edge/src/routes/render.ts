@@ -1,10 +1,10 @@
 // GET /v1/render?...&kid=&exp=&sig=: a signed URL answers image bytes, generating on first view.
-// The signature stands in for the bearer key; the generation counts against that key's limits.
+// The signature stands in for the bearer key. Views are free (a popular <img> must not use up its
+// owner's API quota): only a miss that generates costs that key an image token and a render token.
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problem } from '../middleware/problem/index.ts';
 import { lookupKey } from '../middleware/auth/index.ts';
-import { rateLimit, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { timingSafeEqual } from '../crypto.ts';
 import { canonicalQuery, MAX_RENDER_URL_LIFETIME_S, renderSignature } from '../render/signature.ts';
 import { GenerationRequest } from '../schemas.gen.ts';
@@ -57,7 +57,7 @@ function requestFromQuery(url: URL): Record<string, unknown> {
   return body;
 }
 
-export const render = new Hono<AppEnv>().get('/', verifySignature(), rateLimit(), async (c) => {
+export const render = new Hono<AppEnv>().get('/', verifySignature(), async (c) => {
   const url = new URL(c.req.url);
   const request = validate(GenerationRequest, requestFromQuery(url));
   const params = toParams({ ...request, n: 1 }, c.get('config'), c.get('apiKey').kid);
@@ -69,7 +69,7 @@ export const render = new Hono<AppEnv>().get('/', verifySignature(), rateLimit()
     headers.set('Content-Location', location);
     return new Response(null, { status: 304, headers });
   }
-  const outcome = await generate(depsFor(c), params, { needBytes: true, onLimitStatus: (status) => noteLimitStatus(c, status) });
+  const outcome = await generate(depsFor(c), params, { needBytes: true, render: true });
   const image = outcome.images[0];
   return serveImage(c, image, image.bytes ?? new Uint8Array(), { 'Content-Location': location });
 });
