@@ -37,7 +37,7 @@ export function createApp() {
 
   app.get('/', (c) => c.html(PLAYGROUND_HTML, 200, { 'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'" }));
   app.get('/healthz', (c) => c.json({ status: 'ok' as const }));
-  app.get('/v1/models', (c) => c.json({ object: 'list' as const, data: modelList(c.get('config').defaultModel) }));
+  app.get('/v1/models', async (c) => c.json({ object: 'list' as const, data: await modelList(c.get('config')) }));
   app.route('/v1/images/generations', generations);
   app.route('/v1/images', images);
   app.route('/v1/render', render);

@@ -221,7 +221,7 @@ export const ModelList = z.object({
 });
 export type ModelList = z.infer<typeof ModelList>;
 
-export const ProblemType = z.enum(["https://star-api.dev/problems/invalid_request","https://star-api.dev/problems/unauthorized","https://star-api.dev/problems/forbidden","https://star-api.dev/problems/not_found","https://star-api.dev/problems/conflict","https://star-api.dev/problems/payload_too_large","https://star-api.dev/problems/range_not_satisfiable","https://star-api.dev/problems/idempotency_key_reused","https://star-api.dev/problems/rate_limited","https://star-api.dev/problems/internal","https://star-api.dev/problems/generation_failed","https://star-api.dev/problems/gpu_unavailable","https://star-api.dev/problems/gpu_timeout"]);
+export const ProblemType = z.enum(["https://star-api.dev/problems/invalid_request","https://star-api.dev/problems/unauthorized","https://star-api.dev/problems/forbidden","https://star-api.dev/problems/not_found","https://star-api.dev/problems/model_not_found","https://star-api.dev/problems/conflict","https://star-api.dev/problems/payload_too_large","https://star-api.dev/problems/range_not_satisfiable","https://star-api.dev/problems/idempotency_key_reused","https://star-api.dev/problems/rate_limited","https://star-api.dev/problems/internal","https://star-api.dev/problems/generation_failed","https://star-api.dev/problems/gpu_unavailable","https://star-api.dev/problems/gpu_timeout"]);
 export type ProblemType = z.infer<typeof ProblemType>;
 
 export const Health = z.object({

@@ -146,8 +146,8 @@ describe('validation', () => {
     assert.equal(body.errors?.[0].path, 'prompt');
   });
 
-  test('an unknown model → 400 on model', async () => {
-    const body = await problemOf(await generate({ prompt: 'a fox', model: 'star-9000' }), 400, 'invalid_request');
+  test('an unknown model → 404 model_not_found on model', async () => {
+    const body = await problemOf(await generate({ prompt: 'a fox', model: 'star-9000' }), 404, 'model_not_found');
     assert.equal(body.errors?.[0].path, 'model');
   });
 

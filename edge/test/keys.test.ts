@@ -58,12 +58,13 @@ test('list shows the key without its hash or secrets', async () => {
 test('the Worker, on the same local state, accepts the key and then refuses it once revoked', async () => {
   assert.ok(KV_ID, 'wrangler.toml names the API_KEYS namespace id');
   worker = await startWorker({ gpuUrl: 'http://127.0.0.1:9', persistPath: join(dir, 'v3'), kvNamespaceId: KV_ID });
-  const ok = await worker.fetch('/v1/models', { headers: bearer(created.key) });
-  assert.equal(ok.status, 200);
+  // A route that needs no gpu-service (there is none here): an unknown job is a 404 past auth.
+  const ok = await worker.fetch(`/v1/jobs/job_${'x'.repeat(24)}`, { headers: bearer(created.key) });
+  assert.equal(ok.status, 404);
   assert.match(ok.headers.get('RateLimit-Policy') ?? '', /"images";q=7;/);
   await ok.arrayBuffer();
   await keys('revoke', created.kid);
-  const refused = await worker.fetch('/v1/models', { headers: bearer(created.key) });
+  const refused = await worker.fetch(`/v1/jobs/job_${'x'.repeat(24)}`, { headers: bearer(created.key) });
   assert.equal(refused.status, 403);
   await refused.arrayBuffer();
 });

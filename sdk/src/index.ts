@@ -11,6 +11,7 @@ export {
   UnauthorizedError,
   ForbiddenError,
   NotFoundError,
+  ModelNotFoundError,
   ConflictError,
   PayloadTooLargeError,
   IdempotencyKeyReusedError,

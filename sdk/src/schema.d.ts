@@ -28,7 +28,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the models this deployment serves */
+        /**
+         * List the models this deployment serves
+         * @description Only models the GPU service reports as loaded (its readiness answer,
+         *     refreshed at most every 30 s). A request naming any other model is
+         *     refused with `404` (`model_not_found`) before anything is charged.
+         */
         get: operations["listModels"];
         put?: never;
         post?: never;
@@ -79,7 +84,18 @@ export interface paths {
          * Start an asynchronous generation
          * @description Queues a generation and answers at once with the job. Follow it with
          *     `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/events`, or a webhook
-         *     (`webhook_url` receives a `POST` with the terminal job as JSON).
+         *     (`webhook_url` receives a `POST` with the terminal job as JSON; see
+         *     `Webhooks` in the API description).
+         *
+         *     **Queue.** Beyond the key's `concurrent` limit a job is still accepted
+         *     (`202`, status `queued`) and waits in the key's queue; queued jobs start
+         *     in the order they were accepted as running ones end. The queue holds
+         *     `queue` jobs per key (free 8, pro 32); past it the answer is `429`
+         *     naming `"queue"`. A queued job reserves its image tokens at once (so
+         *     the `"images"` limit answers `429` here, never later), cancelling it
+         *     frees its place and tokens, and a job that waits 15 minutes without a
+         *     slot fails with a `rate_limited` problem. Only
+         *     `POST /v1/images/generations` answers `429` for `"concurrent"`.
          *
          *     **Idempotency.** With an `Idempotency-Key`: the same key and the same
          *     body return the same job (`Idempotent-Replayed: true`); the same key
@@ -225,6 +241,12 @@ export interface paths {
          *     first view and serving it from the cache forever after. Same caching
          *     headers as `GET /v1/images/{key}.{ext}`, plus `Content-Location` with
          *     the image's permanent URL. Public: the signature is the authorization.
+         *
+         *     **Cost.** Views are free: a cache hit or a `304` takes nothing from the
+         *     signing key's limits. Only a view that generates (a miss) costs the key
+         *     one image token (`"images"`) and one token of its `"renders"` limit
+         *     (render-URL generations per window: free 10, pro 100 per 60 s); past
+         *     either, `429` naming it, while cached images keep rendering.
          *
          *     **Signing** (done by the SDK's `renderUrl()`; the API key never
          *     appears in the URL):
@@ -419,7 +441,7 @@ export interface components {
             style?: "vivid" | "natural";
             /**
              * Format: uri
-             * @description An https URL that receives a `POST` with the terminal `Job` as JSON.
+             * @description An https URL that receives a `POST` with the terminal `Job` as JSON, signed (`Star-Signature`; see Webhooks in the API description).
              */
             webhook_url?: string;
         };
@@ -564,7 +586,7 @@ export interface components {
          * @description Every problem `type` this API emits, with its HTTP status.
          * @enum {string}
          */
-        ProblemType: "https://star-api.dev/problems/invalid_request" | "https://star-api.dev/problems/unauthorized" | "https://star-api.dev/problems/forbidden" | "https://star-api.dev/problems/not_found" | "https://star-api.dev/problems/conflict" | "https://star-api.dev/problems/payload_too_large" | "https://star-api.dev/problems/range_not_satisfiable" | "https://star-api.dev/problems/idempotency_key_reused" | "https://star-api.dev/problems/rate_limited" | "https://star-api.dev/problems/internal" | "https://star-api.dev/problems/generation_failed" | "https://star-api.dev/problems/gpu_unavailable" | "https://star-api.dev/problems/gpu_timeout";
+        ProblemType: "https://star-api.dev/problems/invalid_request" | "https://star-api.dev/problems/unauthorized" | "https://star-api.dev/problems/forbidden" | "https://star-api.dev/problems/not_found" | "https://star-api.dev/problems/model_not_found" | "https://star-api.dev/problems/conflict" | "https://star-api.dev/problems/payload_too_large" | "https://star-api.dev/problems/range_not_satisfiable" | "https://star-api.dev/problems/idempotency_key_reused" | "https://star-api.dev/problems/rate_limited" | "https://star-api.dev/problems/internal" | "https://star-api.dev/problems/generation_failed" | "https://star-api.dev/problems/gpu_unavailable" | "https://star-api.dev/problems/gpu_timeout";
         FieldError: {
             /** @description The offending field, dotted (`prompt`, `top_p`). */
             path: string;
@@ -704,6 +726,35 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /**
+         * @description `https://star-api.dev/problems/model_not_found` — `model` names a model
+         *     this deployment does not serve (`GET /v1/models` lists those it does).
+         *     Refused before anything is charged or queued.
+         */
+        ModelNotFound: {
+            headers: {
+                "X-Request-Id": components["headers"]["X-Request-Id"];
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "type": "https://star-api.dev/problems/model_not_found",
+                 *       "title": "Model not found",
+                 *       "status": 404,
+                 *       "detail": "The model \"star-1024-d30\" is not served by this deployment; GET /v1/models lists those that are",
+                 *       "request_id": "req_01JD7X9K2M3N4P5Q6R7S8T9V0W",
+                 *       "errors": [
+                 *         {
+                 *           "path": "model",
+                 *           "message": "not served"
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description `https://star-api.dev/problems/conflict` — a request with the same `Idempotency-Key` is still being handled; retry later. */
         Conflict: {
             headers: {
@@ -782,7 +833,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `https://star-api.dev/problems/rate_limited` — a quota is exhausted; retry after `Retry-After` seconds. */
+        /**
+         * @description `https://star-api.dev/problems/rate_limited` — a limit is reached; retry after `Retry-After`
+         *     seconds. `detail` and the `RateLimit` header name the limit (`requests`, `images`,
+         *     `renders`, `concurrent` or `queue`).
+         */
         RateLimited: {
             headers: {
                 "Retry-After": components["headers"]["Retry-After"];
@@ -797,7 +852,7 @@ export interface components {
                  *       "type": "https://star-api.dev/problems/rate_limited",
                  *       "title": "Too many requests",
                  *       "status": 429,
-                 *       "detail": "The \"images\" quota of 20 per 60 s is used up.",
+                 *       "detail": "The \"images\" limit of 20 generated images per 60 s is reached",
                  *       "request_id": "req_01JD7X9K2M3N4P5Q6R7S8T9V0W",
                  *       "retry_after": 12
                  *     }
@@ -908,13 +963,15 @@ export interface components {
          */
         "X-Request-Id": string;
         /**
-         * @description The quota policies that apply to this key (IETF httpapi-ratelimit-headers, structured field); `q` = quota, `w` = window in seconds.
+         * @description The quota policies that apply to this key (IETF httpapi-ratelimit-headers, structured field); `q` = quota, `w` = window in seconds. A `429` for `renders`, `concurrent` or `queue` adds that policy's item.
          * @example "requests";q=60;w=60, "images";q=20;w=60
          */
         "RateLimit-Policy": string;
         /**
-         * @description The remaining quota of the policy closest to exhaustion; `r` = remaining, `t` = seconds until it resets.
-         * @example "requests";r=59;t=12
+         * @description The remaining quota of each policy; `r` = remaining, `t` = seconds until it resets. On a `429`
+         *     it holds one item, the limit that was hit: `requests`, `images`, `renders` (render-URL
+         *     generations), `concurrent` (generations at once) or `queue` (queued jobs).
+         * @example "requests";r=59;t=12, "images";r=20;t=0
          */
         RateLimit: string;
         /**
@@ -1035,6 +1092,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
+            503: components["responses"]["GPUUnavailable"];
         };
     };
     generateImages: {
@@ -1114,6 +1172,7 @@ export interface operations {
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
             413: components["responses"]["PayloadTooLarge"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];
@@ -1148,7 +1207,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The job was accepted (or replayed for a repeated `Idempotency-Key`). */
+            /** @description The job was accepted — running, or `queued` behind the key's concurrent limit — or replayed for a repeated `Idempotency-Key`. */
             202: {
                 headers: {
                     /**
@@ -1184,6 +1243,7 @@ export interface operations {
             400: components["responses"]["InvalidRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             422: components["responses"]["IdempotencyKeyReused"];
@@ -1583,6 +1643,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidRequest"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["ModelNotFound"];
             416: components["responses"]["RangeNotSatisfiable"];
             429: components["responses"]["RateLimited"];
             500: components["responses"]["Internal"];

@@ -122,6 +122,6 @@ test('ProblemType lists exactly the problem names of the contract', async () => 
   const names = (spec.components.schemas.ProblemType.enum ?? []).map((uri) => uri.replace('https://star-api.dev/problems/', ''));
   assert.deepEqual(names.toSorted(), [
     'conflict', 'forbidden', 'generation_failed', 'gpu_timeout', 'gpu_unavailable', 'idempotency_key_reused',
-    'internal', 'invalid_request', 'not_found', 'payload_too_large', 'range_not_satisfiable', 'rate_limited', 'unauthorized',
+    'internal', 'invalid_request', 'model_not_found', 'not_found', 'payload_too_large', 'range_not_satisfiable', 'rate_limited', 'unauthorized',
   ]);
 });

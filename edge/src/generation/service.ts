@@ -14,6 +14,7 @@ import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import { cacheImage, cachedImage, findImage, imagePath, metaFromCachedResponse, storeImage, type StoredImage } from '../images/store.ts';
 import type { Timings } from '../schemas.gen.ts';
 import { contentKey, seedsOf, type GenerationParams } from './params.ts';
+import { assertServed } from '../models.ts';
 
 export interface GenerationOutcome {
   model: string;
@@ -121,6 +122,7 @@ class Handoff extends Error {}
 
 export async function generate(deps: GenerationDeps, params: GenerationParams, options: GenerationOptions): Promise<GenerationOutcome> {
   const started = Date.now();
+  await assertServed(deps.config, params.model);
   const seeds = seedsOf(params);
   const keys = await Promise.all(seeds.map((seed) => contentKey(deps.config.contentKeySecret, params, seed)));
   const images = await Promise.all(keys.map((key) => lookup(deps, key, params, options.needBytes)));

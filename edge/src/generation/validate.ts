@@ -1,9 +1,10 @@
 // Request bodies → generation parameters: JSON parse, NFC + trim of the prompts, the generated
-// zod schema (openapi.yaml), the server's defaults, and a known model.
+// zod schema (openapi.yaml), the server's defaults, and a model the edge knows (whether it is
+// served is models.ts's assertServed, which needs the gpu-service's answer).
 import type { z } from 'zod';
 import type { Config } from '../env.ts';
 import { ProblemError, type FieldError } from '../middleware/problem/index.ts';
-import { findModel, type ModelInfo } from '../models.ts';
+import { findModel, modelNotFound, type ModelInfo } from '../models.ts';
 import { randomUint32 } from '../crypto.ts';
 import { normalizeText, type GenerationParams } from './params.ts';
 import type { GenerationRequest } from '../schemas.gen.ts';
@@ -55,7 +56,7 @@ function checkSize(size: string | undefined, model: ModelInfo): void {
 export function toParams(request: ParsedRequest, config: Config, kid: string): GenerationParams {
   const model = request.model ?? config.defaultModel;
   const info = findModel(model);
-  if (!info) throw invalid(`Unknown model "${model}"; see GET /v1/models`, [{ path: 'model', message: 'unknown model' }]);
+  if (!info) throw modelNotFound(model);
   checkSize(request.size, info);
   return {
     model,

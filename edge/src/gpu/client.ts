@@ -77,7 +77,7 @@ async function problemFromStatus(response: Response): Promise<ProblemError> {
 function problemFromGpu(status: number, detail: string, retryAfter = DEFAULT_RETRY_AFTER): ProblemError {
   if (status === 503) return new ProblemError('gpu_unavailable', 'The GPU service is busy; retry later', { retryAfter });
   if (status === 504) return new ProblemError('gpu_timeout', 'The GPU service did not finish in time');
-  if (status === 404) return new ProblemError('invalid_request', 'The GPU service does not serve this model', { errors: [{ path: 'model', message: 'unknown model' }] });
+  if (status === 404) return new ProblemError('model_not_found', 'The GPU service does not serve this model', { errors: [{ path: 'model', message: 'not served' }] });
   return failed(`The GPU service failed (status ${status}${detail ? `: ${detail}` : ''})`);
 }
 

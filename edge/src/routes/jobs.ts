@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { AppEnv } from '../env.ts';
 import { JobCreateRequest, JobId } from '../schemas.gen.ts';
 import { readJson, toParams, validate, invalid } from '../generation/validate.ts';
-import { findModel } from '../models.ts';
+import { assertServed, findModel } from '../models.ts';
 import { problem, ProblemError } from '../middleware/problem/index.ts';
 import { limitRefused, rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { durableJobStore } from '../jobs/durable-object.ts';
@@ -56,6 +56,7 @@ export const jobs = new Hono<AppEnv>()
       throw invalid('Idempotency-Key must be 1 to 255 characters', [{ path: 'Idempotency-Key', message: 'length must be 1..255' }]);
     }
     const params = toParams(request, config, apiKey.kid);
+    await assertServed(config, params.model);
     const idempotency = durableIdempotencyStore(c.env, apiKey.kid);
     if (idempotencyKey !== undefined) {
       const fingerprint = await requestFingerprint(request);

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { crc32, deflateSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { MAX_CLOCK_SKEW_S, requestSignature } from '../../../gpu-service/src/server/auth.ts';
-import { GENERATE_PATH, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, type GenerateBody } from '../../../gpu-service/src/server/contract.ts';
+import { GENERATE_PATH, NONCE_HEADER, READY_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER, type GenerateBody, type ReadyResponse } from '../../../gpu-service/src/server/contract.ts';
 import { NonceCache } from '../../../gpu-service/src/server/nonce-cache.ts';
 
 export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';
@@ -53,6 +53,8 @@ export class FakeGpu {
   busyCalls = 0;
   retryAfterS = 7;
   scales = 4;
+  /** What GET /readyz names as served. */
+  models = ['star-tiny'];
   calls = 0;
   rejectedSignatures = 0;
   requests: GpuRequestBody[] = [];
@@ -113,6 +115,10 @@ export class FakeGpu {
     const parts: Buffer[] = [];
     for await (const part of req) parts.push(part as Buffer);
     const body = Buffer.concat(parts);
+    if (req.method === 'GET' && req.url === READY_PATH) {
+      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'ready', models: this.models } satisfies ReadyResponse));
+      return;
+    }
     if (req.method !== 'POST' || req.url !== GENERATE_PATH) {
       res.writeHead(404).end();
       return;

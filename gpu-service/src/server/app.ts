@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { hmacAuth } from './auth.ts';
 import { generateRoutes, type GenerateDeps } from './generate.ts';
+import { READY_PATH, type ReadyResponse } from './contract.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics-registry.ts';
 import { problemNameForStatus, problemResponse } from './problem.ts';
 
@@ -21,9 +22,9 @@ export function createApp(deps: AppDeps): Hono {
   // Liveness and readiness are open: platform probes (Docker, Modal, load
   // balancers) cannot sign, and the answers reveal nothing worth protecting.
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => {
+  app.get(READY_PATH, (c) => {
     const status = deps.readiness();
-    if (status === 'ready') return c.json({ status, models: [...deps.models.keys()] });
+    if (status === 'ready') return c.json({ status, models: [...deps.models.keys()] } satisfies ReadyResponse);
     return c.json({ status }, 503);
   });
 

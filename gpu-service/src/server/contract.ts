@@ -5,6 +5,8 @@ export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg', 'rgb'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 export const GENERATE_PATH = '/internal/v1/generate';
+/** Open readiness probe; when ready it names the models served (the edge lists and checks models by it). */
+export const READY_PATH = '/readyz';
 
 // Authentication headers (internal-api.md, "Authentication").
 export const TIMESTAMP_HEADER = 'x-star-timestamp';
@@ -97,3 +99,7 @@ export const progressEventSchema = z.object({
   previews: z.array(previewSchema).optional(),
 });
 export type ProgressEventBody = z.infer<typeof progressEventSchema>;
+
+/** GET /readyz while ready (200); otherwise 503 with only a status. */
+export const readyResponseSchema = z.object({ status: z.literal('ready'), models: z.array(z.string()) });
+export type ReadyResponse = z.infer<typeof readyResponseSchema>;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { APIError, GPUUnavailableError, RateLimitedError, makeAPIError } from './errors.ts';
+import { APIError, GPUUnavailableError, ModelNotFoundError, NotFoundError, RateLimitedError, makeAPIError } from './errors.ts';
 
 const problemBody = (name: string, status: number, extra: object = {}) =>
   JSON.stringify({ type: `https://star-api.dev/problems/${name}`, title: name, status, detail: 'd', request_id: 'req_1', ...extra });
@@ -21,6 +21,12 @@ test('every problem type of openapi.yaml maps to its own APIError subclass', asy
     classes.add(error.constructor);
   }
   assert.equal(classes.size, sdkFacing.length, 'two problem types share a class');
+});
+
+test('model_not_found is a ModelNotFoundError, which is also a NotFoundError', () => {
+  const error = makeAPIError(404, problemBody('model_not_found', 404), new Headers());
+  assert.ok(error instanceof ModelNotFoundError);
+  assert.ok(error instanceof NotFoundError, 'code catching any 404 still catches it');
 });
 
 test('retryAfter comes from the Retry-After header, else from the problem body', () => {

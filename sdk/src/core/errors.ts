@@ -46,6 +46,8 @@ export class InvalidRequestError extends APIError { override name = 'InvalidRequ
 export class UnauthorizedError extends APIError { override name = 'UnauthorizedError'; }
 export class ForbiddenError extends APIError { override name = 'ForbiddenError'; }
 export class NotFoundError extends APIError { override name = 'NotFoundError'; }
+/** 404 `model_not_found`: the deployment does not serve the model asked for (see `models.list()`). */
+export class ModelNotFoundError extends NotFoundError { override name = 'ModelNotFoundError'; }
 export class ConflictError extends APIError { override name = 'ConflictError'; }
 export class PayloadTooLargeError extends APIError { override name = 'PayloadTooLargeError'; }
 export class IdempotencyKeyReusedError extends APIError { override name = 'IdempotencyKeyReusedError'; }
@@ -138,6 +140,7 @@ const classByProblem: Partial<Record<ProblemName, APIErrorClass>> = {
   unauthorized: UnauthorizedError,
   forbidden: ForbiddenError,
   not_found: NotFoundError,
+  model_not_found: ModelNotFoundError,
   conflict: ConflictError,
   payload_too_large: PayloadTooLargeError,
   idempotency_key_reused: IdempotencyKeyReusedError,

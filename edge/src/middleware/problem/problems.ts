@@ -6,6 +6,7 @@ export const PROBLEMS = {
   unauthorized: { status: 401, title: 'Unauthorized', openai: 'authentication_error' },
   forbidden: { status: 403, title: 'Forbidden', openai: 'permission_error' },
   not_found: { status: 404, title: 'Not found', openai: 'not_found_error' },
+  model_not_found: { status: 404, title: 'Model not found', openai: 'invalid_request_error' },
   conflict: { status: 409, title: 'Conflict', openai: 'conflict_error' },
   payload_too_large: { status: 413, title: 'Payload too large', openai: 'invalid_request_error' },
   range_not_satisfiable: { status: 416, title: 'Range not satisfiable', openai: 'invalid_request_error' },
