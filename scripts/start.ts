@@ -20,6 +20,8 @@ const edgePort = port('STAR_EDGE_PORT', 8787);
 const gpuPort = port('STAR_GPU_PORT', 8788);
 const models = (process.env.MODELS ?? 'star-tiny').split(',').map((name) => name.trim()).filter(Boolean);
 const device = process.env.DEVICE || 'cpu';
+// Local development only: webhooks may then target http:// and loopback receivers.
+const localWebhooks = process.env.STAR_LOCAL_WEBHOOKS === '1';
 const started = Date.now();
 console.log(`Starting star-api: gpu-service on :${gpuPort} (${models.join(', ')}, ${device}), edge on :${edgePort} (workerd) ...`);
 
@@ -42,13 +44,14 @@ try {
     echo: process.env.STAR_VERBOSE === '1',
     gpuEnv: { MODELS: models.join(','), DEVICE: device },
     edgeVars: { DEFAULT_MODEL: models[0] },
+    localWebhooks,
   });
 } catch (error) {
   console.error(`\nstar-api did not start: ${(error as Error).message}`);
   process.exit(1);
 }
 
-const { edgeUrl, apiKey } = stack;
+const { edgeUrl, apiKey, webhookSecret } = stack;
 console.log(`
 star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${models.join(', ')}.${models.includes('star-tiny') ? ' star-tiny has untrained weights: its images are noise.' : ''}
 
@@ -56,6 +59,9 @@ star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${mod
   API          ${edgeUrl}/v1   (contract: openapi.yaml)
   gpu-service  ${stack.gpuUrl}   (internal; signed requests only)
   API key      ${apiKey}
+  Webhooks     signed with ${webhookSecret}
+               (Star-Signature: t=…,v1=HMAC-SHA256(secret, t + "." + body); README "Webhooks")
+               ${localWebhooks ? 'http:// and loopback receivers allowed (STAR_LOCAL_WEBHOOKS=1)' : 'https to public hosts only; STAR_LOCAL_WEBHOOKS=1 npm start allows http:// and loopback receivers'}
 
 Try it:
 

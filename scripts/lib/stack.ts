@@ -26,12 +26,16 @@ export interface StackOptions {
   edgeGpuUrl?: string;
   /** Extra edge variables, written into its env file (e.g. GPU_TIMEOUT_MS for fault tests). */
   edgeVars?: Record<string, string>;
+  /** Local development only: let webhooks reach http and loopback receivers (ALLOW_PRIVATE_WEBHOOKS). */
+  localWebhooks?: boolean;
 }
 
 export interface Stack {
   edgeUrl: string;
   gpuUrl: string;
   apiKey: string;
+  /** The dev key's webhook signing secret (`whsec_…`). */
+  webhookSecret: string;
   gpu: Service;
   edge: Service;
   secrets: DevSecrets;
@@ -58,7 +62,12 @@ function devSecrets(stateDir: string): DevSecrets {
   return secrets;
 }
 
-async function createDevKey(stateDir: string, name: string, limits: StackOptions['keyLimits'] = {}): Promise<string> {
+interface DevKey {
+  key: string;
+  webhook_secret: string;
+}
+
+async function createDevKey(stateDir: string, name: string, limits: StackOptions['keyLimits'] = {}): Promise<DevKey> {
   const args = [join(ROOT, 'edge/scripts/keys.ts'), 'create', '--name', name, '--persist-to', join(stateDir, 'wrangler')];
   if (limits.requests) args.push('--requests', String(limits.requests));
   if (limits.images) args.push('--images', String(limits.images));
@@ -68,7 +77,7 @@ async function createDevKey(stateDir: string, name: string, limits: StackOptions
   for (let attempt = 1; ; attempt++) {
     try {
       const { stdout } = await promisify(execFile)(process.execPath, args, { cwd: ROOT });
-      return (JSON.parse(stdout) as { key: string }).key;
+      return JSON.parse(stdout) as DevKey;
     } catch (error) {
       if (attempt === 3) throw new Error(`creating a dev API key failed: ${String((error as { stderr?: string }).stderr ?? error).trim()}`);
       await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
@@ -101,13 +110,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const gpuUrl = `http://127.0.0.1:${options.gpuPort}`;
   const edgeUrl = `http://127.0.0.1:${options.edgePort}`;
   const envFile = join(options.stateDir, 'edge.env');
-  const edgeVars = Object.entries(options.edgeVars ?? {}).map(([name, value]) => `${name}=${value}\n`).join('');
+  const vars = { ...options.edgeVars, ...(options.localWebhooks ? { ALLOW_PRIVATE_WEBHOOKS: 'true' } : {}) };
+  const edgeVars = Object.entries(vars).map(([name, value]) => `${name}=${value}\n`).join('');
   writeFileSync(envFile, `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\nPUBLIC_ORIGIN=${edgeUrl}\n${edgeVars}`, { mode: 0o600 });
 
   let gpu = startGpuService(options, secrets);
-  let apiKey: string;
+  let devKey: DevKey;
   try {
-    apiKey = await createDevKey(options.stateDir, 'dev', options.keyLimits);
+    devKey = await createDevKey(options.stateDir, 'dev', options.keyLimits);
   } catch (error) {
     // A gpu-service left running keeps its parent (a test file) alive forever.
     await gpu.stop();
@@ -129,7 +139,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   });
   let edge = startEdge();
   const stack: Stack = {
-    edgeUrl, gpuUrl, apiKey, secrets,
+    edgeUrl, gpuUrl, secrets,
+    apiKey: devKey.key,
+    webhookSecret: devKey.webhook_secret,
     get gpu() {
       return gpu;
     },
@@ -146,7 +158,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       gpu = startGpuService(options, secrets);
       await waitUntilReady(gpu, `${gpuUrl}/readyz`, 120_000);
     },
-    createKey: (limits) => createDevKey(options.stateDir, `test-${Date.now()}`, limits),
+    createKey: async (limits) => (await createDevKey(options.stateDir, `test-${Date.now()}`, limits)).key,
     async stop() {
       await Promise.all([edge.stop(), gpu.stop()]);
     },

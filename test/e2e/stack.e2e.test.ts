@@ -8,6 +8,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { contentKey, DEFAULTS, type GenerationParams } from '../../edge/src/generation/params.ts';
 import { gpuMetric } from '../helpers/gpu-metrics.ts';
 import { installPackedSdk, type PackedSdk } from '../helpers/packed-sdk.ts';
@@ -21,7 +24,8 @@ let packed: PackedSdk;
 
 before(async () => {
   const [started, installed] = await Promise.allSettled([
-    startTestStack({ gpuEnv: { BATCH_WINDOW_MS: String(BATCH_WINDOW_MS) } }),
+    // localWebhooks: what `STAR_LOCAL_WEBHOOKS=1 npm start` switches on, so a loopback receiver works.
+    startTestStack({ gpuEnv: { BATCH_WINDOW_MS: String(BATCH_WINDOW_MS) }, localWebhooks: true }),
     installPackedSdk(),
   ]);
   // Keep whatever started, so that after() cleans it up even when the other half failed.
@@ -200,6 +204,50 @@ describe('through the packed SDK', { timeout: 120_000 }, () => {
     assert.ok(error.retryAfter !== undefined && error.retryAfter > 0, `retryAfter ${error.retryAfter}`);
     assert.equal(error.headers.get('retry-after'), String(error.retryAfter));
     assert.match(error.headers.get('ratelimit-policy') ?? '', /"requests";q=2;/);
+  });
+
+  test('4 parallel jobs on a free-tier key (2 at once) are all accepted; the 2 beyond the limit queue, then succeed', async () => {
+    const star = client(await stack.createKey({ concurrent: 2 }));
+    const jobs = await Promise.all([0, 1, 2, 3].map((i) => star.jobs.create({ prompt: `a queue of boats ${i}`, seed: 60 + i })));
+    assert.deepEqual(jobs.map((job) => job.status), ['queued', 'queued', 'queued', 'queued']);
+    const done = await Promise.all(jobs.map((job) => star.jobs.wait(job.id)));
+    assert.deepEqual(done.map((job) => job.status), ['succeeded', 'succeeded', 'succeeded', 'succeeded']);
+  });
+
+  test('a webhook reaches a loopback receiver on the local stack, signed with the secret the stack printed', async () => {
+    const received = Promise.withResolvers<{ headers: IncomingHttpHeaders; body: string }>();
+    const receiver = createServer(async (req, res) => {
+      const parts: Buffer[] = [];
+      for await (const part of req) parts.push(part as Buffer);
+      res.writeHead(204).end();
+      received.resolve({ headers: req.headers, body: Buffer.concat(parts).toString('utf8') });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/star-hook`;
+      const created = await fetch(`${stack.edgeUrl}/v1/jobs`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${stack.apiKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ prompt: 'a lantern on the jetty', seed: 12, webhook_url: webhookUrl }),
+      });
+      assert.equal(created.status, 202, await created.clone().text());
+      const job = (await created.json()) as { id: string };
+      const timeout = sleep(60_000).then(() => assert.fail('no webhook within 60 s'));
+      const delivery = await Promise.race([received.promise, timeout]);
+      assert.equal(delivery.headers['star-webhook-id'], `${job.id}:succeeded`);
+      // Verified as a receiver would, from the README's scheme and the printed secret alone.
+      const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(String(delivery.headers['star-signature']));
+      assert.ok(match, `Star-Signature ${delivery.headers['star-signature']}`);
+      const expected = createHmac('sha256', stack.webhookSecret).update(`${match[1]}.${delivery.body}`).digest();
+      assert.ok(timingSafeEqual(expected, Buffer.from(match[2], 'hex')), 'the signature verifies');
+      assert.ok(Math.abs(Date.now() / 1000 - Number(match[1])) < 300, 'the timestamp is fresh');
+      const delivered = JSON.parse(delivery.body) as { id: string; status: string; result?: { data: { url: string }[] } };
+      assert.equal(delivered.id, job.id);
+      assert.equal(delivered.status, 'succeeded');
+      assert.equal((await fetch(delivered.result!.data[0].url)).status, 200);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
   });
 
   // Last: it kills the gpu-service and leaves a new one running.
