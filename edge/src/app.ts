@@ -11,6 +11,7 @@ import { generations } from './routes/generations.ts';
 import { images } from './routes/images.ts';
 import { render } from './routes/render.ts';
 import { jobs } from './routes/jobs.ts';
+import { docs } from './routes/docs.ts';
 import { modelList } from './models.ts';
 import { PLAYGROUND_HTML } from './playground/page.ts';
 
@@ -37,6 +38,7 @@ export function createApp() {
 
   app.get('/', (c) => c.html(PLAYGROUND_HTML, 200, { 'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'" }));
   app.get('/healthz', (c) => c.json({ status: 'ok' as const }));
+  app.route('/', docs);
   app.get('/v1/models', async (c) => c.json({ object: 'list' as const, data: await modelList(c.get('config')) }));
   app.route('/v1/images/generations', generations);
   app.route('/v1/images', images);

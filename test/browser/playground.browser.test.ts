@@ -1,7 +1,8 @@
 // The playground (GET /) in headless Debian Chromium against the whole local
 // stack — the edge in workerd, the real gpu-service on star-tiny — as a person
 // uses it: key and prompt in, progress per scale, the image, its permanent URL.
-// A screenshot of the finished page is kept in test-results/playground.png.
+// A screenshot of the finished page is kept in test-results/playground.png, and one
+// at a phone's width (390 px) in test-results/playground-390.png.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import { launchChromium, type HeadlessChromium } from '../helpers/chromium.ts';
 import { startTestStack, type TestStack } from '../lib/reliability.ts';
 
 const SCREENSHOT = join(ROOT, 'test-results/playground.png');
+const NARROW_SCREENSHOT = join(ROOT, 'test-results/playground-390.png');
 
 let stack: TestStack;
 let browser: HeadlessChromium;
@@ -45,12 +47,19 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
 
   await page.goto(`${stack.edgeUrl}/`);
   assert.equal(await page.title(), 'star-api playground');
-  // Every status line the page shows, as it shows it (progress can outrun polling).
+  // Every status line the page shows, as it shows it (progress can outrun polling), and whether
+  // Generate was disabled at that moment.
   await page.evaluate(() => {
     const seen: string[] = [];
-    (window as unknown as { statusLines: string[] }).statusLines = seen;
+    const disabled: boolean[] = [];
+    Object.assign(window, { statusLines: seen, goDisabled: disabled });
     new MutationObserver((records) => {
-      for (const record of records) for (const node of record.addedNodes) seen.push(node.textContent ?? '');
+      for (const record of records) {
+        for (const node of record.addedNodes) {
+          seen.push(node.textContent ?? '');
+          disabled.push((document.getElementById('go') as HTMLButtonElement).disabled);
+        }
+      }
     }).observe(document.getElementById('status')!, { childList: true });
   });
 
@@ -62,7 +71,14 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
   await page.click('#go');
 
   const link = await page.waitForSelector('#permanent-url', { timeout: 30_000 });
-  const statusLines = await page.evaluate(() => (window as unknown as { statusLines: string[] }).statusLines);
+  const { statusLines, goDisabled } = await page.evaluate(() => {
+    const seen = window as unknown as { statusLines: string[]; goDisabled: boolean[] };
+    return { statusLines: seen.statusLines, goDisabled: seen.goDisabled };
+  });
+  const running = statusLines.findIndex((line) => line.startsWith('Done'));
+  assert.ok(running > 0, `status lines: ${JSON.stringify(statusLines)}`);
+  assert.deepEqual(goDisabled.slice(0, running), statusLines.slice(0, running).map(() => true), 'Generate stays disabled while the job runs');
+  await page.waitForFunction(() => !(document.getElementById('go') as HTMLButtonElement).disabled);
   const scales = (await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).models.list()).data.find((m) => m.id === 'star-tiny')!.scales;
   const progress = statusLines.filter((line) => line.startsWith('Scale '));
   assert.deepEqual(
@@ -110,5 +126,28 @@ test('a signed render URL works as an <img src> in the page', { timeout: 60_000 
     return [img.naturalWidth, img.naturalHeight];
   }, src);
   assert.deepEqual(size, [64, 64]);
+  await page.close();
+});
+
+test('on a 390 px wide screen nothing scrolls sideways and the long permanent URL wraps', { timeout: 60_000 }, async () => {
+  const page = await browser.context.newPage();
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(`${stack.edgeUrl}/`);
+  await page.fill('#key', stack.apiKey);
+  await page.dispatchEvent('#key', 'change');
+  await page.waitForSelector('#model option[value="star-tiny"]', { state: 'attached' });
+  await page.fill('#prompt', 'a narrow lighthouse');
+  await page.fill('#seed', '390');
+  await page.click('#go');
+  const link = await page.waitForSelector('#permanent-url', { timeout: 30_000 });
+  const href = (await link.getAttribute('href')) ?? '';
+  assert.ok(href.length > 60, 'the URL is longer than a phone line');
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'the page is no wider than the screen');
+  const box = (await link.boundingBox())!;
+  assert.ok(box.x >= 0 && box.x + box.width <= 390, `the link stays on screen: ${JSON.stringify(box)}`);
+  const lineHeight = await link.evaluate((element) => parseFloat(getComputedStyle(element.parentElement!).lineHeight));
+  assert.ok(box.height > 1.5 * lineHeight, `the URL wraps onto more than one line: ${box.height} px at ${lineHeight} px a line`);
+  await mkdir(join(ROOT, 'test-results'), { recursive: true });
+  await page.screenshot({ path: NARROW_SCREENSHOT, fullPage: true });
   await page.close();
 });

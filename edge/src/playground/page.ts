@@ -12,7 +12,7 @@ export const PLAYGROUND_HTML = `<!doctype html>
   input, textarea, select, button { font: inherit; width: 100%; box-sizing: border-box; padding: .45rem; }
   textarea { min-height: 4.5rem; }
   button { margin-top: 1rem; cursor: pointer; }
-  .row { display: flex; gap: .75rem; } .row > div { flex: 1; }
+  .row { display: flex; flex-wrap: wrap; gap: .75rem; } .row > div { flex: 1; min-width: 6.5rem; }
   #scales { display: flex; gap: .3rem; margin: 1rem 0; flex-wrap: wrap; }
   #scales span { padding: .15rem .5rem; border-radius: .3rem; background: #eee; }
   #scales span.done { background: #2f7d32; color: #fff; }
@@ -21,6 +21,8 @@ export const PLAYGROUND_HTML = `<!doctype html>
   #result img { width: 320px; }
   #status { min-height: 1.4rem; } .error { color: #b00020; }
   code { word-break: break-all; }
+  /* Image URLs are one long word: let them break anywhere rather than widen a phone's page. */
+  #result p, #status { overflow-wrap: anywhere; }
 </style>
 </head>
 <body>
@@ -91,6 +93,7 @@ async function* events(response) {
 $('form').addEventListener('submit', async (e) => {
   e.preventDefault();
   sessionStorage.setItem('star-api-key', keyInput.value.trim());
+  // Disabled until the job ends (the finally below), so one click is one job.
   $('go').disabled = true; $('result').replaceChildren(); $('preview').hidden = true;
   try {
     const body = { prompt: $('prompt').value, output_format: $('format').value };

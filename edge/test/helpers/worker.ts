@@ -29,6 +29,7 @@ export function bundleWorker(): Promise<string> {
     conditions: ['workerd', 'worker', 'browser'],
     mainFields: ['module', 'main'],
     external: ['cloudflare:*'],
+    loader: { '.yaml': 'text' }, // wrangler.toml's [[rules]] Text
     write: false,
     logLevel: 'silent',
   }).then((result) => result.outputFiles[0].text);
