@@ -2,7 +2,7 @@
 // signing key and the webhook secret derived from them, the tier and its limits.
 //
 //   npm run keys -w edge -- create --name NAME [--tier free|pro] [--requests N] [--images N]
-//                                  [--window SECONDS] [--concurrent N]
+//                                  [--window SECONDS] [--concurrent N] [--queue N] [--renders N]
 //   npm run keys -w edge -- revoke KID|KEY
 //   npm run keys -w edge -- list
 //
@@ -93,6 +93,8 @@ export async function main(argv: string[]): Promise<void> {
       images: { type: 'string' },
       window: { type: 'string' },
       concurrent: { type: 'string' },
+      queue: { type: 'string' },
+      renders: { type: 'string' },
       remote: { type: 'boolean', default: false },
       'persist-to': { type: 'string' },
     },
@@ -110,6 +112,8 @@ export async function main(argv: string[]): Promise<void> {
       images: positive(values.images, 'images'),
       window_seconds: positive(values.window, 'window'),
       concurrent: positive(values.concurrent, 'concurrent'),
+      queue: positive(values.queue, 'queue'),
+      renders: positive(values.renders, 'renders'),
     };
     for (const [field, value] of Object.entries(overrides)) if (value !== undefined) record.limits[field as keyof typeof record.limits] = value;
     await putRecord(target, record);

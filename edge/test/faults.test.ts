@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeGpu } from './helpers/gpu-server.ts';
-import { GPU_SECRET, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, bearer, jsonPost, remaining, startWorker, type TestWorker } from './helpers/worker.ts';
 
 const gpu = new FakeGpu(GPU_SECRET);
 let worker: TestWorker;
@@ -22,10 +22,6 @@ after(async () => {
   await gpu.close();
 });
 
-function imagesLeft(response: Response): number {
-  return Number(/"images";r=(\d+)/.exec(response.headers.get('RateLimit') ?? '')?.[1]);
-}
-
 test('a GPU that misses the deadline → 504 gpu_timeout, nothing charged', async () => {
   gpu.delayMs = 3000;
   const started = Date.now();
@@ -34,7 +30,7 @@ test('a GPU that misses the deadline → 504 gpu_timeout, nothing charged', asyn
   assert.ok(Date.now() - started < 2500, 'the edge gave up at its deadline, not when the GPU answered');
   const body = (await response.json()) as { type: string };
   assert.equal(body.type, 'https://star-api.dev/problems/gpu_timeout');
-  assert.equal(imagesLeft(response), 3);
+  assert.equal(remaining(response, 'images'), 3);
   gpu.delayMs = 0;
 });
 
@@ -86,5 +82,5 @@ test('an unreachable GPU → 503 gpu_unavailable with Retry-After, nothing charg
   const body = (await response.json()) as { type: string; retry_after: number };
   assert.equal(body.type, 'https://star-api.dev/problems/gpu_unavailable');
   assert.equal(body.retry_after, Number(response.headers.get('Retry-After')));
-  assert.equal(imagesLeft(response), 3);
+  assert.equal(remaining(response, 'images'), 3);
 });

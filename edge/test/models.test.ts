@@ -3,10 +3,10 @@
 // before anything is charged, queued or sent to the GPU.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { createServer } from 'node:net';
 import { FakeGpu } from './helpers/gpu-server.ts';
-import { GPU_SECRET, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, bearer, jsonPost, remaining, startWorker, type TestWorker } from './helpers/worker.ts';
+import { future, signedPath } from './helpers/render-url.ts';
 
 const gpu = new FakeGpu(GPU_SECRET);
 let worker: TestWorker;
@@ -37,18 +37,6 @@ async function assertModelNotFound(response: Response, context: string): Promise
   assert.equal(problem.errors?.[0].path, 'model');
 }
 
-function imagesLeft(response: Response): number {
-  return Number(/"images";r=(\d+)/.exec(response.headers.get('RateLimit') ?? '')?.[1]);
-}
-
-/** Signed as openapi.yaml describes, independently of the Worker's code. */
-function renderPath(apiKey: string, params: Record<string, string>): string {
-  const sk = createHmac('sha256', apiKey).update('star-api render v1').digest();
-  const all: Record<string, string> = { kid: createHash('sha256').update(apiKey).digest('hex').slice(0, 16), exp: String(Math.floor(Date.now() / 1000) + 600), ...params };
-  const canonical = Object.keys(all).sort().map((name) => `${encodeURIComponent(name)}=${encodeURIComponent(all[name])}`).join('&');
-  return `/v1/render?${new URLSearchParams({ ...all, sig: createHmac('sha256', sk).update(canonical).digest('hex') })}`;
-}
-
 test('GET /v1/models lists only the models the gpu-service serves', async () => {
   const response = await worker.fetch('/v1/models', { headers: bearer(key) });
   assert.equal(response.status, 200);
@@ -62,11 +50,11 @@ test('a known model the deployment does not serve → 404 model_not_found for sy
   gpu.reset();
   await assertModelNotFound(await worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'x', model: 'star-1024-d30' })), 'sync');
   await assertModelNotFound(await worker.fetch('/v1/jobs', jsonPost(key, { prompt: 'x', model: 'star-512-d30' })), 'job');
-  await assertModelNotFound(await worker.fetch(renderPath(key, { prompt: 'x', model: 'star-1024-d30' })), 'render');
+  await assertModelNotFound(await worker.fetch(signedPath(key, { prompt: 'x', model: 'star-1024-d30', exp: future() })), 'render');
   assert.equal(gpu.calls, 0, 'the GPU was never asked');
   const served = await worker.fetch('/v1/images/generations', jsonPost(key, { prompt: 'x', model: 'star-256-d16', seed: 1 }));
   assert.equal(served.status, 200, 'a served model works');
-  assert.equal(imagesLeft(served), 4, 'only the served generation was charged');
+  assert.equal(remaining(served, 'images'), 4, 'only the served generation was charged');
 });
 
 test('a model nobody knows → 404 model_not_found too', async () => {

@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeGpu } from './helpers/gpu-server.ts';
-import { GPU_SECRET, bearer, jsonPost, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, bearer, jsonPost, remaining, startWorker, type TestWorker } from './helpers/worker.ts';
 
 const gpu = new FakeGpu(GPU_SECRET);
 let worker: TestWorker;
@@ -15,12 +15,6 @@ after(async () => {
   await worker.dispose();
   await gpu.close();
 });
-
-function remaining(response: Response, bucket: 'requests' | 'images'): number {
-  const match = new RegExp(`"${bucket}";r=(\\d+);t=(\\d+)`).exec(response.headers.get('RateLimit') ?? '');
-  assert.ok(match, `RateLimit header has ${bucket}`);
-  return Number(match[1]);
-}
 
 test('25 parallel requests against a bucket of 10 → exactly 10 pass, 15 get 429 with Retry-After', async () => {
   // An hour-long window refills one token per 6 minutes: none during the test.

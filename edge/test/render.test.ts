@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
-import { GPU_SECRET, PUBLIC_ORIGIN, bearer, startWorker, type TestWorker } from './helpers/worker.ts';
+import { GPU_SECRET, PUBLIC_ORIGIN, bearer, remaining, startWorker, type TestWorker } from './helpers/worker.ts';
 import { future, signedPath } from './helpers/render-url.ts';
 import { createRecord, kvKeyFor } from '../src/keys/record.ts';
 
@@ -109,10 +109,6 @@ test('a validly signed URL with invalid parameters → 400', async () => {
   assert.equal(body.errors[0].path, 'cfg');
 });
 
-function left(response: Response, bucket: 'requests' | 'images'): number {
-  return Number(new RegExp(`"${bucket}";r=(\\d+)`).exec(response.headers.get('RateLimit') ?? '')?.[1]);
-}
-
 test('60 views a minute of a popular <img> (hits and 304s) cost the owner nothing: the API stays open', async () => {
   gpu.reset();
   const owner = await worker.createKey({ limits: { requests: 5, images: 5, window_seconds: 3600 } });
@@ -131,8 +127,8 @@ test('60 views a minute of a popular <img> (hits and 304s) cost the owner nothin
   assert.equal(gpu.calls, 1, 'only the first view generated');
   const api = await worker.fetch('/v1/models', { headers: bearer(owner) });
   assert.equal(api.status, 200, 'the owner is not locked out of the API');
-  assert.equal(left(api, 'requests'), 4, 'no view took a request token');
-  assert.equal(left(api, 'images'), 4, 'only the miss took an image token');
+  assert.equal(remaining(api, 'requests'), 4, 'no view took a request token');
+  assert.equal(remaining(api, 'images'), 4, 'only the miss took an image token');
 });
 
 test('only a miss costs: an image token and a "renders" token; past the renders limit → 429 naming it', async () => {
@@ -158,5 +154,5 @@ test('only a miss costs: an image token and a "renders" token; past the renders 
   await cached.arrayBuffer();
   const api = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(owner, { 'Content-Type': 'application/json' }), body: JSON.stringify({ prompt: 'api still works', seed: 1 }) });
   assert.equal(api.status, 200, 'the renders limit does not touch API generation');
-  assert.equal(left(api, 'images'), 97, 'two render misses and one API image charged');
+  assert.equal(remaining(api, 'images'), 97, 'two render misses and one API image charged');
 });

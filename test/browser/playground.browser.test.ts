@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import type { Page } from 'playwright-core';
 import { StarClient } from '@star-api/sdk';
 import { ROOT } from '../../scripts/lib/stack.ts';
 import { launchChromium, type HeadlessChromium } from '../helpers/chromium.ts';
@@ -34,6 +35,17 @@ after(async () => {
   await browser?.close();
   await stack?.dispose();
 });
+
+/** Key, prompt and seed in, Generate; resolves with the permanent URL's link once it shows. */
+async function generateInPage(page: Page, prompt: string, seed: number) {
+  await page.fill('#key', stack.apiKey);
+  await page.dispatchEvent('#key', 'change');
+  await page.waitForSelector('#model option[value="star-tiny"]', { state: 'attached' });
+  await page.fill('#prompt', prompt);
+  await page.fill('#seed', String(seed));
+  await page.click('#go');
+  return page.waitForSelector('#permanent-url', { timeout: 30_000 });
+}
 
 test('the playground: key and prompt in, every scale ticks, the image shows, its permanent URL serves it', { timeout: 60_000 }, async () => {
   const page = await browser.context.newPage();
@@ -63,14 +75,7 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
     }).observe(document.getElementById('status')!, { childList: true });
   });
 
-  await page.fill('#key', stack.apiKey);
-  await page.dispatchEvent('#key', 'change');
-  await page.waitForSelector('#model option[value="star-tiny"]', { state: 'attached' });
-  await page.fill('#prompt', 'a lighthouse on a cliff at dusk');
-  await page.fill('#seed', '42');
-  await page.click('#go');
-
-  const link = await page.waitForSelector('#permanent-url', { timeout: 30_000 });
+  const link = await generateInPage(page, 'a lighthouse on a cliff at dusk', 42);
   const { statusLines, goDisabled } = await page.evaluate(() => {
     const seen = window as unknown as { statusLines: string[]; goDisabled: boolean[] };
     return { statusLines: seen.statusLines, goDisabled: seen.goDisabled };
@@ -133,13 +138,7 @@ test('on a 390 px wide screen nothing scrolls sideways and the long permanent UR
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(`${stack.edgeUrl}/`);
-  await page.fill('#key', stack.apiKey);
-  await page.dispatchEvent('#key', 'change');
-  await page.waitForSelector('#model option[value="star-tiny"]', { state: 'attached' });
-  await page.fill('#prompt', 'a narrow lighthouse');
-  await page.fill('#seed', '390');
-  await page.click('#go');
-  const link = await page.waitForSelector('#permanent-url', { timeout: 30_000 });
+  const link = await generateInPage(page, 'a narrow lighthouse', 390);
   const href = (await link.getAttribute('href')) ?? '';
   assert.ok(href.length > 60, 'the URL is longer than a phone line');
   assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'the page is no wider than the screen');

@@ -1,5 +1,6 @@
 // The real Worker in workerd (Miniflare), bundled from edge/src with esbuild, with real KV, R2,
 // Durable Objects and Cache API, fresh state per instance. One instance per test file.
+import assert from 'node:assert/strict';
 import { build } from 'esbuild';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -127,4 +128,11 @@ export function bearer(key: string, extra: Record<string, string> = {}): Record<
 
 export function jsonPost(key: string, body: unknown, extra: Record<string, string> = {}): RequestInit {
   return { method: 'POST', headers: bearer(key, { 'Content-Type': 'application/json', ...extra }), body: JSON.stringify(body) };
+}
+
+/** What the RateLimit header says is left of a limit (`requests`, `images`). */
+export function remaining(response: Response, limit: string): number {
+  const match = new RegExp(`"${limit}";r=(\\d+);t=(\\d+)`).exec(response.headers.get('RateLimit') ?? '');
+  assert.ok(match, `RateLimit header ${response.headers.get('RateLimit')} has ${limit}`);
+  return Number(match[1]);
 }
