@@ -1,6 +1,7 @@
 // Job: one Durable Object per job. It owns the job's state, runs the generation from its alarm
-// (once its key's RateLimiter gives it a slot, when it was queued behind the key's limit), keeps the numbered event log that SSE subscribers replay (Last-Event-ID) and follow live,
-// delivers the webhook with backoff, and deletes itself when the job expires.
+// (once its key's RateLimiter gives it a slot, when it was queued behind the key's limit), keeps
+// the numbered event log that SSE subscribers replay (Last-Event-ID) and follow live, delivers the
+// webhook with backoff, and deletes itself when the job expires.
 import { DurableObject } from 'cloudflare:workers';
 import { readConfig, type Bindings } from '../env.ts';
 import { createLogger } from '../log.ts';

@@ -20,7 +20,8 @@ export class RateLimiter extends DurableObject<Bindings> {
     });
   }
 
-  private persist(): void {
+  /** Writes the state behind, and wakes the jobs that were just given a slot. */
+  private commit(): void {
     void this.ctx.storage.put('state', this.limiter.snapshot(), { allowUnconfirmed: true });
     for (const jobId of this.limiter.takePromoted()) {
       this.ctx.waitUntil(this.env.JOBS.get(this.env.JOBS.idFromName(jobId)).wake().catch(() => {}));
@@ -29,25 +30,25 @@ export class RateLimiter extends DurableObject<Bindings> {
 
   consumeRequest(limits: Limits): Decision {
     const decision = this.limiter.consumeRequest(limits, Date.now());
-    this.persist();
+    this.commit();
     return decision;
   }
 
   acquire(limits: Limits, images: number, leaseMs: number, options?: AcquireOptions): LeaseDecision {
     const decision = this.limiter.acquire(limits, images, leaseMs, Date.now(), options);
-    this.persist();
+    this.commit();
     return decision;
   }
 
   leaseState(limits: Limits, leaseId: string): LeaseState {
     const state = this.limiter.leaseState(limits, leaseId, Date.now());
-    this.persist();
+    this.commit();
     return state;
   }
 
   release(limits: Limits, leaseId: string, used: number): LimitStatus {
     const status = this.limiter.release(limits, leaseId, used, Date.now());
-    this.persist();
+    this.commit();
     return status;
   }
 }
