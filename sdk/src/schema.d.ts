@@ -295,7 +295,7 @@ export interface components {
         ImageKey: string;
         JobId: string;
         /**
-         * @description `succeeded`, `failed` and `cancelled` are terminal.
+         * @description `queued`: accepted, waiting for the GPU or for one of the key's concurrent slots (FIFO per key). `succeeded`, `failed` and `cancelled` are terminal.
          * @enum {string}
          */
         JobStatus: "queued" | "running" | "succeeded" | "failed" | "cancelled";
