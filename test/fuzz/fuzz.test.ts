@@ -172,7 +172,7 @@ function boundCases(): Array<{ field: string; value: unknown; valid: boolean }> 
   return cases;
 }
 
-test('every bound of GenerationRequest, at it and just past it, on random valid backgrounds: 200 or a 400 naming the field, never a 5xx', async () => {
+test('every bound of GenerationRequest, at it and just past it, on random valid backgrounds: 200 or a 400 (404 for a model not served) naming the field, never a 5xx', async () => {
   const cases = boundCases();
   assert.ok(cases.some(({ field, value }) => field === 'top_k' && value === 1_000_001), 'the cases come from openapi.yaml, top_k bound included');
   const reached = new Set<string>();
