@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { STAR_VQVAE, downsampleFactor, phiIndex, phiIndexFor, phiPrefix, phiTicks } from './config.ts';
+import { STAR_VQVAE, downsampleFactor, fromUpstream, phiIndex, phiIndexFor, phiPrefix, phiTicks } from './config.ts';
 import { randomVqvaeStore, vqvaeInferenceShapes } from './random-weights.ts';
 import { loadFixture } from './testing.ts';
 
@@ -23,6 +23,13 @@ for (const name of ['tiny-a', 'tiny-b']) {
 
 test('the released VQVAE downsamples ×16', () => {
   assert.equal(downsampleFactor(STAR_VQVAE), 16);
+});
+
+test('num_res_blocks may be 0 (one decoder ResBlock per level, as upstream allows) but not negative', () => {
+  const args = { vocab_size: 8, z_channels: 4, ch: 32, ch_mult: [2, 1, 2, 2], num_res_blocks: 0, quant_resi: 0.5, share_quant_resi: 4 };
+  assert.equal(fromUpstream(args).numResBlocks, 0);
+  assert.equal(downsampleFactor(fromUpstream(args)), 8);
+  assert.throws(() => fromUpstream({ ...args, num_res_blocks: -1 }), /numResBlocks must be a non-negative integer, got -1/);
 });
 
 test('a random stand-in store has exactly the keys and shapes the engine reads', () => {

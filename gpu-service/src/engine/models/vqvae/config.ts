@@ -69,9 +69,11 @@ export function fromUpstream(args: UpstreamVqvaeArgs): VqvaeConfig {
     usingSa: args.using_sa ?? true,
     usingMidSa: args.using_mid_sa ?? true,
   };
-  for (const [k, v] of Object.entries({ vocab: cfg.vocab, cvae: cfg.cvae, ch: cfg.ch, numResBlocks: cfg.numResBlocks })) {
+  for (const [k, v] of Object.entries({ vocab: cfg.vocab, cvae: cfg.cvae, ch: cfg.ch })) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`VQVAE config: ${k} must be a positive integer, got ${v}`);
   }
+  // 0 is valid upstream too: the decoder then has one ResBlock per level (star-tiny's choice).
+  if (!Number.isInteger(cfg.numResBlocks) || cfg.numResBlocks < 0) throw new Error(`VQVAE config: numResBlocks must be a non-negative integer, got ${cfg.numResBlocks}`);
   return cfg;
 }
 
