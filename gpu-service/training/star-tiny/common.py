@@ -1,0 +1,93 @@
+"""What both training stages share: paths, the model config, the emoji data,
+seeding, checkpoints and the learning-rate schedule."""
+import json
+import math
+import os
+import random
+import time
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, 'data')
+RUNS = os.environ.get('STAR_TINY_RUNS', os.path.join(HERE, 'runs'))
+MANIFEST = os.path.join(HERE, 'model.json')
+
+
+def manifest():
+    with open(MANIFEST) as f:
+        return json.load(f)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def set_threads():
+    torch.set_num_threads(int(os.environ.get('STAR_TRAIN_THREADS', '1')))
+    # Adam's second moments drift into denormals, which make its sqrt crawl on x86.
+    torch.set_flush_denormal(True)
+
+
+class Emoji:
+    """data.ts's output: RGBA emoji and their roles, composited on demand."""
+
+    def __init__(self):
+        with open(os.path.join(DATA, 'dataset.json')) as f:
+            self.meta = json.load(f)
+        side = self.meta['side']
+        raw = np.fromfile(os.path.join(DATA, 'emoji.rgba'), dtype=np.uint8)
+        rgba = torch.from_numpy(raw.reshape(-1, side, side, 4).copy()).permute(0, 3, 1, 2).float() / 255
+        self.rgb = rgba[:, :3]
+        self.alpha = rgba[:, 3:]
+        self.backgrounds = torch.tensor([b['rgb'] for b in self.meta['backgrounds']], dtype=torch.float32) / 255
+        self.entries = self.meta['emoji']
+
+    def indices(self, *roles):
+        return [i for i, e in enumerate(self.entries) if e['role'] in roles]
+
+    def composite(self, idx, colours):
+        """idx (B,) emoji, colours (B, 3) in [0, 1] → images in [0, 1], (B, 3, H, W); rounded to uint8 like dataset.ts."""
+        a = self.alpha[idx]
+        img = self.rgb[idx] * a + colours[:, :, None, None] * (1 - a)
+        return torch.round(img * 255) / 255
+
+
+def caption(entry, background, backgrounds):
+    """dataset.ts's captionOf."""
+    colour = backgrounds[background]['name']
+    return f"{entry['caption']} on a {colour} background" if colour else entry['caption']
+
+
+def lr_at(step, total, peak, warmup):
+    """Linear warm-up, then cosine down to 10 % of the peak."""
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
+
+
+def save_checkpoint(path, **state):
+    tmp = path + '.tmp'
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path):
+    return torch.load(path) if os.path.exists(path) else None
+
+
+class Log:
+    def __init__(self, name):
+        os.makedirs(RUNS, exist_ok=True)
+        self.file = open(os.path.join(RUNS, name + '.log'), 'a')
+        self.start = time.time()
+
+    def __call__(self, *parts):
+        line = f"[{time.strftime('%H:%M:%S')} +{time.time() - self.start:6.0f}s] " + ' '.join(str(p) for p in parts)
+        print(line, flush=True)
+        self.file.write(line + '\n')
+        self.file.flush()

@@ -1,0 +1,62 @@
+// The star-tiny emoji dataset's shape: which emoji, which backgrounds, and
+// how an (emoji, background) pair becomes a caption and a picture. data.ts
+// writes it; encode-text.ts, the PyTorch trainers and the quality test read it.
+
+export const IMAGE_SIDE = 64;
+
+export interface Background {
+  /** The colour word in captions ("" for the plain white default). */
+  name: string;
+  rgb: [number, number, number];
+}
+
+/** Index 0 is the default white background; the others are named in the caption. */
+export const BACKGROUNDS: Background[] = [
+  { name: '', rgb: [255, 255, 255] },
+  { name: 'red', rgb: [215, 48, 39] },
+  { name: 'orange', rgb: [245, 140, 30] },
+  { name: 'yellow', rgb: [250, 215, 60] },
+  { name: 'green', rgb: [50, 160, 70] },
+  { name: 'blue', rgb: [40, 95, 215] },
+  { name: 'purple', rgb: [135, 70, 185] },
+];
+
+export interface EmojiEntry {
+  /** Noto icon name, e.g. "red-apple". */
+  name: string;
+  /** The name in words, e.g. "red apple". */
+  caption: string;
+  category: string;
+  /** generator: both stages train on it; vqvae: only the VQVAE; held-out: no training at all. */
+  role: 'generator' | 'vqvae' | 'held-out';
+  /** Generator emoji only: position in the seeded order, and the background never trained with it. */
+  generatorIndex?: number;
+  heldOutBackground?: number;
+}
+
+export interface Dataset {
+  source: { package: string; version: string; license: string; author: string; url: string };
+  seed: number;
+  side: number;
+  backgrounds: Background[];
+  emoji: EmojiEntry[];
+}
+
+/** "red apple" on white, "red apple on a blue background" otherwise. */
+export function captionOf(emoji: { caption: string }, background: number): string {
+  const colour = BACKGROUNDS[background].name;
+  return colour ? `${emoji.caption} on a ${colour} background` : emoji.caption;
+}
+
+/** RGBA [side², 4] over a flat colour → RGB [side², 3] (straight alpha, rounded). */
+export function composite(rgba: Uint8Array, background: number): Uint8Array {
+  const [r, g, b] = BACKGROUNDS[background].rgb;
+  const out = new Uint8Array((rgba.length / 4) * 3);
+  for (let p = 0, q = 0; p < rgba.length; p += 4, q += 3) {
+    const a = rgba[p + 3] / 255;
+    out[q] = Math.round(rgba[p] * a + r * (1 - a));
+    out[q + 1] = Math.round(rgba[p + 1] * a + g * (1 - a));
+    out[q + 2] = Math.round(rgba[p + 2] * a + b * (1 - a));
+  }
+  return out;
+}

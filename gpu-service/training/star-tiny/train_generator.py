@@ -1,0 +1,135 @@
+"""Stage 2: next-scale prediction. The frozen VQVAE from stage 1 turns every
+(emoji, background) picture into its token pyramid; the generator learns to
+predict each scale from the text and the scales before it (teacher forcing:
+its inputs are the true earlier scales, STAR-SPEC §3.2/§4.4).
+
+    python3 gpu-service/training/star-tiny/train_generator.py [--steps N]
+
+Classifier-free dropout, 10 % of rows: the start token gets the empty
+prompt's pooled features and cross-attention gets another row's caption, so
+"" at the start token means "ignore the text" — the unconditional branch the
+engine builds at inference (pooled "" with the prompt's cross-attention,
+STAR-SPEC §6.1 per request) is then a real unconditional prediction.
+Checkpoints to runs/generator.pt every 100 steps; run again to resume."""
+import argparse
+import os
+
+import torch
+import torch.nn.functional as F
+
+import safetensors_io
+from common import DATA, RUNS, Emoji, Log, caption, load_checkpoint, lr_at, manifest, save_checkpoint, seed_everything, set_threads
+from generator import Generator
+from vqvae import VQVAE
+
+SEED = 2
+BATCH = 16
+PEAK_LR = 2e-3
+WARMUP = 50
+CFG_DROPOUT = 0.1
+CHECKPOINT_EVERY = 50
+
+
+class Pairs:
+    """Every (generator emoji, background) picture as tokens, teacher inputs and a caption row."""
+
+    def __init__(self, vae, data):
+        text, meta = safetensors_io.read(os.path.join(DATA, 'text.safetensors'))
+        import json
+        rows = {c: i for i, c in enumerate(json.loads(meta['captions']))}
+        self.hidden = torch.from_numpy(text['hidden'])
+        self.mask = torch.from_numpy(text['mask'])
+        self.pooled = torch.from_numpy(text['pooled'])
+        self.empty = rows['']
+        emoji, bgs, caps, held = [], [], [], []
+        for i, e in enumerate(data.entries):
+            if e['role'] != 'generator':
+                continue
+            for b in range(len(data.backgrounds)):
+                emoji.append(i)
+                bgs.append(b)
+                caps.append(rows[caption(e, b, data.meta['backgrounds'])])
+                held.append(b == e['heldOutBackground'])
+        self.caption = torch.tensor(caps)
+        held = torch.tensor(held)
+        self.train = (~held).nonzero().flatten()
+        self.held_out = held.nonzero().flatten()
+        img = data.composite(torch.tensor(emoji), data.backgrounds[torch.tensor(bgs)])
+        N = vae.latent_side(img.shape[-1])
+        with torch.no_grad():
+            parts = [vae.quantize.encode_indices(vae.encode(chunk * 2 - 1)) for chunk in img.split(64)]
+            indices = [torch.cat([p[s] for p in parts]) for s in range(len(parts[0]))]
+            self.x_next = torch.cat([vae.quantize.teacher_inputs([i[k:k + 64] for i in indices], N) for k in range(0, len(img), 64)])
+        self.tokens = torch.cat(indices, 1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--steps', type=int, default=800)
+    args = parser.parse_args()
+    set_threads()
+    seed_everything(SEED)
+    m = manifest()
+    gargs = m['generator']['build_vae_var_args']
+    vae = VQVAE(m['vqvae']['args'], gargs['patch_nums'])
+    # The frozen tokenizer of stage 1 (train_vqvae.py --freeze-at): its tokens never change again.
+    vae.load_state_dict(load_checkpoint(os.path.join(RUNS, 'vqvae-tokenizer.pt'))['model'])
+    vae.eval()
+    log = Log('generator')
+    pairs = Pairs(vae, Emoji())
+    log(f'{len(pairs.train)} training pictures, {len(pairs.held_out)} held-out captions, {pairs.tokens.shape[1]} tokens each')
+    model = Generator(gargs)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=PEAK_LR, betas=(0.9, 0.95), weight_decay=0.05, foreach=True)
+    path = os.path.join(RUNS, 'generator.pt')
+    step = 0
+    ckpt = load_checkpoint(path)
+    if ckpt:
+        model.load_state_dict(ckpt['model'])
+        opt.load_state_dict(ckpt['opt'])
+        torch.set_rng_state(ckpt['rng'])
+        step = ckpt['step']
+        log(f'resumed at step {step}')
+    log(f'{sum(p.numel() for p in params)} trained parameters')
+    while step < args.steps:
+        model.train()
+        for group in opt.param_groups:
+            group['lr'] = lr_at(step, args.steps, PEAK_LR, WARMUP)
+        rows = pairs.train[torch.randint(0, len(pairs.train), (BATCH,))]
+        cap = pairs.caption[rows]
+        drop = torch.rand(BATCH) < CFG_DROPOUT
+        pooled_cap = torch.where(drop, torch.full_like(cap, pairs.empty), cap)
+        cross_cap = torch.where(drop, cap.roll(1), cap)
+        logits = model(pairs.pooled[pooled_cap], pairs.hidden[cross_cap], pairs.mask[cross_cap], pairs.x_next[rows])
+        loss = F.cross_entropy(logits.flatten(0, 1), pairs.tokens[rows].flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 2.0)
+        opt.step()
+        step += 1
+        if step % 25 == 0:
+            log(f'step {step} loss {loss.item():.4f}')
+        if step % CHECKPOINT_EVERY == 0 or step == args.steps:
+            save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(), step=step)
+            log(f'step {step}: held-out captions, teacher-forced: {evaluate(model, pairs)}')
+
+
+@torch.no_grad()
+def evaluate(model, pairs):
+    """Loss and token accuracy per scale on the held-out captions."""
+    model.eval()
+    rows = pairs.held_out
+    cap = pairs.caption[rows]
+    logits = model(pairs.pooled[cap], pairs.hidden[cap], pairs.mask[cap], pairs.x_next[rows])
+    target = pairs.tokens[rows]
+    loss = F.cross_entropy(logits.flatten(0, 1), target.flatten()).item()
+    hit = (logits.argmax(-1) == target).float()
+    acc, at = [], 0
+    for pn in model.patch_nums:
+        acc.append(f'{hit[:, at:at + pn * pn].mean().item():.2f}')
+        at += pn * pn
+    return f'loss {loss:.3f}, accuracy per scale {" ".join(acc)}'
+
+
+if __name__ == '__main__':
+    main()
