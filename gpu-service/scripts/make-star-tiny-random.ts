@@ -1,15 +1,20 @@
-// Writes star-tiny's weights and configs (deterministically: same bytes on
-// every run and machine) into gpu-service/models/star-tiny, or into the
-// directory given with --out. The tokenizer folder is not touched.
+// Writes star-tiny's random-weight twin (deterministically: same bytes on
+// every run and machine) into DIR: model.json, generator and VQVAE weights,
+// and text_encoder/ — the frozen text encoder the trained star-tiny in
+// gpu-service/models/star-tiny ships. The tokenizer folder is not written.
 //
-//   node gpu-service/scripts/make-star-tiny.ts [--out DIR]
+//   node gpu-service/scripts/make-star-tiny-random.ts --out DIR
 import { statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { writeRandomModel } from '../src/engine/models/random-model.ts';
-import { STAR_TINY } from '../src/engine/models/star-tiny.ts';
+import { STAR_TINY_RANDOM } from '../src/engine/models/star-tiny.ts';
 
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
-const out = resolve(values.out ?? join(import.meta.dirname, '../models/star-tiny'));
-const written = writeRandomModel(out, STAR_TINY);
+if (!values.out) {
+  console.error('usage: node gpu-service/scripts/make-star-tiny-random.ts --out DIR');
+  process.exit(2);
+}
+const out = resolve(values.out);
+const written = writeRandomModel(out, STAR_TINY_RANDOM);
 for (const rel of written) console.log(`${rel}\t${statSync(join(out, rel)).size} bytes`);

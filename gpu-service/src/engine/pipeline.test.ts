@@ -8,8 +8,8 @@ import { contiguousStride, writeTorchSave } from './testing/torch-save.ts';
 import type { PickleValue, TorchSaveStorage } from './testing/torch-save.ts';
 import { readSafetensors } from './weights/safetensors.ts';
 import { writeRandomModel } from './models/random-model.ts';
-import { BUILTIN_MODELS_DIR } from './models/registry.ts';
-import { STAR_TINY } from './models/star-tiny.ts';
+import { BUILTIN_MODELS_DIR, readManifest } from './models/registry.ts';
+import { STAR_TINY_RANDOM } from './models/star-tiny.ts';
 import type { StarPipeline } from './pipeline.ts';
 import { carriedBytesPerToken, loadPipeline, scaleRanges, validateRequest } from './pipeline.ts';
 import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
@@ -29,7 +29,7 @@ after(async () => {
 
 describe('loadPipeline(star-tiny, cpu)', () => {
   it('describes the model and generates RGB images of its size, with seeds and timings', async () => {
-    assert.deepEqual(perScale.info, { name: 'star-tiny', resolution: 64, patchNums: [1, 2, 3, 4] });
+    assert.deepEqual(perScale.info, { name: 'star-tiny', resolution: 64, patchNums: [1, 2, 3, 4, 6, 8] });
     const result = await perScale.generate({ ...REQUEST, n: 2 });
     assert.deepEqual(result.seeds, [7, 8]);
     assert.equal(result.batchSize, 2);
@@ -64,8 +64,9 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   it('reports progress after every scale, with previews when asked', async () => {
     const events: ProgressEvent[] = [];
     await perScale.generate({ ...REQUEST, n: 2 }, { onProgress: (e) => events.push(e), preview: true });
-    assert.deepEqual(events.map((e) => [e.scale, e.scales, e.side]), [[1, 4, 1], [2, 4, 2], [3, 4, 3], [4, 4, 4]]);
-    assert.deepEqual(events.map((e) => e.previews?.map((p) => p.width)), [[16, 16], [32, 32], [48, 48], [64, 64]]);
+    assert.deepEqual(events.map((e) => [e.scale, e.scales, e.side]), [[1, 6, 1], [2, 6, 2], [3, 6, 3], [4, 6, 4], [5, 6, 6], [6, 6, 8]]);
+    // star-tiny's VQVAE upsamples ×8: a preview of side s is 8s pixels wide.
+    assert.deepEqual(events.map((e) => e.previews?.map((p) => p.width)), [[8, 8], [16, 16], [24, 24], [32, 32], [48, 48], [64, 64]]);
   });
 
   it('rejects an aborted request with its reason between scales while the rest of the batch completes', async () => {
@@ -117,8 +118,8 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   it('runs a model with the sampler head (STAR-SPEC §4.5) from seeded noise, deterministically', async () => {
     // star-tiny's shapes at depth 3 (the sampler head needs ≥ 3) with the head, sampler from scale 3 (pn 4).
     const dir = join(cacheDir, 'tiny-sampler');
-    const args = { ...STAR_TINY.manifest.generator.build_vae_var_args, depth: 3, enable_adaptive_norm: true, sample_from_idx: 3 };
-    writeRandomModel(dir, { ...STAR_TINY, seed: 77, manifest: { ...STAR_TINY.manifest, name: 'tiny-sampler', generator: { ...STAR_TINY.manifest.generator, build_vae_var_args: args } } });
+    const args = { ...STAR_TINY_RANDOM.manifest.generator.build_vae_var_args, depth: 3, enable_adaptive_norm: true, sample_from_idx: 3 };
+    writeRandomModel(dir, { ...STAR_TINY_RANDOM, seed: 77, manifest: { ...STAR_TINY_RANDOM.manifest, name: 'tiny-sampler', generator: { ...STAR_TINY_RANDOM.manifest.generator, build_vae_var_args: args } } });
     cpSync(join(BUILTIN_MODELS_DIR, 'star-tiny/tokenizer'), join(dir, 'tokenizer'), { recursive: true });
     const sampler = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
     try {
@@ -154,7 +155,8 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     writeTorchSave(join(dir, 'ar-ckpt.pth'), { dict: [['trainer', { dict: [['var_wo_ddp', generator.dict]] }], ['args', null]] }, generator.storages);
     const vae = asPth('vae.safetensors');
     writeTorchSave(join(dir, 'vae.pth'), vae.dict, vae.storages);
-    const manifest = { ...STAR_TINY.manifest, name: 'tiny-pth', generator: { ...STAR_TINY.manifest.generator, weights: 'ar-ckpt.pth', key: 'trainer.var_wo_ddp' }, vqvae: { ...STAR_TINY.manifest.vqvae, weights: 'vae.pth' } };
+    const shipped = readManifest(tiny);
+    const manifest = { ...shipped, name: 'tiny-pth', generator: { ...shipped.generator, weights: 'ar-ckpt.pth', key: 'trainer.var_wo_ddp' }, vqvae: { ...shipped.vqvae, weights: 'vae.pth' } };
     writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
     const fromPth = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
     try {

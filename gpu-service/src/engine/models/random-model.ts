@@ -1,5 +1,5 @@
 // Model directories with seeded random weights in the real architecture:
-// star-tiny (scripts/make-star-tiny.ts, shipped in the repo) and the
+// star-tiny's random twin (scripts/make-star-tiny-random.ts, a test fixture) and the
 // bench's star-256-d16-shaped model. The tensor lists follow the upstream
 // state-dict keys and shapes (STAR-SPEC §3.1, §5.1; Hugging Face's
 // CLIPTextModel names), so the same loaders read them as released weights.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fromUpstreamArgs, totalTokens } from './generator/config.ts';
 import { readManifest, RELEASED_MODELS, releasedFiles, releasedManifest, releasedModel, releasedModelList, resolveModelDir, STAR_HF_REPO, STAR_HF_REVISION, VQVAE_FILE } from './registry.ts';
-import { STAR_TINY_MANIFEST } from './star-tiny.ts';
+import { STAR_TINY_RANDOM_MANIFEST } from './star-tiny.ts';
 import { fromUpstream } from './vqvae/config.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'star-registry-'));
@@ -74,7 +74,7 @@ describe('resolveModelDir / readManifest', () => {
   it('finds star-tiny in the repository and a named model in modelDir', () => {
     assert.match(resolveModelDir('star-tiny'), /gpu-service\/models\/star-tiny$/);
     mkdirSync(join(tmp, 'mine'), { recursive: true });
-    writeFileSync(join(tmp, 'mine/model.json'), JSON.stringify({ ...STAR_TINY_MANIFEST, name: 'mine' }));
+    writeFileSync(join(tmp, 'mine/model.json'), JSON.stringify({ ...STAR_TINY_RANDOM_MANIFEST, name: 'mine' }));
     assert.equal(resolveModelDir('mine', tmp), join(tmp, 'mine'));
     assert.equal(resolveModelDir(join(tmp, 'mine')), join(tmp, 'mine'));
     assert.equal(readManifest(join(tmp, 'mine')).name, 'mine');
