@@ -80,6 +80,18 @@ def load_checkpoint(path):
     return torch.load(path) if os.path.exists(path) else None
 
 
+def resume(path, model, opt, log):
+    """Loads model, optimiser and RNG from `path` when it exists; returns the step to go on from."""
+    ckpt = load_checkpoint(path)
+    if not ckpt:
+        return 0
+    model.load_state_dict(ckpt['model'])
+    opt.load_state_dict(ckpt['opt'])
+    torch.set_rng_state(ckpt['rng'])
+    log(f"resumed at step {ckpt['step']}")
+    return ckpt['step']
+
+
 class Log:
     def __init__(self, name):
         os.makedirs(RUNS, exist_ok=True)

@@ -44,40 +44,45 @@ def apply_rope(x, cos, sin):
     return torch.stack([re * c - im * s, re * s + im * c], -1).flatten(-2)
 
 
-class SelfAttention(nn.Module):
+class L2NormAttention(nn.Module):
+    """What both attentions hold (§3.4, §3.5): q/v biases (k's is a zero buffer), the
+    per-head log scale that replaces 1/√d after L2-normalising q and k, the output proj."""
+
     def __init__(self, C, H):
         super().__init__()
         self.H = H
-        self.mat_qkv = nn.Linear(C, 3 * C, bias=False)
         self.q_bias = nn.Parameter(torch.zeros(C))
         self.v_bias = nn.Parameter(torch.zeros(C))
         self.register_buffer('zero_k_bias', torch.zeros(C))
         self.scale_mul_1H11 = nn.Parameter(torch.full((1, H, 1, 1), math.log(4.0)))
         self.proj = nn.Linear(C, C)
+
+    def attend(self, q, k, v, bias):
+        """q, k, v (B, H, n, 64) → proj(softmax(q̂·k̂ᵀ·σ + bias)·v), heads concatenated."""
+        scale = self.scale_mul_1H11.clamp(max=MAX_SCALE_MUL).exp()
+        a = torch.softmax(F.normalize(q, dim=-1) * scale @ F.normalize(k, dim=-1).transpose(-1, -2) + bias, -1)
+        o = a @ v
+        return self.proj(o.transpose(1, 2).reshape(o.shape[0], o.shape[2], -1))
+
+
+class SelfAttention(L2NormAttention):
+    def __init__(self, C, H):
+        super().__init__(C, H)
+        self.mat_qkv = nn.Linear(C, 3 * C, bias=False)
 
     def forward(self, y, cos, sin, mask):
         B, L, C = y.shape
         qkv = F.linear(y, self.mat_qkv.weight, torch.cat([self.q_bias, self.zero_k_bias, self.v_bias]))
         q, k, v = qkv.view(B, L, 3, self.H, HEAD_DIM).unbind(2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        scale = self.scale_mul_1H11.clamp(max=MAX_SCALE_MUL).exp()
-        q = F.normalize(q.transpose(1, 2), dim=-1) * scale
-        k = F.normalize(k.transpose(1, 2), dim=-1)
-        a = torch.softmax(q @ k.transpose(-1, -2) + mask, -1)
-        return self.proj((a @ v.transpose(1, 2)).transpose(1, 2).reshape(B, L, C))
+        return self.attend(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), mask)
 
 
-class CrossAttention(nn.Module):
+class CrossAttention(L2NormAttention):
     def __init__(self, C, H, D):
-        super().__init__()
-        self.H = H
+        super().__init__(C, H)
         self.mat_q = nn.Linear(C, C, bias=False)
         self.mat_kv = nn.Linear(D, 2 * C, bias=False)
-        self.q_bias = nn.Parameter(torch.zeros(C))
-        self.v_bias = nn.Parameter(torch.zeros(C))
-        self.register_buffer('zero_k_bias', torch.zeros(C))
-        self.scale_mul_1H11 = nn.Parameter(torch.full((1, H, 1, 1), math.log(4.0)))
-        self.proj = nn.Linear(C, C)
 
     def forward(self, y, text, text_bias):
         B, L, C = y.shape
@@ -85,11 +90,7 @@ class CrossAttention(nn.Module):
         q = F.linear(y, self.mat_q.weight, self.q_bias).view(B, L, self.H, HEAD_DIM).transpose(1, 2)
         kv = F.linear(text, self.mat_kv.weight, torch.cat([self.zero_k_bias, self.v_bias]))
         k, v = kv.view(B, T, 2, self.H, HEAD_DIM).permute(2, 0, 3, 1, 4).unbind(0)
-        scale = self.scale_mul_1H11.clamp(max=MAX_SCALE_MUL).exp()
-        q = F.normalize(q, dim=-1) * scale
-        k = F.normalize(k, dim=-1)
-        a = torch.softmax(q @ k.transpose(-1, -2) + text_bias, -1)
-        return self.proj((a @ v).transpose(1, 2).reshape(B, L, C))
+        return self.attend(q, k, v, text_bias)
 
 
 class FFN(nn.Module):
@@ -144,12 +145,16 @@ class Generator(nn.Module):
                 proj.weight.data.mul_(0.5 / math.sqrt(2 * a['depth']))
 
     def forward(self, pooled, text, text_mask, x_next):
-        """pooled (B, D), text (B, T, D), text_mask (B, T) of 0/1, x_next (B, L−1, Cvae) → logits (B, L, V)."""
+        """pooled (B, D), text (B, T, D), text_mask (B, T) of 0/1, x_next (B, n−1, Cvae) → logits (B, n, V).
+
+        n may stop short of L at a scale boundary: the first scales alone are
+        the same computation, since no token attends to later scales."""
+        n = 1 + x_next.shape[1]
         sos = self.encoder_proj(pooled)[:, None] + self.pos_start
-        x = torch.cat([sos, self.word_embed(x_next)], 1) + self.lvl_embed(self.levels)[None]
+        x = torch.cat([sos, self.word_embed(x_next)], 1) + self.lvl_embed(self.levels[:n])[None]
         text_bias = torch.where(text_mask > 0, 0.0, -math.inf)[:, None, None, :]
         for block in self.blocks:
-            x = block(x, self.cos, self.sin, self.mask, text, text_bias)
+            x = block(x, self.cos[:n], self.sin[:n], self.mask[:n, :n], text, text_bias)
         return self.head_logits(ln(x))
 
     def exported_state(self):

@@ -18,7 +18,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Emoji, Log, load_checkpoint, lr_at, manifest, save_checkpoint, seed_everything, set_threads
+from common import RUNS, Emoji, Log, lr_at, manifest, resume, save_checkpoint, seed_everything, set_threads
 from vqvae import VQVAE, psnr
 
 SEED = 1
@@ -32,6 +32,7 @@ RESTART_EVERY = 100
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--steps', type=int, default=900)
+    parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--freeze-at', type=int, default=150)
     args = parser.parse_args()
     set_threads()
@@ -45,17 +46,11 @@ def main():
     held_out = torch.tensor(data.indices('held-out'))
     log = Log('vqvae')
     path = os.path.join(RUNS, 'vqvae.pt')
-    step = 0
-    ckpt = load_checkpoint(path)
-    if ckpt:
-        model.load_state_dict(ckpt['model'])
-        opt.load_state_dict(ckpt['opt'])
-        torch.set_rng_state(ckpt['rng'])
-        step = ckpt['step']
-        log(f'resumed at step {step}')
+    step = resume(path, model, opt, log)
     log(f'{len(train)} training emoji, {len(held_out)} held out, {sum(p.numel() for p in model.parameters())} parameters')
     latents = None
-    while step < args.steps:
+    last = min(args.steps, args.stop_at or args.steps)
+    while step < last:
         model.train()
         if step >= args.freeze_at and latents is None:
             latents = freeze_tokenizer(model, data, train)
@@ -88,7 +83,7 @@ def main():
             log(f'step {step}: restarted {dead} unused codes')
         if step % 25 == 0:
             log(f'step {step} loss {loss.item():.4f} rec {rec_loss.item():.4f} vq {vq_loss.item():.4f} train psnr {psnr((rec.clamp(-1, 1) + 1) / 2, img):.2f}')
-        if step % CHECKPOINT_EVERY == 0 or step == args.steps:
+        if step % CHECKPOINT_EVERY == 0 or step == last:
             save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(), step=step)
             log(f'step {step}: held-out psnr {evaluate(model, data, held_out):.2f} dB')
 

@@ -74,7 +74,28 @@ class Upsample(nn.Module):
 
 
 class Level(nn.Module):
-    pass
+    """One resolution level: ResnetBlocks (each followed by an AttnBlock when `attn`), then
+    the `resample` module under upstream's name for it (downsample or upsample), if any."""
+
+    def __init__(self, block_in, block_out, blocks, attn, groups, resample=None):
+        super().__init__()
+        self.block = nn.ModuleList()
+        self.attn = nn.ModuleList()
+        for _ in range(blocks):
+            self.block.append(ResnetBlock(block_in, block_out, groups))
+            block_in = block_out
+            if attn:
+                self.attn.append(AttnBlock(block_in, groups))
+        self.resample_name = resample[0] if resample else None
+        if resample:
+            setattr(self, resample[0], resample[1](block_in))
+
+    def forward(self, h):
+        for j, block in enumerate(self.block):
+            h = block(h)
+            if len(self.attn):
+                h = self.attn[j](h)
+        return getattr(self, self.resample_name)(h) if self.resample_name else h
 
 
 class Mid(nn.Module):
@@ -96,17 +117,10 @@ class Encoder(nn.Module):
         self.down = nn.ModuleList()
         block_in = ch
         for lvl in range(levels):
-            level = Level()
-            level.block = nn.ModuleList()
-            level.attn = nn.ModuleList()
-            for _ in range(a['num_res_blocks']):
-                level.block.append(ResnetBlock(block_in, ch * mult[lvl], ENCODER_GROUPS))
-                block_in = ch * mult[lvl]
-                if lvl == levels - 1 and a['using_sa']:
-                    level.attn.append(AttnBlock(block_in, ENCODER_GROUPS))
-            if lvl != levels - 1:
-                level.downsample = Downsample(block_in)
-            self.down.append(level)
+            block_out = ch * mult[lvl] if a['num_res_blocks'] else block_in
+            last = lvl == levels - 1
+            self.down.append(Level(block_in, block_out, a['num_res_blocks'], last and a['using_sa'], ENCODER_GROUPS, None if last else ('downsample', Downsample)))
+            block_in = block_out
         self.mid = Mid(block_in, a['using_mid_sa'], ENCODER_GROUPS)
         self.norm_out = norm(block_in, ENCODER_GROUPS)
         self.conv_out = nn.Conv2d(block_in, a['z_channels'], 3, padding=1)
@@ -114,12 +128,7 @@ class Encoder(nn.Module):
     def forward(self, x):
         h = self.conv_in(x)
         for level in self.down:
-            for j, block in enumerate(level.block):
-                h = block(h)
-                if len(level.attn):
-                    h = level.attn[j](h)
-            if hasattr(level, 'downsample'):
-                h = level.downsample(h)
+            h = level(h)
         return self.conv_out(F.silu(self.norm_out(self.mid(h))))
 
 
@@ -132,17 +141,9 @@ class Decoder(nn.Module):
         self.mid = Mid(block_in, a['using_mid_sa'])
         up = []
         for lvl in reversed(range(levels)):
-            level = Level()
-            level.block = nn.ModuleList()
-            level.attn = nn.ModuleList()
-            for _ in range(a['num_res_blocks'] + 1):
-                level.block.append(ResnetBlock(block_in, ch * mult[lvl]))
-                block_in = ch * mult[lvl]
-                if lvl == levels - 1 and a['using_sa']:
-                    level.attn.append(AttnBlock(block_in))
-            if lvl != 0:
-                level.upsample = Upsample(block_in)
-            up.insert(0, level)
+            block_out = ch * mult[lvl]
+            up.insert(0, Level(block_in, block_out, a['num_res_blocks'] + 1, lvl == levels - 1 and a['using_sa'], GROUPS, ('upsample', Upsample) if lvl else None))
+            block_in = block_out
         self.up = nn.ModuleList(up)  # up[lvl], as upstream names it
         self.norm_out = norm(block_in)
         self.conv_out = nn.Conv2d(block_in, 3, 3, padding=1)
@@ -150,13 +151,7 @@ class Decoder(nn.Module):
     def forward(self, z):
         h = self.mid(self.conv_in(z))
         for lvl in reversed(range(len(self.up))):
-            level = self.up[lvl]
-            for j, block in enumerate(level.block):
-                h = block(h)
-                if len(level.attn):
-                    h = level.attn[j](h)
-            if hasattr(level, 'upsample'):
-                h = level.upsample(h)
+            h = self.up[lvl](h)
         return self.conv_out(F.silu(self.norm_out(h)))
 
 
