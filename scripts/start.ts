@@ -53,7 +53,7 @@ try {
 
 const { edgeUrl, apiKey, webhookSecret } = stack;
 console.log(`
-star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${models.join(', ')}.${models.includes('star-tiny') ? ' star-tiny has untrained weights: its images are noise.' : ''}
+star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${models.join(', ')}.${models.includes('star-tiny') ? ' star-tiny is trained on 192 emoji on seven backgrounds ("red heart on a blue background"); so far it paints the background and emoji-coloured blobs.' : ''}
 
   Playground   ${edgeUrl}/
   API          ${edgeUrl}/v1   (contract: openapi.yaml)
@@ -67,12 +67,12 @@ Try it:
 
   curl -sS ${edgeUrl}/v1/images/generations \\
     -H "Authorization: Bearer ${apiKey}" -H 'Content-Type: application/json' \\
-    -d '{"prompt": "a lighthouse on a cliff at dusk", "seed": 42}'
+    -d '{"prompt": "red heart on a blue background", "seed": 42}'
 
   STAR_API_KEY=${apiKey} node --input-type=module -e "
     import { StarClient } from '@star-api/sdk';
     const star = new StarClient({ apiKey: process.env.STAR_API_KEY, baseURL: '${edgeUrl}' });
-    const { data } = await star.images.generate({ prompt: 'a red fox in the snow', seed: 7 });
+    const { data } = await star.images.generate({ prompt: 'tiger on a yellow background', seed: 7 });
     console.log(data[0].url);"
 
 Ctrl-C stops both services.`);

@@ -14,7 +14,7 @@ export interface ModelInfo {
 }
 
 export const MODELS: readonly ModelInfo[] = [
-  { id: 'star-tiny', resolution: 64, scales: [1, 2, 3, 4], description: 'A tiny embedded STAR model for development and tests (64², 4 scales).' },
+  { id: 'star-tiny', resolution: 64, scales: [1, 2, 3, 4, 6, 8], description: 'A tiny embedded STAR model trained on 192 emoji, for development and tests (64², 6 scales).' },
   { id: 'star-256-d16', resolution: 256, scales: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16], description: 'STAR 256², depth 16.' },
   { id: 'star-256-d30', resolution: 256, scales: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16], description: 'STAR 256², depth 30.' },
   { id: 'star-512-d30', resolution: 512, scales: [1, 2, 3, 4, 6, 9, 13, 18, 24, 32], description: 'STAR 512², depth 30.' },

@@ -75,7 +75,7 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
     }).observe(document.getElementById('status')!, { childList: true });
   });
 
-  const link = await generateInPage(page, 'a lighthouse on a cliff at dusk', 42);
+  const link = await generateInPage(page, 'red heart on a blue background', 42);
   const { statusLines, goDisabled } = await page.evaluate(() => {
     const seen = window as unknown as { statusLines: string[]; goDisabled: boolean[] };
     return { statusLines: seen.statusLines, goDisabled: seen.goDisabled };

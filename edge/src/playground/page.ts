@@ -31,7 +31,7 @@ export const PLAYGROUND_HTML = `<!doctype html>
   <label for="key">API key</label>
   <input id="key" type="password" autocomplete="off" placeholder="sk_..." required>
   <label for="prompt">Prompt</label>
-  <textarea id="prompt" required maxlength="2000">a red fox in the snow</textarea>
+  <textarea id="prompt" required maxlength="2000">dog face on a green background</textarea>
   <div class="row">
     <div><label for="model">Model</label><select id="model"><option value="">(server default)</option></select></div>
     <div><label for="seed">Seed</label><input id="seed" type="number" min="0" max="4294967295" placeholder="random"></div>
