@@ -80,6 +80,11 @@ def load_checkpoint(path):
     return torch.load(path) if os.path.exists(path) else None
 
 
+def save_state(path, model, opt, step):
+    """What resume() reads back: model, optimiser, RNG and step."""
+    save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(), step=step)
+
+
 def resume(path, model, opt, log):
     """Loads model, optimiser and RNG from `path` when it exists; returns the step to go on from."""
     ckpt = load_checkpoint(path)

@@ -12,13 +12,14 @@ engine builds at inference (pooled "" with the prompt's cross-attention,
 STAR-SPEC §6.1 per request) is then a real unconditional prediction.
 Checkpoints to runs/generator.pt every 100 steps; run again to resume."""
 import argparse
+import json
 import os
 
 import torch
 import torch.nn.functional as F
 
 import safetensors_io
-from common import DATA, RUNS, Emoji, Log, caption, load_checkpoint, lr_at, manifest, resume, save_checkpoint, seed_everything, set_threads
+from common import DATA, RUNS, Emoji, Log, caption, load_checkpoint, lr_at, manifest, resume, save_state, seed_everything, set_threads
 from generator import Generator
 from vqvae import VQVAE
 
@@ -36,7 +37,6 @@ class Pairs:
 
     def __init__(self, vae, data):
         text, meta = safetensors_io.read(os.path.join(DATA, 'text.safetensors'))
-        import json
         rows = {c: i for i, c in enumerate(json.loads(meta['captions']))}
         self.hidden = torch.from_numpy(text['hidden'])
         self.mask = torch.from_numpy(text['mask'])
@@ -109,7 +109,7 @@ def main():
         if step % 25 == 0:
             log(f'step {step} loss {loss.item():.4f} ({n} tokens)')
         if step % CHECKPOINT_EVERY == 0 or step == last:
-            save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(), step=step)
+            save_state(path, model, opt, step)
             log(f'step {step}: held-out captions, teacher-forced: {evaluate(model, pairs)}')
 
 

@@ -18,7 +18,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Emoji, Log, lr_at, manifest, resume, save_checkpoint, seed_everything, set_threads
+from common import RUNS, Emoji, Log, lr_at, manifest, resume, save_checkpoint, save_state, seed_everything, set_threads
 from vqvae import VQVAE, psnr
 
 SEED = 1
@@ -84,7 +84,7 @@ def main():
         if step % 25 == 0:
             log(f'step {step} loss {loss.item():.4f} rec {rec_loss.item():.4f} vq {vq_loss.item():.4f} train psnr {psnr((rec.clamp(-1, 1) + 1) / 2, img):.2f}')
         if step % CHECKPOINT_EVERY == 0 or step == last:
-            save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(), step=step)
+            save_state(path, model, opt, step)
             log(f'step {step}: held-out psnr {evaluate(model, data, held_out):.2f} dB')
 
 
