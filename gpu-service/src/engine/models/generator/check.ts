@@ -212,7 +212,7 @@ function comparer(report: CheckReport, ref: TensorStore, file: string, tolerance
       const [got, want, scores] = [actual.data as BigInt64Array, expected as BigInt64Array, ref.float32(score)];
       if (topkIndexMismatches(got, want, scores, t.shape[0]) === 0) {
         maxAbsError = 0;
-      } else if (tolerances !== TOLERANCES.fp32 && nearTieMismatches(got, want, scores, t.shape[0], tolerances.float) === 0) {
+      } else if (tolerances !== TOLERANCES.fp32 && topkIndexMismatches(got, want, scores, t.shape[0], tolerances.float) === 0) {
         maxAbsError = 0;
         if (step) divergedAfter.set(step[1], +step[2]);
       }
@@ -220,22 +220,6 @@ function comparer(report: CheckReport, ref: TensorStore, file: string, tolerance
     const tolerance = k === 'integer' ? 0 : (k === 'image' ? tolerances.image(name) : tolerances.float) * Math.max(1, maxAbsReference);
     report.checked.push({ name, file, mode, kind: k, maxAbsError, maxAbsReference, tolerance, pass: maxAbsError <= tolerance });
   };
-}
-
-/** TopK positions chosen differently whose reference scores differ by more than `rtol` × max(1, max|score|). */
-function nearTieMismatches(got: BigInt64Array, want: BigInt64Array, score: Float32Array, rows: number, rtol: number): number {
-  const k = want.length / rows;
-  const N = score.length / rows;
-  let mismatches = 0;
-  for (let r = 0; r < rows; r++) {
-    const row = score.subarray(r * N, (r + 1) * N);
-    const tolerance = rtol * Math.max(1, ...row.map(Math.abs));
-    for (let j = 0; j < k; j++) {
-      const [g, w] = [Number(got[r * k + j]), Number(want[r * k + j])];
-      if (!(g >= 0 && g < N && Math.abs(row[g] - row[w]) <= tolerance)) mismatches++;
-    }
-  }
-  return mismatches;
 }
 
 /** Max |actual − expected| (∞ on a length or ±∞ mismatch; equal infinities count as 0) and max |expected| over finite values. */

@@ -330,17 +330,23 @@ export function positionNoiseReference(inputName: string): string | undefined {
  * given the reference scores (`….topk{r}.score`, (B, N)). Positions with a
  * positive score must match exactly; where the score is 0 (an already-filled
  * position: committing it is a no-op) torch's order among the tied zeros is
- * arbitrary, so any zero-score position is accepted. Returns the mismatches.
+ * arbitrary, so any zero-score position is accepted. With `rtol` > 0 (checks
+ * below fp32), a position whose reference score is within rtol × max(1,
+ * max|score| of its row) of the expected one's is accepted too: the order of
+ * near-equal scores is then arbitrary as well. Returns the mismatches.
  */
-export function topkIndexMismatches(got: BigInt64Array, want: BigInt64Array, score: Float32Array, rows: number): number {
+export function topkIndexMismatches(got: BigInt64Array, want: BigInt64Array, score: Float32Array, rows: number, rtol = 0): number {
   const k = want.length / rows;
   const N = score.length / rows;
   let mismatches = 0;
   for (let r = 0; r < rows; r++) {
+    const row = score.subarray(r * N, (r + 1) * N);
+    const tolerance = rtol > 0 ? rtol * Math.max(1, ...row.map(Math.abs)) : 0;
     for (let j = 0; j < k; j++) {
       const w = Number(want[r * k + j]);
       const g = Number(got[r * k + j]);
-      const ok = score[r * N + w] > 0 ? g === w : g >= 0 && g < N && score[r * N + g] === 0;
+      const valid = g >= 0 && g < N;
+      const ok = g === w || (valid && (row[w] > 0 ? rtol > 0 && Math.abs(row[g] - row[w]) <= tolerance : row[g] === 0));
       if (!ok) mismatches++;
     }
   }
