@@ -116,7 +116,7 @@ export class Session {
     for (const [name, t] of Object.entries(feeds)) {
       const type = ORT_TYPE[t.dtype];
       if (!type) throw new Error(`input ${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
-      input[name] = new ort.Tensor(type, float16AsUint16(t.data) as ort.Tensor.DataType, t.dims);
+      input[name] = new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
       lastRun.in[name] = t.data.byteLength;
     }
     const results = fetches ? await this.session.run(input, [...fetches]) : await this.session.run(input);
@@ -140,9 +140,9 @@ export class Session {
  * an input ("not enough space"), so a per-scale run could not take the previous one's
  * KV cache; a view over the same bytes costs nothing.
  */
-function float16AsUint16(data: TypedArray | ArrayBufferView): TypedArray {
-  const isFloat16 = typeof Float16Array !== 'undefined' && data instanceof Float16Array;
-  return (isFloat16 ? new Uint16Array(data.buffer, data.byteOffset, (data as Float16Array).length) : data) as TypedArray;
+function float16AsUint16(data: TypedArray): TypedArray {
+  const isFloat16 = typeof Float16Array !== 'undefined' && (data as ArrayBufferView) instanceof Float16Array;
+  return isFloat16 ? new Uint16Array(data.buffer, data.byteOffset, data.length) : data;
 }
 
 const CUDA_HINT = 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and CUDA 12 + cuDNN 9 libraries; see gpu-service/Dockerfile';
