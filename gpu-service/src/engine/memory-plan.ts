@@ -14,6 +14,7 @@
 import type { GeneratorConfig } from './models/generator/config.ts';
 import { generatorWeightShapes, totalTokens } from './models/generator/config.ts';
 import type { VqvaeConfig } from './models/vqvae/config.ts';
+import { downsampleFactor } from './models/vqvae/config.ts';
 import { BYTES_PER_ELEMENT } from './onnx/dtype.ts';
 import type { Precision } from './pipeline.ts';
 
@@ -47,7 +48,7 @@ export function generatorMemory(cfg: GeneratorConfig, vqvae: VqvaeConfig, precis
   const blockActivations = rows * last * (2 * C * f32 + (4 * C + cfg.mlpHidden) * compute);
   // Logits on both rows, then the mix, top-k/top-p (sorted values, int64 order, sums, masks) and probabilities on one.
   const sampling = last * cfg.vocabSize * (rows * f32 + 4 * f32 + 2 * BYTES_PER_ELEMENT.int64 + 2);
-  const side = cfg.patchNums[cfg.patchNums.length - 1] * 2 ** (vqvae.chMult.length - 1);
+  const side = cfg.patchNums[cfg.patchNums.length - 1] * downsampleFactor(vqvae);
   const decoderChannels = vqvae.ch * vqvae.chMult[0];
   return {
     weightsBytes: params * compute,
