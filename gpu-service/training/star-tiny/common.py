@@ -70,6 +70,14 @@ def lr_at(step, total, peak, warmup):
     return peak * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t)))
 
 
+def optimizer_step(opt, loss, params, max_norm=2.0):
+    """One update of both stages: backward, gradient norm clipped to max_norm, step."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    opt.step()
+
+
 def save_checkpoint(path, **state):
     tmp = path + '.tmp'
     torch.save(state, tmp)

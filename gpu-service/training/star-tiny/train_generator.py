@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import safetensors_io
-from common import DATA, RUNS, Emoji, Log, caption, load_checkpoint, lr_at, manifest, resume, save_state, seed_everything, set_threads
+from common import DATA, RUNS, Emoji, Log, caption, load_checkpoint, lr_at, manifest, optimizer_step, resume, save_state, seed_everything, set_threads
 from generator import Generator
 from vqvae import VQVAE
 
@@ -101,10 +101,7 @@ def main():
         n = pairs.tokens.shape[1] if step % 4 == 0 else sum(pn * pn for pn in model.patch_nums[:COARSE_SCALES])
         logits = model(pairs.pooled[pooled_cap], pairs.hidden[cross_cap], pairs.mask[cross_cap], pairs.x_next[rows, :n - 1])
         loss = F.cross_entropy(logits.flatten(0, 1), pairs.tokens[rows, :n].flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 2.0)
-        opt.step()
+        optimizer_step(opt, loss, params)
         step += 1
         if step % 25 == 0:
             log(f'step {step} loss {loss.item():.4f} ({n} tokens)')

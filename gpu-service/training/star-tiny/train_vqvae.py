@@ -18,7 +18,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Emoji, Log, lr_at, manifest, resume, save_checkpoint, save_state, seed_everything, set_threads
+from common import RUNS, Emoji, Log, lr_at, manifest, optimizer_step, resume, save_checkpoint, save_state, seed_everything, set_threads
 from vqvae import VQVAE, psnr
 
 SEED = 1
@@ -73,10 +73,7 @@ def main():
             rec, vq_loss = model.decode(latents[0][pick]), torch.zeros(())
         rec_loss = F.mse_loss(rec, x)
         loss = rec_loss + vq_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 2.0)
-        opt.step()
+        optimizer_step(opt, loss, model.parameters())
         step += 1
         if latents is None and (step in (20, 50) or (step % RESTART_EVERY == 0 and step <= 0.8 * args.freeze_at)):
             dead = model.quantize.restart_dead_codes(rests, 1)
