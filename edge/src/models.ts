@@ -3,7 +3,7 @@
 // scale are the released configs' patch_nums (STAR-SPEC §1.2).
 import type { Config } from './env.ts';
 import type { Model } from './schemas.gen.ts';
-import { ProblemError } from './middleware/problem/index.ts';
+import { ProblemError } from './problems/index.ts';
 import { servedModels } from './gpu/served-models.ts';
 
 export interface ModelInfo {

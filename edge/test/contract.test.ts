@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { OPENAPI_PATH, OUTPUT_PATH, generateSchemas } from '../scripts/gen-schemas.ts';
 import { GenerationRequest, JobCreateRequest, Problem } from '../src/schemas.gen.ts';
-import { PROBLEMS } from '../src/middleware/problem/problems.ts';
+import { PROBLEMS } from '../src/problems/index.ts';
 import { parse } from 'yaml';
 
 test('edge/src/schemas.gen.ts is up to date with openapi.yaml (run `npm run gen-schemas -w edge`)', () => {

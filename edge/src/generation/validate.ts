@@ -3,7 +3,7 @@
 // served is models.ts's assertServed, which needs the gpu-service's answer).
 import type { z } from 'zod';
 import type { Config } from '../env.ts';
-import { ProblemError, type FieldError } from '../middleware/problem/index.ts';
+import { ProblemError, type FieldError } from '../problems/index.ts';
 import { findModel, modelNotFound, type ModelInfo } from '../models.ts';
 import { randomUint32 } from '../crypto.ts';
 import { normalizeText, type GenerationParams } from './params.ts';

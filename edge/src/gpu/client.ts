@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { base64Decode } from '../crypto.ts';
 import { signRequest } from './signature.ts';
 import type { ImageFormat } from '../generation/formats.ts';
-import { ProblemError } from '../middleware/problem/index.ts';
+import { ProblemError } from '../problems/index.ts';
 import { parseEvents } from '../sse.ts';
 
 /** The contract's request body, limited to the formats the edge stores and serves. */

@@ -9,7 +9,7 @@ import { generate } from '../generation/service.ts';
 import { generationResponse } from '../generation/response.ts';
 import { durableRateLimitStore } from '../stores/rate-limit/durable-object.ts';
 import { durableGenerationLock } from '../stores/generation-lock/durable-object.ts';
-import { ProblemError, problemBody } from '../middleware/problem/index.ts';
+import { ProblemError, problemBody } from '../problems/index.ts';
 import { formatEvent } from '../sse.ts';
 import { deliverWebhook } from '../webhook/deliver.ts';
 import { findImage } from '../images/store.ts';

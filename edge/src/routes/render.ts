@@ -4,7 +4,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problem } from '../middleware/problem/index.ts';
-import { lookupKey } from '../middleware/auth/index.ts';
+import { lookupKey } from '../keys/lookup.ts';
 import { timingSafeEqual } from '../crypto.ts';
 import { canonicalQuery, MAX_RENDER_URL_LIFETIME_S, renderSignature } from '../render/signature.ts';
 import { GenerationRequest } from '../schemas.gen.ts';

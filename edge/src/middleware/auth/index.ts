@@ -1,16 +1,10 @@
 // Bearer API keys. KV maps the key id to a record holding the key's SHA-256, compared in constant time.
 import type { MiddlewareHandler } from 'hono';
-import type { AppEnv, Bindings } from '../../env.ts';
+import type { AppEnv } from '../../env.ts';
 import { sha256Hex, timingSafeEqual } from '../../crypto.ts';
-import { KEY_PATTERN, kvKeyFor, parseRecord, type ApiKeyRecord } from '../../keys/record.ts';
+import { KEY_PATTERN } from '../../keys/record.ts';
+import { lookupKey } from '../../keys/lookup.ts';
 import { problem } from '../problem/index.ts';
-
-/** KV may serve a record up to a minute old at the edge (cacheTtl), so a revocation takes ≤ 60 s. */
-export const KEY_CACHE_TTL_S = 60;
-
-export async function lookupKey(env: Bindings, kid: string): Promise<ApiKeyRecord | null> {
-  return parseRecord(await env.API_KEYS.get(kvKeyFor(kid), { type: 'json', cacheTtl: KEY_CACHE_TTL_S }));
-}
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="star-api"' };
 

@@ -2,9 +2,8 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit as honoBodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../../env.ts';
+import { MAX_BODY_BYTES } from '../../limits/body-size.ts';
 import { problem } from '../problem/index.ts';
-
-export const MAX_BODY_BYTES = 64 * 1024;
 
 export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler<AppEnv> {
   return honoBodyLimit({

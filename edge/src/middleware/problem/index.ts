@@ -1,22 +1,12 @@
-// RFC 9457 problem details: the one way this Worker reports an error.
+// Hono glue for RFC 9457 problems (built in ../../problems): the request's instance and id, the
+// app's onError and notFound handlers.
 import type { Context, ErrorHandler, NotFoundHandler } from 'hono';
 import type { AppEnv } from '../../env.ts';
-import { problemBody, ProblemError, type ProblemName, type ProblemOptions } from './problems.ts';
+import { problemResponse, ProblemError, type ProblemName, type ProblemOptions } from '../../problems/index.ts';
 
-export * from './problems.ts';
-
-/** Builds the problem+json response for the current request (adds request id, instance, Retry-After). */
+/** The problem+json response for the current request (adds request id, instance, Retry-After). */
 export function problem(c: Context<AppEnv>, name: ProblemName, detail: string, options: ProblemOptions = {}): Response {
-  const body = problemBody(name, detail, {
-    instance: new URL(c.req.url).pathname,
-    requestId: c.get('requestId') ?? 'req_unknown',
-    errors: options.errors,
-    retryAfter: options.retryAfter,
-  });
-  const headers = new Headers(options.headers);
-  headers.set('Content-Type', 'application/problem+json');
-  if (options.retryAfter !== undefined) headers.set('Retry-After', String(options.retryAfter));
-  return new Response(JSON.stringify(body), { status: body.status, headers });
+  return problemResponse(name, detail, { instance: new URL(c.req.url).pathname, requestId: c.get('requestId') ?? 'req_unknown' }, options);
 }
 
 export function problemFromError(c: Context<AppEnv>, error: ProblemError): Response {

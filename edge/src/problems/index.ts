@@ -1,5 +1,7 @@
-// RFC 9457 problem details: the problem table, the error type thrown below handlers and the body
-// builder. Free of Hono and of the Workers runtime, so scripts and tests can use it too.
+// RFC 9457 problem details, the one home of error construction: the problem catalogue, the error
+// type thrown below handlers, the body and the problem+json response. Free of Hono and of the
+// Workers runtime, so the Job Durable Object, scripts and tests use it too; middleware/problem
+// only fills in the request's instance and id.
 // `openai` is OpenAI's error category for the status, for the `error` member OpenAI clients read.
 export const PROBLEMS = {
   invalid_request: { status: 400, title: 'Invalid request', openai: 'invalid_request_error' },
@@ -52,7 +54,7 @@ export interface ProblemOptions {
   headers?: Record<string, string>;
 }
 
-/** Thrown anywhere below a handler; `onProblem` turns it into the response. */
+/** Thrown anywhere below a handler; the app's `onError` (middleware/problem) turns it into the response. */
 export class ProblemError extends Error {
   readonly problem: ProblemName;
   readonly options: ProblemOptions;
@@ -73,4 +75,13 @@ export function problemBody(name: ProblemName, detail: string, extra: { instance
   const error: OpenAIError = { message: detail, type: openai, code: name };
   if (extra.errors?.length) error.param = extra.errors[0].path;
   return { ...body, error };
+}
+
+/** The problem+json response (with Retry-After and any extra headers the problem carries). */
+export function problemResponse(name: ProblemName, detail: string, where: { instance?: string; requestId: string }, options: ProblemOptions = {}): Response {
+  const body = problemBody(name, detail, { ...where, errors: options.errors, retryAfter: options.retryAfter });
+  const headers = new Headers(options.headers);
+  headers.set('Content-Type', 'application/problem+json');
+  if (options.retryAfter !== undefined) headers.set('Retry-After', String(options.retryAfter));
+  return new Response(JSON.stringify(body), { status: body.status, headers });
 }
