@@ -1,6 +1,6 @@
 // The public GenerationResponse for an outcome.
 import { base64Encode } from '../crypto.ts';
-import { imagePath } from '../images/store.ts';
+import { imagePath } from '../images/http.ts';
 import type { GenerationResponse } from '../schemas.gen.ts';
 import { CONTENT_TYPES } from './formats.ts';
 import type { GenerationOutcome } from './service.ts';

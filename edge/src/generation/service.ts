@@ -1,8 +1,8 @@
-// One generation: per-image cache lookups (Cache API, then R2); claims on the misses (in this
+// One generation: per-image lookups in the image store; claims on the misses (in this
 // isolate, then across isolates) so each is generated once however many ask for it; a rate-limit
 // lease sized by what this request must generate; one GPU call for those; storage of every
 // complete image; then the lease is settled: images not generated go back to the bucket.
-import type { Bindings, Config } from '../env.ts';
+import type { Config } from '../env.ts';
 import type { Limits } from '../keys/record.ts';
 import type { Logger } from '../log.ts';
 import type { RateLimitStore } from '../stores/rate-limit/contract.ts';
@@ -11,7 +11,7 @@ import type { Claim, GenerationLockStore } from '../stores/generation-lock/contr
 import { ProblemError } from '../problems/index.ts';
 import { limitRefused } from '../limits/rate-limit.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
-import { cacheImage, cachedImage, findImage, imagePath, metaFromCachedResponse, storeImage, type StoredImage } from '../images/store.ts';
+import type { ImageStore, StoredImage } from '../stores/images/contract.ts';
 import type { Timings } from '../schemas.gen.ts';
 import { contentKey, seedsOf, type GenerationParams } from './params.ts';
 import { assertServed } from '../models.ts';
@@ -27,17 +27,13 @@ export interface GenerationOutcome {
 }
 
 export interface GenerationDeps {
-  env: Bindings;
   config: Config;
   log: Logger;
   limiter: RateLimitStore;
   limits: Limits;
   /** The cross-isolate claim on one content key. */
   locks: (contentKey: string) => GenerationLockStore;
-  /** Keeps best-effort work (Cache API writes) alive after the response. */
-  waitUntil: (promise: Promise<unknown>) => void;
-  /** Origin used for Cache API keys (the public image URLs). */
-  origin: string;
+  images: ImageStore;
   requestId?: string;
 }
 
@@ -67,20 +63,7 @@ const inFlight = new Map<string, Promise<Shared>>();
 const ZERO_TIMINGS: Timings = { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 };
 
 async function lookup(deps: GenerationDeps, key: string, params: GenerationParams, needBytes: boolean): Promise<StoredImage | null> {
-  const url = deps.origin + imagePath(key, params.format);
-  const cached = await cachedImage(url);
-  if (cached) {
-    const meta = metaFromCachedResponse(key, params.format, cached);
-    if (meta) {
-      if (!needBytes) {
-        await cached.body?.cancel();
-        return { ...meta, model: params.model };
-      }
-      return { ...meta, model: params.model, bytes: new Uint8Array(await cached.arrayBuffer()) };
-    }
-    await cached.body?.cancel();
-  }
-  const stored = await findImage(deps.env, key, params.format, needBytes);
+  const stored = await deps.images.find(key, params.format, needBytes);
   return stored ? { ...stored, model: stored.model || params.model } : null;
 }
 
@@ -109,10 +92,9 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
     { signal: options.signal, onEvent: options.onEvent, requestId: deps.requestId, log: deps.log },
   );
   // Every image is complete and validated before the first byte is stored.
-  await Promise.all(
-    result.images.map((image, i) =>
-      storeImage(deps.env, { key: keys[i], format: params.format, seed: image.seed, width: result.width, height: result.height, model: params.model, size: image.bytes.byteLength, bytes: image.bytes }, params.owner),
-    ),
+  await deps.images.put(
+    result.images.map((image, i) => ({ key: keys[i], format: params.format, seed: image.seed, width: result.width, height: result.height, model: params.model, size: image.bytes.byteLength, bytes: image.bytes })),
+    params.owner,
   );
   return result;
 }
@@ -166,7 +148,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     const remote = elsewhere.map(async (i) => {
       try {
         const outcome = await deps.locks(keys[i]).wait(claimMs);
-        const image = outcome === 'stored' ? await findImage(deps.env, keys[i], params.format, true) : null;
+        const image = outcome === 'stored' ? await deps.images.find(keys[i], params.format, true) : null;
         if (!image) throw new Handoff();
         images[i] = keep({ ...image, model: image.model || params.model });
         shared++;
@@ -198,7 +180,6 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
           const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
           images[i] = keep(image);
           mine.get(i)!.resolve({ image, timings: result.timings });
-          deps.waitUntil(cacheImage(deps.origin + imagePath(keys[i], params.format), image, bytes));
         });
       } catch (error) {
         // A failed generation fails its local joiners too; a claim given up for this request's

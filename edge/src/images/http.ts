@@ -1,4 +1,29 @@
-// HTTP conditionals for immutable images: If-None-Match and single byte ranges.
+// Images over HTTP: their public path, their immutable headers, and the conditionals
+// (If-None-Match, single byte ranges).
+import { CONTENT_TYPES, type ImageFormat } from '../generation/formats.ts';
+import type { ImageMeta } from '../stores/images/contract.ts';
+
+export const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+export function imagePath(key: string, format: ImageFormat): string {
+  return `/v1/images/${key}.${format}`;
+}
+
+export function etagOf(key: string): string {
+  return `"${key}"`;
+}
+
+export function imageHeaders(meta: ImageMeta): Headers {
+  return new Headers({
+    'Content-Type': CONTENT_TYPES[meta.format],
+    'Cache-Control': IMMUTABLE,
+    ETag: etagOf(meta.key),
+    'Accept-Ranges': 'bytes',
+    'X-Image-Seed': String(meta.seed),
+    'X-Image-Width': String(meta.width),
+    'X-Image-Height': String(meta.height),
+  });
+}
 
 export function matchesEtag(header: string | undefined, etag: string): boolean {
   if (!header) return false;

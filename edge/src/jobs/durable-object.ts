@@ -12,7 +12,7 @@ import { durableGenerationLock } from '../stores/generation-lock/durable-object.
 import { ProblemError, problemBody } from '../problems/index.ts';
 import { formatEvent } from '../sse.ts';
 import { deliverWebhook } from '../webhook/deliver.ts';
-import { findImage } from '../images/store.ts';
+import { cacheR2ImageStore } from '../stores/images/cache-r2.ts';
 import { FORMAT_OF_CONTENT_TYPE } from '../generation/formats.ts';
 import { base64Encode } from '../crypto.ts';
 import type { Job as PublicJob } from '../schemas.gen.ts';
@@ -169,7 +169,7 @@ export class Job extends DurableObject<Bindings> {
     const data = await Promise.all(
       job.result.data.map(async ({ url: _url, ...image }) => {
         const format = FORMAT_OF_CONTENT_TYPE[image.content_type];
-        const stored = await findImage(this.env, image.key, format, true);
+        const stored = await cacheR2ImageStore(this.env, state.init.origin, (promise) => this.ctx.waitUntil(promise)).find(image.key, format, true);
         if (!stored?.bytes) throw new ProblemError('internal', 'A stored image of this job is missing');
         return { ...image, b64_json: base64Encode(stored.bytes) };
       }),
@@ -319,14 +319,12 @@ export class Job extends DurableObject<Bindings> {
     const log = createLogger({ request_id: init.requestId, job_id: init.id });
     if (resumed) log.warn('job run resumed after an interruption');
     const deps = {
-      env: this.env,
       config: this.config,
       log,
       limiter: durableRateLimitStore(this.env, init.kid),
       limits: init.limits,
       locks: (contentKey: string) => durableGenerationLock(this.env, contentKey),
-      waitUntil: (promise: Promise<unknown>) => this.ctx.waitUntil(promise),
-      origin: init.origin,
+      images: cacheR2ImageStore(this.env, init.origin, (promise) => this.ctx.waitUntil(promise)),
       requestId: init.requestId,
     };
     try {

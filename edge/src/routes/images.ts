@@ -1,14 +1,15 @@
-// GET /v1/images/{key}.{ext}: public, immutable, content-addressed image bytes from the Cache API
-// or R2, with ETag / If-None-Match and single byte ranges. DELETE /v1/images/{key}: the owner of
+// GET /v1/images/{key}.{ext}: public, immutable, content-addressed image bytes from the image
+// store, with ETag / If-None-Match and single byte ranges. DELETE /v1/images/{key}: the owner of
 // a private image removes it; shared images belong to every customer who asks for them.
 import { Hono, type Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { problem } from '../middleware/problem/index.ts';
-import { cacheImage, cachedImage, deleteImage, etagOf, findImage, findStoredKey, imageHeaders, imagePath, metaFromCachedResponse, type ImageMeta } from '../images/store.ts';
+import type { ImageMeta } from '../stores/images/contract.ts';
+import { imageStoreFor } from '../generation/deps.ts';
 import { bearerAuth } from '../middleware/auth/index.ts';
 import { rateLimit } from '../middleware/rate-limit/index.ts';
 import { FORMAT_OF_EXTENSION } from '../generation/formats.ts';
-import { matchesEtag, parseRange } from '../images/http.ts';
+import { etagOf, imageHeaders, matchesEtag, parseRange } from '../images/http.ts';
 
 const FILE = /^([0-9a-f]{64})\.([a-z]+)$/;
 const KEY = /^[0-9a-f]{64}$/;
@@ -38,13 +39,14 @@ export const images = new Hono<AppEnv>()
   .delete('/:key', bearerAuth(), rateLimit(), async (c) => {
     const key = c.req.param('key');
     if (!KEY.test(key)) return problem(c, 'invalid_request', 'Delete an image by its key: DELETE /v1/images/<64 hex>', { errors: [{ path: 'key', message: 'not a content key' }] });
-    const stored = await findStoredKey(c.env, key);
+    const store = imageStoreFor(c);
+    const stored = await store.findKey(key);
     // Another key's private image is answered as if it did not exist.
     if (!stored || (stored.owner !== undefined && stored.owner !== c.get('apiKey').kid)) return problem(c, 'not_found', 'No image of yours has this key');
     if (stored.owner === undefined) {
       return problem(c, 'forbidden', 'Shared images cannot be deleted: other customers get the same image at the same URL. Generate with private: true to own (and delete) an image; to have a shared image removed, contact support with its key.');
     }
-    await deleteImage(c.env, key, stored.format, c.get('config').publicOrigin + imagePath(key, stored.format));
+    await store.delete(key, stored.format);
     c.get('log').info('image deleted', { key });
     return c.body(null, 204);
   })
@@ -52,16 +54,7 @@ export const images = new Hono<AppEnv>()
   const match = FILE.exec(c.req.param('file'));
   const format = match ? FORMAT_OF_EXTENSION[match[2]] : undefined;
   if (!match || !format) return problem(c, 'invalid_request', 'Image URLs look like /v1/images/<64 hex>.<png|webp|jpeg>', { errors: [{ path: 'key', message: 'malformed image key or extension' }] });
-  const key = match[1];
-  const cacheUrl = c.get('config').publicOrigin + imagePath(key, format);
-  const hit = await cachedImage(cacheUrl);
-  if (hit) {
-    const meta = metaFromCachedResponse(key, format, hit);
-    if (meta) return serveImage(c, meta, new Uint8Array(await hit.arrayBuffer()));
-    await hit.body?.cancel();
-  }
-  const stored = await findImage(c.env, key, format, true);
+  const stored = await imageStoreFor(c).find(match[1], format, true);
   if (!stored?.bytes) return problem(c, 'not_found', 'No image has this key');
-  c.executionCtx.waitUntil(cacheImage(cacheUrl, stored, stored.bytes));
   return serveImage(c, stored, stored.bytes);
 });

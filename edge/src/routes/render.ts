@@ -12,9 +12,8 @@ import { toParams, validate } from '../generation/validate.ts';
 import { contentKey } from '../generation/params.ts';
 import { generate } from '../generation/service.ts';
 import { depsFor } from '../generation/deps.ts';
-import { etagOf, imageHeaders, imagePath } from '../images/store.ts';
 import { serveImage } from './images.ts';
-import { matchesEtag } from '../images/http.ts';
+import { etagOf, imageHeaders, imagePath, matchesEtag } from '../images/http.ts';
 
 const NUMBER = /^-?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 const RENAMED: Record<string, string> = { format: 'output_format' };
