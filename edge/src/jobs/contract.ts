@@ -1,14 +1,13 @@
 // What a job stores, and the job store contract the routes use (adapter: the Job Durable Object).
 import type { GenerationParams } from '../generation/params.ts';
-import type { ResponseFormat } from '../generation/response.ts';
 import type { Limits } from '../keys/record.ts';
-import type { Job } from '../schemas.gen.ts';
+import type { GenerationRequest, Job } from '../schemas.gen.ts';
 
 export interface JobInit {
   id: string;
   kid: string;
   params: GenerationParams;
-  responseFormat: ResponseFormat;
+  responseFormat: GenerationRequest['response_format'];
   origin: string;
   limits: Limits;
   leaseId: string;
@@ -36,3 +35,4 @@ export interface JobStore {
 }
 
 export const TERMINAL: ReadonlySet<Job['status']> = new Set(['succeeded', 'failed', 'cancelled']);
+export const TERMINAL_EVENTS: ReadonlySet<StoredEvent['event']> = new Set(['completed', 'failed', 'cancelled']);
