@@ -1,6 +1,6 @@
 // Emits edge/src/schemas.gen.ts (zod v4) from openapi.yaml's component schemas, so request
 // validation and the public contract have one source. `npm run gen-schemas -w edge`;
-// edge/test/schemas.test.ts fails when the emitted file is stale.
+// edge/test/contract.test.ts fails when the emitted file is stale.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
@@ -116,7 +116,7 @@ export function generateSchemas(openapiText: string): string {
   if (!schemas) throw new Error('openapi.yaml has no components.schemas');
   const lines = [
     '// Generated from openapi.yaml (components.schemas) by edge/scripts/gen-schemas.ts. Do not edit:',
-    '// run `npm run gen-schemas -w edge`. edge/test/schemas.test.ts fails when this file is stale.',
+    '// run `npm run gen-schemas -w edge`. edge/test/contract.test.ts fails when this file is stale.',
     "import { z } from 'zod';",
     '',
     "/** JSON Schema's minLength and maxLength count characters (code points); zod's min and max count UTF-16 units. */",

@@ -1,5 +1,5 @@
 // Generated from openapi.yaml (components.schemas) by edge/scripts/gen-schemas.ts. Do not edit:
-// run `npm run gen-schemas -w edge`. edge/test/schemas.test.ts fails when this file is stale.
+// run `npm run gen-schemas -w edge`. edge/test/contract.test.ts fails when this file is stale.
 import { z } from 'zod';
 
 /** JSON Schema's minLength and maxLength count characters (code points); zod's min and max count UTF-16 units. */

@@ -22,7 +22,7 @@ export interface StoredEvent {
   id: number;
   event: 'queued' | 'started' | 'progress' | 'completed' | 'failed' | 'cancelled';
   data: string;
-  /** The data's job result is sent with base64 images (b64_json jobs), read from R2 at send time. */
+  /** The data's job result is sent with base64 images (b64_json jobs), read from the image store at send time. */
   expand?: boolean;
 }
 

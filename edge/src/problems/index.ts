@@ -1,6 +1,6 @@
 // RFC 9457 problem details, the one home of error construction: the problem catalogue, the error
 // type thrown below handlers, the body and the problem+json response. Free of Hono and of the
-// Workers runtime, so the Job Durable Object, scripts and tests use it too; middleware/problem
+// Workers runtime, so the Job Durable Object and unit tests use it too; middleware/problem
 // only fills in the request's instance and id.
 // `openai` is OpenAI's error category for the status, for the `error` member OpenAI clients read.
 export const PROBLEMS = {

@@ -1,5 +1,5 @@
 // Claims on one content key across every isolate: whoever claims first generates; the others
-// wait for its outcome and then read the image from R2 (or claim it themselves if it failed).
+// wait for its outcome and then read the image from the image store (or claim it themselves if it failed).
 export type Claim = 'owner' | 'wait';
 export type Outcome = 'stored' | 'failed' | 'timeout';
 
