@@ -3,11 +3,11 @@
 // served is models.ts's assertServed, which needs the gpu-service's answer).
 import type { z } from 'zod';
 import type { Config } from '../env.ts';
-import { ProblemError, type FieldError } from '../problems/index.ts';
+import { ProblemError } from '../problems/index.ts';
 import { findModel, modelNotFound, type ModelInfo } from '../models.ts';
 import { randomUint32 } from '../crypto.ts';
 import { normalizeText, type GenerationParams } from './params.ts';
-import type { GenerationRequest } from '../schemas.gen.ts';
+import type { FieldError, GenerationRequest } from '../schemas.gen.ts';
 
 export function fieldErrors(error: z.ZodError): FieldError[] {
   return error.issues.map((issue) => ({ path: issue.path.map(String).join('.') || '(body)', message: issue.message }));

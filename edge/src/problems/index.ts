@@ -2,6 +2,8 @@
 // type thrown below handlers, the body and the problem+json response. Free of Hono and of the
 // Workers runtime, so the Job Durable Object and unit tests use it too; middleware/problem
 // only fills in the request's instance and id.
+import type { FieldError, Problem as ProblemDocument } from '../schemas.gen.ts';
+
 // `openai` is OpenAI's error category for the status, for the `error` member OpenAI clients read.
 export const PROBLEMS = {
   invalid_request: { status: 400, title: 'Invalid request', openai: 'invalid_request_error' },
@@ -23,23 +25,9 @@ export const PROBLEMS = {
 export type ProblemName = keyof typeof PROBLEMS;
 export const PROBLEM_TYPE_BASE = 'https://star-api.dev/problems/';
 
-export interface FieldError {
-  path: string;
-  message: string;
-}
-
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  instance?: string;
-  request_id: string;
-  errors?: FieldError[];
-  retry_after?: number;
-  /** The same error in OpenAI's shape: OpenAI client libraries read only this member. */
-  error: OpenAIError;
-}
+/** openapi.yaml's Problem, whose `error` member (the same error in OpenAI's shape: OpenAI client
+ *  libraries read only that) this Worker always sends, typed by the catalogue. */
+export type Problem = Omit<ProblemDocument, 'error'> & { error: OpenAIError };
 
 export interface OpenAIError {
   message: string;
