@@ -9,6 +9,7 @@ import { problem } from '../middleware/problem/index.ts';
 import { ProblemError } from '../problems/index.ts';
 import { rateLimitStore, noteLimitStatus } from '../middleware/rate-limit/index.ts';
 import { limitRefused } from '../limits/rate-limit.ts';
+import { IDEMPOTENCY_KEY_LENGTH } from '../limits/request.ts';
 import { durableJobStore } from '../jobs/durable-object.ts';
 import { durableIdempotencyStore } from '../stores/idempotency/durable-object.ts';
 import { checkWebhookTarget } from '../webhook/target.ts';
@@ -54,8 +55,9 @@ export const jobs = new Hono<AppEnv>()
       if (!verdict.ok) throw invalid(`webhook_url ${verdict.reason}`, [{ path: 'webhook_url', message: verdict.reason }]);
     }
     const idempotencyKey = c.req.header('Idempotency-Key');
-    if (idempotencyKey !== undefined && (idempotencyKey.length < 1 || idempotencyKey.length > 255)) {
-      throw invalid('Idempotency-Key must be 1 to 255 characters', [{ path: 'Idempotency-Key', message: 'length must be 1..255' }]);
+    const { min, max } = IDEMPOTENCY_KEY_LENGTH;
+    if (idempotencyKey !== undefined && (idempotencyKey.length < min || idempotencyKey.length > max)) {
+      throw invalid(`Idempotency-Key must be ${min} to ${max} characters`, [{ path: 'Idempotency-Key', message: `length must be ${min}..${max}` }]);
     }
     const params = toParams(request, config, apiKey.kid);
     await assertServed(config, params.model);

@@ -2,7 +2,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit as honoBodyLimit } from 'hono/body-limit';
 import type { AppEnv } from '../../env.ts';
-import { MAX_BODY_BYTES } from '../../limits/body-size.ts';
+import { MAX_BODY_BYTES } from '../../limits/request.ts';
 import { problem } from '../problem/index.ts';
 
 export function bodyLimit(maxBytes = MAX_BODY_BYTES): MiddlewareHandler<AppEnv> {
