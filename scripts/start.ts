@@ -36,7 +36,7 @@ const shutdown = async () => {
 process.on('SIGINT', shutdown);
 process.on('SIGTERM', shutdown);
 
-let stack;
+let stack: Awaited<ReturnType<typeof startStack>>;
 try {
   stack = await startStack({
     edgePort, gpuPort,

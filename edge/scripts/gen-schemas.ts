@@ -121,6 +121,7 @@ export function generateSchemas(openapiText: string): string {
     '',
     "/** JSON Schema's minLength and maxLength count characters (code points); zod's min and max count UTF-16 units. */",
     'function characters(min: number, max: number): [(value: string) => boolean, string] {',
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: generated TypeScript, a template literal there
     '  const message = max === Infinity ? `Must be at least ${min} characters` : min === 0 ? `Must be at most ${max} characters` : `Must be ${min} to ${max} characters`;',
     '  return [(value) => { const length = [...value].length; return length >= min && length <= max; }, message];',
     '}',

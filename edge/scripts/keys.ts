@@ -38,6 +38,7 @@ async function wrangler(target: Target, args: string[]): Promise<string> {
   } catch (error) {
     // execFile's error repeats the command line; say only what wrangler reported.
     const stderr = String((error as { stderr?: string }).stderr ?? '');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes it strips
     const reason = stderr.split('\n').find((line) => /ERROR|failed/i.test(line))?.replace(/\x1b\[[0-9;]*m/g, '').trim();
     throw new Error(`wrangler kv key ${args[0]} failed: ${reason || 'see wrangler logs'}`);
   }

@@ -49,15 +49,17 @@ export function startService(options: StartOptions): Service {
     child,
     output: () => log,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode !== null || child.signalCode !== null) return;
+      // No pid: the spawn itself failed, so there is no process group to stop.
+      const group = child.pid;
+      if (group === undefined || child.exitCode !== null || child.signalCode !== null) return;
       try {
-        process.kill(-child.pid!, signal);
+        process.kill(-group, signal);
       } catch {
         return;
       }
       const timer = setTimeout(() => {
         try {
-          process.kill(-child.pid!, 'SIGKILL');
+          process.kill(-group, 'SIGKILL');
         } catch { /* already gone */ }
       }, 10_000);
       await exited;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   APIConnectionError,
-  APIError,
+  type APIError,
   APITimeoutError,
   APIUserAbortError,
   ConflictError,

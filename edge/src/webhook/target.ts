@@ -25,10 +25,11 @@ function checkHost(host: string): TargetVerdict | null {
   const address = parseIpv4(host);
   if (address !== null) return isGlobalIpv4(address) ? null : notGlobal;
   const labels = host.split('.');
+  const last = labels[labels.length - 1];
   // A name whose last label is numeric would have been parsed as IPv4; refuse rather than guess.
-  if (/^(0x[0-9a-f]*|\d+)$/i.test(labels.at(-1) ?? '')) return { ok: false, reason: 'must not be a numeric host that is not a dotted-quad address' };
+  if (/^(0x[0-9a-f]*|\d+)$/i.test(last)) return { ok: false, reason: 'must not be a numeric host that is not a dotted-quad address' };
   if (labels.length < 2) return { ok: false, reason: 'must be a public host name (not a single label)' };
-  if (LOCAL_SUFFIXES.includes(labels.at(-1)!)) return { ok: false, reason: 'must be a public host name (not a local-only name)' };
+  if (LOCAL_SUFFIXES.includes(last)) return { ok: false, reason: 'must be a public host name (not a local-only name)' };
   return null;
 }
 

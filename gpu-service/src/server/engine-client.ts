@@ -100,8 +100,14 @@ export class EngineClient implements Engine {
           const cancel = () => this.post({ type: 'cancel', id: ids[i], reason: String(item.signal.reason ?? 'cancelled') });
           const settle = () => item.signal.removeEventListener('abort', cancel);
           this.pending.set(ids[i], {
-            resolve: (result) => (settle(), resolve(result)),
-            reject: (error) => (settle(), reject(error)),
+            resolve: (result) => {
+              settle();
+              resolve(result);
+            },
+            reject: (error) => {
+              settle();
+              reject(error);
+            },
             onProgress: item.onProgress,
           });
           if (item.signal.aborted) cancel();

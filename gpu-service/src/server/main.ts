@@ -3,7 +3,7 @@
 import { ConfigError, loadConfig } from './config.ts';
 import { startService } from './server.ts';
 
-let config;
+let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig(process.env);
 } catch (error) {

@@ -96,7 +96,7 @@ export class Histogram implements Metric {
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const { labels, counts, sum, count } of this.series.values()) {
-      this.buckets.forEach((le, i) => lines.push(`${this.name}_bucket${labelText(labels, ['le', formatNumber(le)])} ${counts[i]}`));
+      for (const [i, le] of this.buckets.entries()) lines.push(`${this.name}_bucket${labelText(labels, ['le', formatNumber(le)])} ${counts[i]}`);
       lines.push(`${this.name}_bucket${labelText(labels, ['le', '+Inf'])} ${count}`);
       lines.push(`${this.name}_sum${labelText(labels)} ${formatNumber(sum)}`);
       lines.push(`${this.name}_count${labelText(labels)} ${count}`);

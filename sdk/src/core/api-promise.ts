@@ -26,6 +26,7 @@ export class APIPromise<T> extends Promise<T> {
     this.#result = result;
   }
 
+  // biome-ignore lint/suspicious/noThenProperty: an APIPromise is a Promise; `then` is how it is read
   override then<A = T, B = never>(
     onfulfilled?: ((value: T) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,

@@ -12,8 +12,16 @@ export interface Lease {
   images: number;
   expiresAt: number;
   /** A job waiting for a slot: it holds its image tokens, not a slot, until promoted (FIFO by `since`). */
-  waiting?: { jobId: string; since: number; runMs: number };
+  waiting?: Waiting;
 }
+
+interface Waiting {
+  jobId: string;
+  since: number;
+  runMs: number;
+}
+
+type WaitingLease = Lease & { waiting: Waiting };
 
 export interface LimiterSnapshot {
   requests: Bucket | null;
@@ -113,10 +121,10 @@ export class KeyLimiter {
     return Object.values(this.state.leases).filter((lease) => !lease.waiting);
   }
 
-  private queue(): [string, Lease][] {
+  private queue(): [string, WaitingLease][] {
     return Object.entries(this.state.leases)
-      .filter(([, lease]) => lease.waiting)
-      .sort(([, a], [, b]) => a.waiting!.since - b.waiting!.since);
+      .filter((entry): entry is [string, WaitingLease] => entry[1].waiting !== undefined)
+      .sort(([, a], [, b]) => a.waiting.since - b.waiting.since);
   }
 
   /** Free slots go to waiting jobs first, oldest first, so nothing overtakes the queue. */
@@ -124,17 +132,20 @@ export class KeyLimiter {
     let free = limits.concurrent - this.running().length;
     for (const [, lease] of this.queue()) {
       if (free <= 0) break;
-      this.promoted.push(lease.waiting!.jobId);
-      lease.expiresAt = now + lease.waiting!.runMs;
-      delete lease.waiting;
+      this.promoted.push(lease.waiting.jobId);
+      lease.expiresAt = now + lease.waiting.runMs;
+      delete (lease as Lease).waiting;
       free--;
     }
   }
 
+  /** Called after refillAll, which leaves both buckets set. */
   private status(limits: Limits): LimitStatus {
+    const { requests, images } = this.state;
+    if (!requests || !images) throw new Error('limiter status read before its buckets were refilled');
     return {
-      requests: statusOf(this.state.requests!, limits.requests, limits.window_seconds),
-      images: statusOf(this.state.images!, limits.images, limits.window_seconds),
+      requests: statusOf(requests, limits.requests, limits.window_seconds),
+      images: statusOf(images, limits.images, limits.window_seconds),
     };
   }
 
@@ -161,18 +172,18 @@ export class KeyLimiter {
     if (options.render && renders.tokens < 1) return refuse('renders', secondsUntil(renders, 1, renderQuota(limits), limits.window_seconds));
     const running = this.running();
     const full = running.length >= limits.concurrent;
+    let lease: Lease = { images, expiresAt: now + leaseMs };
     if (full) {
-      const soonest = Math.min(...running.map((lease) => lease.expiresAt));
+      const soonest = Math.min(...running.map((held) => held.expiresAt));
       const retryAfter = Math.min(5, Math.max(1, Math.ceil((soonest - now) / 1000)));
       if (options.jobId === undefined) return refuse('concurrent', retryAfter);
       if (this.queue().length >= queueDepth(limits)) return refuse('queue', retryAfter);
+      lease = { images, expiresAt: now + (options.queueMs ?? leaseMs), waiting: { jobId: options.jobId, since: now, runMs: leaseMs } };
     }
     bucket.tokens -= images;
     if (options.render) renders.tokens -= 1;
     const leaseId = this.newId();
-    this.state.leases[leaseId] = full
-      ? { images, expiresAt: now + (options.queueMs ?? leaseMs), waiting: { jobId: options.jobId!, since: now, runMs: leaseMs } }
-      : { images, expiresAt: now + leaseMs };
+    this.state.leases[leaseId] = lease;
     return { allowed: true, status: this.status(limits), leaseId, queued: full };
   }
 

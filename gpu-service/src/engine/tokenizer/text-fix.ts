@@ -107,9 +107,11 @@ function fixLineBreaks(text: string): string {
   return text.replace(/\r\n|[\r\u2028\u2029\x85]/g, "\n");
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC is what a terminal escape starts with
 const TERMINAL_ESCAPE = /\x1b\[(?:\p{Nd}|;)*[a-zA-Z]/gu;
 // Control characters nobody means to type; tab, line breaks, form feed, C1
 // (a mojibake clue) and joiners/direction marks are kept.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these control characters are what it removes
 const CONTROL_CHARS = /[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
 
 // ---------------------------------------------------------------------------
@@ -131,7 +133,7 @@ export function fixEncoding(text: string): string {
 }
 
 function fixEncodingOnce(text: string): string {
-  if (text === "" || /^[\x00-\x7f]*$/.test(text) || !isBad(text)) return text;
+  if (text === "" || /^\p{ASCII}*$/u.test(text) || !isBad(text)) return text;
 
   // Most likely: UTF-8 read as a single-byte encoding. The first encoding
   // that maps the text back to valid UTF-8 wins.
@@ -362,7 +364,7 @@ function charmapCodec(name: string, high: string): CharmapCodec {
     toByte.delete(SUBSTITUTE);
     toByte.set("\ufffd", 0x1a);
   }
-  [...high].forEach((ch, i) => toByte.set(ch, 0x80 + i));
+  for (const [i, ch] of [...high].entries()) toByte.set(ch, 0x80 + i);
   return {
     name,
     canEncode: (text) => {
@@ -371,14 +373,24 @@ function charmapCodec(name: string, high: string): CharmapCodec {
     },
     encode: (text) => {
       let bytes = "";
-      for (const ch of text) bytes += String.fromCharCode(toByte.get(ch)!);
+      for (const ch of text) {
+        const byte = toByte.get(ch);
+        if (byte === undefined) throw new Error(`${name} cannot encode ${JSON.stringify(ch)}`);
+        bytes += String.fromCharCode(byte);
+      }
       return bytes;
     },
   };
 }
 
+function charmapHigh(name: string): string {
+  const charmap = CHARMAPS.find((c) => c.name === name);
+  if (!charmap) throw new Error(`no charmap named ${name}`);
+  return charmap.high;
+}
+
 const CHARMAP_CODECS = CHARMAPS.map(({ name, high }) => charmapCodec(name, high));
-const SLOPPY_1252 = [...CHARMAPS.find((c) => c.name === "sloppy-windows-1252")!.high];
+const SLOPPY_1252 = [...charmapHigh("sloppy-windows-1252")];
 // Strict Windows-1252 leaves five bytes undefined; the sloppy table has them as C1 controls.
 const UNDEFINED_IN_1252 = new Set([0x81, 0x8d, 0x8f, 0x90, 0x9d]);
 

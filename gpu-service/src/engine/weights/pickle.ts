@@ -189,8 +189,9 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks): PyValue {
 }
 
 function memoGet(memo: Map<number, PyValue>, key: number, pos: number): PyValue {
-  if (!memo.has(key)) throw new Error(`pickle: memo key ${key} missing at byte ${pos}`);
-  return memo.get(key)!;
+  const value = memo.get(key);
+  if (value === undefined) throw new Error(`pickle: memo key ${key} missing at byte ${pos}`);
+  return value;
 }
 
 function asArgs(args: PyValue, pos: number): PyValue[] {

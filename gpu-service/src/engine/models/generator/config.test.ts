@@ -14,7 +14,7 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
     assert.equal(cfg.heads, json.derived.heads);
     assert.equal(cfg.mlpHidden, json.derived.mlp_hidden);
     assert.equal(totalTokens(cfg), json.derived.L);
-    json.derived.begin_ends.forEach(([begin]: number[], si: number) => assert.equal(scaleOffset(cfg, si), begin));
+    for (const [si, [begin]] of (json.derived.begin_ends as number[][]).entries()) assert.equal(scaleOffset(cfg, si), begin);
     const store = readSafetensors(fixturePath(`star-tiny/${fixture}/var.safetensors`));
     const shapes = generatorWeightShapes(cfg);
     assert.deepEqual(store.diff(shapes.keys()), { missing: [], unexpected: [] });

@@ -133,7 +133,10 @@ test('the blocked prefix sum (CUDA) matches CumSum within fp32 rounding, and the
     assert.equal(g.nodes.filter((node) => node.opType === 'CumSum').length, 2, 'only the sequential sums use CumSum');
     const s = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
     let seed = vocab;
-    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
     const p = Float32Array.from({ length: rows * vocab }, () => random() ** 4 / vocab);
     const us = Float32Array.from({ length: rows }, random);
     const out = await s.run({ probs: tensor('float32', p, [1, rows, vocab]), u: tensor('float32', us, [1, rows]) });

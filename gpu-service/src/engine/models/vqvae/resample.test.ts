@@ -15,10 +15,14 @@ test('bicubic 2→4 has torch\'s weights (A = −0.75, clamped taps)', () => {
   ]);
 });
 
+function assertIdentity(matrix: number[][]): void {
+  for (const [o, r] of matrix.entries()) for (const [i, w] of r.entries()) assert.equal(w, o === i ? 1 : 0);
+}
+
 test('bicubic from 1×1 is a constant map and N→N is the identity', () => {
   for (const m of [bicubicMatrix(1, 8), bicubicMatrix(1, 16)]) for (const w of m.data) assert.ok(Math.abs(w - 1) < 1e-7);
   const id = bicubicMatrix(5, 5);
-  rows(id).forEach((r, o) => r.forEach((w, i) => assert.equal(w, o === i ? 1 : 0)));
+  assertIdentity(rows(id));
 });
 
 test('every bicubic row sums to 1 (within fp32 rounding)', () => {
@@ -28,7 +32,7 @@ test('every bicubic row sums to 1 (within fp32 rounding)', () => {
 });
 
 test('area N→N is the identity, N→1 the mean, and windows overlap when N/n is not an integer', () => {
-  rows(areaMatrix(4, 4)).forEach((r, o) => r.forEach((w, i) => assert.equal(w, o === i ? 1 : 0)));
+  assertIdentity(rows(areaMatrix(4, 4)));
   assert.deepEqual(rows(areaMatrix(4, 1)), [[0.25, 0.25, 0.25, 0.25]]);
   // 8 → 3: windows [0,3), [2,6), [5,8)
   const third = Math.fround(1 / 3);

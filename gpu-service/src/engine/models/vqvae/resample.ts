@@ -127,7 +127,10 @@ const matrixCache = new WeakMap<object, Map<string, Value>>();
 /** Matrix constants are shared by every scale of a graph that needs the same pair. */
 function matrixConstant(x: Value, key: string, make: () => { data: Float32Array; shape: number[] }): Value {
   let perGraph = matrixCache.get(x.graph);
-  if (!perGraph) matrixCache.set(x.graph, (perGraph = new Map()));
+  if (!perGraph) {
+    perGraph = new Map();
+    matrixCache.set(x.graph, perGraph);
+  }
   let v = perGraph.get(key);
   if (!v) {
     const { data, shape } = make();
@@ -153,14 +156,21 @@ export function resample2d(x: Value, kind: string, rows: ResampleMatrix, cols: R
 
 /** `F.interpolate(x, size=(side, side), mode='bicubic')` (align_corners=False) on a square NCHW map. */
 export function bicubicUpsample(x: Value, side: number): Value {
-  const n = x.dim(-1)!;
+  const n = squareSide(x);
   const m = bicubicMatrix(n, side);
   return resample2d(x, 'bicubic', m, m);
 }
 
 /** `F.interpolate(x, size=(side, side), mode='area')` on a square NCHW map. */
 export function areaResize(x: Value, side: number): Value {
-  const n = x.dim(-1)!;
+  const n = squareSide(x);
   const m = areaMatrix(n, side);
   return resample2d(x, 'area', m, m);
+}
+
+/** The resampling matrices are built at graph-build time, so the map's side must be static. */
+function squareSide(x: Value): number {
+  const side = x.dim(-1);
+  if (side === undefined) throw new Error('resample: the map side must be static');
+  return side;
 }
