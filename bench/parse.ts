@@ -71,13 +71,14 @@ function engineFigures(config: EngineConfig): EngineFigures {
 /** Ratios of per-image time pairing repeat i with repeat i (same bench run, same order). */
 function pairedRatio(a: EngineConfig, b: EngineConfig, what: string): Ratio {
   const n = Math.min(a.runs.length, b.runs.length);
-  const values = Array.from({ length: n }, (_, i) => (a.runs[i].totalMs / a.batch) / (b.runs[i].totalMs / b.batch));
+  const values = Array.from({ length: n }, (_, i) => a.runs[i].totalMs / a.batch / (b.runs[i].totalMs / b.batch));
   return { what, ratio: triple(values) };
 }
 
 function engineRatios(configs: EngineConfig[]): Ratio[] {
   const ratios: Ratio[] = [];
-  const find = (model: string, mode: string, batch: number) => configs.find((c) => c.model === model && c.mode === mode && c.batch === batch);
+  const find = (model: string, mode: string, batch: number) =>
+    configs.find((c) => c.model === model && c.mode === mode && c.batch === batch);
   for (const model of new Set(configs.map((c) => c.model))) {
     for (const mode of ['all', 'per-scale']) {
       const one = find(model, mode, 1);
@@ -90,7 +91,10 @@ function engineRatios(configs: EngineConfig[]): Ratio[] {
       const all = find(model, 'all', c.batch);
       if (!all) continue;
       ratios.push(pairedRatio(c, all, `${model} · batch ${c.batch}: per-scale time ÷ one-run time`));
-      ratios.push({ what: `${model} · batch ${c.batch}: per-scale peak RSS ÷ one-run peak RSS`, ratio: triple([c.peakRssBytes / all.peakRssBytes]) });
+      ratios.push({
+        what: `${model} · batch ${c.batch}: per-scale peak RSS ÷ one-run peak RSS`,
+        ratio: triple([c.peakRssBytes / all.peakRssBytes]),
+      });
     }
   }
   return ratios;
@@ -124,7 +128,14 @@ export function parseServerBench(output: string): ServerRun {
   for (const line of lines.slice(at + 1)) {
     const m = /^\s*(\d+)\s+([\d.]+)\s+([\d.]+)\s+[\d.]+×\s+([\d.]+)\s+([\d.]+) \/ ([\d.]+)\s*$/.exec(line);
     if (!m) continue;
-    rows.push({ clients: Number(m[1]), offImagesPerSecond: Number(m[2]), onImagesPerSecond: Number(m[3]), meanBatch: Number(m[4]), p50OffMs: Number(m[5]), p50OnMs: Number(m[6]) });
+    rows.push({
+      clients: Number(m[1]),
+      offImagesPerSecond: Number(m[2]),
+      onImagesPerSecond: Number(m[3]),
+      meanBatch: Number(m[4]),
+      p50OffMs: Number(m[5]),
+      p50OnMs: Number(m[6]),
+    });
   }
   if (rows.length === 0) throw new Error(`server bench table has no rows:\n${output.slice(-1000)}`);
   return { model: head[1], device: head[2], rows };
@@ -174,7 +185,14 @@ export interface Summary {
   server: {
     model: string;
     device: string;
-    rows: { clients: number; offImagesPerSecond: Triple; onImagesPerSecond: Triple; meanBatch: Triple; p50OffMs: Triple; p50OnMs: Triple }[];
+    rows: {
+      clients: number;
+      offImagesPerSecond: Triple;
+      onImagesPerSecond: Triple;
+      meanBatch: Triple;
+      p50OffMs: Triple;
+      p50OnMs: Triple;
+    }[];
     ratios: Ratio[];
   } | null;
   edge: {
@@ -201,7 +219,10 @@ export function summarize(engine: EngineConfig[], serverRuns: ServerRun[], edgeR
         p50OffMs: triple(pick(c).map((r) => r.p50OffMs)),
         p50OnMs: triple(pick(c).map((r) => r.p50OnMs)),
       })),
-      ratios: clients.map((c) => ({ what: `${c} client${c > 1 ? 's' : ''}: images/s with micro-batching ÷ without`, ratio: triple(pick(c).map((r) => r.onImagesPerSecond / r.offImagesPerSecond)) })),
+      ratios: clients.map((c) => ({
+        what: `${c} client${c > 1 ? 's' : ''}: images/s with micro-batching ÷ without`,
+        ratio: triple(pick(c).map((r) => r.onImagesPerSecond / r.offImagesPerSecond)),
+      })),
     };
   }
   let edge: Summary['edge'] = null;
@@ -209,7 +230,13 @@ export function summarize(engine: EngineConfig[], serverRuns: ServerRun[], edgeR
     const of = (id: EdgeCase, f: (row: EdgeRow) => number) => triple(edgeRuns.map((run) => f(run[id])));
     const ratio = (what: string, f: (run: EdgeRun) => number): Ratio => ({ what, ratio: triple(edgeRuns.map(f)) });
     edge = {
-      rows: (Object.keys(EDGE_CASES) as EdgeCase[]).map((id) => ({ id, name: edgeRuns[0][id].name, rps: of(id, (r) => r.rps), p50: of(id, (r) => r.p50), p99: of(id, (r) => r.p99) })),
+      rows: (Object.keys(EDGE_CASES) as EdgeCase[]).map((id) => ({
+        id,
+        name: edgeRuns[0][id].name,
+        rps: of(id, (r) => r.rps),
+        p50: of(id, (r) => r.p50),
+        p99: of(id, (r) => r.p99),
+      })),
       ratios: [
         ratio('cache hit (POST /v1/images/generations) req/s ÷ bare route req/s', (r) => r.hitPost.rps / r.bare.rps),
         ratio('cache hit (GET /v1/images/{key}.png) req/s ÷ bare route req/s', (r) => r.hitGet.rps / r.bare.rps),

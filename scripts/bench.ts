@@ -47,13 +47,17 @@ const elapsed = () => {
   const s = Math.round((Date.now() - startedAt) / 1000);
   return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
 };
-const progressLine = () => `[bench ${stepIndex}/${steps.length}] ${currentStep} · ${elapsed()} elapsed${lastChildLine ? ` · ${lastChildLine.slice(0, 70)}` : ''}`;
+const progressLine = () =>
+  `[bench ${stepIndex}/${steps.length}] ${currentStep} · ${elapsed()} elapsed${lastChildLine ? ` · ${lastChildLine.slice(0, 70)}` : ''}`;
 // One progress line: rewritten in place on a terminal, printed every 30 s otherwise.
 const tty = process.stderr.isTTY;
-const ticker = setInterval(() => {
-  if (tty) process.stderr.write(`\r\x1b[K${progressLine()}`);
-  else process.stderr.write(`${progressLine()}\n`);
-}, tty ? 1000 : 30_000);
+const ticker = setInterval(
+  () => {
+    if (tty) process.stderr.write(`\r\x1b[K${progressLine()}`);
+    else process.stderr.write(`${progressLine()}\n`);
+  },
+  tty ? 1000 : 30_000,
+);
 
 /** Runs one benchmark process; its output goes to a log file and is returned. */
 function runBench(step: string, args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -69,7 +73,10 @@ function runBench(step: string, args: string[], env: Record<string, string> = {}
       const text = chunk.toString();
       log.write(text);
       if (keep) out += text;
-      const lines = text.split('\n').map((line) => line.trim()).filter(Boolean);
+      const lines = text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean);
       if (lines.length) lastChildLine = lines[lines.length - 1];
     };
     child.stdout.on('data', (chunk: Buffer) => collect(chunk, true));
@@ -99,20 +106,38 @@ try {
     for (const { model, repeats } of ENGINE) {
       const json = join(RESULTS, `engine-${model}-raw.json`);
       await runBench(`engine-${model}`, [
-        'gpu-service/bench/engine.ts', '--models', model, '--modes', 'all,per-scale', '--batches', ENGINE_BATCHES,
-        '--repeats', String(repeats), '--json', json,
+        'gpu-service/bench/engine.ts',
+        '--models',
+        model,
+        '--modes',
+        'all,per-scale',
+        '--batches',
+        ENGINE_BATCHES,
+        '--repeats',
+        String(repeats),
+        '--json',
+        json,
       ]);
       engine.push(...(JSON.parse(readFileSync(json, 'utf8')) as EngineConfig[]));
     }
   }
   for (let r = 1; r <= RUNS; r++) {
     if (!SKIP.has('server')) {
-      serverRuns.push(parseServerBench(await runBench(`server#${r}`, ['gpu-service/bench/server.ts'], { BENCH_SECONDS: process.env.BENCH_SECONDS ?? '4' })));
+      serverRuns.push(
+        parseServerBench(
+          await runBench(`server#${r}`, ['gpu-service/bench/server.ts'], { BENCH_SECONDS: process.env.BENCH_SECONDS ?? '4' }),
+        ),
+      );
     }
     if (!SKIP.has('edge')) {
-      edgeRuns.push(parseEdgeBench(await runBench(`edge#${r}`, ['edge/bench/edge.bench.ts'], {
-        BENCH_REQUESTS: process.env.BENCH_REQUESTS ?? '1200', BENCH_MISSES: process.env.BENCH_MISSES ?? '100',
-      })));
+      edgeRuns.push(
+        parseEdgeBench(
+          await runBench(`edge#${r}`, ['edge/bench/edge.bench.ts'], {
+            BENCH_REQUESTS: process.env.BENCH_REQUESTS ?? '1200',
+            BENCH_MISSES: process.env.BENCH_MISSES ?? '100',
+          }),
+        ),
+      );
     }
   }
 } finally {
@@ -129,7 +154,7 @@ const report: Report = {
 };
 const markdown = renderMarkdown(report);
 const stamp = report.createdAt.replace(/[:.]/g, '-');
-writeFileSync(join(RESULTS, 'report.json'), JSON.stringify(report, null, 2) + '\n');
+writeFileSync(join(RESULTS, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 writeFileSync(join(RESULTS, 'report.md'), markdown);
 copyFileSync(join(RESULTS, 'report.json'), join(RESULTS, `report-${stamp}.json`));
 copyFileSync(join(RESULTS, 'report.md'), join(RESULTS, `report-${stamp}.md`));

@@ -18,7 +18,10 @@ function port(name: string, fallback: number): number {
 
 const edgePort = port('STAR_EDGE_PORT', 8787);
 const gpuPort = port('STAR_GPU_PORT', 8788);
-const models = (process.env.MODELS ?? 'star-tiny').split(',').map((name) => name.trim()).filter(Boolean);
+const models = (process.env.MODELS ?? 'star-tiny')
+  .split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
 const device = process.env.DEVICE || 'cpu';
 // Local development only: webhooks may then target http:// and loopback receivers.
 const localWebhooks = process.env.STAR_LOCAL_WEBHOOKS === '1';
@@ -39,7 +42,8 @@ process.on('SIGTERM', shutdown);
 let stack: Awaited<ReturnType<typeof startStack>>;
 try {
   stack = await startStack({
-    edgePort, gpuPort,
+    edgePort,
+    gpuPort,
     stateDir: join(ROOT, '.wrangler/star-dev'),
     echo: process.env.STAR_VERBOSE === '1',
     gpuEnv: { MODELS: models.join(','), DEVICE: device },

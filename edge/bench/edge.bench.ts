@@ -28,7 +28,13 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** `count` requests, `concurrency` at a time; each must answer `expect`. */
-async function load(name: string, count: number, concurrency: number, send: () => Promise<Response>, expect = 200): Promise<Figures & { latencies: number[]; seconds: number }> {
+async function load(
+  name: string,
+  count: number,
+  concurrency: number,
+  send: () => Promise<Response>,
+  expect = 200,
+): Promise<Figures & { latencies: number[]; seconds: number }> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -51,7 +57,13 @@ async function load(name: string, count: number, concurrency: number, send: () =
 function merge(parts: (Figures & { latencies?: number[]; seconds?: number })[]): Figures {
   const latencies = parts.flatMap((part) => part.latencies ?? []).sort((a, b) => a - b);
   const seconds = parts.reduce((sum, part) => sum + (part.seconds ?? 0), 0);
-  return { name: parts[0].name, count: latencies.length, rps: latencies.length / seconds, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  return {
+    name: parts[0].name,
+    count: latencies.length,
+    rps: latencies.length / seconds,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
 }
 
 function row(f: Figures): string {
@@ -65,18 +77,25 @@ try {
   const key = await worker.createKey({ limits: { requests: 1_000_000_000, images: 1_000_000_000, concurrent: 1000 } });
   const auth = { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' };
   const hitBody = JSON.stringify({ prompt: 'a benchmark lighthouse', seed: 1 });
-  const primed = (await (await fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody })).json()) as { data: { url: string }[] };
+  const primed = (await (
+    await fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody })
+  ).json()) as { data: { url: string }[] };
   const imageUrl = primed.data[0].url;
 
   // Warm-up so JIT and isolate start-up are not measured.
   await load('warm-up', 200, CONCURRENCY, () => fetch(`${worker.origin}/healthz`));
-  await load('warm-up', 200, CONCURRENCY, () => fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody }));
+  await load('warm-up', 200, CONCURRENCY, () =>
+    fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody }),
+  );
 
   // The machine is shared: cases run interleaved in rounds so background load hits them alike.
   const cases: [string, () => Promise<Response>][] = [
     ['bare Worker route: GET /healthz', () => fetch(`${worker.origin}/healthz`)],
     ['auth + rate limit only: GET /v1/models', () => fetch(`${worker.origin}/v1/models`, { headers: auth })],
-    ['cache hit: POST /v1/images/generations', () => fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody })],
+    [
+      'cache hit: POST /v1/images/generations',
+      () => fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody }),
+    ],
     ['cache hit: GET /v1/images/{key}.png', () => fetch(imageUrl)],
   ];
   const rounds: Figures[][] = cases.map(() => []);
@@ -87,13 +106,32 @@ try {
   // Miss path: sequential, unique seeds, so each request is a real miss; the GPU answers at once.
   let seed = 1_000;
   const edgeMiss = await load('miss: edge → GPU stand-in → R2 → answer', MISSES, 1, () =>
-    fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: JSON.stringify({ prompt: 'a benchmark miss', seed: seed++ }) }),
+    fetch(`${worker.origin}/v1/images/generations`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ prompt: 'a benchmark miss', seed: seed++ }),
+    }),
   );
   if (gpu.calls !== MISSES + 1) throw new Error(`expected ${MISSES + 1} GPU calls through the edge, saw ${gpu.calls}`);
   let directSeed = 1_000_000;
   const direct = await load('direct: signed call to the GPU stand-in', MISSES, 1, () => {
-    const body = JSON.stringify({ model: 'star-tiny', prompt: 'a benchmark miss', negative_prompt: '', seeds: [directSeed++], cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, output_format: 'png', preview: false });
-    return fetch(gpuUrl + GENERATE_PATH, { method: 'POST', headers: { 'Content-Type': 'application/json', ...signedHeaders(GPU_SECRET, 'POST', GENERATE_PATH, body) }, body });
+    const body = JSON.stringify({
+      model: 'star-tiny',
+      prompt: 'a benchmark miss',
+      negative_prompt: '',
+      seeds: [directSeed++],
+      cfg: 4.5,
+      top_k: 900,
+      top_p: 0.95,
+      more_smooth: false,
+      output_format: 'png',
+      preview: false,
+    });
+    return fetch(gpuUrl + GENERATE_PATH, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...signedHeaders(GPU_SECRET, 'POST', GENERATE_PATH, body) },
+      body,
+    });
   });
   results.push(edgeMiss, direct);
 
@@ -101,8 +139,12 @@ try {
   console.log(`${'case'.padEnd(46)} ${'count'.padStart(6)} ${'req/s'.padStart(9)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)}`);
   for (const figures of results) console.log(row(figures));
   const [bare, , hit] = results;
-  console.log(`cache hit vs bare route: ${(hit.rps / bare.rps * 100).toFixed(0)}% of the throughput, +${(hit.p50 - bare.p50).toFixed(2)} ms at p50`);
-  console.log(`miss-path overhead of the edge: +${(edgeMiss.p50 - direct.p50).toFixed(2)} ms at p50, +${(edgeMiss.p99 - direct.p99).toFixed(2)} ms at p99`);
+  console.log(
+    `cache hit vs bare route: ${((hit.rps / bare.rps) * 100).toFixed(0)}% of the throughput, +${(hit.p50 - bare.p50).toFixed(2)} ms at p50`,
+  );
+  console.log(
+    `miss-path overhead of the edge: +${(edgeMiss.p50 - direct.p50).toFixed(2)} ms at p50, +${(edgeMiss.p99 - direct.p99).toFixed(2)} ms at p99`,
+  );
 } finally {
   await worker.dispose();
   await gpu.close();

@@ -56,7 +56,8 @@ function expression(schema: JsonSchema, where: string): string {
     case 'string': {
       let out = schema.format === 'uri' ? 'z.url()' : 'z.string()';
       if (schema.pattern !== undefined) out += `.regex(new RegExp(${JSON.stringify(schema.pattern)}))`;
-      if (schema.minLength !== undefined || schema.maxLength !== undefined) out += `.refine(...characters(${schema.minLength ?? 0}, ${schema.maxLength ?? 'Infinity'}))`;
+      if (schema.minLength !== undefined || schema.maxLength !== undefined)
+        out += `.refine(...characters(${schema.minLength ?? 0}, ${schema.maxLength ?? 'Infinity'}))`;
       return out;
     }
     case 'integer':

@@ -38,8 +38,12 @@ async function wrangler(target: Target, args: string[]): Promise<string> {
   } catch (error) {
     // execFile's error repeats the command line; say only what wrangler reported.
     const stderr = String((error as { stderr?: string }).stderr ?? '');
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes it strips
-    const reason = stderr.split('\n').find((line) => /ERROR|failed/i.test(line))?.replace(/\x1b\[[0-9;]*m/g, '').trim();
+    const reason = stderr
+      .split('\n')
+      .find((line) => /ERROR|failed/i.test(line))
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the colour codes it strips
+      ?.replace(/\x1b\[[0-9;]*m/g, '')
+      .trim();
     throw new Error(`wrangler kv key ${args[0]} failed: ${reason || 'see wrangler logs'}`);
   }
 }
@@ -116,7 +120,8 @@ export async function main(argv: string[]): Promise<void> {
       queue: positive(values.queue, 'queue'),
       renders: positive(values.renders, 'renders'),
     };
-    for (const [field, value] of Object.entries(overrides)) if (value !== undefined) record.limits[field as keyof typeof record.limits] = value;
+    for (const [field, value] of Object.entries(overrides))
+      if (value !== undefined) record.limits[field as keyof typeof record.limits] = value;
     await putRecord(target, record);
     console.log(JSON.stringify({ key, webhook_secret: record.whsec, ...publicView(record) }, null, 2));
     console.error('Store the key now: it is not kept anywhere and cannot be shown again.');

@@ -36,7 +36,11 @@ export function createApp() {
   app.use('/v1/*', config(), bodyLimit());
   for (const path of ['/v1/models', '/v1/images/generations', '/v1/jobs/*']) app.use(path, bearerAuth(), rateLimit());
 
-  app.get('/', (c) => c.html(PLAYGROUND_HTML, 200, { 'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'" }));
+  app.get('/', (c) =>
+    c.html(PLAYGROUND_HTML, 200, {
+      'Content-Security-Policy': "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'",
+    }),
+  );
   app.get('/healthz', (c) => c.json({ status: 'ok' as const }));
   app.route('/', docs);
   app.get('/v1/models', async (c) => c.json({ object: 'list' as const, data: await modelList(c.get('config')) }));

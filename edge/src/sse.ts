@@ -10,7 +10,7 @@ export function formatEvent(message: SseMessage): string {
   if (message.id !== undefined) out += `id: ${message.id}\n`;
   out += `event: ${message.event}\n`;
   for (const line of message.data.split('\n')) out += `data: ${line}\n`;
-  return out + '\n';
+  return `${out}\n`;
 }
 
 /** Yields each complete event of a text/event-stream body; comments and retry fields are skipped. */
@@ -26,8 +26,7 @@ export async function* parseEvents(body: ReadableStream<Uint8Array>): AsyncGener
       const { value, done } = await reader.read();
       if (done) break;
       buffer += decoder.decode(value, { stream: true });
-      let newline: number;
-      while ((newline = buffer.search(/\r\n|\r|\n/)) >= 0) {
+      for (let newline = buffer.search(/\r\n|\r|\n/); newline >= 0; newline = buffer.search(/\r\n|\r|\n/)) {
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
         if (line === '') {

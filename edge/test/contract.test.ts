@@ -18,7 +18,18 @@ test('edge/src/schemas.gen.ts is up to date with openapi.yaml (run `npm run gen-
 });
 
 test('the generated schemas enforce openapi.yaml’s limits and defaults', () => {
-  assert.deepEqual(GenerationRequest.parse({ prompt: 'x' }), { prompt: 'x', n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, output_format: 'png', response_format: 'url', png_metadata: true, private: false });
+  assert.deepEqual(GenerationRequest.parse({ prompt: 'x' }), {
+    prompt: 'x',
+    n: 1,
+    cfg: 4.5,
+    top_k: 900,
+    top_p: 0.95,
+    more_smooth: false,
+    output_format: 'png',
+    response_format: 'url',
+    png_metadata: true,
+    private: false,
+  });
   assert.equal(GenerationRequest.safeParse({ prompt: 'x', n: 5 }).success, false);
   assert.equal(GenerationRequest.safeParse({ prompt: 'x', top_k: 1_000_001 }).success, false);
   // Lengths count characters, as JSON Schema does: 2000 foxes are 4000 UTF-16 units.
@@ -28,7 +39,10 @@ test('the generated schemas enforce openapi.yaml’s limits and defaults', () =>
   assert.equal(GenerationRequest.safeParse({ prompt: 'x', seed: 2 ** 32 }).success, false);
   assert.equal(GenerationRequest.safeParse({ prompt: 'x'.repeat(2001) }).success, false);
   assert.equal(JobCreateRequest.safeParse({ prompt: 'x', webhook_url: 'http://example.com' }).success, false);
-  assert.equal(Problem.safeParse({ type: 'https://star-api.dev/problems/internal', title: 't', status: 500, detail: 'd', request_id: 'r' }).success, true);
+  assert.equal(
+    Problem.safeParse({ type: 'https://star-api.dev/problems/internal', title: 't', status: 500, detail: 'd', request_id: 'r' }).success,
+    true,
+  );
 });
 
 test('every problem the Worker can emit is a ProblemType in openapi.yaml, with the same status', () => {
@@ -46,7 +60,8 @@ test('`wrangler deploy --dry-run` bundles the Worker with its bindings', { timeo
       cwd: root,
       env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
     });
-    for (const binding of ['RATE_LIMITER', 'JOBS', 'IDEMPOTENCY', 'GENERATION_LOCKS', 'API_KEYS', 'IMAGES']) assert.match(stdout, new RegExp(`env\\.${binding}\\b`));
+    for (const binding of ['RATE_LIMITER', 'JOBS', 'IDEMPOTENCY', 'GENERATION_LOCKS', 'API_KEYS', 'IMAGES'])
+      assert.match(stdout, new RegExp(`env\\.${binding}\\b`));
     assert.match(stdout, /--dry-run: exiting now/);
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -44,7 +44,10 @@ test('GET /docs lists every operation with its summary, and escapes the document
     for (const [method, operation] of Object.entries(item)) {
       if (!operation?.operationId) continue;
       assert.ok(page.includes(`<section id="${operation.operationId}">`), `${operation.operationId} has a section`);
-      assert.ok(page.includes(`<code>${method.toUpperCase()} ${path}</code> — ${operation.summary.replaceAll("'", '&#39;')}</h3>`), `${method} ${path} is named with its summary`);
+      assert.ok(
+        page.includes(`<code>${method.toUpperCase()} ${path}</code> — ${operation.summary.replaceAll("'", '&#39;')}</h3>`),
+        `${method} ${path} is named with its summary`,
+      );
     }
   }
   assert.ok(page.includes('&lt;img src='), 'markup in descriptions is shown, not rendered');

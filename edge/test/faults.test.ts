@@ -14,7 +14,10 @@ let key: string;
 const JOB_TTL_SECONDS = 2;
 
 before(async () => {
-  worker = await startWorker({ gpuUrl: await gpu.start(), vars: { GPU_TIMEOUT_MS: '300', ALLOW_PRIVATE_WEBHOOKS: 'false', JOB_TTL_SECONDS: String(JOB_TTL_SECONDS) } });
+  worker = await startWorker({
+    gpuUrl: await gpu.start(),
+    vars: { GPU_TIMEOUT_MS: '300', ALLOW_PRIVATE_WEBHOOKS: 'false', JOB_TTL_SECONDS: String(JOB_TTL_SECONDS) },
+  });
   key = await worker.createKey({ limits: { images: 3, window_seconds: 3600 } });
 });
 after(async () => {
@@ -35,7 +38,14 @@ test('a GPU that misses the deadline → 504 gpu_timeout, nothing charged', asyn
 });
 
 test('webhooks to loopback or plain http are refused in production configuration', async () => {
-  for (const webhook_url of ['http://example.com/hook', 'https://127.0.0.1/hook', 'https://localhost/hook', 'https://[::1]/hook', 'https://10.1.2.3/x', 'https://169.254.169.254/latest']) {
+  for (const webhook_url of [
+    'http://example.com/hook',
+    'https://127.0.0.1/hook',
+    'https://localhost/hook',
+    'https://[::1]/hook',
+    'https://10.1.2.3/x',
+    'https://169.254.169.254/latest',
+  ]) {
     const response = await worker.fetch('/v1/jobs', jsonPost(key, { prompt: 'hook', webhook_url }));
     assert.equal(response.status, 400, webhook_url);
     const body = (await response.json()) as { errors: { path: string }[] };

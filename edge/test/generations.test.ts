@@ -110,7 +110,10 @@ describe('auth', () => {
     assert.equal(response.status, 200);
     const body = (await response.json()) as { object: string; data: { id: string; default: boolean; scales: number[] }[] };
     assert.equal(body.object, 'list');
-    assert.deepEqual(body.data.filter((m) => m.default).map((m) => m.id), ['star-tiny']);
+    assert.deepEqual(
+      body.data.filter((m) => m.default).map((m) => m.id),
+      ['star-tiny'],
+    );
     assert.match(response.headers.get('RateLimit-Policy') ?? '', /^"requests";q=1000;w=60, "images";q=1000;w=60$/);
     assert.match(response.headers.get('RateLimit') ?? '', /^"requests";r=\d+;t=\d+, "images";r=\d+;t=\d+$/);
   });
@@ -118,7 +121,11 @@ describe('auth', () => {
 
 describe('validation', () => {
   test('malformed JSON → 400', async () => {
-    const response = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(key, { 'Content-Type': 'application/json' }), body: '{"prompt": ' });
+    const response = await worker.fetch('/v1/images/generations', {
+      method: 'POST',
+      headers: bearer(key, { 'Content-Type': 'application/json' }),
+      body: '{"prompt": ',
+    });
     await problemOf(response, 400, 'invalid_request');
   });
 
@@ -131,7 +138,10 @@ describe('validation', () => {
   test('a value past a bound the GPU also enforces → 400 naming the field, before any GPU call', async () => {
     gpu.reset();
     const body = await problemOf(await generate({ prompt: 'a fox', top_k: 1_000_001 }), 400, 'invalid_request');
-    assert.deepEqual(body.errors?.map((error) => error.path), ['top_k']);
+    assert.deepEqual(
+      body.errors?.map((error) => error.path),
+      ['top_k'],
+    );
     assert.equal(body.error.type, 'invalid_request_error');
     assert.equal(gpu.calls, 0);
   });
@@ -163,28 +173,42 @@ describe('validation', () => {
         controller.close();
       },
     });
-    const response = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(key, { 'Content-Type': 'application/json' }), body, duplex: 'half' } as RequestInit);
+    const response = await worker.fetch('/v1/images/generations', {
+      method: 'POST',
+      headers: bearer(key, { 'Content-Type': 'application/json' }),
+      body,
+      duplex: 'half',
+    } as RequestInit);
     await problemOf(response, 413, 'payload_too_large');
   });
 
   test('a non-JSON content type → 400', async () => {
-    const response = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(key, { 'Content-Type': 'text/plain' }), body: 'prompt' });
+    const response = await worker.fetch('/v1/images/generations', {
+      method: 'POST',
+      headers: bearer(key, { 'Content-Type': 'text/plain' }),
+      body: 'prompt',
+    });
     await problemOf(response, 400, 'invalid_request');
   });
 });
 
 describe('OpenAI Images compatibility', () => {
-  test('size: the model\'s native size is accepted; any other is a 400 that lists the valid one', async () => {
+  test("size: the model's native size is accepted; any other is a 400 that lists the valid one", async () => {
     assert.equal((await generate({ prompt: 'sized', seed: 1, size: '64x64' })).status, 200);
     const body = await problemOf(await generate({ prompt: 'sized', seed: 1, size: '1024x1024' }), 400, 'invalid_request');
     assert.match(body.detail, /valid sizes: 64x64/);
-    assert.deepEqual(body.errors?.map((error) => error.path), ['size']);
+    assert.deepEqual(
+      body.errors?.map((error) => error.path),
+      ['size'],
+    );
     assert.equal(body.error.param, 'size');
   });
 
   test('user, quality and style are accepted and change nothing: the same image, from the cache', async () => {
     const plain = (await (await generate({ prompt: 'openai extras', seed: 2 })).json()) as GenerationBody;
-    const extras = (await (await generate({ prompt: 'openai extras', seed: 2, user: 'end-user-42', quality: 'hd', style: 'vivid', size: '64x64' })).json()) as GenerationBody;
+    const extras = (await (
+      await generate({ prompt: 'openai extras', seed: 2, user: 'end-user-42', quality: 'hd', style: 'vivid', size: '64x64' })
+    ).json()) as GenerationBody;
     assert.equal(extras.data[0].key, plain.data[0].key);
     assert.equal(extras.cached, true);
   });
@@ -204,7 +228,10 @@ describe('generation and caching', () => {
     assert.equal(first.status, 200);
     const body = (await first.json()) as GenerationBody;
     assert.equal(body.cached, false);
-    assert.deepEqual(body.data.map((image) => image.seed), [42, 43]);
+    assert.deepEqual(
+      body.data.map((image) => image.seed),
+      [42, 43],
+    );
     assert.equal(gpu.calls, 1);
     assert.equal(gpu.rejectedSignatures, 0);
     assert.deepEqual(gpu.requests[0].seeds, [42, 43]);
@@ -219,7 +246,10 @@ describe('generation and caching', () => {
     const again = (await (await generate({ prompt: 'a lighthouse', seed: 42, n: 2 })).json()) as GenerationBody;
     assert.equal(again.cached, true);
     assert.equal(gpu.calls, 1, 'the hit did not touch the GPU');
-    assert.deepEqual(again.data.map((image) => image.key), body.data.map((image) => image.key));
+    assert.deepEqual(
+      again.data.map((image) => image.key),
+      body.data.map((image) => image.key),
+    );
     assert.equal(again.timings.generate_ms, 0);
   });
 
@@ -234,7 +264,10 @@ describe('generation and caching', () => {
 
   test('seeds wrap modulo 2^32', async () => {
     const body = (await (await generate({ prompt: 'wrap', seed: 4294967295, n: 2 })).json()) as GenerationBody;
-    assert.deepEqual(body.data.map((image) => image.seed), [4294967295, 0]);
+    assert.deepEqual(
+      body.data.map((image) => image.seed),
+      [4294967295, 0],
+    );
   });
 
   test('a request without seed gets a random one, echoed, that reproduces the image', async () => {
@@ -259,7 +292,19 @@ describe('generation and caching', () => {
 
   test('the content key is the HMAC of the canonical parameters', async () => {
     const body = (await (await generate({ prompt: 'keyed', seed: 9, cfg: 3, output_format: 'webp' })).json()) as GenerationBody;
-    const params: GenerationParams = { model: 'star-tiny', prompt: 'keyed', negative_prompt: '', n: 1, seed: 9, cfg: 3, top_k: 900, top_p: 0.95, more_smooth: false, format: 'webp', png_metadata: true };
+    const params: GenerationParams = {
+      model: 'star-tiny',
+      prompt: 'keyed',
+      negative_prompt: '',
+      n: 1,
+      seed: 9,
+      cfg: 3,
+      top_k: 900,
+      top_p: 0.95,
+      more_smooth: false,
+      format: 'webp',
+      png_metadata: true,
+    };
     assert.equal(body.data[0].key, await contentKey(SIGNING_KEY, params, 9));
     assert.equal(body.data[0].content_type, 'image/webp');
   });
@@ -288,7 +333,10 @@ describe('generation and caching', () => {
     gpu.delayMs = 300;
     const responses = await Promise.all(Array.from({ length: 6 }, () => generate({ prompt: 'coalesce me', seed: 5 })));
     const bodies = (await Promise.all(responses.map((response) => response.json()))) as GenerationBody[];
-    assert.deepEqual(responses.map((response) => response.status), [200, 200, 200, 200, 200, 200]);
+    assert.deepEqual(
+      responses.map((response) => response.status),
+      [200, 200, 200, 200, 200, 200],
+    );
     assert.equal(gpu.calls, 1);
     assert.equal(new Set(bodies.map((body) => body.data[0].key)).size, 1);
   });
@@ -319,7 +367,19 @@ describe('GPU failures store nothing and charge nothing', () => {
       const prompt = `failure ${mode}`;
       const body = await problemOf(await generate({ prompt, seed: 1 }, failingKey), status, name);
       if (mode === 'busy') assert.equal(body.retry_after, 7);
-      const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png', png_metadata: true };
+      const params: GenerationParams = {
+        model: 'star-tiny',
+        prompt,
+        negative_prompt: '',
+        n: 1,
+        seed: 1,
+        cfg: 4.5,
+        top_k: 900,
+        top_p: 0.95,
+        more_smooth: false,
+        format: 'png',
+        png_metadata: true,
+      };
       const imageKey = await contentKey(SIGNING_KEY, params, 1);
       assert.equal((await worker.fetch(`/v1/images/${imageKey}.png`)).status, 404, 'no partial image stored');
       const models = await worker.fetch('/v1/models', { headers: bearer(failingKey) });
@@ -337,7 +397,19 @@ describe('coalescing across isolates (GenerationLock)', () => {
     release(owner: string, outcome: 'stored' | 'failed'): Promise<void>;
   }
   async function lockFor(prompt: string, seed: number): Promise<{ imageKey: string; lock: LockStub }> {
-    const params: GenerationParams = { model: 'star-tiny', prompt, negative_prompt: '', n: 1, seed, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png', png_metadata: true };
+    const params: GenerationParams = {
+      model: 'star-tiny',
+      prompt,
+      negative_prompt: '',
+      n: 1,
+      seed,
+      cfg: 4.5,
+      top_k: 900,
+      top_p: 0.95,
+      more_smooth: false,
+      format: 'png',
+      png_metadata: true,
+    };
     const imageKey = await contentKey(SIGNING_KEY, params, seed);
     const ns = await worker.mf.getDurableObjectNamespace('GENERATION_LOCKS');
     return { imageKey, lock: ns.get(ns.idFromName(imageKey)) as unknown as LockStub };
@@ -352,7 +424,10 @@ describe('coalescing across isolates (GenerationLock)', () => {
     assert.equal(gpu.calls, 0, 'the request waits instead of generating');
     // The other isolate finishes: stores the image as the Worker does, then releases its claim.
     const bucket = await worker.mf.getR2Bucket('IMAGES');
-    await bucket.put(`images/${imageKey}.png`, new Uint8Array(tinyPng(4242)), { httpMetadata: { contentType: 'image/png' }, customMetadata: { seed: '1', width: '2', height: '2', model: 'star-tiny' } });
+    await bucket.put(`images/${imageKey}.png`, new Uint8Array(tinyPng(4242)), {
+      httpMetadata: { contentType: 'image/png' },
+      customMetadata: { seed: '1', width: '2', height: '2', model: 'star-tiny' },
+    });
     await lock.release('another-isolate', 'stored');
     const response = await pending;
     assert.equal(response.status, 200);
@@ -384,7 +459,7 @@ describe('logs', () => {
     const record = await createRecord(logKey, 'x', 'free');
     const marker = 'req-log-check-0001';
     await (await worker.fetch('/v1/models', { headers: bearer(logKey, { 'X-Request-Id': marker }) })).arrayBuffer();
-    await (await worker.fetch('/v1/models', { headers: bearer(logKey + 'x') })).arrayBuffer();
+    await (await worker.fetch('/v1/models', { headers: bearer(`${logKey}x`) })).arrayBuffer();
     gpu.mode = 'error';
     await (await generate({ prompt: 'log me', seed: 1 }, logKey)).arrayBuffer();
     gpu.mode = 'ok';
@@ -394,8 +469,12 @@ describe('logs', () => {
     assert.ok(mine, 'the request was logged under its id');
     assert.equal(mine.status, 200);
     assert.equal(mine.kid, record.kid);
-    assert.ok(lines.some((line) => line.message === 'gpu call failed'), 'GPU failures are logged');
+    assert.ok(
+      lines.some((line) => line.message === 'gpu call failed'),
+      'GPU failures are logged',
+    );
     const all = worker.logs.join('\n');
-    for (const secret of [logKey, record.hash, record.sk, record.whsec, GPU_SECRET, SIGNING_KEY]) assert.ok(!all.includes(secret), 'no secret in the logs');
+    for (const secret of [logKey, record.hash, record.sk, record.whsec, GPU_SECRET, SIGNING_KEY])
+      assert.ok(!all.includes(secret), 'no secret in the logs');
   });
 });

@@ -90,7 +90,11 @@ test('the same image under another extension is another object (the format is in
 test('CORS: preflight allows Authorization and the API headers; responses expose ids and limits', async () => {
   const preflight = await worker.fetch('/v1/jobs', {
     method: 'OPTIONS',
-    headers: { Origin: 'https://app.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key' },
+    headers: {
+      Origin: 'https://app.example',
+      'Access-Control-Request-Method': 'POST',
+      'Access-Control-Request-Headers': 'authorization, content-type, idempotency-key',
+    },
   });
   assert.equal(preflight.status, 204);
   assert.equal(preflight.headers.get('Access-Control-Allow-Origin'), '*');

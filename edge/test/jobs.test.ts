@@ -86,21 +86,36 @@ describe('lifecycle and events', () => {
 
   test('the event stream relays queued, started, a progress per scale, then completed, and closes', async () => {
     all = await readEvents(jobId);
-    assert.deepEqual(all.map((event) => event.event), ['queued', 'started', 'progress', 'progress', 'progress', 'progress', 'completed']);
-    assert.deepEqual(all.map((event) => event.id), [1, 2, 3, 4, 5, 6, 7]);
+    assert.deepEqual(
+      all.map((event) => event.event),
+      ['queued', 'started', 'progress', 'progress', 'progress', 'progress', 'completed'],
+    );
+    assert.deepEqual(
+      all.map((event) => event.id),
+      [1, 2, 3, 4, 5, 6, 7],
+    );
     const progress = all.filter((event) => event.event === 'progress');
-    assert.deepEqual(progress.map((event) => event.data.scale), [1, 2, 3, 4]);
+    assert.deepEqual(
+      progress.map((event) => event.data.scale),
+      [1, 2, 3, 4],
+    );
     assert.match(String(progress[0].data.preview), /^data:image\/png;base64,iVBOR/);
     const done = all.at(-1)!.data.job!;
     assert.equal(done.status, 'succeeded');
-    assert.deepEqual(done.result?.data.map((image) => image.seed), [77, 78]);
+    assert.deepEqual(
+      done.result?.data.map((image) => image.seed),
+      [77, 78],
+    );
     assert.deepEqual(done.progress, { scale: 4, scales: 4 });
     assert.ok(gpu.requests[0].preview, 'the job asked the GPU for previews');
   });
 
   test('Last-Event-ID resumes after the given id', async () => {
     const resumed = await readEvents(jobId, 4);
-    assert.deepEqual(resumed.map((event) => event.id), [5, 6, 7]);
+    assert.deepEqual(
+      resumed.map((event) => event.id),
+      [5, 6, 7],
+    );
     assert.deepEqual(resumed, all.slice(4));
   });
 
@@ -119,7 +134,11 @@ describe('lifecycle and events', () => {
 
   test('another key cannot see, follow or cancel the job (404)', async () => {
     const other = await worker.createKey();
-    for (const [path, method] of [[`/v1/jobs/${jobId}`, 'GET'], [`/v1/jobs/${jobId}`, 'DELETE'], [`/v1/jobs/${jobId}/events`, 'GET']] as const) {
+    for (const [path, method] of [
+      [`/v1/jobs/${jobId}`, 'GET'],
+      [`/v1/jobs/${jobId}`, 'DELETE'],
+      [`/v1/jobs/${jobId}/events`, 'GET'],
+    ] as const) {
       const response = await worker.fetch(path, { method, headers: bearer(other) });
       assert.equal(response.status, 404, `${method} ${path}`);
       await response.arrayBuffer();
@@ -133,7 +152,10 @@ describe('lifecycle and events', () => {
     gpu.reset();
     const { job } = await createJob({ prompt: 'a job', seed: 77, n: 2 });
     const events = await readEvents(job.id);
-    assert.deepEqual(events.map((event) => event.event), ['queued', 'started', 'completed']);
+    assert.deepEqual(
+      events.map((event) => event.event),
+      ['queued', 'started', 'completed'],
+    );
     assert.equal(events.at(-1)!.data.job!.result!.cached, true);
     assert.equal(gpu.calls, 0);
   });
@@ -146,7 +168,13 @@ describe('b64_json jobs', () => {
     const events = await readEvents(job.id);
     const completed = events.at(-1)!.data.job!;
     assert.equal(completed.status, 'succeeded');
-    assert.deepEqual(completed.result!.data.map((image) => [image.url, Buffer.from(image.b64_json!, 'base64').equals(tinyPng(image.seed))]), [[undefined, true], [undefined, true]]);
+    assert.deepEqual(
+      completed.result!.data.map((image) => [image.url, Buffer.from(image.b64_json!, 'base64').equals(tinyPng(image.seed))]),
+      [
+        [undefined, true],
+        [undefined, true],
+      ],
+    );
     const fetched = (await (await worker.fetch(`/v1/jobs/${job.id}`, { headers: bearer(key) })).json()) as Job;
     assert.deepEqual(fetched.result, completed.result);
   });
@@ -163,7 +191,10 @@ describe('the per-key queue', () => {
     gpu.delayMs = 300;
     const free = await worker.createKey({ limits: { concurrent: 2, queue: 8, images: 100, window_seconds: 3600 } });
     const created = await Promise.all([0, 1, 2, 3].map((i) => createJob({ prompt: `parallel job ${i}`, seed: i }, {}, free)));
-    assert.deepEqual(created.map(({ response }) => response.status), [202, 202, 202, 202]);
+    assert.deepEqual(
+      created.map(({ response }) => response.status),
+      [202, 202, 202, 202],
+    );
     for (const { job } of created) assert.equal(job.status, 'queued');
     await until(() => gpu.calls >= 2);
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -192,9 +223,18 @@ describe('the per-key queue', () => {
     assert.equal(problem.type, 'https://star-api.dev/problems/rate_limited');
     assert.match(problem.detail, /"queue" limit/);
     for (const job of jobs) await waitFor(job.id, (j) => j.status === 'succeeded', tight);
-    assert.deepEqual(gpu.requests.map((request) => request.prompt), ['in order 0', 'in order 1', 'in order 2']);
-    const started = await Promise.all(jobs.map(async (job) => ((await (await worker.fetch(`/v1/jobs/${job.id}`, { headers: bearer(tight) })).json()) as Job).started_at!));
-    assert.deepEqual([...started].sort((a, b) => a - b), started, 'started_at follows acceptance order');
+    assert.deepEqual(
+      gpu.requests.map((request) => request.prompt),
+      ['in order 0', 'in order 1', 'in order 2'],
+    );
+    const started = await Promise.all(
+      jobs.map(async (job) => ((await (await worker.fetch(`/v1/jobs/${job.id}`, { headers: bearer(tight) })).json()) as Job).started_at!),
+    );
+    assert.deepEqual(
+      [...started].sort((a, b) => a - b),
+      started,
+      'started_at follows acceptance order',
+    );
   });
 
   test('cancelling a queued job frees its place and its image tokens at once', async () => {
@@ -224,7 +264,10 @@ describe('the per-key queue', () => {
     const running = await createJob({ prompt: 'slow slot holder', seed: 1 }, {}, tight);
     const queued = await createJob({ prompt: 'waits too long', seed: 2 }, {}, tight);
     const events = await readEvents(queued.job.id, undefined, undefined, tight);
-    assert.deepEqual(events.map((event) => event.event), ['queued', 'failed']);
+    assert.deepEqual(
+      events.map((event) => event.event),
+      ['queued', 'failed'],
+    );
     const failed = events.at(-1)!.data.job!;
     assert.equal(failed.error?.type, 'https://star-api.dev/problems/rate_limited');
     assert.match(failed.error?.detail ?? '', /waited \d+ s in this key's queue/);
@@ -315,12 +358,15 @@ describe('idempotency', () => {
   });
 
   test('parallel duplicates create exactly one job; the rest replay it or get 409', async () => {
-    const results = await Promise.all(Array.from({ length: 8 }, () => createJob({ prompt: 'parallel idem', seed: 5 }, { 'Idempotency-Key': 'idem-4' })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => createJob({ prompt: 'parallel idem', seed: 5 }, { 'Idempotency-Key': 'idem-4' })),
+    );
     const accepted = results.filter((result) => result.response.status === 202);
     const conflicts = results.filter((result) => result.response.status === 409);
     assert.equal(accepted.length + conflicts.length, 8);
     assert.equal(new Set(accepted.map((result) => result.job.id)).size, 1);
-    for (const result of conflicts) assert.equal((result.job as unknown as { type: string }).type, 'https://star-api.dev/problems/conflict');
+    for (const result of conflicts)
+      assert.equal((result.job as unknown as { type: string }).type, 'https://star-api.dev/problems/conflict');
   });
 
   test('a duplicate while the first request is still in flight → 409 conflict', async () => {
@@ -328,7 +374,9 @@ describe('idempotency', () => {
     // the fingerprint that body has, as the route does before it creates the job.
     const body = { prompt: 'in flight', seed: 5 };
     const ns = await worker.mf.getDurableObjectNamespace('IDEMPOTENCY');
-    const stub = ns.get(ns.idFromName(await keyId(key))) as unknown as { begin(key: string, fingerprint: string): Promise<{ state: string }> };
+    const stub = ns.get(ns.idFromName(await keyId(key))) as unknown as {
+      begin(key: string, fingerprint: string): Promise<{ state: string }>;
+    };
     const claim = await stub.begin('idem-5', await requestFingerprint(JobCreateRequest.parse(body)));
     assert.equal(claim.state, 'new');
     const { response, job } = await createJob(body, { 'Idempotency-Key': 'idem-5' });
@@ -369,7 +417,7 @@ describe('webhooks', () => {
     assert.equal(deliveries.length, 2, 'one failure, then one success');
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(deliveries.length, 2, 'no delivery after the success');
-    const whsec = 'whsec_' + createHmac('sha256', key).update('star-api webhook v1').digest('hex');
+    const whsec = `whsec_${createHmac('sha256', key).update('star-api webhook v1').digest('hex')}`;
     for (const delivery of deliveries) {
       const signature = String(delivery.headers['star-signature']);
       const match = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(signature);

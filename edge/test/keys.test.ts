@@ -13,7 +13,9 @@ import { bearer, startWorker, type TestWorker } from './helpers/worker.ts';
 import { main as keysMain } from '../scripts/keys.ts';
 
 const SCRIPT = fileURLToPath(new URL('../scripts/keys.ts', import.meta.url));
-const KV_ID = /binding = "API_KEYS"\s*\nid = "([0-9a-f]+)"/.exec(readFileSync(fileURLToPath(new URL('../../wrangler.toml', import.meta.url)), 'utf8'))?.[1];
+const KV_ID = /binding = "API_KEYS"\s*\nid = "([0-9a-f]+)"/.exec(
+  readFileSync(fileURLToPath(new URL('../../wrangler.toml', import.meta.url)), 'utf8'),
+)?.[1];
 const dir = mkdtempSync(join(tmpdir(), 'star-keys-'));
 
 async function keys(...args: string[]): Promise<string> {
@@ -49,7 +51,10 @@ test('create prints the key once, with its id, tier and limits', () => {
 test('list shows the key without its hash or secrets', async () => {
   const listed = await keys('list');
   const entries = JSON.parse(listed) as { kid: string; name: string }[];
-  assert.deepEqual(entries.map((entry) => [entry.kid, entry.name]), [[created.kid, 'ci']]);
+  assert.deepEqual(
+    entries.map((entry) => [entry.kid, entry.name]),
+    [[created.kid, 'ci']],
+  );
   assert.ok(!listed.includes(created.key));
   assert.ok(!listed.includes(createHash('sha256').update(created.key).digest('hex')));
   assert.ok(!listed.includes(created.webhook_secret));

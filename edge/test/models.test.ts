@@ -41,8 +41,14 @@ test('GET /v1/models lists only the models the gpu-service serves', async () => 
   const response = await worker.fetch('/v1/models', { headers: bearer(key) });
   assert.equal(response.status, 200);
   const body = (await response.json()) as { data: { id: string; default: boolean; resolution: number }[] };
-  assert.deepEqual(body.data.map((model) => model.id), ['star-tiny', 'star-256-d16']);
-  assert.deepEqual(body.data.filter((model) => model.default).map((model) => model.id), ['star-tiny']);
+  assert.deepEqual(
+    body.data.map((model) => model.id),
+    ['star-tiny', 'star-256-d16'],
+  );
+  assert.deepEqual(
+    body.data.filter((model) => model.default).map((model) => model.id),
+    ['star-tiny'],
+  );
   assert.equal(body.data[1].resolution, 256);
 });
 

@@ -18,7 +18,10 @@ interface Generation {
 
 before(async () => {
   worker = await startWorker({ gpuUrl: await gpu.start() });
-  [alice, bob] = await Promise.all([worker.createKey({ name: 'alice', limits: { requests: 1000, images: 1000 } }), worker.createKey({ name: 'bob', limits: { requests: 1000, images: 1000 } })]);
+  [alice, bob] = await Promise.all([
+    worker.createKey({ name: 'alice', limits: { requests: 1000, images: 1000 } }),
+    worker.createKey({ name: 'bob', limits: { requests: 1000, images: 1000 } }),
+  ]);
 });
 after(async () => {
   await worker.dispose();
@@ -49,7 +52,10 @@ describe('PNG text metadata', () => {
     gpu.reset();
     const withText = await generate(alice, { prompt: 'metadata on', seed: 1 });
     const without = await generate(alice, { prompt: 'metadata on', seed: 1, png_metadata: false });
-    assert.deepEqual(gpu.requests.map((request) => request.png_metadata), [true, false]);
+    assert.deepEqual(
+      gpu.requests.map((request) => request.png_metadata),
+      [true, false],
+    );
     assert.notEqual(without.data[0].key, withText.data[0].key, 'a PNG without text is different bytes, at a different URL');
     assert.equal(without.cached, false);
   });
@@ -65,12 +71,18 @@ describe('PNG text metadata', () => {
 
   test('render URLs leave it out unless the signed URL asks for it', async () => {
     gpu.reset();
-    for (const path of [renderPath(alice, { prompt: 'rendered', seed: '3' }), renderPath(alice, { prompt: 'rendered', seed: '3', png_metadata: 'true' })]) {
+    for (const path of [
+      renderPath(alice, { prompt: 'rendered', seed: '3' }),
+      renderPath(alice, { prompt: 'rendered', seed: '3', png_metadata: 'true' }),
+    ]) {
       const response = await worker.fetch(path);
       assert.equal(response.status, 200);
       await response.arrayBuffer();
     }
-    assert.deepEqual(gpu.requests.map((request) => request.png_metadata), [false, true]);
+    assert.deepEqual(
+      gpu.requests.map((request) => request.png_metadata),
+      [false, true],
+    );
   });
 });
 
@@ -91,7 +103,9 @@ describe('private images', () => {
 
   test('the owner deletes one: 204, its URL is 404, and asking again generates it afresh', async () => {
     gpu.reset();
-    const { data: [image] } = await generate(alice, { prompt: 'delete me', seed: 5, private: true });
+    const {
+      data: [image],
+    } = await generate(alice, { prompt: 'delete me', seed: 5, private: true });
     const path = new URL(image.url).pathname;
     assert.equal(await status(path), 200);
     const deleted = await remove(alice, image.key);
@@ -105,17 +119,22 @@ describe('private images', () => {
     assert.equal(gpu.calls, 2);
   });
 
-  test("another key cannot delete it (404, as if it did not exist) and it stays", async () => {
-    const { data: [image] } = await generate(alice, { prompt: 'not yours', seed: 6, private: true });
+  test('another key cannot delete it (404, as if it did not exist) and it stays', async () => {
+    const {
+      data: [image],
+    } = await generate(alice, { prompt: 'not yours', seed: 6, private: true });
     const refused = await remove(bob, image.key);
     assert.equal(refused.status, 404);
     assert.equal(((await refused.json()) as { type: string }).type, 'https://star-api.dev/problems/not_found');
     assert.equal(await status(new URL(image.url).pathname), 200);
   });
 
-  test('a private job stores its image as the key\'s own, and asks the GPU for no PNG text when told', async () => {
+  test("a private job stores its image as the key's own, and asks the GPU for no PNG text when told", async () => {
     gpu.reset();
-    const created = await worker.fetch('/v1/jobs', jsonPost(alice, { prompt: 'a private job', seed: 9, private: true, png_metadata: false }));
+    const created = await worker.fetch(
+      '/v1/jobs',
+      jsonPost(alice, { prompt: 'a private job', seed: 9, private: true, png_metadata: false }),
+    );
     assert.equal(created.status, 202);
     const { id } = (await created.json()) as { id: string };
     let job: { status: string; result?: Generation } = { status: 'queued' };
@@ -142,7 +161,9 @@ describe('private images', () => {
 
 describe('DELETE /v1/images/{key} refuses', () => {
   test('a shared image (403, saying why and how to ask for removal)', async () => {
-    const { data: [image] } = await generate(alice, { prompt: 'everyone’s', seed: 8 });
+    const {
+      data: [image],
+    } = await generate(alice, { prompt: 'everyone’s', seed: 8 });
     const refused = await remove(alice, image.key);
     assert.equal(refused.status, 403);
     assert.match(((await refused.json()) as { detail: string }).detail, /Shared images cannot be deleted.*private: true.*contact support/);

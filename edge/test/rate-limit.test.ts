@@ -23,11 +23,18 @@ test('25 parallel requests against a bucket of 10 → exactly 10 pass, 15 get 42
   const statuses = responses.map((response) => response.status);
   assert.equal(statuses.filter((status) => status === 200).length, 10);
   assert.equal(statuses.filter((status) => status === 429).length, 15);
-  const remainders = responses.filter((response) => response.status === 200).map((response) => remaining(response, 'requests')).sort((a, b) => a - b);
+  const remainders = responses
+    .filter((response) => response.status === 200)
+    .map((response) => remaining(response, 'requests'))
+    .sort((a, b) => a - b);
   assert.deepEqual(remainders, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 'each success saw a distinct token count');
   for (const response of responses.filter((r) => r.status === 429)) {
     assert.ok(Number(response.headers.get('Retry-After')) >= 1);
-    assert.equal(response.headers.get('RateLimit'), `"requests";r=0;t=${response.headers.get('Retry-After')}`, 'the one item names the limit hit');
+    assert.equal(
+      response.headers.get('RateLimit'),
+      `"requests";r=0;t=${response.headers.get('Retry-After')}`,
+      'the one item names the limit hit',
+    );
     assert.equal(response.headers.get('RateLimit-Policy'), '"requests";q=10;w=3600, "images";q=20;w=3600');
     const body = (await response.json()) as { type: string; retry_after: number };
     assert.equal(body.type, 'https://star-api.dev/problems/rate_limited');
@@ -65,7 +72,9 @@ test('parallel image requests never overspend the bucket', async () => {
   gpu.reset();
   gpu.delayMs = 50;
   const key = await worker.createKey({ limits: { images: 4, concurrent: 100, window_seconds: 3600 } });
-  const responses = await Promise.all(Array.from({ length: 10 }, (_, i) => worker.fetch('/v1/images/generations', jsonPost(key, { prompt: `parallel ${i}`, seed: i }))));
+  const responses = await Promise.all(
+    Array.from({ length: 10 }, (_, i) => worker.fetch('/v1/images/generations', jsonPost(key, { prompt: `parallel ${i}`, seed: i }))),
+  );
   assert.equal(responses.filter((response) => response.status === 200).length, 4);
   assert.equal(responses.filter((response) => response.status === 429).length, 6);
   assert.equal(gpu.calls, 4);

@@ -29,7 +29,7 @@ test('first view generates, later views come from the cache, with the permanent 
   assert.equal(first.headers.get('Cache-Control'), 'public, max-age=31536000, immutable');
   const location = first.headers.get('Content-Location') ?? '';
   assert.match(location, /\/v1\/images\/[0-9a-f]{64}\.png$/);
-  assert.ok(location.startsWith(PUBLIC_ORIGIN + '/'), `${location} is on PUBLIC_ORIGIN`);
+  assert.ok(location.startsWith(`${PUBLIC_ORIGIN}/`), `${location} is on PUBLIC_ORIGIN`);
   assert.deepEqual(Buffer.from(await first.arrayBuffer()), tinyPng(1234));
   const second = await worker.fetch(path);
   assert.equal(second.status, 200);
@@ -152,7 +152,11 @@ test('only a miss costs: an image token and a "renders" token; past the renders 
   const cached = await worker.fetch(signedPath(owner, { prompt: 'distinct misses', seed: '0', exp: future() }));
   assert.equal(cached.status, 200, 'a cached image still renders past the limit');
   await cached.arrayBuffer();
-  const api = await worker.fetch('/v1/images/generations', { method: 'POST', headers: bearer(owner, { 'Content-Type': 'application/json' }), body: JSON.stringify({ prompt: 'api still works', seed: 1 }) });
+  const api = await worker.fetch('/v1/images/generations', {
+    method: 'POST',
+    headers: bearer(owner, { 'Content-Type': 'application/json' }),
+    body: JSON.stringify({ prompt: 'api still works', seed: 1 }),
+  });
   assert.equal(api.status, 200, 'the renders limit does not touch API generation');
   assert.equal(remaining(api, 'images'), 97, 'two render misses and one API image charged');
 });

@@ -68,8 +68,15 @@ function randomSpec(released: string, seed: number): RandomModelSpec {
       vqvae: { ...manifest.vqvae, weights: 'vae.safetensors' },
     },
     clip: {
-      vocab_size: 2048, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 2, num_attention_heads: 16,
-      max_position_embeddings: 77, bos_token_id: 2046, eos_token_id: 2047, pad_token_id: 0,
+      vocab_size: 2048,
+      hidden_size: 1024,
+      intermediate_size: 4096,
+      num_hidden_layers: 2,
+      num_attention_heads: 16,
+      max_position_embeddings: 77,
+      bos_token_id: 2046,
+      eos_token_id: 2047,
+      pad_token_id: 0,
     },
   };
 }
@@ -105,7 +112,13 @@ const MODELS: Record<string, () => string> = {
  */
 const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 
-const REQUEST: Omit<GenerateRequest, 'n' | 'seed'> = { prompt: 'a lighthouse on a cliff at sunset, oil painting', cfg: 4, topK: 0, topP: 0.8, moreSmooth: false };
+const REQUEST: Omit<GenerateRequest, 'n' | 'seed'> = {
+  prompt: 'a lighthouse on a cliff at sunset, oil painting',
+  cfg: 4,
+  topK: 0,
+  topP: 0.8,
+  moreSmooth: false,
+};
 
 interface ChildSpec {
   modelDir: string;
@@ -156,7 +169,14 @@ interface LoadMemory {
 
 async function child(spec: ChildSpec): Promise<ChildResult> {
   const loadStart = performance.now();
-  const pipeline = (await loadPipeline(spec.modelDir, { device: spec.device, threads: spec.threads, mode: spec.mode, prepackWeights: spec.prepackWeights, memoryArena: spec.memoryArena, prepareBatchSizes: [spec.batch] })) as StarPipeline;
+  const pipeline = (await loadPipeline(spec.modelDir, {
+    device: spec.device,
+    threads: spec.threads,
+    mode: spec.mode,
+    prepackWeights: spec.prepackWeights,
+    memoryArena: spec.memoryArena,
+    prepareBatchSizes: [spec.batch],
+  })) as StarPipeline;
   const loadMs = performance.now() - loadStart;
   const model = pipeline.model;
   const cfg: GeneratorConfig = model.generatorConfig;
@@ -177,14 +197,30 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     const afterFirstImage = { peakRssBytes: peakRssBytes(), pssBytes: pssBytes(), ms: performance.now() - started };
     await pipeline.dispose();
     const memory: LoadMemory = { weightBytes: weightFileBytes(model), afterLoad, afterFirstImage };
-    return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops, peakRssBytes: peakRssBytes(), peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes), baselineGflops: 0, memory };
+    return {
+      model: model.manifest.name,
+      mode: spec.mode,
+      batch: spec.batch,
+      threads: spec.threads,
+      loadMs,
+      ranges,
+      runs,
+      flops,
+      peakRssBytes: peakRssBytes(),
+      peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes),
+      baselineGflops: 0,
+      memory,
+    };
   }
   if (!spec.prepareOnly) {
     const baselineBefore = await matmulBaseline(spec);
     for (let r = 0; r <= spec.repeats; r++) {
       const marks: number[] = [];
       // A new prompt every run: the text encoder caches encodings of texts it has seen.
-      const result = await pipeline.generate({ ...REQUEST, prompt: `${REQUEST.prompt}, take ${r}`, n: spec.batch, seed: 1000 + r }, { onProgress: () => marks.push(performance.now()) });
+      const result = await pipeline.generate(
+        { ...REQUEST, prompt: `${REQUEST.prompt}, take ${r}`, n: spec.batch, seed: 1000 + r },
+        { onProgress: () => marks.push(performance.now()) },
+      );
       if (r === 0) continue; // warm-up
       // Progress marks come after each scale; a run's scales report together at its end.
       const generateStart = marks[marks.length - 1] - result.timings.generateMs;
@@ -196,12 +232,33 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     const baselineAfter = await matmulBaseline(spec);
     await pipeline.dispose();
     return {
-      model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops,
-      peakRssBytes: peakRssBytes(), peakPssBytes: peakPss, baselineGflops: (baselineBefore + baselineAfter) / 2,
+      model: model.manifest.name,
+      mode: spec.mode,
+      batch: spec.batch,
+      threads: spec.threads,
+      loadMs,
+      ranges,
+      runs,
+      flops,
+      peakRssBytes: peakRssBytes(),
+      peakPssBytes: peakPss,
+      baselineGflops: (baselineBefore + baselineAfter) / 2,
     };
   }
   await pipeline.dispose();
-  return { model: model.manifest.name, mode: spec.mode, batch: spec.batch, threads: spec.threads, loadMs, ranges, runs, flops, peakRssBytes: peakRssBytes(), peakPssBytes: peakPss, baselineGflops: 0 };
+  return {
+    model: model.manifest.name,
+    mode: spec.mode,
+    batch: spec.batch,
+    threads: spec.threads,
+    loadMs,
+    ranges,
+    runs,
+    flops,
+    peakRssBytes: peakRssBytes(),
+    peakPssBytes: peakPss,
+    baselineGflops: 0,
+  };
 }
 
 /** Bytes of the weight files a pipeline loads: generator, VQVAE, text encoder. */
@@ -239,7 +296,10 @@ async function matmulBaseline(spec: ChildSpec): Promise<number> {
   const b = g.input('b', 'float32', [K, N]);
   g.output(matmul(a, b), 'c');
   const session = await Session.create(toModelBytes(g), { device: spec.device, threads: spec.threads });
-  const feeds = { a: tensor('float32', new Float32Array(M * K).fill(0.5), [M, K]), b: tensor('float32', new Float32Array(K * N).fill(0.25), [K, N]) };
+  const feeds = {
+    a: tensor('float32', new Float32Array(M * K).fill(0.5), [M, K]),
+    b: tensor('float32', new Float32Array(K * N).fill(0.25), [K, N]),
+  };
   const times: number[] = [];
   for (let i = 0; i < 10; i++) {
     const t = performance.now();
@@ -259,9 +319,14 @@ function runChild(spec: ChildSpec): Promise<ChildResult> {
       if (spec.malloc === 'tuned') env[name] = value;
       else delete env[name];
     }
-    const proc = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'inherit'], env });
+    const proc = spawn(process.execPath, [import.meta.filename, '--child', JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    });
     let out = '';
-    proc.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    proc.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
     proc.on('close', (code) => {
       if (code !== 0) return reject(new Error(`bench child ${spec.mode} B=${spec.batch} exited with ${code}`));
       const line = out.trim().split('\n').pop()!;
@@ -286,7 +351,9 @@ function optionLabel(spec: ChildSpec): string {
     spec.prepackWeights === undefined ? '' : `prepack ${onOff(spec.prepackWeights)}`,
     spec.memoryArena === undefined ? '' : `arena ${onOff(spec.memoryArena)}`,
     `malloc ${spec.malloc}`,
-  ].filter(Boolean).join(' · ');
+  ]
+    .filter(Boolean)
+    .join(' · ');
 }
 
 function memoryReport(r: ChildResult, firstLoadPeakRss: number): string {
@@ -305,22 +372,50 @@ function report(r: ChildResult): string {
   const lines: string[] = [];
   const perImage = r.runs.map((x) => x.totalMs / r.batch);
   const gf = (flops: number, ms: number) => flops / (ms / 1000) / 1e9;
-  const rate = (flops: number, ms: number) => `${gf(flops, ms).toFixed(1).padStart(6)} GFLOP/s (${((100 * gf(flops, ms)) / r.baselineGflops).toFixed(0).padStart(3)}% of probe)`;
+  const rate = (flops: number, ms: number) =>
+    `${gf(flops, ms).toFixed(1).padStart(6)} GFLOP/s (${((100 * gf(flops, ms)) / r.baselineGflops).toFixed(0).padStart(3)}% of probe)`;
   const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
   const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
   lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads${r.options ? ` · ${r.options}` : ''}`);
-  lines.push(`  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`);
-  lines.push(`  text encoder   ${triple(r.runs.map((x) => x.textMs))} s   ${rate(r.flops.text, med((x) => x.textMs))}`);
+  lines.push(
+    `  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`,
+  );
+  lines.push(
+    `  text encoder   ${triple(r.runs.map((x) => x.textMs))} s   ${rate(
+      r.flops.text,
+      med((x) => x.textMs),
+    )}`,
+  );
   if (r.mode === 'per-scale') {
     r.ranges.forEach(({ first, last }, i) => {
       const f = r.flops.scales.slice(first, last + 1).reduce((a, b) => a + b, 0);
       const label = first === last ? `scale ${first}` : `scales ${first}-${last}`;
-      lines.push(`  ${label.padEnd(14)} ${triple(r.runs.map((x) => x.rangeMs[i]))} s   ${rate(f, med((x) => x.rangeMs[i]))}`);
+      lines.push(
+        `  ${label.padEnd(14)} ${triple(r.runs.map((x) => x.rangeMs[i]))} s   ${rate(
+          f,
+          med((x) => x.rangeMs[i]),
+        )}`,
+      );
     });
   }
-  lines.push(`  generator      ${triple(r.runs.map((x) => x.generateMs))} s   ${rate(generateFlops, med((x) => x.generateMs))}`);
-  lines.push(`  decode         ${triple(r.runs.map((x) => x.decodeMs))} s   ${rate(r.flops.decode, med((x) => x.decodeMs))}`);
-  lines.push(`  total          ${triple(r.runs.map((x) => x.totalMs))} s   ${rate(r.flops.text + generateFlops + r.flops.decode, med((x) => x.totalMs))}`);
+  lines.push(
+    `  generator      ${triple(r.runs.map((x) => x.generateMs))} s   ${rate(
+      generateFlops,
+      med((x) => x.generateMs),
+    )}`,
+  );
+  lines.push(
+    `  decode         ${triple(r.runs.map((x) => x.decodeMs))} s   ${rate(
+      r.flops.decode,
+      med((x) => x.decodeMs),
+    )}`,
+  );
+  lines.push(
+    `  total          ${triple(r.runs.map((x) => x.totalMs))} s   ${rate(
+      r.flops.text + generateFlops + r.flops.decode,
+      med((x) => x.totalMs),
+    )}`,
+  );
   return lines.join('\n');
 }
 
@@ -341,7 +436,8 @@ async function parent(): Promise<void> {
       gpu: { type: 'boolean', default: false },
     },
   });
-  if (values['write-only']) { // only write the random models (the device check does it while other steps run)
+  if (values['write-only']) {
+    // only write the random models (the device check does it while other steps run)
     for (const name of values.models.split(',')) MODELS[name]?.();
     return;
   }
@@ -351,18 +447,31 @@ async function parent(): Promise<void> {
   const threads = Number(values.threads);
   for (const name of values.models.split(',')) {
     const dirOf = MODELS[name];
-    if (!dirOf && !existsSync(join(resolve(name), 'model.json'))) throw new Error(`unknown bench model ${name}; use ${Object.keys(MODELS).join(', ')} or a model directory`);
+    if (!dirOf && !existsSync(join(resolve(name), 'model.json')))
+      throw new Error(`unknown bench model ${name}; use ${Object.keys(MODELS).join(', ')} or a model directory`);
     const modelDir = dirOf ? dirOf() : resolve(name);
     const loaded = loadModel(modelDir);
-    console.log(`\n=== ${loaded.manifest.name}: ${loaded.manifest.resolution}², depth ${loaded.generatorConfig.depth}, patch nums ${loaded.generatorConfig.patchNums.join(',')}, ${device} ===\n`);
+    console.log(
+      `\n=== ${loaded.manifest.name}: ${loaded.manifest.resolution}², depth ${loaded.generatorConfig.depth}, patch nums ${loaded.generatorConfig.patchNums.join(',')}, ${device} ===\n`,
+    );
     for (const mode of values.modes.split(',') as GeneratorMode[]) {
       for (const batch of values.batches.split(',').map(Number)) {
-        const spec: ChildSpec = { modelDir, mode, batch, repeats: Number(values.repeats), threads, device, loadOnly: values['load-only'], malloc: values.malloc === 'default' ? 'default' : 'tuned',
-          ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}), ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}) };
+        const spec: ChildSpec = {
+          modelDir,
+          mode,
+          batch,
+          repeats: Number(values.repeats),
+          threads,
+          device,
+          loadOnly: values['load-only'],
+          malloc: values.malloc === 'default' ? 'default' : 'tuned',
+          ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}),
+          ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}),
+        };
         const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
         const result = { ...(await runChild(spec)), options: optionLabel(spec) };
         results.push(result);
-        console.log((result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result)) + '\n');
+        console.log(`${result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result)}\n`);
       }
     }
   }
@@ -377,15 +486,17 @@ async function assertCuda(): Promise<void> {
   try {
     await probeCuda();
   } catch (err) {
-    console.error(`bench:gpu needs a working CUDA execution provider and found none:\n  ${(err as Error).message.split('\n')[0]}\n` +
-      'Run it where onnxruntime-node was installed with ONNXRUNTIME_NODE_INSTALL=cuda12 on an NVIDIA GPU with CUDA 12 and cuDNN 9 (the gpu-service Docker image).');
+    console.error(
+      `bench:gpu needs a working CUDA execution provider and found none:\n  ${(err as Error).message.split('\n')[0]}\n` +
+        'Run it where onnxruntime-node was installed with ONNXRUNTIME_NODE_INSTALL=cuda12 on an NVIDIA GPU with CUDA 12 and cuDNN 9 (the gpu-service Docker image).',
+    );
     process.exit(1);
   }
 }
 
 if (process.argv[2] === '--child') {
   const result = await child(JSON.parse(process.argv[3]) as ChildSpec);
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 } else {
   await parent();
 }

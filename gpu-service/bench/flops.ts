@@ -27,9 +27,13 @@ export function generatorScaleFlops(cfg: GeneratorConfig, si: number, B: number,
   let context = 0;
   for (let s = 0; s <= si; s++) context += cfg.patchNums[s] ** 2;
   const perBlock =
-    2 * n * C * 3 * C + 2 * 2 * n * context * C + 2 * n * C * C // self-attention: qkv, QKᵀ + AV, proj
-    + 2 * n * C * C + 2 * 2 * n * T * C + 2 * n * C * C // cross-attention: q, QKᵀ + AV, proj
-    + 2 * 2 * n * C * cfg.mlpHidden; // FFN
+    2 * n * C * 3 * C +
+    2 * 2 * n * context * C +
+    2 * n * C * C + // self-attention: qkv, QKᵀ + AV, proj
+    2 * n * C * C +
+    2 * 2 * n * T * C +
+    2 * n * C * C + // cross-attention: q, QKᵀ + AV, proj
+    2 * 2 * n * C * cfg.mlpHidden; // FFN
   const textKv = si === 0 ? 2 * T * cfg.textDim * 2 * C : 0;
   const head = 2 * n * C * cfg.vocabSize;
   const P = cfg.patchNums[cfg.patchNums.length - 1];
@@ -41,7 +45,8 @@ export function generatorScaleFlops(cfg: GeneratorConfig, si: number, B: number,
 export function decoderFlops(cfg: VqvaeConfig, side: number, B: number): number {
   const conv = (hw: number, cin: number, cout: number, k: number) => 2 * hw * cin * cout * k * k;
   const attn = (hw: number, c: number) => conv(hw, c, 3 * c, 1) + 2 * 2 * hw * hw * c + conv(hw, c, c, 1);
-  const res = (hw: number, cin: number, cout: number) => conv(hw, cin, cout, 3) + conv(hw, cout, cout, 3) + (cin !== cout ? conv(hw, cin, cout, 1) : 0);
+  const res = (hw: number, cin: number, cout: number) =>
+    conv(hw, cin, cout, 3) + conv(hw, cout, cout, 3) + (cin !== cout ? conv(hw, cin, cout, 1) : 0);
   const levels = cfg.chMult.length;
   let s = side;
   let c = cfg.ch * cfg.chMult[levels - 1];

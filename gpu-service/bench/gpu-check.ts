@@ -69,11 +69,18 @@ async function step(name: string, body: () => Promise<string>): Promise<void> {
 }
 
 function summaryTable(): string[] {
-  return ['| step | ok | s | result |', '|---|---|---|---|', ...results.map((r) => `| ${r.step} | ${r.ok ? 'ok' : 'FAIL'} | ${r.seconds.toFixed(1)} | ${r.summary.replaceAll('|', '/')} |`)];
+  return [
+    '| step | ok | s | result |',
+    '|---|---|---|---|',
+    ...results.map((r) => `| ${r.step} | ${r.ok ? 'ok' : 'FAIL'} | ${r.seconds.toFixed(1)} | ${r.summary.replaceAll('|', '/')} |`),
+  ];
 }
 
 function writeSummary(): void {
-  writeFileSync(join(out, 'summary.md'), `# gpu-check on ${device}${dry ? ' (dry)' : ''}, ${new Date().toISOString()}\n\n${summaryTable().join('\n')}\n`);
+  writeFileSync(
+    join(out, 'summary.md'),
+    `# gpu-check on ${device}${dry ? ' (dry)' : ''}, ${new Date().toISOString()}\n\n${summaryTable().join('\n')}\n`,
+  );
   writeFileSync(join(out, 'summary.json'), JSON.stringify({ device, dry, results }, null, 2));
 }
 
@@ -94,8 +101,15 @@ function node(log: string, args: string[], options: { env?: Record<string, strin
     const output: ChildOutput = { code: null, stdout: '', all: '' };
     const file = join(out, `${log}.log`);
     writeFileSync(file, '');
-    child.stdout.on('data', (d: Buffer) => { output.stdout += d; output.all += d; appendFileSync(file, d); });
-    child.stderr.on('data', (d: Buffer) => { output.all += d; appendFileSync(file, d); });
+    child.stdout.on('data', (d: Buffer) => {
+      output.stdout += d;
+      output.all += d;
+      appendFileSync(file, d);
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      output.all += d;
+      appendFileSync(file, d);
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutS * 1000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -116,9 +130,15 @@ async function nodeOk(log: string, args: string[], options: { env?: Record<strin
 /** Peak GPU memory used while `body` runs (nvidia-smi every 200 ms); null on CPU. */
 async function withGpuMemoryPeak<T>(body: () => Promise<T>): Promise<{ value: T; peakBytes: number | null }> {
   if (device !== 'cuda') return { value: await body(), peakBytes: null };
-  const sampler = spawn('nvidia-smi', ['--query-gpu=index,memory.used,memory.free,memory.total', '--format=csv,noheader,nounits', '-lms', '200'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const sampler = spawn(
+    'nvidia-smi',
+    ['--query-gpu=index,memory.used,memory.free,memory.total', '--format=csv,noheader,nounits', '-lms', '200'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   let peakBytes = 0;
-  sampler.stdout.on('data', (d: Buffer) => { for (const gpu of parseNvidiaSmi(d.toString())) peakBytes = Math.max(peakBytes, gpu.usedBytes); });
+  sampler.stdout.on('data', (d: Buffer) => {
+    for (const gpu of parseNvidiaSmi(d.toString())) peakBytes = Math.max(peakBytes, gpu.usedBytes);
+  });
   try {
     return { value: await body(), peakBytes };
   } finally {
@@ -133,9 +153,10 @@ const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
 
 const engineModel = dry ? 'tiny' : 'd30-1024';
 // Writing ~7 GB of random weights takes minutes on one core: it runs while the checks do.
-const modelWritten = selected('engine') || selected('service') || selected('memory')
-  ? node('model-write', ['gpu-service/bench/engine.ts', '--write-only', '--models', engineModel], { timeoutS: 400 })
-  : Promise.resolve({ code: 0, stdout: '', all: '' });
+const modelWritten =
+  selected('engine') || selected('service') || selected('memory')
+    ? node('model-write', ['gpu-service/bench/engine.ts', '--write-only', '--models', engineModel], { timeoutS: 400 })
+    : Promise.resolve({ code: 0, stdout: '', all: '' });
 modelWritten.catch(() => undefined);
 
 await step('provider', async () => {
@@ -147,7 +168,10 @@ await step('provider', async () => {
   g.output(add(g.input('x', 'float32', [4]), 1), 'y');
   let residency: string;
   try {
-    const session = await ort.InferenceSession.create(toModelBytes(g), { executionProviders: [{ name: 'cuda' }], preferredOutputLocation: 'gpu-buffer' });
+    const session = await ort.InferenceSession.create(toModelBytes(g), {
+      executionProviders: [{ name: 'cuda' }],
+      preferredOutputLocation: 'gpu-buffer',
+    });
     const result = await session.run({ x: new ort.Tensor('float32', new Float32Array(4), [4]) });
     residency = `gpu-buffer output: location ${result.y.location}`;
     await session.release();
@@ -158,19 +182,45 @@ await step('provider', async () => {
 });
 
 // Dry: one fixture in fp16 (the parity tests in npm test check both fixtures at both precisions).
-const fixtures = !existsSync(FIXTURES) ? [] : dry ? ['tiny-b'] : readdirSync(FIXTURES).filter((name) => name.startsWith('tiny-')).sort();
-if (!fixtures.length) await step('check', async () => { throw new Error(`no fixtures at ${FIXTURES} (../shared beside the repository)`); });
+const fixtures = !existsSync(FIXTURES)
+  ? []
+  : dry
+    ? ['tiny-b']
+    : readdirSync(FIXTURES)
+        .filter((name) => name.startsWith('tiny-'))
+        .sort();
+if (!fixtures.length)
+  await step('check', async () => {
+    throw new Error(`no fixtures at ${FIXTURES} (../shared beside the repository)`);
+  });
 for (const fixture of fixtures) {
-  const variants: [string, string, Record<string, string>][] = dry ? [['fp16', 'fp16', {}]] : [['fp16', 'fp16', {}], ['fp32', 'fp32', {}]];
+  const variants: [string, string, Record<string, string>][] = dry
+    ? [['fp16', 'fp16', {}]]
+    : [
+        ['fp16', 'fp16', {}],
+        ['fp32', 'fp32', {}],
+      ];
   if (device === 'cuda') variants.push(['fp32+tf32', 'fp32', { STAR_ALLOW_TF32: '1' }]);
   for (const [label, precision, env] of variants) {
     await step(`check ${fixture} ${label}`, async () => {
-      const { stdout, all } = await node(`check-${fixture}-${label}`, ['gpu-service/bin/star.js', 'check', join(FIXTURES, fixture), '--device', device, '--precision', precision, '--json'], { env, timeoutS: 120 });
+      const { stdout, all } = await node(
+        `check-${fixture}-${label}`,
+        ['gpu-service/bin/star.js', 'check', join(FIXTURES, fixture), '--device', device, '--precision', precision, '--json'],
+        { env, timeoutS: 120 },
+      );
       if (!stdout.includes('{')) throw new Error(all.trim().split('\n').slice(-2).join(' | '));
-      const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as { pass: boolean; checked: { name: string; maxAbsError: number; maxAbsReference: number; pass: boolean }[] };
-      const worst = report.checked.filter((c) => c.maxAbsReference > 0).reduce((w, c) => Math.max(w, c.maxAbsError / Math.max(1, c.maxAbsReference)), 0);
+      const report = JSON.parse(stdout.slice(stdout.indexOf('{'))) as {
+        pass: boolean;
+        checked: { name: string; maxAbsError: number; maxAbsReference: number; pass: boolean }[];
+      };
+      const worst = report.checked
+        .filter((c) => c.maxAbsReference > 0)
+        .reduce((w, c) => Math.max(w, c.maxAbsError / Math.max(1, c.maxAbsReference)), 0);
       const failed = report.checked.filter((c) => !c.pass).map((c) => c.name);
-      if (!report.pass && label !== 'fp32+tf32') throw new Error(`${failed.length} tensors above tolerance: ${failed.slice(0, 4).join(', ')}; worst relative error ${worst.toExponential(2)}`);
+      if (!report.pass && label !== 'fp32+tf32')
+        throw new Error(
+          `${failed.length} tensors above tolerance: ${failed.slice(0, 4).join(', ')}; worst relative error ${worst.toExponential(2)}`,
+        );
       return `${report.pass ? 'pass' : `${failed.length} above fp32 tolerance (expected with TF32)`}; ${report.checked.length} tensors, worst relative error ${worst.toExponential(2)}`;
     });
   }
@@ -178,8 +228,27 @@ for (const fixture of fixtures) {
 
 await step('placement', async () => {
   if (device !== 'cuda') return 'cpu: every node runs on the CPU provider';
-  const { all: log } = await nodeOk('placement', ['gpu-service/bin/star.js', 'generate', 'a red fox', '--model', 'star-tiny', '--device', 'cuda', '--seed', '1', '-o', join(out, 'placement.png')], { env: { STAR_ORT_LOG_LEVEL: '0' }, timeoutS: 120 });
-  const lines = log.split('\n').filter((l) => /placed on \[|Node\(s\) placed on|All nodes placed/.test(l)).map((l) => l.replace(/^.*\] /, '').trim());
+  const { all: log } = await nodeOk(
+    'placement',
+    [
+      'gpu-service/bin/star.js',
+      'generate',
+      'a red fox',
+      '--model',
+      'star-tiny',
+      '--device',
+      'cuda',
+      '--seed',
+      '1',
+      '-o',
+      join(out, 'placement.png'),
+    ],
+    { env: { STAR_ORT_LOG_LEVEL: '0' }, timeoutS: 120 },
+  );
+  const lines = log
+    .split('\n')
+    .filter((l) => /placed on \[|Node\(s\) placed on|All nodes placed/.test(l))
+    .map((l) => l.replace(/^.*\] /, '').trim());
   return lines.length ? [...new Set(lines)].slice(0, 8).join('; ') : 'no placement lines in the verbose log (see placement.log)';
 });
 
@@ -189,9 +258,23 @@ for (const mode of dry ? ['per-scale'] : ['per-scale', 'all']) {
     const written = await modelWritten;
     if (written.code !== 0) throw new Error(`writing the random model failed: ${written.all.trim().split('\n').slice(-2).join(' | ')}`);
     const json = join(out, `engine-${mode}.json`);
-    const args = ['gpu-service/bench/engine.ts', '--models', engineModel, '--modes', mode, '--batches', mode === 'all' ? '1' : batches, '--repeats', dry ? '1' : '3', '--json', json];
+    const args = [
+      'gpu-service/bench/engine.ts',
+      '--models',
+      engineModel,
+      '--modes',
+      mode,
+      '--batches',
+      mode === 'all' ? '1' : batches,
+      '--repeats',
+      dry ? '1' : '3',
+      '--json',
+      json,
+    ];
     if (device === 'cuda') args.push('--gpu');
-    const { peakBytes } = await withGpuMemoryPeak(() => nodeOk(`engine-${mode}`, args, { timeoutS: dry ? 120 : mode === 'all' ? 150 : 300 }));
+    const { peakBytes } = await withGpuMemoryPeak(() =>
+      nodeOk(`engine-${mode}`, args, { timeoutS: dry ? 120 : mode === 'all' ? 150 : 300 }),
+    );
     const rows = JSON.parse(readFileSync(json, 'utf8')) as { batch: number; runs: { totalMs: number }[] }[];
     const perImage = rows.map((r) => {
       const totals = r.runs.map((x) => x.totalMs).sort((a, b) => a - b);
@@ -205,18 +288,31 @@ await step('memory plan', async () => {
   const modelDir = dry ? join(REPO, 'gpu-service/models/star-tiny') : join(REPO, '.cache/bench/star-1024-d30-random');
   const model = loadModel(modelDir);
   const memory = generatorMemory(model.generatorConfig, model.vqvaeConfig, device === 'cuda' ? 'fp16' : 'fp32');
-  return planBatches(memory, 139 * GIB, 4).summary + ' (139 GiB free assumed; compare the engine steps\' measured peaks)';
+  return `${planBatches(memory, 139 * GIB, 4).summary} (139 GiB free assumed; compare the engine steps' measured peaks)`;
 });
 
 await step('service', async () => {
   if ((await modelWritten).code !== 0) throw new Error('writing the random model failed (model-write.log)');
-  const env: Record<string, string> = { DEVICE: device, BENCH_SECONDS: dry ? '1' : '6', BENCH_CLIENTS: dry ? '2' : '1,4,16', MAX_BATCH: dry ? '2' : '4' };
+  const env: Record<string, string> = {
+    DEVICE: device,
+    BENCH_SECONDS: dry ? '1' : '6',
+    BENCH_CLIENTS: dry ? '2' : '1,4,16',
+    MAX_BATCH: dry ? '2' : '4',
+  };
   if (!dry) Object.assign(env, { MODEL_DIR: join(REPO, '.cache/bench'), MODELS: 'star-1024-d30-random' });
   const { stdout } = await nodeOk('service', ['gpu-service/bench/server.ts'], { env, timeoutS: dry ? 120 : 200 });
   // the bench's table: clients, img/s without and with micro-batching, speed-up, mean batch, p50
-  const rows = stdout.trim().split('\n').filter((l) => /^\s*\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+×/.test(l));
+  const rows = stdout
+    .trim()
+    .split('\n')
+    .filter((l) => /^\s*\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+×/.test(l));
   if (!rows.length) throw new Error(`no result rows in the service bench's output: ${stdout.trim().split('\n').slice(-2).join(' | ')}`);
-  return rows.map((l) => { const [clients, off, on, speedUp, batch] = l.trim().split(/\s+/); return `${clients} clients ${off} → ${on} img/s (${speedUp}, mean batch ${batch})`; }).join('; ');
+  return rows
+    .map((l) => {
+      const [clients, off, on, speedUp, batch] = l.trim().split(/\s+/);
+      return `${clients} clients ${off} → ${on} img/s (${speedUp}, mean batch ${batch})`;
+    })
+    .join('; ');
 });
 
 // ---------------------------------------------------------------- report

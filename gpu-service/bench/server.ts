@@ -17,7 +17,13 @@ import type { RunningService } from '../src/server/server.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 4);
 const clientCounts = (process.env.BENCH_CLIENTS ?? '1,4,16').split(',').map(Number);
-const base = loadConfig({ GPU_SHARED_SECRET: 'bench-secret-bench-secret-bench-secret', ...process.env, PORT: '0', HOST: '127.0.0.1', QUEUE_LIMIT: '1000' });
+const base = loadConfig({
+  GPU_SHARED_SECRET: 'bench-secret-bench-secret-bench-secret',
+  ...process.env,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  QUEUE_LIMIT: '1000',
+});
 const model = base.models[0];
 
 interface Tally {
@@ -72,7 +78,9 @@ const batchingMax = process.env.MAX_BATCH ? base.maxBatch : 16;
 const on = await startService({ ...base, maxBatch: batchingMax });
 await Promise.all([off.ready, on.ready]);
 const rounds = 4;
-console.log(`server bench: model ${model}, device ${base.device}, ${seconds} s per cell in ${rounds} alternating rounds; batching MAX_BATCH=${batchingMax} BATCH_WINDOW_MS=${base.batchWindowMs}`);
+console.log(
+  `server bench: model ${model}, device ${base.device}, ${seconds} s per cell in ${rounds} alternating rounds; batching MAX_BATCH=${batchingMax} BATCH_WINDOW_MS=${base.batchWindowMs}`,
+);
 const rows: string[][] = [];
 try {
   for (const clients of clientCounts) {

@@ -29,8 +29,11 @@ const runs = Number(values.runs);
 const dir = mkdtempSync(join(tmpdir(), 'star-vqvae-bench-'));
 try {
   const t0 = performance.now();
-  const { modelPath } = cachedModel({ bench: 'vqvae-decoder', fused: values.fused }, () =>
-    buildDecoderGraph(randomVqvaeStore(STAR_VQVAE, 10), STAR_VQVAE, { precision: 'fp32', fusedAttention: values.fused }), dir);
+  const { modelPath } = cachedModel(
+    { bench: 'vqvae-decoder', fused: values.fused },
+    () => buildDecoderGraph(randomVqvaeStore(STAR_VQVAE, 10), STAR_VQVAE, { precision: 'fp32', fusedAttention: values.fused }),
+    dir,
+  );
   const session = await Session.create(modelPath, { device: 'cpu', threads });
   const t1 = performance.now();
   const fHat = new Float32Array(batch * STAR_VQVAE.cvae * side * side).map((_, i) => Math.sin(i * 0.61));
@@ -45,8 +48,12 @@ try {
   await session.dispose();
   const best = Math.min(...times);
   const gflop = decoderFlops(STAR_VQVAE, side, batch) / 1e9;
-  console.log(`vqvae decoder ch=${STAR_VQVAE.ch} latent ${side}² → ${side * 16}² image, batch ${batch}, ${threads} threads${values.fused ? ', fused attention' : ''}`);
-  console.log(`  build+load ${((t1 - t0) / 1000).toFixed(1)} s; decode best ${best.toFixed(3)} s (runs: ${times.map((t) => t.toFixed(3)).join(', ')}); ${gflop.toFixed(1)} GFLOP → ${(gflop / best).toFixed(0)} GFLOP/s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+  console.log(
+    `vqvae decoder ch=${STAR_VQVAE.ch} latent ${side}² → ${side * 16}² image, batch ${batch}, ${threads} threads${values.fused ? ', fused attention' : ''}`,
+  );
+  console.log(
+    `  build+load ${((t1 - t0) / 1000).toFixed(1)} s; decode best ${best.toFixed(3)} s (runs: ${times.map((t) => t.toFixed(3)).join(', ')}); ${gflop.toFixed(1)} GFLOP → ${(gflop / best).toFixed(0)} GFLOP/s; peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -33,7 +33,9 @@ function findRepoNode(from) {
     const candidate = join(dir, 'node_modules', '.bin', 'node');
     if (existsSync(candidate)) return candidate;
     if (dirname(dir) === dir) {
-      console.error(`star: Node ${process.versions.node} cannot run TypeScript; install Node ≥ 22.6 (the repository pins Node 24 as a devDependency: run \`npm ci\`)`);
+      console.error(
+        `star: Node ${process.versions.node} cannot run TypeScript; install Node ≥ 22.6 (the repository pins Node 24 as a devDependency: run \`npm ci\`)`,
+      );
       process.exit(1);
     }
   }

@@ -26,9 +26,17 @@ export interface CommandOptions {
 export async function deployCommand(settings: ModalSettings, io: CommandIo, options: CommandOptions): Promise<void> {
   const env = deployEnvironment(settings);
   io.log(`plan: deploy Modal app "${settings.appName}" from ${MODAL_APP_FILE}`);
-  io.log(`  image ${settings.image} on ${settings.gpu}, containers ${settings.minContainers}..${settings.maxContainers}, scale down after ${settings.scaledownWindowS} s idle`);
-  io.log(`  secret "${settings.secretName}" (GPU_SHARED_SECRET), weights volume "${settings.weightsVolume}" at /models, graph cache "${settings.cacheVolume}" at /var/cache/star, ${settings.maxInputs} concurrent requests per container`);
-  io.log(`  run: ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')} modal deploy ${MODAL_APP_FILE}`);
+  io.log(
+    `  image ${settings.image} on ${settings.gpu}, containers ${settings.minContainers}..${settings.maxContainers}, scale down after ${settings.scaledownWindowS} s idle`,
+  );
+  io.log(
+    `  secret "${settings.secretName}" (GPU_SHARED_SECRET), weights volume "${settings.weightsVolume}" at /models, graph cache "${settings.cacheVolume}" at /var/cache/star, ${settings.maxInputs} concurrent requests per container`,
+  );
+  io.log(
+    `  run: ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')} modal deploy ${MODAL_APP_FILE}`,
+  );
   if (options.dryRun) return;
   const code = await io.run('modal', ['deploy', MODAL_APP_FILE], env);
   if (code !== 0) throw new Error(`modal deploy exited with code ${code}`);
@@ -39,8 +47,14 @@ export async function deployCommand(settings: ModalSettings, io: CommandIo, opti
  * container is up with models loaded and warm, then makes one signed request
  * to prove the secret the edge will use is the one the service holds.
  */
-export async function warmCommand(settings: ModalSettings, io: CommandIo, options: CommandOptions & { sharedSecret: string; timeoutMs: number }): Promise<string | undefined> {
-  io.log(`plan: look up the web URL of ${settings.appName}/${WEB_FUNCTION}, GET /readyz until 200 (up to ${options.timeoutMs / 1000} s), then a signed GET /metrics`);
+export async function warmCommand(
+  settings: ModalSettings,
+  io: CommandIo,
+  options: CommandOptions & { sharedSecret: string; timeoutMs: number },
+): Promise<string | undefined> {
+  io.log(
+    `plan: look up the web URL of ${settings.appName}/${WEB_FUNCTION}, GET /readyz until 200 (up to ${options.timeoutMs / 1000} s), then a signed GET /metrics`,
+  );
   if (options.dryRun) return undefined;
   const gateway = await io.gateway();
   try {
@@ -50,7 +64,7 @@ export async function warmCommand(settings: ModalSettings, io: CommandIo, option
     for (let attempt = 1; ; attempt++) {
       let status: number | string;
       try {
-        const response = await io.fetch(url + '/readyz');
+        const response = await io.fetch(`${url}/readyz`);
         status = response.status;
         await response.body?.cancel();
       } catch (error) {
@@ -61,7 +75,7 @@ export async function warmCommand(settings: ModalSettings, io: CommandIo, option
       io.log(`  attempt ${attempt}: ${status}, waiting`);
       await io.sleep(Math.min(10_000, 1000 * attempt));
     }
-    const signed = await io.fetch(url + '/metrics', { headers: signedHeaders(options.sharedSecret, 'GET', '/metrics', '') });
+    const signed = await io.fetch(`${url}/metrics`, { headers: signedHeaders(options.sharedSecret, 'GET', '/metrics', '') });
     await signed.body?.cancel();
     if (signed.status === 401) throw new Error('the endpoint rejected the signature: GPU_SHARED_SECRET differs from the Modal secret');
     if (signed.status !== 200) throw new Error(`signed GET /metrics answered ${signed.status}`);
@@ -73,18 +87,32 @@ export async function warmCommand(settings: ModalSettings, io: CommandIo, option
 }
 
 /** Runs the server benchmark on a Modal GPU, in a Sandbox from the deployed image. */
-export async function benchCommand(settings: ModalSettings, io: CommandIo, options: CommandOptions & { benchSeconds: number }): Promise<void> {
+export async function benchCommand(
+  settings: ModalSettings,
+  io: CommandIo,
+  options: CommandOptions & { benchSeconds: number },
+): Promise<void> {
   const spec = {
     appName: settings.appName,
     image: settings.image,
     gpu: settings.gpu,
     command: ['node', 'gpu-service/bench/server.ts'],
     workdir: '/app',
-    env: { DEVICE: 'cuda', MODELS: settings.models, MAX_BATCH: String(settings.maxBatch), MODEL_DIR: '/models', BENCH_SECONDS: String(options.benchSeconds) },
+    env: {
+      DEVICE: 'cuda',
+      MODELS: settings.models,
+      MAX_BATCH: String(settings.maxBatch),
+      MODEL_DIR: '/models',
+      BENCH_SECONDS: String(options.benchSeconds),
+    },
     volumes: { [settings.weightsVolume]: '/models', [settings.cacheVolume]: '/var/cache/star' },
     timeoutMs: 30 * 60 * 1000,
   };
-  io.log(`plan: Sandbox in app "${spec.appName}" from ${spec.image} on ${spec.gpu}: ${spec.command.join(' ')} (${Object.entries(spec.env).map(([k, v]) => `${k}=${v}`).join(' ')})`);
+  io.log(
+    `plan: Sandbox in app "${spec.appName}" from ${spec.image} on ${spec.gpu}: ${spec.command.join(' ')} (${Object.entries(spec.env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')})`,
+  );
   if (options.dryRun) return;
   const gateway = await io.gateway();
   try {

@@ -41,9 +41,20 @@ export async function createModalGateway(): Promise<ModalGateway> {
       const app = await client.apps.fromName(spec.appName, { createIfMissing: true });
       const image = client.images.fromRegistry(spec.image);
       const volumes = Object.fromEntries(
-        await Promise.all(Object.entries(spec.volumes).map(async ([name, path]) => [path, await client.volumes.fromName(name, { createIfMissing: true })] as const)),
+        await Promise.all(
+          Object.entries(spec.volumes).map(
+            async ([name, path]) => [path, await client.volumes.fromName(name, { createIfMissing: true })] as const,
+          ),
+        ),
       );
-      const sandbox = await client.sandboxes.create(app, image, { gpu: spec.gpu, command: spec.command, workdir: spec.workdir, env: spec.env, volumes, timeoutMs: spec.timeoutMs });
+      const sandbox = await client.sandboxes.create(app, image, {
+        gpu: spec.gpu,
+        command: spec.command,
+        workdir: spec.workdir,
+        env: spec.env,
+        volumes,
+        timeoutMs: spec.timeoutMs,
+      });
       try {
         const [stdout, stderr, exitCode] = await Promise.all([sandbox.stdout.readText(), sandbox.stderr.readText(), sandbox.wait()]);
         return { exitCode, stdout, stderr };

@@ -37,7 +37,8 @@ async function main(argv: string[]): Promise<void> {
       return deployCommand(settings, io, { dryRun });
     case 'warm': {
       const sharedSecret = process.env.GPU_SHARED_SECRET ?? '';
-      if (!dryRun && sharedSecret.length < 32) throw new Error('GPU_SHARED_SECRET (the one in the Modal secret) is required to sign /readyz');
+      if (!dryRun && sharedSecret.length < 32)
+        throw new Error('GPU_SHARED_SECRET (the one in the Modal secret) is required to sign /readyz');
       await warmCommand(settings, io, { dryRun, sharedSecret, timeoutMs: Number(process.env.WARM_TIMEOUT_S ?? 600) * 1000 });
       return;
     }

@@ -14,29 +14,29 @@
 // Defaults: ../shared/fixtures/clip-tokenizer (beside the repository) →
 // gpu-service/models/star-tiny/tokenizer. Deterministic: same input, same bytes.
 
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { readSpecialTokens } from "../src/engine/tokenizer/clip-tokenizer.ts";
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readSpecialTokens } from '../src/engine/tokenizer/clip-tokenizer.ts';
 
 const BYTE_SYMBOLS = 512;
 const MERGE_COUNT = 1534; // 512 + 1534 + BOS + EOS = 2048 ids
 
-const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-const sourceDir = process.argv[2] ?? join(repoRoot, "../shared/fixtures/clip-tokenizer");
-const outDir = process.argv[3] ?? join(repoRoot, "gpu-service/models/star-tiny/tokenizer");
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const sourceDir = process.argv[2] ?? join(repoRoot, '../shared/fixtures/clip-tokenizer');
+const outDir = process.argv[3] ?? join(repoRoot, 'gpu-service/models/star-tiny/tokenizer');
 
-const readText = (name: string) => readFileSync(join(sourceDir, name), "utf8");
-const vocab = JSON.parse(readText("vocab.json")) as Record<string, number>;
-const [header, ...mergeLines] = readText("merges.txt").trim().split("\n");
-const configText = readText("tokenizer_config.json");
-const specialMapText = readText("special_tokens_map.json");
+const readText = (name: string) => readFileSync(join(sourceDir, name), 'utf8');
+const vocab = JSON.parse(readText('vocab.json')) as Record<string, number>;
+const [header, ...mergeLines] = readText('merges.txt').trim().split('\n');
+const configText = readText('tokenizer_config.json');
+const specialMapText = readText('special_tokens_map.json');
 const special = readSpecialTokens(JSON.parse(configText), JSON.parse(specialMapText));
 
 // Check the layout this cut relies on before trusting it.
 const kept = mergeLines.slice(0, MERGE_COUNT);
 kept.forEach((line, rank) => {
-  const token = line.split(" ").join("");
+  const token = line.split(' ').join('');
   if (vocab[token] !== BYTE_SYMBOLS + rank) {
     throw new Error(`merge ${rank} (${line}) is token ${vocab[token]}, expected ${BYTE_SYMBOLS + rank}: not CLIP's vocabulary layout`);
   }
@@ -46,7 +46,7 @@ const tokens = Object.entries(vocab)
   .filter(([, id]) => id < BYTE_SYMBOLS + MERGE_COUNT)
   .sort((a, b) => a[1] - b[1]);
 if (tokens.length !== BYTE_SYMBOLS + MERGE_COUNT || tokens.some(([, id], i) => id !== i)) {
-  throw new Error("the kept ids are not contiguous from 0");
+  throw new Error('the kept ids are not contiguous from 0');
 }
 const tinyVocab: Record<string, number> = Object.fromEntries(tokens);
 for (const token of [special.bos, special.eos]) tinyVocab[token] = Object.keys(tinyVocab).length;
@@ -55,12 +55,12 @@ for (const token of [special.unk, special.pad]) {
 }
 
 mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, "vocab.json"), JSON.stringify(tinyVocab));
-writeFileSync(join(outDir, "merges.txt"), [header, ...kept].join("\n") + "\n");
-writeFileSync(join(outDir, "tokenizer_config.json"), configText);
-writeFileSync(join(outDir, "special_tokens_map.json"), specialMapText);
+writeFileSync(join(outDir, 'vocab.json'), JSON.stringify(tinyVocab));
+writeFileSync(join(outDir, 'merges.txt'), `${[header, ...kept].join('\n')}\n`);
+writeFileSync(join(outDir, 'tokenizer_config.json'), configText);
+writeFileSync(join(outDir, 'special_tokens_map.json'), specialMapText);
 writeFileSync(
-  join(outDir, "README.md"),
+  join(outDir, 'README.md'),
   `# star-tiny tokenizer
 
 CLIP's BPE vocabulary cut to its first ${MERGE_COUNT} merges (${Object.keys(tinyVocab).length} ids; BOS ${tinyVocab[special.bos]}, EOS ${tinyVocab[special.eos]}, pad "${special.pad}" = ${tinyVocab[special.pad]}).

@@ -53,7 +53,9 @@ describe('gpu-service/Dockerfile', () => {
   });
 
   it('carries the models its default MODELS names (embedded ones, since /models starts empty)', () => {
-    const copied = all('COPY').filter((a) => !a.startsWith('--from')).map((a) => a.split(/\s+/).at(-1)!);
+    const copied = all('COPY')
+      .filter((a) => !a.startsWith('--from'))
+      .map((a) => a.split(/\s+/).at(-1)!);
     for (const model of loadConfig({ ...imageEnv(), GPU_SHARED_SECRET: TEST_SECRET }).models) {
       assert.ok(existsSync(`${REPO}gpu-service/models/${model}/model.json`), `${model} is not embedded`);
       assert.ok(copied.includes('gpu-service/models'), 'gpu-service/models is not copied into the image');
@@ -64,7 +66,10 @@ describe('gpu-service/Dockerfile', () => {
     const check = all('RUN').find((args) => args.includes('libonnxruntime_providers_cuda.so'));
     assert.ok(check, 'a RUN step checks the CUDA provider');
     const path = /lib=(\S+)/.exec(check)![1];
-    assert.ok(cudaProviderLibrary().endsWith(path.replace(/^node_modules\//, '/')), `${path} is where runtime.ts looks (${cudaProviderLibrary()})`);
+    assert.ok(
+      cudaProviderLibrary().endsWith(path.replace(/^node_modules\//, '/')),
+      `${path} is where runtime.ts looks (${cudaProviderLibrary()})`,
+    );
     assert.match(check, /test -s "\$lib"/);
     assert.match(check, /ldd "\$lib" \| grep 'not found'/);
   });

@@ -20,10 +20,10 @@ it('answers 500 generation_failed to in-flight work when the engine dies, then r
     assert.match(await bystander.text(), /event: error\ndata: .*generation_failed/);
     assert.match((await service.engineFailed).message, /exited with code 70/);
 
-    const ready = await fetch(service.url + '/readyz');
+    const ready = await fetch(`${service.url}/readyz`);
     assert.equal(ready.status, 503);
     assert.deepEqual(await ready.json(), { status: 'failed' });
-    assert.equal((await fetch(service.url + '/healthz')).status, 200);
+    assert.equal((await fetch(`${service.url}/healthz`)).status, 200);
     const after = await signedPost(service.url, GENERATE_PATH, generateBody());
     assert.equal(after.status, 503);
     assert.ok(after.headers.get('retry-after'));
@@ -33,11 +33,17 @@ it('answers 500 generation_failed to in-flight work when the engine dies, then r
 });
 
 it('reports an engine that cannot load its models: ready rejects with the reason, /readyz stays 503', async () => {
-  const config = loadConfig({ GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', MODELS: 'star-tiny,star-missing', ...TEST_ENGINE_ENV });
+  const config = loadConfig({
+    GPU_SHARED_SECRET: TEST_SECRET,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    MODELS: 'star-tiny,star-missing',
+    ...TEST_ENGINE_ENV,
+  });
   const service = await startService(config);
   try {
     await assert.rejects(service.ready, /engine failed to load: .*unknown model star-missing/);
-    assert.equal((await fetch(service.url + '/readyz')).status, 503);
+    assert.equal((await fetch(`${service.url}/readyz`)).status, 503);
     assert.equal((await signedPost(service.url, GENERATE_PATH, generateBody())).status, 503);
   } finally {
     await service.shutdown();

@@ -12,12 +12,19 @@ const SCALE_MS = 80; // four scales ⇒ one engine run takes ~320 ms
 let service: RunningService;
 before(async () => {
   process.env.TEST_ENGINE_SCALE_MS = String(SCALE_MS);
-  service = await startTestService({ ...TEST_ENGINE_ENV, MAX_BATCH: '2', QUEUE_LIMIT: '2', BATCH_WINDOW_MS: '40', SSE_HEARTBEAT_MS: '100' });
+  service = await startTestService({
+    ...TEST_ENGINE_ENV,
+    MAX_BATCH: '2',
+    QUEUE_LIMIT: '2',
+    BATCH_WINDOW_MS: '40',
+    SSE_HEARTBEAT_MS: '100',
+  });
   delete process.env.TEST_ENGINE_SCALE_MS;
 });
 after(() => service.shutdown());
 
-const post = (body: Record<string, unknown>, init: Parameters<typeof signedPost>[3] = {}) => signedPost(service.url, GENERATE_PATH, generateBody(body), init);
+const post = (body: Record<string, unknown>, init: Parameters<typeof signedPost>[3] = {}) =>
+  signedPost(service.url, GENERATE_PATH, generateBody(body), init);
 
 /** Resolves once the queue holds `depth` requests (observed through the service's own gauge). */
 async function untilQueueDepth(depth: number): Promise<void> {
@@ -76,7 +83,10 @@ describe('load control', { timeout: 20_000 }, () => {
     assert.equal(kept.status, 200);
     const body = generateResponseSchema.parse(await kept.json());
     assert.equal(body.batch_size, 2);
-    assert.deepEqual(body.images.map((i) => i.seed), [8]);
+    assert.deepEqual(
+      body.images.map((i) => i.seed),
+      [8],
+    );
     // The engine stopped the leaving request between scales (its worker-side promise rejected).
     await untilEngineCancelled(cancelledBefore + 1);
   });
@@ -95,7 +105,13 @@ describe('load control', { timeout: 20_000 }, () => {
     const response = await post({ seeds: [12] }, { headers: { accept: 'text/event-stream' } });
     const text = await response.text();
     assert.match(text, /^: keep-alive$/m);
-    assert.deepEqual(parseSse(text).map((e) => e.event).filter((e) => e !== 'progress'), ['queued', 'started', 'result'], 'comments are not events');
+    assert.deepEqual(
+      parseSse(text)
+        .map((e) => e.event)
+        .filter((e) => e !== 'progress'),
+      ['queued', 'started', 'result'],
+      'comments are not events',
+    );
   });
 
   it('keeps /healthz and /metrics answering within milliseconds while the engine is busy', async () => {
@@ -107,7 +123,7 @@ describe('load control', { timeout: 20_000 }, () => {
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
-      const response = i % 2 === 0 ? await fetch(service.url + '/healthz') : await signedGet(service.url, '/metrics');
+      const response = i % 2 === 0 ? await fetch(`${service.url}/healthz`) : await signedGet(service.url, '/metrics');
       assert.equal(response.status, 200);
       await response.text();
       times.push(performance.now() - started);

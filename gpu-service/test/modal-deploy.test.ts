@@ -49,7 +49,11 @@ function recordingIo(options: { readyAfter?: number; webUrl?: string; sandbox?: 
   return { io, calls, lines };
 }
 
-const settings = loadModalSettings({ STAR_IMAGE: 'registry.example/star/gpu-service:abc123', MODAL_GPU: 'H100', MODAL_MIN_CONTAINERS: '1' });
+const settings = loadModalSettings({
+  STAR_IMAGE: 'registry.example/star/gpu-service:abc123',
+  MODAL_GPU: 'H100',
+  MODAL_MIN_CONTAINERS: '1',
+});
 
 describe('Modal deploy commands', () => {
   it('--dry-run prints a plan and touches no SDK, CLI or network', async () => {
@@ -80,9 +84,18 @@ describe('Modal deploy commands', () => {
     assert.equal(url, 'https://ws--star-gpu-service-serve.modal.run');
     assert.deepEqual(calls.find((c) => c.what === 'webUrl')?.args, ['star-gpu-service', 'serve']);
     const fetches = calls.filter((c) => c.what === 'fetch').map((c) => c.args as [string, { headers: Record<string, string> } | undefined]);
-    assert.deepEqual(fetches.map(([target]) => target.slice(url!.length)), ['/readyz', '/readyz', '/readyz', '/metrics']);
+    assert.deepEqual(
+      fetches.map(([target]) => target.slice(url!.length)),
+      ['/readyz', '/readyz', '/readyz', '/metrics'],
+    );
     const headers = fetches[3][1]!.headers;
-    const request = { method: 'GET', pathWithQuery: '/metrics', timestamp: headers['x-star-timestamp'], nonce: headers['x-star-nonce'], header: (name: string) => headers[name] };
+    const request = {
+      method: 'GET',
+      pathWithQuery: '/metrics',
+      timestamp: headers['x-star-timestamp'],
+      nonce: headers['x-star-nonce'],
+      header: (name: string) => headers[name],
+    };
     assert.equal(headers['x-star-signature'], requestSignature(SECRET, request, ''));
     assert.equal(calls.at(-1)?.what, 'close');
     assert.ok(lines.at(-1)?.includes('GPU_SERVICE_URL=https://ws--star-gpu-service-serve.modal.run'));
@@ -100,7 +113,9 @@ describe('Modal deploy commands', () => {
   });
 
   it('bench runs bench/server.ts in a GPU Sandbox from the deployed image and prints its table', async () => {
-    const { io, calls, lines } = recordingIo({ sandbox: { exitCode: 0, stdout: 'clients  no batching img/s\n      1  12.0\n', stderr: '' } });
+    const { io, calls, lines } = recordingIo({
+      sandbox: { exitCode: 0, stdout: 'clients  no batching img/s\n      1  12.0\n', stderr: '' },
+    });
     await benchCommand(settings, io, { dryRun: false, benchSeconds: 5 });
     const spec = calls.find((c) => c.what === 'runSandbox')!.args[0] as SandboxSpec;
     assert.equal(spec.image, 'registry.example/star/gpu-service:abc123');
@@ -122,7 +137,9 @@ describe('Modal deploy commands', () => {
 
   it('modal_app.py falls back to the same defaults as settings.ts', () => {
     const python = readFileSync(new URL('../deploy/modal_app.py', import.meta.url), 'utf8');
-    const defaults = Object.fromEntries([...python.matchAll(/os\.environ\.get\("(\w+)", "([^"]*)"\)/g)].map(([, name, value]) => [name, value]));
+    const defaults = Object.fromEntries(
+      [...python.matchAll(/os\.environ\.get\("(\w+)", "([^"]*)"\)/g)].map(([, name, value]) => [name, value]),
+    );
     assert.deepEqual(defaults, { ...DEFAULT_ENV });
   });
 });

@@ -6,7 +6,16 @@ import sharp from 'sharp';
 import { generateResponseSchema, progressEventSchema, queuedEventSchema, startedEventSchema } from '../src/server/contract.ts';
 import { readPngText } from '../src/server/png-text.ts';
 import type { RunningService } from '../src/server/server.ts';
-import { ENGINE_ENV, GENERATE_PATH, generateBody, parseSse, signedGet, signedPost, startTestService, TEST_SECRET } from './support/service.ts';
+import {
+  ENGINE_ENV,
+  GENERATE_PATH,
+  generateBody,
+  parseSse,
+  signedGet,
+  signedPost,
+  startTestService,
+  TEST_SECRET,
+} from './support/service.ts';
 
 let service: RunningService;
 before(async () => {
@@ -79,7 +88,13 @@ describe('authentication', () => {
     const { signedHeaders } = await import('../src/server/auth.ts');
     const body = JSON.stringify(generateBody());
     for (const change of [{ accept: 'text/event-stream' }, { 'x-request-deadline-ms': '1' }]) {
-      const headers = { ...signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body, undefined, { accept: 'application/json', 'x-request-deadline-ms': '60000' }), ...change };
+      const headers = {
+        ...signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body, undefined, {
+          accept: 'application/json',
+          'x-request-deadline-ms': '60000',
+        }),
+        ...change,
+      };
       const response = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
       assert.equal(response.status, 401, JSON.stringify(change));
       assert.match((await problem(response)).detail ?? '', /bad signature/);
@@ -87,12 +102,12 @@ describe('authentication', () => {
   });
 
   it('protects /metrics but leaves the /healthz and /readyz probes open', async () => {
-    assert.equal((await fetch(service.url + '/metrics')).status, 401);
+    assert.equal((await fetch(`${service.url}/metrics`)).status, 401);
     assert.equal((await signedGet(service.url, '/metrics')).status, 200);
-    const health = await fetch(service.url + '/healthz');
+    const health = await fetch(`${service.url}/healthz`);
     assert.equal(health.status, 200);
     assert.deepEqual(await health.json(), { status: 'ok' });
-    const ready = await fetch(service.url + '/readyz');
+    const ready = await fetch(`${service.url}/readyz`);
     assert.equal(ready.status, 200);
     assert.deepEqual(await ready.json(), { status: 'ready', models: ['star-tiny'] });
   });
@@ -107,7 +122,11 @@ describe('validation', () => {
   });
 
   it('rejects more seeds than MAX_BATCH and unknown fields', async () => {
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: Array.from({ length: 9 }, (_, i) => i), steps: 3 }));
+    const response = await signedPost(
+      service.url,
+      GENERATE_PATH,
+      generateBody({ seeds: Array.from({ length: 9 }, (_, i) => i), steps: 3 }),
+    );
     assert.equal(response.status, 400);
     const paths = (await problem(response)).errors?.map((e) => e.path);
     assert.ok(paths?.includes('seeds'));
@@ -143,7 +162,10 @@ describe('generation', () => {
     const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [7, 8], cfg: 3 }));
     assert.equal(response.status, 200);
     const body = generateResponseSchema.parse(await response.json());
-    assert.deepEqual(body.images.map((image) => image.seed), [7, 8]);
+    assert.deepEqual(
+      body.images.map((image) => image.seed),
+      [7, 8],
+    );
     const png = Buffer.from(body.images[1].b64, 'base64');
     const meta = await sharp(png).metadata();
     assert.equal(meta.format, 'png');
@@ -151,16 +173,25 @@ describe('generation', () => {
     const text = readPngText(png);
     assert.equal(text.seed, '8');
     assert.deepEqual(JSON.parse(text.parameters), {
-      model: 'star-tiny', prompt: 'a red fox in the snow', negative_prompt: '', seed: 8, cfg: 3, top_k: 900, top_p: 0.95, more_smooth: false,
+      model: 'star-tiny',
+      prompt: 'a red fox in the snow',
+      negative_prompt: '',
+      seed: 8,
+      cfg: 3,
+      top_k: 900,
+      top_p: 0.95,
+      more_smooth: false,
     });
   });
 
   it('png_metadata: false gives the same pixels in a PNG without any text chunk', async () => {
-    const answers = await Promise.all([true, false].map(async (png_metadata) => {
-      const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [9], png_metadata }));
-      assert.equal(response.status, 200);
-      return Buffer.from(generateResponseSchema.parse(await response.json()).images[0].b64, 'base64');
-    }));
+    const answers = await Promise.all(
+      [true, false].map(async (png_metadata) => {
+        const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [9], png_metadata }));
+        assert.equal(response.status, 200);
+        return Buffer.from(generateResponseSchema.parse(await response.json()).images[0].b64, 'base64');
+      }),
+    );
     assert.ok(Object.keys(readPngText(answers[0])).length > 0);
     assert.deepEqual(readPngText(answers[1]), {});
     const [withText, without] = await Promise.all(answers.map((png) => sharp(png).raw().toBuffer()));
@@ -177,28 +208,38 @@ describe('generation', () => {
   });
 
   it('image i equals image 0 of a request for seeds[i] alone', async () => {
-    const both = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [5, 6], output_format: 'rgb' }))).json());
-    const alone = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [6], output_format: 'rgb' }))).json());
+    const both = generateResponseSchema.parse(
+      await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [5, 6], output_format: 'rgb' }))).json(),
+    );
+    const alone = generateResponseSchema.parse(
+      await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [6], output_format: 'rgb' }))).json(),
+    );
     assert.equal(both.images[1].b64, alone.images[0].b64);
     assert.notEqual(both.images[0].b64, both.images[1].b64);
   });
 
   for (const format of ['webp', 'jpeg'] as const) {
     it(`encodes ${format}`, async () => {
-      const body = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: format }))).json());
+      const body = generateResponseSchema.parse(
+        await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: format }))).json(),
+      );
       assert.equal((await sharp(Buffer.from(body.images[0].b64, 'base64')).metadata()).format, format);
     });
   }
 
   it('returns raw RGB as width × height × 3 bytes', async () => {
-    const body = generateResponseSchema.parse(await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: 'rgb' }))).json());
+    const body = generateResponseSchema.parse(
+      await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: 'rgb' }))).json(),
+    );
     assert.equal(Buffer.from(body.images[0].b64, 'base64').length, body.width * body.height * 3);
   });
 });
 
 describe('server-sent events', () => {
   it('streams queued, started, one progress per scale with previews, then the result', async () => {
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [1, 2], preview: true }), { headers: { accept: 'text/event-stream' } });
+    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [1, 2], preview: true }), {
+      headers: { accept: 'text/event-stream' },
+    });
     assert.equal(response.status, 200);
     assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
     const events = parseSse(await response.text());
@@ -207,7 +248,10 @@ describe('server-sent events', () => {
     assert.deepEqual(names, ['queued', 'started', ...Array(scales).fill('progress'), 'result']);
     queuedEventSchema.parse(JSON.parse(events[0].data));
     const progress = events.filter((e) => e.event === 'progress').map((e) => progressEventSchema.parse(JSON.parse(e.data)));
-    assert.deepEqual(progress.map((p) => p.scale), Array.from({ length: scales }, (_, i) => i + 1));
+    assert.deepEqual(
+      progress.map((p) => p.scale),
+      Array.from({ length: scales }, (_, i) => i + 1),
+    );
     const last = progress.at(-1)!;
     assert.equal(last.previews?.length, 2);
     assert.equal((await sharp(Buffer.from(last.preview!.b64, 'base64')).metadata()).format, 'png');
@@ -230,7 +274,10 @@ describe('micro-batching and metrics', () => {
       signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [11, 12, 13] })),
     ]);
     const bodies = [generateResponseSchema.parse(await a.json()), generateResponseSchema.parse(await b.json())];
-    assert.deepEqual(bodies.map((body) => body.batch_size), [4, 4]);
+    assert.deepEqual(
+      bodies.map((body) => body.batch_size),
+      [4, 4],
+    );
     assert.equal(service.metrics.batchSize.count({ model: 'star-tiny' }) - before, 1, 'one engine run');
   });
 
@@ -247,10 +294,18 @@ describe('micro-batching and metrics', () => {
       assert.ok(match, `not a valid sample line: ${line}`);
       names.add(match[1]);
     }
-    for (const name of ['star_queue_depth', 'star_batch_size_bucket', 'star_stage_seconds_bucket', 'star_errors_total', 'star_process_memory_bytes', 'star_engine_worker_heap_bytes']) {
+    for (const name of [
+      'star_queue_depth',
+      'star_batch_size_bucket',
+      'star_stage_seconds_bucket',
+      'star_errors_total',
+      'star_process_memory_bytes',
+      'star_engine_worker_heap_bytes',
+    ]) {
       assert.ok(names.has(name), `missing ${name}`);
     }
-    for (const stage of ['queue', 'text', 'generate', 'decode', 'encode', 'total']) assert.match(text, new RegExp(`star_stage_seconds_count\\{stage="${stage}"`));
+    for (const stage of ['queue', 'text', 'generate', 'decode', 'encode', 'total'])
+      assert.match(text, new RegExp(`star_stage_seconds_count\\{stage="${stage}"`));
     assert.match(text, /star_errors_total\{type="not_found"\} [1-9]/);
     assert.match(text, /star_errors_total\{type="unauthorized"\} [1-9]/, 'errors from middleware are counted too');
     assert.match(text, /star_requests_total\{status="401"\} [1-9]/);

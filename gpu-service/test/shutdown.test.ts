@@ -13,7 +13,16 @@ const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
 
 it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', { timeout: 20_000 }, async () => {
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, GPU_SHARED_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', ENGINE_MODULE: TEST_ENGINE, TEST_ENGINE_SCALE_MS: '150', BATCH_WINDOW_MS: '0', MAX_BATCH: '1' },
+    env: {
+      ...process.env,
+      GPU_SHARED_SECRET: TEST_SECRET,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      ENGINE_MODULE: TEST_ENGINE,
+      TEST_ENGINE_SCALE_MS: '150',
+      BATCH_WINDOW_MS: '0',
+      MAX_BATCH: '1',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let stdout = '';
@@ -35,14 +44,17 @@ it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', 
     assert.equal(refused.status, 503);
     assert.equal(((await refused.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_unavailable');
     assert.ok(refused.headers.get('retry-after'));
-    const ready = await fetch(url + '/readyz');
+    const ready = await fetch(`${url}/readyz`);
     assert.equal(ready.status, 503);
     assert.deepEqual(await ready.json(), { status: 'draining' });
 
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
     const result = /event: result\ndata: (.*)\n/.exec(text);
     assert.ok(result, `in-flight request finished with a result:\n${text}`);
-    assert.deepEqual(generateResponseSchema.parse(JSON.parse(result[1])).images.map((i) => i.seed), [3]);
+    assert.deepEqual(
+      generateResponseSchema.parse(JSON.parse(result[1])).images.map((i) => i.seed),
+      [3],
+    );
 
     const [code] = await exited;
     assert.equal(code, 0);

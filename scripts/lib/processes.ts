@@ -60,7 +60,9 @@ export function startService(options: StartOptions): Service {
       const timer = setTimeout(() => {
         try {
           process.kill(-group, 'SIGKILL');
-        } catch { /* already gone */ }
+        } catch {
+          /* already gone */
+        }
       }, 10_000);
       await exited;
       clearTimeout(timer);
@@ -82,7 +84,9 @@ export async function waitUntilReady(service: Service, url: string, timeoutMs = 
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       await res.body?.cancel();
       if (res.ok) return;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${service.name} was not ready at ${url} within ${timeoutMs} ms:\n${service.output()}`);
@@ -104,7 +108,9 @@ export function freePort(): Promise<number> {
 export function assertPortFree(port: number, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', () => reject(new Error(`port ${port} (${what}) is already in use: stop what is using it or pick another port (see README, "Ports")`)));
+    server.once('error', () =>
+      reject(new Error(`port ${port} (${what}) is already in use: stop what is using it or pick another port (see README, "Ports")`)),
+    );
     server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
   });
 }

@@ -111,8 +111,14 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const edgeUrl = `http://127.0.0.1:${options.edgePort}`;
   const envFile = join(options.stateDir, 'edge.env');
   const vars = { ...options.edgeVars, ...(options.localWebhooks ? { ALLOW_PRIVATE_WEBHOOKS: 'true' } : {}) };
-  const edgeVars = Object.entries(vars).map(([name, value]) => `${name}=${value}\n`).join('');
-  writeFileSync(envFile, `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\nPUBLIC_ORIGIN=${edgeUrl}\n${edgeVars}`, { mode: 0o600 });
+  const edgeVars = Object.entries(vars)
+    .map(([name, value]) => `${name}=${value}\n`)
+    .join('');
+  writeFileSync(
+    envFile,
+    `GPU_SERVICE_URL=${options.edgeGpuUrl ?? gpuUrl}\nGPU_SHARED_SECRET=${secrets.GPU_SHARED_SECRET}\nURL_SIGNING_KEY=${secrets.URL_SIGNING_KEY}\nPUBLIC_ORIGIN=${edgeUrl}\n${edgeVars}`,
+    { mode: 0o600 },
+  );
 
   let gpu = startGpuService(options, secrets);
   let devKey: DevKey;
@@ -123,23 +129,37 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await gpu.stop();
     throw error;
   }
-  const startEdge = () => startService({
-    name: 'edge',
-    command: process.execPath,
-    args: [
-      join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'dev', '--config', join(ROOT, 'wrangler.toml'), '--local',
-      '--ip', '127.0.0.1', '--port', String(options.edgePort),
-      '--persist-to', join(options.stateDir, 'wrangler'),
-      '--env-file', envFile,
-      '--show-interactive-dev-session=false', '--log-level', 'warn',
-    ],
-    cwd: ROOT,
-    echo: options.echo,
-    env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
-  });
+  const startEdge = () =>
+    startService({
+      name: 'edge',
+      command: process.execPath,
+      args: [
+        join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+        'dev',
+        '--config',
+        join(ROOT, 'wrangler.toml'),
+        '--local',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(options.edgePort),
+        '--persist-to',
+        join(options.stateDir, 'wrangler'),
+        '--env-file',
+        envFile,
+        '--show-interactive-dev-session=false',
+        '--log-level',
+        'warn',
+      ],
+      cwd: ROOT,
+      echo: options.echo,
+      env: { CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false', NO_COLOR: '1' },
+    });
   let edge = startEdge();
   const stack: Stack = {
-    edgeUrl, gpuUrl, secrets,
+    edgeUrl,
+    gpuUrl,
+    secrets,
     apiKey: devKey.key,
     webhookSecret: devKey.webhook_secret,
     get gpu() {

@@ -20,15 +20,20 @@ export function rewriteDeclarationSpecifiers(text: string): string {
 }
 
 function declarations(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.d.ts')).map((name) => join(dir, name));
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((name) => name.endsWith('.d.ts'))
+    .map((name) => join(dir, name));
 }
 
 if (import.meta.main) {
   rmSync(join(sdk, 'dist'), { recursive: true, force: true });
-  for (const [config, out, type] of [['tsconfig.build.json', 'dist/esm', 'module'], ['tsconfig.build-cjs.json', 'dist/cjs', 'commonjs']]) {
+  for (const [config, out, type] of [
+    ['tsconfig.build.json', 'dist/esm', 'module'],
+    ['tsconfig.build-cjs.json', 'dist/cjs', 'commonjs'],
+  ]) {
     execFileSync(process.execPath, [tsc, '-p', join(sdk, config)], { stdio: 'inherit' });
     copyFileSync(join(sdk, 'src/schema.d.ts'), join(sdk, out, 'schema.d.ts'));
-    writeFileSync(join(sdk, out, 'package.json'), JSON.stringify({ type }) + '\n');
+    writeFileSync(join(sdk, out, 'package.json'), `${JSON.stringify({ type })}\n`);
     for (const file of declarations(join(sdk, out))) writeFileSync(file, rewriteDeclarationSpecifiers(readFileSync(file, 'utf8')));
   }
   console.log('built dist/esm and dist/cjs');

@@ -46,7 +46,9 @@ export async function generateRenderParams(): Promise<string> {
     if (parameter.name === 'exp') maxLifetime = parameter['x-max-lifetime-seconds'];
     if (SIGNATURE_FIELDS.includes(parameter.name)) continue;
     const schema = resolve(parameter.schema);
-    bounds[parameter.name] = Object.fromEntries(KEYWORDS.filter((keyword) => keyword in schema).map((keyword) => [keyword, schema[keyword]]));
+    bounds[parameter.name] = Object.fromEntries(
+      KEYWORDS.filter((keyword) => keyword in schema).map((keyword) => [keyword, schema[keyword]]),
+    );
   }
   if (maxLifetime === undefined) throw new Error('openapi.yaml: GET /v1/render `exp` has no x-max-lifetime-seconds');
   return `// Generated from openapi.yaml (GET /v1/render) by sdk/scripts/generate-schema.ts. Do not edit:

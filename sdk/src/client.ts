@@ -2,14 +2,7 @@
 // per-attempt timeout (linked to the caller's AbortSignal) → decide whether
 // to retry → wait (Retry-After, else capped exponential backoff with jitter)
 // → retry. Resources only describe requests; the policy lives here.
-import {
-  APIConnectionError,
-  APITimeoutError,
-  APIUserAbortError,
-  MalformedResponseError,
-  StarError,
-  makeAPIError,
-} from './core/errors.ts';
+import { APIConnectionError, APITimeoutError, APIUserAbortError, MalformedResponseError, StarError, makeAPIError } from './core/errors.ts';
 import { APIPromise, type WithResponse } from './core/api-promise.ts';
 import { newIdempotencyKey } from './core/random.ts';
 import { backoffMs, isRetryableStatus, maxRetryAfterMs, retryAfterMs } from './core/retry.ts';

@@ -33,7 +33,8 @@ type Bounds = {
 function violation(value: unknown, bounds: Bounds): string | undefined {
   if (bounds.type === 'string' && typeof value !== 'string') return 'must be a string';
   if (bounds.type === 'boolean' && typeof value !== 'boolean') return 'must be a boolean';
-  if ((bounds.type === 'number' || bounds.type === 'integer') && (typeof value !== 'number' || !Number.isFinite(value))) return 'must be a number';
+  if ((bounds.type === 'number' || bounds.type === 'integer') && (typeof value !== 'number' || !Number.isFinite(value)))
+    return 'must be a number';
   if (bounds.type === 'integer' && !Number.isInteger(value)) return 'must be an integer';
   if (bounds.enum && !bounds.enum.includes(value)) return `must be one of ${bounds.enum.join(', ')}`;
   if (typeof value === 'string') {

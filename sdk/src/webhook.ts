@@ -40,17 +40,24 @@ function headerValue(headers: WebhookHeaders, name: string): string | undefined 
  * });
  * ```
  */
-export async function verifyWebhook(body: string | Uint8Array, headers: WebhookHeaders, secret: string, options: VerifyWebhookOptions = {}): Promise<Job> {
+export async function verifyWebhook(
+  body: string | Uint8Array,
+  headers: WebhookHeaders,
+  secret: string,
+  options: VerifyWebhookOptions = {},
+): Promise<Job> {
   const header = headerValue(headers, webhookSignatureHeader);
   if (!header) throw new WebhookVerificationError(`No ${webhookSignatureHeader} header`);
   const fields = header.split(',').map((part) => part.trim().split('='));
   const timestamp = fields.find(([name]) => name === 't')?.[1] ?? '';
   const signatures = fields.filter(([name, value]) => name === 'v1' && value !== undefined).map(([, value]) => value);
-  if (!/^\d{1,12}$/.test(timestamp) || signatures.length === 0) throw new WebhookVerificationError(`Malformed ${webhookSignatureHeader} header`);
+  if (!/^\d{1,12}$/.test(timestamp) || signatures.length === 0)
+    throw new WebhookVerificationError(`Malformed ${webhookSignatureHeader} header`);
 
   const now = options.now ?? Math.floor(Date.now() / 1000);
   const tolerance = options.tolerance ?? defaultWebhookTolerance;
-  if (Math.abs(now - Number(timestamp)) > tolerance) throw new WebhookVerificationError(`The delivery's timestamp is more than ${tolerance} s from now`);
+  if (Math.abs(now - Number(timestamp)) > tolerance)
+    throw new WebhookVerificationError(`The delivery's timestamp is more than ${tolerance} s from now`);
 
   const raw = typeof body === 'string' ? utf8(body) : body;
   const prefix = utf8(`${timestamp}.`);

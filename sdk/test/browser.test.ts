@@ -18,7 +18,15 @@ const sdkRoot = fileURLToPath(new URL('..', import.meta.url));
 const tsc = join(sdkRoot, '../node_modules/typescript/bin/tsc');
 
 function sseText(): string {
-  const job = { id: 'job_b', object: 'job', status: 'succeeded', model: 'star-tiny', created_at: 1, expires_at: 2, progress: { scale: 4, scales: 4 } };
+  const job = {
+    id: 'job_b',
+    object: 'job',
+    status: 'succeeded',
+    model: 'star-tiny',
+    created_at: 1,
+    expires_at: 2,
+    progress: { scale: 4, scales: 4 },
+  };
   return `id: 1\nevent: progress\ndata: {"scale":1,"scales":4,"side":1}\n\n: keepalive\n\nid: 2\nevent: completed\ndata: ${JSON.stringify({ job })}\n\n`;
 }
 
@@ -36,7 +44,9 @@ test('in Chromium: retries with one Idempotency-Key, typed errors, SSE and Web C
       generateCalls++;
       if (generateCalls === 1) {
         res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '0' });
-        res.end(JSON.stringify({ type: 'https://star-api.dev/problems/gpu_unavailable', title: 't', status: 503, detail: 'd', request_id: 'r' }));
+        res.end(
+          JSON.stringify({ type: 'https://star-api.dev/problems/gpu_unavailable', title: 't', status: 503, detail: 'd', request_id: 'r' }),
+        );
       } else {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ created: 1, model: 'star-tiny', data: [], timings: {}, cached: true, echo: JSON.parse(req.body) }));
@@ -47,7 +57,15 @@ test('in Chromium: retries with one Idempotency-Key, typed errors, SSE and Web C
       res.end();
     } else {
       res.writeHead(404, { 'content-type': 'application/problem+json' });
-      res.end(JSON.stringify({ type: 'https://star-api.dev/problems/not_found', title: 'Not found', status: 404, detail: path, request_id: 'req_404' }));
+      res.end(
+        JSON.stringify({
+          type: 'https://star-api.dev/problems/not_found',
+          title: 'Not found',
+          status: 404,
+          detail: path,
+          request_id: 'req_404',
+        }),
+      );
     }
   };
   const server = await startServer(site);

@@ -97,12 +97,16 @@ test('429 with Retry-After in seconds: waits exactly that long', async () => {
 test('Retry-After as an HTTP-date: waits until that date', async () => {
   const { sleeps, sleep } = recordingSleep();
   const inFiveSeconds = new Date(Date.now() + 5000).toUTCString();
-  await withServer([problem(503, 'gpu_unavailable', { 'retry-after': inFiveSeconds }), json(200, generation)], { sleep }, async (client) => {
-    await client.images.generate({ prompt: 'a fox', seed: 1 });
-    // HTTP-dates have whole seconds, so the wait is between 4 and 5 s.
-    assert.equal(sleeps.length, 1);
-    assert.ok(sleeps[0] > 3000 && sleeps[0] <= 5000, `slept ${sleeps[0]} ms`);
-  });
+  await withServer(
+    [problem(503, 'gpu_unavailable', { 'retry-after': inFiveSeconds }), json(200, generation)],
+    { sleep },
+    async (client) => {
+      await client.images.generate({ prompt: 'a fox', seed: 1 });
+      // HTTP-dates have whole seconds, so the wait is between 4 and 5 s.
+      assert.equal(sleeps.length, 1);
+      assert.ok(sleeps[0] > 3000 && sleeps[0] <= 5000, `slept ${sleeps[0]} ms`);
+    },
+  );
 });
 
 test('the real wait honours Retry-After (measured)', async () => {

@@ -43,17 +43,20 @@ async function using(script: Handler[], run: (client: StarClient, server: TestSe
 }
 
 test('create, get and cancel use the contract’s methods and paths', async () => {
-  await using([json(202, job('queued'), { location: '/v1/jobs/job_abc' }), json(200, job('running')), json(200, job('cancelled'))], async (client, server) => {
-    assert.equal((await client.jobs.create({ prompt: 'a fox', webhook_url: 'https://example.com/h' })).status, 'queued');
-    assert.equal((await client.jobs.get('job_abc')).status, 'running');
-    assert.equal((await client.jobs.cancel('job/abc')).status, 'cancelled');
-    assert.deepEqual(
-      server.requests.map((r) => `${r.method} ${r.url}`),
-      ['POST /v1/jobs', 'GET /v1/jobs/job_abc', 'DELETE /v1/jobs/job%2Fabc'],
-    );
-    assert.equal(JSON.parse(server.requests[0].body).webhook_url, 'https://example.com/h');
-    assert.ok(server.requests[0].headers['idempotency-key']);
-  });
+  await using(
+    [json(202, job('queued'), { location: '/v1/jobs/job_abc' }), json(200, job('running')), json(200, job('cancelled'))],
+    async (client, server) => {
+      assert.equal((await client.jobs.create({ prompt: 'a fox', webhook_url: 'https://example.com/h' })).status, 'queued');
+      assert.equal((await client.jobs.get('job_abc')).status, 'running');
+      assert.equal((await client.jobs.cancel('job/abc')).status, 'cancelled');
+      assert.deepEqual(
+        server.requests.map((r) => `${r.method} ${r.url}`),
+        ['POST /v1/jobs', 'GET /v1/jobs/job_abc', 'DELETE /v1/jobs/job%2Fabc'],
+      );
+      assert.equal(JSON.parse(server.requests[0].body).webhook_url, 'https://example.com/h');
+      assert.ok(server.requests[0].headers['idempotency-key']);
+    },
+  );
 });
 
 test('wait polls until the job is terminal, sleeping pollInterval between polls', async () => {
@@ -89,7 +92,15 @@ test('stream: events written byte by byte arrive whole and typed; the iterator e
   };
   await using([byteByByte], async (client) => {
     const events = await collect(client.jobs.stream('job_abc'));
-    assert.deepEqual(events.map((e) => [e.id, e.event]), [[1, 'queued'], [2, 'started'], [3, 'progress'], [4, 'completed']]);
+    assert.deepEqual(
+      events.map((e) => [e.id, e.event]),
+      [
+        [1, 'queued'],
+        [2, 'started'],
+        [3, 'progress'],
+        [4, 'completed'],
+      ],
+    );
     const progress = events[2];
     assert.ok(progress.event === 'progress');
     assert.deepEqual(progress.data, { scale: 1, scales: 4, side: 1, preview: 'data:image/png;base64,AA==' });
@@ -107,11 +118,21 @@ test('stream: a dropped connection resumes with Last-Event-ID', async () => {
   };
   const rest: Handler = (res) => {
     openStream(res);
-    res.end(sse(3, 'failed', { job: { ...job('failed'), error: { type: 'https://star-api.dev/problems/generation_failed', title: 't', status: 502, detail: 'd', request_id: 'r' } } }));
+    res.end(
+      sse(3, 'failed', {
+        job: {
+          ...job('failed'),
+          error: { type: 'https://star-api.dev/problems/generation_failed', title: 't', status: 502, detail: 'd', request_id: 'r' },
+        },
+      }),
+    );
   };
   await using([firstPart, rest], async (client, server, sleeps) => {
     const events = await collect(client.jobs.stream('job_abc', { lastEventId: 0 }));
-    assert.deepEqual(events.map((e) => e.id), [1, 2, 3]);
+    assert.deepEqual(
+      events.map((e) => e.id),
+      [1, 2, 3],
+    );
     assert.equal(server.requests[0].headers['last-event-id'], '0');
     assert.equal(server.requests[1].headers['last-event-id'], '2');
     assert.equal(server.requests[1].headers.accept, 'text/event-stream');

@@ -16,7 +16,7 @@ import { startServer, type Handler } from './helpers/test-server.ts';
 
 const run = promisify(execFile);
 const tsc = join(ROOT, 'node_modules/typescript/bin/tsc');
-const whsec = 'whsec_' + 'ab'.repeat(32);
+const whsec = `whsec_${'ab'.repeat(32)}`;
 
 // The same calls from both module systems; `load` is the only line that differs.
 const consumerBody = (load: string) => `
@@ -78,17 +78,30 @@ const generation = {
 const api: Handler = (res, req) => {
   const authorized = req.headers.authorization === 'Bearer sk_pack';
   if (authorized && req.method === 'POST' && req.url === '/v1/images/generations') {
-    res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_pack', ratelimit: '"requests";r=59;t=1' }).end(JSON.stringify(generation));
+    res
+      .writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_pack', ratelimit: '"requests";r=59;t=1' })
+      .end(JSON.stringify(generation));
     return;
   }
   res.writeHead(404, { 'content-type': 'application/problem+json' }).end(
-    JSON.stringify({ type: 'https://star-api.dev/problems/not_found', title: 'Not found', status: 404, detail: req.url, request_id: 'r' }),
+    JSON.stringify({
+      type: 'https://star-api.dev/problems/not_found',
+      title: 'Not found',
+      status: 404,
+      detail: req.url,
+      request_id: 'r',
+    }),
   );
 };
 
 /** Every distinct Node on this machine: the repository's (the test's own) and any other on PATH or in /usr. */
 async function nodeBinaries(): Promise<Map<string, string>> {
-  const candidates = [process.execPath, ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'node')), '/usr/bin/node', '/usr/local/bin/node'];
+  const candidates = [
+    process.execPath,
+    ...(process.env.PATH ?? '').split(delimiter).map((dir) => join(dir, 'node')),
+    '/usr/bin/node',
+    '/usr/local/bin/node',
+  ];
   const byVersion = new Map<string, string>();
   for (const binary of candidates) {
     if (!existsSync(binary)) continue;
@@ -106,7 +119,9 @@ async function typeCheck(project: string, name: string, compilerOptions: Record<
   });
 }
 
-test('npm pack → install offline → import and require on every local Node; tsc under nodenext and commonjs', { timeout: 120_000 }, async (t) => {
+test('npm pack → install offline → import and require on every local Node; tsc under nodenext and commonjs', {
+  timeout: 120_000,
+}, async (t) => {
   const packed = await installPackedSdk();
   const { project } = packed;
   const server = await startServer(api);
@@ -114,7 +129,10 @@ test('npm pack → install offline → import and require on every local Node; t
     const dist = join(project, 'node_modules/@star-api/sdk/dist');
     for (const flavour of ['esm', 'cjs']) {
       const installed = await readdir(join(dist, flavour));
-      assert.ok(['schema.d.ts', 'index.js', 'index.d.ts', 'package.json'].every((name) => installed.includes(name)), `dist/${flavour} holds ${installed.join(', ')}`);
+      assert.ok(
+        ['schema.d.ts', 'index.js', 'index.d.ts', 'package.json'].every((name) => installed.includes(name)),
+        `dist/${flavour} holds ${installed.join(', ')}`,
+      );
       assert.ok(!installed.some((name) => name.endsWith('.test.js')), 'tests were packed');
       const index = await readFile(join(dist, flavour, 'index.d.ts'), 'utf8');
       assert.match(index, /from '\.\/client\.js'/);
@@ -146,7 +164,10 @@ test('npm pack → install offline → import and require on every local Node; t
     await writeFile(join(project, 'consumer.ts'), consumerTypes);
     await writeFile(join(project, 'consumer-cjs.cts'), consumerTypes);
     await writeFile(join(project, 'consumer-commonjs.ts'), consumerTypes);
-    await typeCheck(project, 'tsconfig.nodenext.json', { module: 'nodenext', moduleResolution: 'nodenext' }, ['consumer.ts', 'consumer-cjs.cts']);
+    await typeCheck(project, 'tsconfig.nodenext.json', { module: 'nodenext', moduleResolution: 'nodenext' }, [
+      'consumer.ts',
+      'consumer-cjs.cts',
+    ]);
     await typeCheck(project, 'tsconfig.commonjs.json', { module: 'commonjs', esModuleInterop: true }, ['consumer-commonjs.ts']);
   } finally {
     await server.close();

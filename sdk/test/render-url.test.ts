@@ -19,7 +19,14 @@ function expectedSignature(url: URL): string {
 }
 
 test('the URL carries every parameter, kid and exp, and a signature node:crypto agrees with', async () => {
-  const params = { prompt: 'a fox & a hare = 2 friends, 100% 🦊', seed: 42, cfg: 3.5, top_p: 0.9, more_smooth: true, format: 'webp' as const };
+  const params = {
+    prompt: 'a fox & a hare = 2 friends, 100% 🦊',
+    seed: 42,
+    cfg: 3.5,
+    top_p: 0.9,
+    more_smooth: true,
+    format: 'webp' as const,
+  };
   const before = Math.floor(Date.now() / 1000);
   const url = new URL(await client.renderUrl(params));
   assert.equal(url.origin + url.pathname, 'https://api.star-api.dev/v1/render');
@@ -61,7 +68,10 @@ test('changing any signed parameter invalidates the signature', async () => {
 
 test('parameters the API would refuse are refused before signing, each named as the API would', async () => {
   const refused = async (params: Record<string, unknown>, options = {}) => {
-    const error = await client.renderUrl(params as never, options).then(() => undefined, (caught: unknown) => caught);
+    const error = await client.renderUrl(params as never, options).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     assert.ok(error instanceof InvalidParamsError, `${JSON.stringify(params)} was signed`);
     return error.errors.map((e) => e.path).sort();
   };
@@ -76,7 +86,12 @@ test('parameters the API would refuse are refused before signing, each named as 
 });
 
 test('the bounds themselves are accepted, up to a 30-day lifetime', async () => {
-  const url = new URL(await client.renderUrl({ prompt: 'x'.repeat(2000), cfg: 20, top_p: 1, top_k: 1, seed: 4294967295, format: 'jpeg', model: 'star-tiny' }, { expiresIn: 30 * 86400 }));
+  const url = new URL(
+    await client.renderUrl(
+      { prompt: 'x'.repeat(2000), cfg: 20, top_p: 1, top_k: 1, seed: 4294967295, format: 'jpeg', model: 'star-tiny' },
+      { expiresIn: 30 * 86400 },
+    ),
+  );
   assert.equal(url.searchParams.get('sig'), expectedSignature(url));
   // 3000 code units, but 1500 characters after NFC, which is what the API counts.
   await client.renderUrl({ prompt: 'e\u0301'.repeat(1500) });

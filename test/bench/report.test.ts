@@ -24,7 +24,13 @@ cache hit vs bare route: 34% of the throughput, +8.34 ms at p50
 `;
 
 const engineConfig = (mode: 'all' | 'per-scale', batch: number, totals: number[]): EngineConfig => ({
-  model: 'star-tiny', mode, batch, threads: 2, loadMs: 300, peakRssBytes: 2 ** 30 * (mode === 'all' ? 1 : 2), baselineGflops: 50,
+  model: 'star-tiny',
+  mode,
+  batch,
+  threads: 2,
+  loadMs: 300,
+  peakRssBytes: 2 ** 30 * (mode === 'all' ? 1 : 2),
+  baselineGflops: 50,
   runs: totals.map((totalMs) => ({ textMs: 1, generateMs: totalMs - 2, decodeMs: 1, totalMs })),
 });
 
@@ -37,8 +43,18 @@ test('triple: min, median (mean of the middle two when even) and max, ignoring n
 test('the server table parses into one row per client count', () => {
   const run = parseServerBench(SERVER_OUTPUT);
   assert.equal(run.model, 'star-tiny');
-  assert.deepEqual(run.rows.map((row) => row.clients), [1, 4, 16]);
-  assert.deepEqual(run.rows[2], { clients: 16, offImagesPerSecond: 63.2, onImagesPerSecond: 83.9, meanBatch: 8.5, p50OffMs: 225, p50OnMs: 174 });
+  assert.deepEqual(
+    run.rows.map((row) => row.clients),
+    [1, 4, 16],
+  );
+  assert.deepEqual(run.rows[2], {
+    clients: 16,
+    offImagesPerSecond: 63.2,
+    onImagesPerSecond: 83.9,
+    meanBatch: 8.5,
+    p50OffMs: 225,
+    p50OnMs: 174,
+  });
   assert.throws(() => parseServerBench('nothing here'), /no header line/);
 });
 
@@ -66,7 +82,9 @@ test('engine ratios pair repeat i with repeat i of the other configuration', () 
 
 test('the markdown report shows every section with min / median / max', () => {
   const report: Report = {
-    createdAt: '2026-11-23T00:00:00.000Z', durationSeconds: 60, settings: { runs: 1 },
+    createdAt: '2026-11-23T00:00:00.000Z',
+    durationSeconds: 60,
+    settings: { runs: 1 },
     machine: { cpus: 2, cpuModel: 'test', memoryGiB: 8, node: 'v24', loadAverageAtStart: [1, 1, 1], loadAverageAtEnd: [1, 1, 1] },
     ...summarize([engineConfig('all', 1, [10, 20, 30])], [parseServerBench(SERVER_OUTPUT)], [parseEdgeBench(edgeOutput(633))]),
   };

@@ -21,10 +21,7 @@ let stack: TestStack;
 let browser: HeadlessChromium;
 
 before(async () => {
-  const [started, launched] = await Promise.allSettled([
-    startTestStack(),
-    launchChromium(),
-  ]);
+  const [started, launched] = await Promise.allSettled([startTestStack(), launchChromium()]);
   // Keep whatever started, so that after() stops it even when the other half failed.
   if (started.status === 'fulfilled') stack = started.value;
   if (launched.status === 'fulfilled') browser = launched.value;
@@ -47,7 +44,9 @@ async function generateInPage(page: Page, prompt: string, seed: number) {
   return page.waitForSelector('#permanent-url', { timeout: 30_000 });
 }
 
-test('the playground: key and prompt in, every scale ticks, the image shows, its permanent URL serves it', { timeout: 60_000 }, async () => {
+test('the playground: key and prompt in, every scale ticks, the image shows, its permanent URL serves it', {
+  timeout: 60_000,
+}, async () => {
   const page = await browser.context.newPage();
   await page.setViewportSize({ width: 900, height: 1000 });
   const errors: string[] = [];
@@ -82,9 +81,15 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
   });
   const running = statusLines.findIndex((line) => line.startsWith('Done'));
   assert.ok(running > 0, `status lines: ${JSON.stringify(statusLines)}`);
-  assert.deepEqual(goDisabled.slice(0, running), statusLines.slice(0, running).map(() => true), 'Generate stays disabled while the job runs');
+  assert.deepEqual(
+    goDisabled.slice(0, running),
+    statusLines.slice(0, running).map(() => true),
+    'Generate stays disabled while the job runs',
+  );
   await page.waitForFunction(() => !(document.getElementById('go') as HTMLButtonElement).disabled);
-  const scales = (await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).models.list()).data.find((m) => m.id === 'star-tiny')!.scales;
+  const scales = (await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).models.list()).data.find(
+    (m) => m.id === 'star-tiny',
+  )!.scales;
   const progress = statusLines.filter((line) => line.startsWith('Scale '));
   assert.deepEqual(
     progress.map((line) => line.replace(/ \(.*$/, '')),
@@ -100,7 +105,7 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
   await img.evaluate((element: HTMLImageElement) => element.decode());
   assert.equal(await img.evaluate((element: HTMLImageElement) => element.naturalWidth), 64);
   assert.equal(await img.getAttribute('src'), href);
-  assert.match(await page.textContent('#status') ?? '', /^Done/);
+  assert.match((await page.textContent('#status')) ?? '', /^Done/);
 
   const served = await fetch(href);
   assert.equal(served.status, 200);
@@ -120,7 +125,10 @@ test('the playground: key and prompt in, every scale ticks, the image shows, its
 });
 
 test('a signed render URL works as an <img src> in the page', { timeout: 60_000 }, async () => {
-  const src = await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).renderUrl({ prompt: 'a kite over the dunes', seed: 8 });
+  const src = await new StarClient({ apiKey: stack.apiKey, baseURL: stack.edgeUrl }).renderUrl({
+    prompt: 'a kite over the dunes',
+    seed: 8,
+  });
   const page = await browser.context.newPage();
   await page.goto(`${stack.edgeUrl}/`);
   const size = await page.evaluate(async (url) => {
@@ -141,7 +149,7 @@ test('on a 390 px wide screen nothing scrolls sideways and the long permanent UR
   const link = await generateInPage(page, 'a narrow lighthouse', 390);
   const href = (await link.getAttribute('href')) ?? '';
   assert.ok(href.length > 60, 'the URL is longer than a phone line');
-  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390, 'the page is no wider than the screen');
+  assert.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, 'the page is no wider than the screen');
   const box = (await link.boundingBox())!;
   assert.ok(box.x >= 0 && box.x + box.width <= 390, `the link stays on screen: ${JSON.stringify(box)}`);
   const lineHeight = await link.evaluate((element) => parseFloat(getComputedStyle(element.parentElement!).lineHeight));

@@ -47,9 +47,11 @@ const internalJson = z.toJSONSchema(internal, { io: 'input' }) as Schema;
 
 /** The public doors into a generation, each a map of field → schema. */
 const doors: Record<string, Record<string, Schema>> = {
-  'GenerationRequest': spec.components.schemas.GenerationRequest.properties!,
-  'JobCreateRequest': spec.components.schemas.JobCreateRequest.properties!,
-  'GET /v1/render query': Object.fromEntries((spec.paths['/v1/render'].get.parameters ?? []).filter((p) => p.in === 'query').map((p) => [p.name, p.schema])),
+  GenerationRequest: spec.components.schemas.GenerationRequest.properties!,
+  JobCreateRequest: spec.components.schemas.JobCreateRequest.properties!,
+  'GET /v1/render query': Object.fromEntries(
+    (spec.paths['/v1/render'].get.parameters ?? []).filter((p) => p.in === 'query').map((p) => [p.name, p.schema]),
+  ),
 };
 
 /** Fields a door does not take because it fixes them (a render URL is always one image). */
@@ -91,20 +93,32 @@ function internalBodyWith(internalField: string, value: unknown): Record<string,
 }
 
 test('every bounded field of the internal contract is fed by a public field', () => {
-  const bounded = internalFields().filter(([, schema]) => Object.keys(boundsOf(schema)).length > 0).map(([name]) => name);
+  const bounded = internalFields()
+    .filter(([, schema]) => Object.keys(boundsOf(schema)).length > 0)
+    .map(([name]) => name);
   assert.ok(bounded.includes('top_k'), 'the walk sees the internal top_k bound');
-  for (const name of bounded) assert.ok(FED_BY[name], `internal field "${name}" ${JSON.stringify(boundsOf(Object.fromEntries(internalFields())[name]))} has no public field mapped in FED_BY`);
+  for (const name of bounded)
+    assert.ok(
+      FED_BY[name],
+      `internal field "${name}" ${JSON.stringify(boundsOf(Object.fromEntries(internalFields())[name]))} has no public field mapped in FED_BY`,
+    );
 });
 
 test('each public door declares an upper bound for every field the GPU bounds, the same on every door', () => {
   for (const publicField of new Set(Object.values(FED_BY))) {
-    const seen = Object.entries(doors).filter(([door]) => !FIXED_BY_DOOR[door]?.includes(publicField)).map(([door, fields]) => {
-      const schema = fields[publicField];
-      assert.ok(schema, `${door} has no "${publicField}"`);
-      assert.ok(UPPER.some((name) => schema[name] !== undefined), `${door}.${publicField} declares no upper bound: ${JSON.stringify(schema)}`);
-      return [door, boundsOf(schema)] as const;
-    });
-    for (const [door, bounds] of seen.slice(1)) assert.deepEqual(bounds, seen[0][1], `${door}.${publicField} and ${seen[0][0]}.${publicField} differ`);
+    const seen = Object.entries(doors)
+      .filter(([door]) => !FIXED_BY_DOOR[door]?.includes(publicField))
+      .map(([door, fields]) => {
+        const schema = fields[publicField];
+        assert.ok(schema, `${door} has no "${publicField}"`);
+        assert.ok(
+          UPPER.some((name) => schema[name] !== undefined),
+          `${door}.${publicField} declares no upper bound: ${JSON.stringify(schema)}`,
+        );
+        return [door, boundsOf(schema)] as const;
+      });
+    for (const [door, bounds] of seen.slice(1))
+      assert.deepEqual(bounds, seen[0][1], `${door}.${publicField} and ${seen[0][0]}.${publicField} differ`);
   }
 });
 
@@ -113,7 +127,10 @@ test('every value the public schema allows is accepted by the internal contract'
   for (const [internalField, publicField] of Object.entries(FED_BY)) {
     for (const value of extremes(doors.GenerationRequest[publicField])) {
       const result = internal.safeParse(internalBodyWith(internalField, value));
-      assert.ok(result.success, `public ${publicField} = ${JSON.stringify(value).slice(0, 60)} is refused by the internal contract: ${result.error?.message}`);
+      assert.ok(
+        result.success,
+        `public ${publicField} = ${JSON.stringify(value).slice(0, 60)} is refused by the internal contract: ${result.error?.message}`,
+      );
       checked++;
     }
   }

@@ -74,7 +74,9 @@ test('every event of the SSE example parses and matches JobEvent', async () => {
 test('GenerationRequest enforces the contract’s limits and rejects unknown fields', () => {
   const request = schemaOf('GenerationRequest');
   const valid = (body: object) => request.safeParse({ prompt: 'a fox', ...body }).success;
-  assert.ok(valid({ n: 4, seed: 4294967295, cfg: 20, top_k: 1, top_p: 1, more_smooth: true, output_format: 'jpeg', response_format: 'b64_json' }));
+  assert.ok(
+    valid({ n: 4, seed: 4294967295, cfg: 20, top_k: 1, top_p: 1, more_smooth: true, output_format: 'jpeg', response_format: 'b64_json' }),
+  );
   assert.ok(valid({ n: 1, seed: 0, cfg: 0, top_p: 0.001, prompt: 'x'.repeat(2000), negative_prompt: 'y'.repeat(2000) }));
   const invalid: object[] = [
     { prompt: '' },

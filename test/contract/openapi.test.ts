@@ -67,7 +67,9 @@ test('every operation has a request example and a success response example', asy
     for (const [type, media] of Object.entries(op.requestBody?.content ?? {})) {
       assert.ok(hasExample(media), `${label}: request body ${type} has no example`);
     }
-    const successCode = Object.keys(op.responses).filter((code) => code.startsWith('2')).sort()[0];
+    const successCode = Object.keys(op.responses)
+      .filter((code) => code.startsWith('2'))
+      .sort()[0];
     assert.ok(successCode, `${label}: no 2xx response`);
     const content = op.responses[successCode].content ?? {};
     // 204 No Content is the one success that has no body to show.
@@ -121,7 +123,19 @@ test('ProblemType lists exactly the problem names of the contract', async () => 
   const spec = await loadDereferenced();
   const names = (spec.components.schemas.ProblemType.enum ?? []).map((uri) => uri.replace('https://star-api.dev/problems/', ''));
   assert.deepEqual(names.toSorted(), [
-    'conflict', 'forbidden', 'generation_failed', 'gpu_timeout', 'gpu_unavailable', 'idempotency_key_reused',
-    'internal', 'invalid_request', 'model_not_found', 'not_found', 'payload_too_large', 'range_not_satisfiable', 'rate_limited', 'unauthorized',
+    'conflict',
+    'forbidden',
+    'generation_failed',
+    'gpu_timeout',
+    'gpu_unavailable',
+    'idempotency_key_reused',
+    'internal',
+    'invalid_request',
+    'model_not_found',
+    'not_found',
+    'payload_too_large',
+    'range_not_satisfiable',
+    'rate_limited',
+    'unauthorized',
   ]);
 });

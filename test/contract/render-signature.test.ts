@@ -21,7 +21,16 @@ async function edgeAccepts(url: URL): Promise<boolean> {
 
 test('a URL from the SDK’s renderUrl() verifies with the edge’s signature code', async () => {
   const star = new StarClient({ apiKey, baseURL: 'http://127.0.0.1:8787' });
-  const url = new URL(await star.renderUrl({ prompt: 'un renard roux, 雪の中 & 100% fox', negative_prompt: 'blurry', cfg: 5, top_k: 50, more_smooth: true, format: 'jpeg' }));
+  const url = new URL(
+    await star.renderUrl({
+      prompt: 'un renard roux, 雪の中 & 100% fox',
+      negative_prompt: 'blurry',
+      cfg: 5,
+      top_k: 50,
+      more_smooth: true,
+      format: 'jpeg',
+    }),
+  );
   assert.equal(await edgeAccepts(url), true);
 
   const tampered = new URL(url);

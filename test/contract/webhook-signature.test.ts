@@ -26,7 +26,8 @@ test('a delivery signed by the edge verifies with the SDK, from a string, bytes 
 test('a changed body, another secret, a stale or future timestamp, or a missing header is refused', async () => {
   const secret = await webhookSecret(apiKey);
   const now = Math.floor(Date.now() / 1000);
-  const refuse = (promise: Promise<unknown>, pattern: RegExp) => assert.rejects(promise, (error: unknown) => error instanceof WebhookVerificationError && pattern.test(error.message));
+  const refuse = (promise: Promise<unknown>, pattern: RegExp) =>
+    assert.rejects(promise, (error: unknown) => error instanceof WebhookVerificationError && pattern.test(error.message));
   await refuse(verifyWebhook(body.replace('succeeded', 'failed'), await delivery(secret, now), secret), /does not match/);
   await refuse(verifyWebhook(body, await delivery(await webhookSecret('sk_other'), now), secret), /does not match/);
   await refuse(verifyWebhook(body, await delivery(secret, now - 301), secret), /300 s/);

@@ -35,7 +35,8 @@ const jobEvent = z.fromJSONSchema(spec.components.schemas.JobEvent);
 /** operationId → statuses seen, printed at the end; every operation must have a 2xx. */
 const seen = new Map<string, Set<number>>();
 const METHODS = new Set(['get', 'post', 'put', 'patch', 'delete']);
-for (const item of Object.values(spec.paths)) for (const [method, op] of Object.entries(item)) if (METHODS.has(method)) seen.set(op.operationId, new Set());
+for (const item of Object.values(spec.paths))
+  for (const [method, op] of Object.entries(item)) if (METHODS.has(method)) seen.set(op.operationId, new Set());
 
 let stack: TestStack;
 
@@ -55,7 +56,12 @@ function headerValue(schema: Schema, raw: string): unknown {
  * Calls `path` and checks the answer against `method template` in openapi.yaml. Returns the
  * response with its body read (`text`, and `bytes` for binary media).
  */
-async function api(method: string, template: string, path: string, init: RequestInit = {}): Promise<{ status: number; headers: Headers; text: string; bytes: Buffer }> {
+async function api(
+  method: string,
+  template: string,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; headers: Headers; text: string; bytes: Buffer }> {
   const op = spec.paths[template]?.[method.toLowerCase()];
   assert.ok(op, `${method} ${template} is not in openapi.yaml`);
   const response = await fetch(stack.edgeUrl + path, { ...init, method, signal: AbortSignal.timeout(60_000) });
@@ -98,7 +104,10 @@ async function api(method: string, template: string, path: string, init: Request
   return { status: response.status, headers: response.headers, text, bytes };
 }
 
-const json = (body: unknown, key = stack.apiKey, extra: Record<string, string> = {}): RequestInit => ({ headers: { ...authHeaders(key), ...extra }, body: JSON.stringify(body) });
+const json = (body: unknown, key = stack.apiKey, extra: Record<string, string> = {}): RequestInit => ({
+  headers: { ...authHeaders(key), ...extra },
+  body: JSON.stringify(body),
+});
 const bearer = (key = stack.apiKey): RequestInit => ({ headers: { Authorization: `Bearer ${key}` } });
 const imageKeyOf = (url: string) => /\/v1\/images\/([0-9a-f]{64})\.(\w+)$/.exec(url)!;
 
@@ -127,10 +136,25 @@ describe('every operation answers as openapi.yaml declares', { timeout: 180_000 
   });
 
   test('jobs: create, replay conflicts, get, events, cancel, and 404', async () => {
-    const created = await api('POST', '/v1/jobs', '/v1/jobs', json({ prompt: 'contract: job', seed: 3 }, stack.apiKey, { 'Idempotency-Key': 'contract-job-1' }));
+    const created = await api(
+      'POST',
+      '/v1/jobs',
+      '/v1/jobs',
+      json({ prompt: 'contract: job', seed: 3 }, stack.apiKey, { 'Idempotency-Key': 'contract-job-1' }),
+    );
     assert.equal(created.status, 202);
     const id = (JSON.parse(created.text) as { id: string }).id;
-    assert.equal((await api('POST', '/v1/jobs', '/v1/jobs', json({ prompt: 'contract: other body', seed: 3 }, stack.apiKey, { 'Idempotency-Key': 'contract-job-1' }))).status, 422);
+    assert.equal(
+      (
+        await api(
+          'POST',
+          '/v1/jobs',
+          '/v1/jobs',
+          json({ prompt: 'contract: other body', seed: 3 }, stack.apiKey, { 'Idempotency-Key': 'contract-job-1' }),
+        )
+      ).status,
+      422,
+    );
     assert.equal((await api('POST', '/v1/jobs', '/v1/jobs', json({ prompt: 'contract: job', n: 9 }))).status, 400);
     await waitForJob(stack.edgeUrl, stack.apiKey, id);
     assert.equal((await api('GET', '/v1/jobs/{id}', `/v1/jobs/${id}`, bearer())).status, 200);
@@ -142,7 +166,9 @@ describe('every operation answers as openapi.yaml declares', { timeout: 180_000 
   });
 
   test('images: whole, range, 304, 416, 400, 404', async () => {
-    const generated = JSON.parse((await api('POST', '/v1/images/generations', '/v1/images/generations', json({ prompt: 'contract: image', seed: 4 }))).text) as { data: { url: string }[] };
+    const generated = JSON.parse(
+      (await api('POST', '/v1/images/generations', '/v1/images/generations', json({ prompt: 'contract: image', seed: 4 }))).text,
+    ) as { data: { url: string }[] };
     const path = new URL(generated.data[0].url).pathname;
     const get = (init: RequestInit = {}, at = path) => api('GET', '/v1/images/{key}.{ext}', at, init);
     const whole = await get();
@@ -155,7 +181,9 @@ describe('every operation answers as openapi.yaml declares', { timeout: 180_000 
   });
 
   test('DELETE /v1/images/{key}: 204 for the owner of a private image, 403 shared, 404, 400, 401', async () => {
-    const generate = async (body: object) => (JSON.parse((await api('POST', '/v1/images/generations', '/v1/images/generations', json(body))).text) as { data: { url: string }[] }).data[0].url;
+    const generate = async (body: object) =>
+      (JSON.parse((await api('POST', '/v1/images/generations', '/v1/images/generations', json(body))).text) as { data: { url: string }[] })
+        .data[0].url;
     const [, privateKey] = imageKeyOf(await generate({ prompt: 'contract: mine', seed: 5, private: true }));
     const [, sharedKey] = imageKeyOf(await generate({ prompt: 'contract: ours', seed: 5 }));
     const remove = (key: string, init: RequestInit = bearer()) => api('DELETE', '/v1/images/{key}', `/v1/images/${key}`, init);
@@ -180,7 +208,11 @@ describe('every operation answers as openapi.yaml declares', { timeout: 180_000 
   });
 
   test('every operation was called and answered a 2xx', () => {
-    for (const [operation, statuses] of seen) assert.ok([...statuses].some((status) => status < 300), `${operation} never answered a 2xx (saw ${[...statuses].join(', ') || 'nothing'})`);
+    for (const [operation, statuses] of seen)
+      assert.ok(
+        [...statuses].some((status) => status < 300),
+        `${operation} never answered a 2xx (saw ${[...statuses].join(', ') || 'nothing'})`,
+      );
   });
 });
 
@@ -214,15 +246,31 @@ describe('bounds end to end', { timeout: 180_000 }, () => {
   });
 
   test('every field at its upper bound at once is generated by the real gpu-service', async () => {
-    const at = { n: 4, seed: 4_294_967_295, cfg: 20, top_k: 1_000_000, top_p: 1, prompt: 'p'.repeat(2000), negative_prompt: 'n'.repeat(2000) };
+    const at = {
+      n: 4,
+      seed: 4_294_967_295,
+      cfg: 20,
+      top_k: 1_000_000,
+      top_p: 1,
+      prompt: 'p'.repeat(2000),
+      negative_prompt: 'n'.repeat(2000),
+    };
     for (const [field, value] of Object.entries(at)) {
       const declared = request.properties[field];
-      assert.equal(declared.maximum ?? declared.maxLength, typeof value === 'string' ? value.length : value, `${field}: the test uses openapi.yaml's bound`);
+      assert.equal(
+        declared.maximum ?? declared.maxLength,
+        typeof value === 'string' ? value.length : value,
+        `${field}: the test uses openapi.yaml's bound`,
+      );
     }
     const answer = await generate(at);
     assert.equal(answer.status, 200, answer.text.slice(0, 300));
     const body = JSON.parse(answer.text) as { data: { seed: number }[] };
-    assert.deepEqual(body.data.map((image) => image.seed), [4_294_967_295, 0, 1, 2], 'seeds wrap modulo 2^32');
+    assert.deepEqual(
+      body.data.map((image) => image.seed),
+      [4_294_967_295, 0, 1, 2],
+      'seeds wrap modulo 2^32',
+    );
   });
 });
 
@@ -230,7 +278,9 @@ describe('PNG metadata as stored by the real stack', () => {
   const textOf = async (url: string) => readPngText(Buffer.from(await (await fetch(url)).arrayBuffer()));
 
   test('the JSON API writes the prompt into the PNG unless png_metadata is false; render URLs do not', async () => {
-    const generate = async (body: object) => (JSON.parse((await api('POST', '/v1/images/generations', '/v1/images/generations', json(body))).text) as { data: { url: string }[] }).data[0].url;
+    const generate = async (body: object) =>
+      (JSON.parse((await api('POST', '/v1/images/generations', '/v1/images/generations', json(body))).text) as { data: { url: string }[] })
+        .data[0].url;
     const withText = await textOf(await generate({ prompt: 'contract: with text', seed: 8 }));
     assert.equal(JSON.parse(withText.parameters).prompt, 'contract: with text');
     assert.deepEqual(await textOf(await generate({ prompt: 'contract: without text', seed: 8, png_metadata: false })), {});

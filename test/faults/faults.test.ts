@@ -10,7 +10,17 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { freePort } from '../../scripts/lib/processes.ts';
 import {
-  GpuProxy, PROBLEM_PREFIX, assertEdgeProblem, assertNoLeak, authHeaders, call, sleep, startTestStack, waitForJob, type Answer, type TestStack,
+  GpuProxy,
+  PROBLEM_PREFIX,
+  assertEdgeProblem,
+  assertNoLeak,
+  authHeaders,
+  call,
+  sleep,
+  startTestStack,
+  waitForJob,
+  type Answer,
+  type TestStack,
 } from '../lib/reliability.ts';
 
 /** The edge's GPU deadline in this stack: short, so the slow case is quick. */
@@ -43,7 +53,11 @@ interface Generation {
 }
 
 function generate(prompt: string, seed: number, n = 1): Promise<Answer> {
-  return call(`${stack.edgeUrl}/v1/images/generations`, { method: 'POST', headers: authHeaders(stack.apiKey), body: JSON.stringify({ prompt, seed, n }) }, 30_000);
+  return call(
+    `${stack.edgeUrl}/v1/images/generations`,
+    { method: 'POST', headers: authHeaders(stack.apiKey), body: JSON.stringify({ prompt, seed, n }) },
+    30_000,
+  );
 }
 
 function createJob(prompt: string, seed: number): Promise<Answer> {
@@ -76,7 +90,10 @@ async function imagesNow(): Promise<number> {
 
 /** A failed 4-image request charged nothing: a charge would take 4 tokens, refill adds < 1. */
 function assertNotCharged(before: number, answer: Answer, context: string): void {
-  assert.ok(imagesLeft(answer) >= before, `${context}: images left ${before} → ${imagesLeft(answer)}; a failed generation must charge nothing`);
+  assert.ok(
+    imagesLeft(answer) >= before,
+    `${context}: images left ${before} → ${imagesLeft(answer)}; a failed generation must charge nothing`,
+  );
 }
 
 /** Nothing was stored for a failed image: once the GPU is back, it is generated afresh, and it is whole. */
@@ -87,7 +104,9 @@ async function assertGeneratedAfresh(prompt: string, seed: number): Promise<void
   assert.equal(body.cached, false, `${prompt} #${seed}: a failed generation must not have left an image behind`);
   const image = await fetch(body.data[0].url);
   assert.equal(image.status, 200);
-  await sharp(Buffer.from(await image.arrayBuffer())).raw().toBuffer();
+  await sharp(Buffer.from(await image.arrayBuffer()))
+    .raw()
+    .toBuffer();
 }
 
 /** Polls until a fresh generation answers 200 (recovery without manual steps), at most `ms`. */
@@ -136,7 +155,7 @@ test('GPU service killed during traffic: in-flight and later requests → 503 + 
   assert.equal(created.status, 202, created.text);
   const job = await waitForJob(stack.edgeUrl, stack.apiKey, (JSON.parse(created.text) as { id: string }).id, 30_000);
   assert.equal(job.status, 'failed');
-  assert.equal(job.error?.type, PROBLEM_PREFIX + 'gpu_unavailable');
+  assert.equal(job.error?.type, `${PROBLEM_PREFIX}gpu_unavailable`);
   // Cache hits do not need the GPU.
   assert.equal((JSON.parse((await generate('fault baseline', 1)).text) as Generation).cached, true);
 
@@ -189,7 +208,7 @@ test(`GPU slower than GPU_TIMEOUT_MS (${GPU_TIMEOUT_MS} ms): 504 at the deadline
   assert.equal(created.status, 202);
   const job = await waitForJob(stack.edgeUrl, stack.apiKey, (JSON.parse(created.text) as { id: string }).id, 30_000);
   assert.equal(job.status, 'failed');
-  assert.equal(job.error?.type, PROBLEM_PREFIX + 'gpu_timeout');
+  assert.equal(job.error?.type, `${PROBLEM_PREFIX}gpu_timeout`);
   assert.equal(job.error?.status, 504);
 
   proxy.mode = { kind: 'pass' };
@@ -202,22 +221,48 @@ test('GPU answering garbage: 502 generation_failed for every kind of bad answer,
     ['text instead of JSON', () => ({ contentType: 'text/plain', body: 'Segmentation fault (core dumped)' })],
     ['truncated JSON', () => ({ contentType: 'application/json', body: '{"model":"star-tiny","images":[{"seed":1,' })],
     ['JSON of the wrong shape', () => ({ contentType: 'application/json', body: '{"ok":true}' })],
-    ['bytes that are not an image', (request) => {
-      const { seeds } = JSON.parse(request) as { seeds: number[] };
-      return {
-        contentType: 'application/json',
-        body: JSON.stringify({
-          model: 'star-tiny', width: 64, height: 64, batch_size: 1,
-          images: seeds.map((seed) => ({ seed, format: 'png', b64: Buffer.from('not a png at all').toString('base64') })),
-          timings: { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 },
-        }),
-      };
-    }],
-    ['the wrong seed', (request) => {
-      const { seeds } = JSON.parse(request) as { seeds: number[] };
-      return { contentType: 'application/json', body: JSON.stringify({ model: 'star-tiny', width: 64, height: 64, batch_size: 1, images: seeds.map((seed) => ({ seed: seed + 1, format: 'png', b64: 'iVBORw0KGgo=' })), timings: { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 } }) };
-    }],
-    ['a 500 with an HTML body', () => ({ status: 500, contentType: 'text/html', body: '<h1>Internal Server Error</h1><pre>at Object.<anonymous> (/srv/app.ts:1:1)</pre>' })],
+    [
+      'bytes that are not an image',
+      (request) => {
+        const { seeds } = JSON.parse(request) as { seeds: number[] };
+        return {
+          contentType: 'application/json',
+          body: JSON.stringify({
+            model: 'star-tiny',
+            width: 64,
+            height: 64,
+            batch_size: 1,
+            images: seeds.map((seed) => ({ seed, format: 'png', b64: Buffer.from('not a png at all').toString('base64') })),
+            timings: { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 },
+          }),
+        };
+      },
+    ],
+    [
+      'the wrong seed',
+      (request) => {
+        const { seeds } = JSON.parse(request) as { seeds: number[] };
+        return {
+          contentType: 'application/json',
+          body: JSON.stringify({
+            model: 'star-tiny',
+            width: 64,
+            height: 64,
+            batch_size: 1,
+            images: seeds.map((seed) => ({ seed: seed + 1, format: 'png', b64: 'iVBORw0KGgo=' })),
+            timings: { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 },
+          }),
+        };
+      },
+    ],
+    [
+      'a 500 with an HTML body',
+      () => ({
+        status: 500,
+        contentType: 'text/html',
+        body: '<h1>Internal Server Error</h1><pre>at Object.<anonymous> (/srv/app.ts:1:1)</pre>',
+      }),
+    ],
   ];
   for (const [i, [what, respond]] of garbage.entries()) {
     proxy.mode = { kind: 'pass' };
@@ -231,7 +276,7 @@ test('GPU answering garbage: 502 generation_failed for every kind of bad answer,
   const created = await createJob('garbage job', 1);
   const job = await waitForJob(stack.edgeUrl, stack.apiKey, (JSON.parse(created.text) as { id: string }).id, 30_000);
   assert.equal(job.status, 'failed');
-  assert.equal(job.error?.type, PROBLEM_PREFIX + 'generation_failed');
+  assert.equal(job.error?.type, `${PROBLEM_PREFIX}generation_failed`);
   assertNoLeak(JSON.stringify(job), secrets, 'failed job');
 
   proxy.mode = { kind: 'reset' };

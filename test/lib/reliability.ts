@@ -63,7 +63,9 @@ function findInGroup(pgid: number, name: string): number {
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       if (Number(fields[2]) === pgid && comm === name) return Number(entry);
-    } catch { /* exited meanwhile */ }
+    } catch {
+      /* exited meanwhile */
+    }
   }
   throw new Error(`no ${name} process in group ${pgid}`);
 }
@@ -92,7 +94,11 @@ export interface Problem {
 
 /** Asserts an RFC 9457 body as openapi.yaml's Problem schema describes it, and returns it. */
 export function assertProblem(status: number, contentType: string | null, text: string, context = ''): Problem {
-  assert.match(contentType ?? '', /^application\/problem\+json/, `${context}: ${status} with content type ${contentType}: ${text.slice(0, 300)}`);
+  assert.match(
+    contentType ?? '',
+    /^application\/problem\+json/,
+    `${context}: ${status} with content type ${contentType}: ${text.slice(0, 300)}`,
+  );
   let body: Problem;
   try {
     body = JSON.parse(text) as Problem;
@@ -105,7 +111,8 @@ export function assertProblem(status: number, contentType: string | null, text: 
   assert.equal(typeof body.detail, 'string', `${context}: detail`);
   if (body.errors !== undefined) {
     assert.ok(Array.isArray(body.errors), `${context}: errors is an array`);
-    for (const error of body.errors) assert.ok(typeof error.path === 'string' && typeof error.message === 'string', `${context}: field error ${JSON.stringify(error)}`);
+    for (const error of body.errors)
+      assert.ok(typeof error.path === 'string' && typeof error.message === 'string', `${context}: field error ${JSON.stringify(error)}`);
   }
   return body;
 }
@@ -118,11 +125,19 @@ export function assertEdgeProblem(response: Pick<Response, 'status' | 'headers'>
   return body;
 }
 
-const STACK_TRACE = [/\n\s+at /, /\bat [\w$.<>[\] ]+ \((?:file|node):/, /\.ts:\d+/, /\.js:\d+:\d+/, /node:internal/, /\/work\/|\/home\/|\/tmp\//];
+const STACK_TRACE = [
+  /\n\s+at /,
+  /\bat [\w$.<>[\] ]+ \((?:file|node):/,
+  /\.ts:\d+/,
+  /\.js:\d+:\d+/,
+  /node:internal/,
+  /\/work\/|\/home\/|\/tmp\//,
+];
 
 /** Fails when a body shows a stack trace, a source path or any of `secrets`. */
 export function assertNoLeak(text: string, secrets: string[], context = ''): void {
-  for (const pattern of STACK_TRACE) assert.doesNotMatch(text, pattern, `${context}: body looks like a stack trace or path: ${text.slice(0, 300)}`);
+  for (const pattern of STACK_TRACE)
+    assert.doesNotMatch(text, pattern, `${context}: body looks like a stack trace or path: ${text.slice(0, 300)}`);
   for (const secret of secrets) assert.ok(!text.includes(secret), `${context}: body leaks a secret`);
 }
 

@@ -29,6 +29,10 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 /** Every operation, in the document's order. */
 export function operations(spec: OpenApiDocument): { method: string; path: string; operation: Operation }[] {
   return Object.entries(spec.paths).flatMap(([path, item]) =>
-    METHODS.filter((method) => item[method]).map((method) => ({ method: method.toUpperCase(), path, operation: item[method] as Operation })),
+    METHODS.filter((method) => item[method]).map((method) => ({
+      method: method.toUpperCase(),
+      path,
+      operation: item[method] as Operation,
+    })),
   );
 }

@@ -21,7 +21,6 @@ export interface GenerationParams {
 
 export const DEFAULTS = { n: 1, cfg: 4.5, top_k: 900, top_p: 0.95, more_smooth: false, format: 'png', png_metadata: true } as const;
 
-
 /** Prompts are hashed and sent as Unicode NFC with surrounding whitespace removed. */
 export function normalizeText(text: string): string {
   return text.normalize('NFC').trim();
@@ -34,7 +33,13 @@ export function seedsOf(params: Pick<GenerationParams, 'seed' | 'n'>): number[] 
 
 /** JSON with keys sorted, so equal parameter sets always produce equal bytes. */
 export function canonicalJson(value: Record<string, string | number | boolean>): string {
-  return JSON.stringify(Object.fromEntries(Object.keys(value).sort().map((key) => [key, value[key]])));
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, value[key]]),
+    ),
+  );
 }
 
 /**

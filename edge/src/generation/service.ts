@@ -73,7 +73,13 @@ function settle(): PromiseWithResolvers<Shared> {
   return deferred;
 }
 
-async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: number[], keys: string[], options: GenerationOptions): Promise<GpuResult> {
+async function runGpu(
+  deps: GenerationDeps,
+  params: GenerationParams,
+  seeds: number[],
+  keys: string[],
+  options: GenerationOptions,
+): Promise<GpuResult> {
   const result = await generateOnGpu(
     deps.config,
     {
@@ -93,7 +99,16 @@ async function runGpu(deps: GenerationDeps, params: GenerationParams, seeds: num
   );
   // Every image is complete and validated before the first byte is stored.
   await deps.images.put(
-    result.images.map((image, i) => ({ key: keys[i], format: params.format, seed: image.seed, width: result.width, height: result.height, model: params.model, size: image.bytes.byteLength, bytes: image.bytes })),
+    result.images.map((image, i) => ({
+      key: keys[i],
+      format: params.format,
+      seed: image.seed,
+      width: result.width,
+      height: result.height,
+      model: params.model,
+      size: image.bytes.byteLength,
+      bytes: image.bytes,
+    })),
     params.owner,
   );
   return result;
@@ -142,7 +157,14 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     const waits = joined.map((i) => inFlight.get(keys[i])!);
 
     // Then global claims (GenerationLock, one Durable Object per key) for what this isolate owns.
-    const claims = await Promise.all(own.map((i) => deps.locks(keys[i]).claim(owner, claimMs).catch((): Claim => 'owner')));
+    const claims = await Promise.all(
+      own.map((i) =>
+        deps
+          .locks(keys[i])
+          .claim(owner, claimMs)
+          .catch((): Claim => 'owner'),
+      ),
+    );
     const generate = own.filter((_, j) => claims[j] === 'owner');
     const elsewhere = own.filter((_, j) => claims[j] === 'wait');
     const remote = elsewhere.map(async (i) => {
@@ -165,19 +187,36 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
       let stored = false;
       try {
         if (!leaseId) {
-          const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000, { render: options.render });
+          const decision = await deps.limiter.acquire(deps.limits, generate.length, deps.config.gpuTimeoutMs + 60_000, {
+            render: options.render,
+          });
           options.onLimitStatus?.(decision.status);
           if (!decision.allowed) throw limitRefused(deps.limits, decision);
           leaseId = decision.leaseId;
         }
-        const result = await runGpu(deps, params, generate.map((i) => seeds[i]), generate.map((i) => keys[i]), options);
+        const result = await runGpu(
+          deps,
+          params,
+          generate.map((i) => seeds[i]),
+          generate.map((i) => keys[i]),
+          options,
+        );
         stored = true;
         used = generate.length;
         generated += used;
         timings = result.timings;
         generate.forEach((i, j) => {
           const bytes = result.images[j].bytes;
-          const image: StoredImage = { key: keys[i], format: params.format, seed: seeds[i], width: result.width, height: result.height, model: params.model, size: bytes.byteLength, bytes };
+          const image: StoredImage = {
+            key: keys[i],
+            format: params.format,
+            seed: seeds[i],
+            width: result.width,
+            height: result.height,
+            model: params.model,
+            size: bytes.byteLength,
+            bytes,
+          };
           images[i] = keep(image);
           mine.get(i)!.resolve({ image, timings: result.timings });
         });
@@ -190,7 +229,12 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
         throw error;
       } finally {
         await Promise.all([
-          ...generate.map((i) => deps.locks(keys[i]).release(owner, stored ? 'stored' : 'failed').catch(() => {})),
+          ...generate.map((i) =>
+            deps
+              .locks(keys[i])
+              .release(owner, stored ? 'stored' : 'failed')
+              .catch(() => {}),
+          ),
           leaseId && !givenLease ? release(deps, options, leaseId, used) : undefined,
         ]);
       }
@@ -212,7 +256,14 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     });
     pending = retry;
   }
-  if (missing > 0) deps.log.info('generated', { model: params.model, images: params.n, gpu_images: generated, shared_images: shared, cached_images: params.n - missing });
+  if (missing > 0)
+    deps.log.info('generated', {
+      model: params.model,
+      images: params.n,
+      gpu_images: generated,
+      shared_images: shared,
+      cached_images: params.n - missing,
+    });
   return {
     model: params.model,
     images: images as StoredImage[],

@@ -43,13 +43,30 @@ export function validate<S extends z.ZodType>(schema: S, body: unknown): z.outpu
   return parsed.data;
 }
 
-export type ParsedRequest = Pick<GenerationRequest, 'model' | 'prompt' | 'negative_prompt' | 'n' | 'seed' | 'cfg' | 'top_k' | 'top_p' | 'more_smooth' | 'output_format' | 'png_metadata' | 'private' | 'size'>;
+export type ParsedRequest = Pick<
+  GenerationRequest,
+  | 'model'
+  | 'prompt'
+  | 'negative_prompt'
+  | 'n'
+  | 'seed'
+  | 'cfg'
+  | 'top_k'
+  | 'top_p'
+  | 'more_smooth'
+  | 'output_format'
+  | 'png_metadata'
+  | 'private'
+  | 'size'
+>;
 
 /** OpenAI's `size` (WIDTHxHEIGHT): a STAR model makes one square size, so that is the only one a request may name. */
 function checkSize(size: string | undefined, model: ModelInfo): void {
   const native = `${model.resolution}x${model.resolution}`;
   if (size === undefined || size === native) return;
-  throw invalid(`size "${size}" is not available for ${model.id}; valid sizes: ${native}`, [{ path: 'size', message: `valid sizes: ${native}` }]);
+  throw invalid(`size "${size}" is not available for ${model.id}; valid sizes: ${native}`, [
+    { path: 'size', message: `valid sizes: ${native}` },
+  ]);
 }
 
 /** `kid` is the calling API key's id: the owner of the image when the request is private. */

@@ -77,7 +77,10 @@ async function problemFromStatus(response: Response): Promise<ProblemError> {
 function problemFromGpu(status: number, detail: string, retryAfter = DEFAULT_RETRY_AFTER): ProblemError {
   if (status === 503) return new ProblemError('gpu_unavailable', 'The GPU service is busy; retry later', { retryAfter });
   if (status === 504) return new ProblemError('gpu_timeout', 'The GPU service did not finish in time');
-  if (status === 404) return new ProblemError('model_not_found', 'The GPU service does not serve this model', { errors: [{ path: 'model', message: 'not served' }] });
+  if (status === 404)
+    return new ProblemError('model_not_found', 'The GPU service does not serve this model', {
+      errors: [{ path: 'model', message: 'not served' }],
+    });
   return failed(`The GPU service failed (status ${status}${detail ? `: ${detail}` : ''})`);
 }
 
@@ -87,7 +90,8 @@ function toResult(raw: unknown, request: GpuRequest): GpuResult {
   const body = parsed.data;
   if (body.images.length !== request.seeds.length) throw failed('The GPU service returned the wrong number of images');
   const images = body.images.map((image, i) => {
-    if (image.seed !== request.seeds[i] || image.format !== request.output_format) throw failed('The GPU service returned images that do not match the request');
+    if (image.seed !== request.seeds[i] || image.format !== request.output_format)
+      throw failed('The GPU service returned images that do not match the request');
     let bytes: Uint8Array;
     try {
       bytes = base64Decode(image.b64);
@@ -137,14 +141,20 @@ async function readStream(response: Response, request: GpuRequest, onEvent: (eve
  * signed afresh, since the service accepts a nonce once. Only a second failure means the
  * service is unreachable.
  */
-async function connect(url: string, init: RequestInit & { signal: AbortSignal }, sign: () => Promise<Record<string, string>>, log?: Logger): Promise<Response> {
+async function connect(
+  url: string,
+  init: RequestInit & { signal: AbortSignal },
+  sign: () => Promise<Record<string, string>>,
+  log?: Logger,
+): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await fetch(url, { ...init, headers: await sign() });
     } catch (error) {
       if (init.signal.aborted) throw error;
       log?.warn('gpu-service connection failed', { attempt, error: error instanceof Error ? error.message : String(error) });
-      if (attempt === 2) throw new ProblemError('gpu_unavailable', 'The GPU service is unreachable; retry later', { retryAfter: DEFAULT_RETRY_AFTER });
+      if (attempt === 2)
+        throw new ProblemError('gpu_unavailable', 'The GPU service is unreachable; retry later', { retryAfter: DEFAULT_RETRY_AFTER });
     }
   }
 }
@@ -178,6 +188,6 @@ export async function generateOnGpu(config: Config, request: GpuRequest, options
     if (error instanceof ProblemError) throw error;
     if (options.signal?.aborted) throw options.signal.reason ?? error;
     if (deadline.aborted) throw new ProblemError('gpu_timeout', `The GPU service did not answer within ${config.gpuTimeoutMs} ms`);
-    throw failed('The GPU call failed: ' + (error instanceof Error ? error.message : 'unknown error'));
+    throw failed(`The GPU call failed: ${error instanceof Error ? error.message : 'unknown error'}`);
   }
 }

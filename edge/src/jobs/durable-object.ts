@@ -173,7 +173,13 @@ export class Job extends DurableObject<Bindings> {
     }
     const log = createLogger({ request_id: state.init.requestId, job_id: state.job.id });
     const { webhookMaxAttempts, webhookRetryBaseMs, allowPrivateWebhooks } = this.config;
-    await attemptDelivery(state.webhook!, `${state.job.id}:${state.job.status}`, body, { maxAttempts: webhookMaxAttempts, retryBaseMs: webhookRetryBaseMs, allowPrivate: allowPrivateWebhooks }, log);
+    await attemptDelivery(
+      state.webhook!,
+      `${state.job.id}:${state.job.status}`,
+      body,
+      { maxAttempts: webhookMaxAttempts, retryBaseMs: webhookRetryBaseMs, allowPrivate: allowPrivateWebhooks },
+      log,
+    );
     this.records.save();
   }
 }

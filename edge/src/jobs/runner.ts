@@ -69,10 +69,14 @@ export class JobRunner {
     if (lease.state === 'waiting' && Date.now() < queueDeadline(state, readConfig(this.env), Date.now())) return;
     await this.settleLease(0);
     const waited = Math.round((Date.now() - state.waitingSince!) / 1000);
-    const body = problemBody('rate_limited', `The job waited ${waited} s in this key's queue without a free slot (at most ${init.limits.concurrent} generations run at once)`, {
-      instance: `/v1/jobs/${init.id}`,
-      requestId: init.requestId,
-    });
+    const body = problemBody(
+      'rate_limited',
+      `The job waited ${waited} s in this key's queue without a free slot (at most ${init.limits.concurrent} generations run at once)`,
+      {
+        instance: `/v1/jobs/${init.id}`,
+        requestId: init.requestId,
+      },
+    );
     this.host.finish('failed', { error: body });
   }
 
@@ -113,7 +117,12 @@ export class JobRunner {
           if (event.type === 'started') job.progress = { scale: job.progress.scale, scales: event.scales };
           if (event.type === 'progress') {
             job.progress = { scale: event.scale, scales: event.scales };
-            this.host.emit('progress', { scale: event.scale, scales: event.scales, side: event.side, ...(event.previewPng ? { preview: 'data:image/png;base64,' + event.previewPng } : {}) });
+            this.host.emit('progress', {
+              scale: event.scale,
+              scales: event.scales,
+              side: event.side,
+              ...(event.previewPng ? { preview: `data:image/png;base64,${event.previewPng}` } : {}),
+            });
           }
         },
       });

@@ -66,11 +66,11 @@ export async function renderSigningKey(key: string): Promise<string> {
 }
 
 export async function webhookSecret(key: string): Promise<string> {
-  return 'whsec_' + (await hmacSha256Hex(key, WEBHOOK_KEY_CONTEXT));
+  return `whsec_${await hmacSha256Hex(key, WEBHOOK_KEY_CONTEXT)}`;
 }
 
 export function generateKey(): string {
-  return 'sk_' + randomToken(32);
+  return `sk_${randomToken(32)}`;
 }
 
 export async function createRecord(key: string, name: string, tier: Tier, now = Date.now()): Promise<ApiKeyRecord> {

@@ -41,6 +41,9 @@ function refusalDetail(limits: Limits, name: LimitName): string {
 export function limitRefused(limits: Limits, decision: Decision & { allowed: false }): ProblemError {
   return new ProblemError('rate_limited', refusalDetail(limits, decision.reason), {
     retryAfter: decision.retryAfter,
-    headers: { 'RateLimit-Policy': policyHeader(limits) + extraPolicy(limits, decision.reason), RateLimit: `"${decision.reason}";r=0;t=${decision.retryAfter}` },
+    headers: {
+      'RateLimit-Policy': policyHeader(limits) + extraPolicy(limits, decision.reason),
+      RateLimit: `"${decision.reason}";r=0;t=${decision.retryAfter}`,
+    },
   });
 }

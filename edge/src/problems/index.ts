@@ -54,7 +54,11 @@ export class ProblemError extends Error {
   }
 }
 
-export function problemBody(name: ProblemName, detail: string, extra: { instance?: string; requestId: string; errors?: FieldError[]; retryAfter?: number }): Problem {
+export function problemBody(
+  name: ProblemName,
+  detail: string,
+  extra: { instance?: string; requestId: string; errors?: FieldError[]; retryAfter?: number },
+): Problem {
   const { status, title, openai } = PROBLEMS[name];
   const body: Omit<Problem, 'error'> = { type: PROBLEM_TYPE_BASE + name, title, status, detail, request_id: extra.requestId };
   if (extra.instance) body.instance = extra.instance;
@@ -66,7 +70,12 @@ export function problemBody(name: ProblemName, detail: string, extra: { instance
 }
 
 /** The problem+json response (with Retry-After and any extra headers the problem carries). */
-export function problemResponse(name: ProblemName, detail: string, where: { instance?: string; requestId: string }, options: ProblemOptions = {}): Response {
+export function problemResponse(
+  name: ProblemName,
+  detail: string,
+  where: { instance?: string; requestId: string },
+  options: ProblemOptions = {},
+): Response {
   const body = problemBody(name, detail, { ...where, errors: options.errors, retryAfter: options.retryAfter });
   const headers = new Headers(options.headers);
   headers.set('Content-Type', 'application/problem+json');

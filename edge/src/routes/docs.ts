@@ -11,4 +11,6 @@ const CACHE = 'public, max-age=300';
 export const docs = new Hono<AppEnv>()
   .get('/openapi.yaml', (c) => c.body(OPENAPI_YAML, 200, { 'Content-Type': 'application/yaml; charset=utf-8', 'Cache-Control': CACHE }))
   .get('/openapi.json', (c) => c.json(openApiDocument(), 200, { 'Cache-Control': CACHE }))
-  .get('/docs', async (c) => c.html(await docsPage(), 200, { 'Cache-Control': CACHE, 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'" }));
+  .get('/docs', async (c) =>
+    c.html(await docsPage(), 200, { 'Cache-Control': CACHE, 'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'" }),
+  );

@@ -24,7 +24,9 @@ export function serveImage(c: Context<AppEnv>, meta: ImageMeta, bytes: Uint8Arra
   }
   const range = parseRange(c.req.header('Range'), bytes.byteLength);
   if (range === 'unsatisfiable') {
-    return problem(c, 'range_not_satisfiable', `The image has ${bytes.byteLength} bytes`, { headers: { 'Content-Range': `bytes */${bytes.byteLength}` } });
+    return problem(c, 'range_not_satisfiable', `The image has ${bytes.byteLength} bytes`, {
+      headers: { 'Content-Range': `bytes */${bytes.byteLength}` },
+    });
   }
   if (range) {
     headers.set('Content-Range', `bytes ${range.start}-${range.end}/${bytes.byteLength}`);
@@ -38,23 +40,34 @@ export function serveImage(c: Context<AppEnv>, meta: ImageMeta, bytes: Uint8Arra
 export const images = new Hono<AppEnv>()
   .delete('/:key', bearerAuth(), rateLimit(), async (c) => {
     const key = c.req.param('key');
-    if (!KEY.test(key)) return problem(c, 'invalid_request', 'Delete an image by its key: DELETE /v1/images/<64 hex>', { errors: [{ path: 'key', message: 'not a content key' }] });
+    if (!KEY.test(key))
+      return problem(c, 'invalid_request', 'Delete an image by its key: DELETE /v1/images/<64 hex>', {
+        errors: [{ path: 'key', message: 'not a content key' }],
+      });
     const store = imageStoreFor(c);
     const stored = await store.findKey(key);
     // Another key's private image is answered as if it did not exist.
-    if (!stored || (stored.owner !== undefined && stored.owner !== c.get('apiKey').kid)) return problem(c, 'not_found', 'No image of yours has this key');
+    if (!stored || (stored.owner !== undefined && stored.owner !== c.get('apiKey').kid))
+      return problem(c, 'not_found', 'No image of yours has this key');
     if (stored.owner === undefined) {
-      return problem(c, 'forbidden', 'Shared images cannot be deleted: other customers get the same image at the same URL. Generate with private: true to own (and delete) an image; to have a shared image removed, contact support with its key.');
+      return problem(
+        c,
+        'forbidden',
+        'Shared images cannot be deleted: other customers get the same image at the same URL. Generate with private: true to own (and delete) an image; to have a shared image removed, contact support with its key.',
+      );
     }
     await store.delete(key, stored.format);
     c.get('log').info('image deleted', { key });
     return c.body(null, 204);
   })
   .get('/:file', async (c) => {
-  const match = FILE.exec(c.req.param('file'));
-  const format = match ? FORMAT_OF_EXTENSION[match[2]] : undefined;
-  if (!match || !format) return problem(c, 'invalid_request', 'Image URLs look like /v1/images/<64 hex>.<png|webp|jpeg>', { errors: [{ path: 'key', message: 'malformed image key or extension' }] });
-  const stored = await imageStoreFor(c).find(match[1], format, true);
-  if (!stored?.bytes) return problem(c, 'not_found', 'No image has this key');
-  return serveImage(c, stored, stored.bytes);
-});
+    const match = FILE.exec(c.req.param('file'));
+    const format = match ? FORMAT_OF_EXTENSION[match[2]] : undefined;
+    if (!match || !format)
+      return problem(c, 'invalid_request', 'Image URLs look like /v1/images/<64 hex>.<png|webp|jpeg>', {
+        errors: [{ path: 'key', message: 'malformed image key or extension' }],
+      });
+    const stored = await imageStoreFor(c).find(match[1], format, true);
+    if (!stored?.bytes) return problem(c, 'not_found', 'No image has this key');
+    return serveImage(c, stored, stored.bytes);
+  });

@@ -23,7 +23,7 @@ export function newJobId(): string {
   // 24 base-62 characters ≈ 142 bits; the slight modulo bias costs nothing that matters for an id.
   let id = '';
   for (const byte of bytes) id += ALPHANUMERIC[byte % 62];
-  return 'job_' + id;
+  return `job_${id}`;
 }
 
 /** The limiter keeps a queued job's place a little longer than the job waits, so the job ends it. */
@@ -57,7 +57,9 @@ export const jobs = new Hono<AppEnv>()
     const idempotencyKey = c.req.header('Idempotency-Key');
     const { min, max } = IDEMPOTENCY_KEY_LENGTH;
     if (idempotencyKey !== undefined && (idempotencyKey.length < min || idempotencyKey.length > max)) {
-      throw invalid(`Idempotency-Key must be ${min} to ${max} characters`, [{ path: 'Idempotency-Key', message: `length must be ${min}..${max}` }]);
+      throw invalid(`Idempotency-Key must be ${min} to ${max} characters`, [
+        { path: 'Idempotency-Key', message: `length must be ${min}..${max}` },
+      ]);
     }
     const params = toParams(request, config, apiKey.kid);
     await assertServed(config, params.model);
@@ -79,7 +81,10 @@ export const jobs = new Hono<AppEnv>()
     try {
       const id = newJobId();
       // Past the key's concurrent limit the job waits in the key's queue (FIFO), holding its image tokens.
-      const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000, { jobId: id, queueMs: config.jobQueueSeconds * 1000 + QUEUE_SLACK_MS });
+      const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000, {
+        jobId: id,
+        queueMs: config.jobQueueSeconds * 1000 + QUEUE_SLACK_MS,
+      });
       noteLimitStatus(c, lease.status);
       if (!lease.allowed) throw limitRefused(apiKey.limits, lease);
       leaseId = lease.leaseId;
@@ -97,10 +102,14 @@ export const jobs = new Hono<AppEnv>()
         ...(request.webhook_url ? { webhook: { url: request.webhook_url, secret: apiKey.whsec } } : {}),
       });
       leaseId = null; // the job owns it now
-      if (idempotencyKey !== undefined) await idempotency.complete(idempotencyKey, job.id, job.expires_at * 1000 + config.jobTtlSeconds * 1000);
+      if (idempotencyKey !== undefined)
+        await idempotency.complete(idempotencyKey, job.id, job.expires_at * 1000 + config.jobTtlSeconds * 1000);
       return jobResponse(c, job, 202);
     } catch (error) {
-      if (leaseId) await rateLimitStore(c).release(apiKey.limits, leaseId, 0).catch(() => {});
+      if (leaseId)
+        await rateLimitStore(c)
+          .release(apiKey.limits, leaseId, 0)
+          .catch(() => {});
       if (idempotencyKey !== undefined) await idempotency.abandon(idempotencyKey);
       throw error;
     }
@@ -118,5 +127,8 @@ export const jobs = new Hono<AppEnv>()
     const last = /^\d{1,15}$/.test(lastHeader) ? Number(lastHeader) : 0;
     const stream = await durableJobStore(c.env, jobIdParam(c)).events(c.get('apiKey').kid, last);
     if (!stream) return problem(c, 'not_found', 'No such job');
-    return new Response(stream.body, { status: 200, headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' } });
+    return new Response(stream.body, {
+      status: 200,
+      headers: { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache', 'X-Accel-Buffering': 'no' },
+    });
   });

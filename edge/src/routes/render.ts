@@ -36,7 +36,8 @@ function verifySignature(): MiddlewareHandler<AppEnv> {
     }
     const record = await lookupKey(c.env, query.kid);
     const expected = record ? await renderSignature(record.sk, canonicalQuery(entries)) : '0'.repeat(64);
-    if (!record || !timingSafeEqual(expected, query.sig) || record.revoked_at !== undefined) return problem(c, 'forbidden', 'The signature is not valid');
+    if (!record || !timingSafeEqual(expected, query.sig) || record.revoked_at !== undefined)
+      return problem(c, 'forbidden', 'The signature is not valid');
     c.set('apiKey', record);
     await next();
   };
@@ -49,7 +50,8 @@ function requestFromQuery(url: URL): Record<string, unknown> {
   for (const [name, value] of url.searchParams) {
     if (name === 'kid' || name === 'exp' || name === 'sig') continue;
     const field = RENAMED[name] ?? name;
-    if (field === 'seed' || field === 'cfg' || field === 'top_k' || field === 'top_p') body[field] = NUMBER.test(value) ? Number(value) : value;
+    if (field === 'seed' || field === 'cfg' || field === 'top_k' || field === 'top_p')
+      body[field] = NUMBER.test(value) ? Number(value) : value;
     else if (BOOLEANS.has(field)) body[field] = value === 'true' ? true : value === 'false' ? false : value;
     else body[field] = value;
   }

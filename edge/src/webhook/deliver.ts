@@ -12,7 +12,14 @@ export async function webhookSignature(secret: string, timestamp: number, body: 
 
 export type DeliveryResult = { delivered: true } | { delivered: false; retryable: boolean; reason: string };
 
-export async function deliverWebhook(target: string, secret: string, eventId: string, body: string, allowPrivate: boolean, timeoutMs = 10_000): Promise<DeliveryResult> {
+export async function deliverWebhook(
+  target: string,
+  secret: string,
+  eventId: string,
+  body: string,
+  allowPrivate: boolean,
+  timeoutMs = 10_000,
+): Promise<DeliveryResult> {
   const verdict = checkWebhookTarget(target, allowPrivate);
   if (!verdict.ok) return { delivered: false, retryable: false, reason: verdict.reason };
   const timestamp = Math.floor(Date.now() / 1000);
@@ -31,7 +38,11 @@ export async function deliverWebhook(target: string, secret: string, eventId: st
     });
     await response.body?.cancel();
     if (response.ok) return { delivered: true };
-    return { delivered: false, retryable: response.status >= 500 || response.status === 429 || response.status === 408, reason: `status ${response.status}` };
+    return {
+      delivered: false,
+      retryable: response.status >= 500 || response.status === 429 || response.status === 408,
+      reason: `status ${response.status}`,
+    };
   } catch (error) {
     return { delivered: false, retryable: true, reason: error instanceof Error ? error.message : 'fetch failed' };
   }

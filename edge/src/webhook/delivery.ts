@@ -29,7 +29,13 @@ export function nextAttemptAt(delivery: WebhookDelivery | null): number | null {
 }
 
 /** One attempt now, then the delivery records its outcome. `eventId` names what is delivered. */
-export async function attemptDelivery(delivery: WebhookDelivery, eventId: string, body: string, policy: DeliveryPolicy, log: Logger): Promise<void> {
+export async function attemptDelivery(
+  delivery: WebhookDelivery,
+  eventId: string,
+  body: string,
+  policy: DeliveryPolicy,
+  log: Logger,
+): Promise<void> {
   delivery.attempts += 1;
   const result = await deliverWebhook(delivery.url, delivery.secret, eventId, body, policy.allowPrivate);
   if (result.delivered) {

@@ -36,7 +36,7 @@ export function parseIpv6(text: string): bigint | null {
   if (dotted) {
     const v4 = parseIpv4(dotted[2]);
     if (v4 === null) return null;
-    text = dotted[1] + '0:0';
+    text = `${dotted[1]}0:0`;
     tail = [v4 >> 16n, v4 & 0xffffn];
   }
   const halves = text.split('::');
@@ -51,7 +51,7 @@ export function parseIpv6(text: string): bigint | null {
   }
   if (hextets.length !== 8 || !hextets.every((h) => /^[0-9a-f]{1,4}$/i.test(h))) return null;
   let value = hextets.reduce((acc, h) => (acc << 16n) | BigInt(parseInt(h, 16)), 0n);
-  if (tail.length) value = (value >> 32n << 32n) | (tail[0] << 16n) | tail[1];
+  if (tail.length) value = ((value >> 32n) << 32n) | (tail[0] << 16n) | tail[1];
   return value;
 }
 
@@ -60,9 +60,21 @@ const v6 = (cidr: string) => block(cidr, parseIpv6);
 
 /** IPv4 blocks that are not globally reachable (the registry's "False", plus multicast and the deprecated 6to4 relay). */
 const IPV4_NOT_GLOBAL = [
-  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12',
-  '192.0.0.0/24', '192.0.2.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15',
-  '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/4', '240.0.0.0/4',
+  '0.0.0.0/8',
+  '10.0.0.0/8',
+  '100.64.0.0/10',
+  '127.0.0.0/8',
+  '169.254.0.0/16',
+  '172.16.0.0/12',
+  '192.0.0.0/24',
+  '192.0.2.0/24',
+  '192.88.99.0/24',
+  '192.168.0.0/16',
+  '198.18.0.0/15',
+  '198.51.100.0/24',
+  '203.0.113.0/24',
+  '224.0.0.0/4',
+  '240.0.0.0/4',
 ].map(v4);
 /** Inside 192.0.0.0/24 but marked globally reachable: PCP and TURN anycast. */
 const IPV4_GLOBAL_EXCEPTIONS = ['192.0.0.9/32', '192.0.0.10/32'].map(v4);
@@ -81,7 +93,15 @@ const SIX_TO_FOUR = v6('2002::/16');
 /** Non-global blocks inside 2000::/3: IETF protocol assignments (Teredo 2001::/32, benchmarking, ORCHID), documentation. */
 const IPV6_NOT_GLOBAL = ['2001::/23', '2001:db8::/32', '3fff::/20'].map(v6);
 /** Inside 2001::/23 but marked globally reachable: PCP, TURN and DNS-SD SRP anycast, AMT, AS112-v6, ORCHIDv2, DETs. */
-const IPV6_GLOBAL_EXCEPTIONS = ['2001:1::1/128', '2001:1::2/128', '2001:1::3/128', '2001:3::/32', '2001:4:112::/48', '2001:20::/28', '2001:30::/28'].map(v6);
+const IPV6_GLOBAL_EXCEPTIONS = [
+  '2001:1::1/128',
+  '2001:1::2/128',
+  '2001:1::3/128',
+  '2001:3::/32',
+  '2001:4:112::/48',
+  '2001:20::/28',
+  '2001:30::/28',
+].map(v6);
 
 export function isGlobalIpv6(address: bigint): boolean {
   if (inBlock(address, NAT64, 128)) return isGlobalIpv4(address & 0xffff_ffffn);

@@ -10,7 +10,23 @@ import { isGlobalIpv4, isGlobalIpv6, parseIpv4, parseIpv6 } from './global-addre
  * local names (localhost, local, home.arpa, test, invalid, the reverse-lookup .arpa trees, onion,
  * alt) and the common private ones (Kubernetes' `.svc`, `.internal`, `.lan`, `.corp`, …).
  */
-const LOCAL_SUFFIXES = ['localhost', 'local', 'internal', 'arpa', 'svc', 'test', 'invalid', 'onion', 'alt', 'lan', 'home', 'corp', 'intranet', 'private', 'localdomain'];
+const LOCAL_SUFFIXES = [
+  'localhost',
+  'local',
+  'internal',
+  'arpa',
+  'svc',
+  'test',
+  'invalid',
+  'onion',
+  'alt',
+  'lan',
+  'home',
+  'corp',
+  'intranet',
+  'private',
+  'localdomain',
+];
 
 export type TargetVerdict = { ok: true; url: URL } | { ok: false; reason: string };
 
@@ -41,7 +57,8 @@ export function checkWebhookTarget(raw: string, allowPrivate: boolean): TargetVe
     return { ok: false, reason: 'not a URL' };
   }
   if (url.username || url.password) return { ok: false, reason: 'credentials are not allowed in webhook URLs' };
-  if (allowPrivate) return url.protocol === 'https:' || url.protocol === 'http:' ? { ok: true, url } : { ok: false, reason: 'must be http(s)' };
+  if (allowPrivate)
+    return url.protocol === 'https:' || url.protocol === 'http:' ? { ok: true, url } : { ok: false, reason: 'must be http(s)' };
   if (url.protocol !== 'https:') return { ok: false, reason: 'must be https' };
   return checkHost(url.hostname.toLowerCase().replace(/\.$/, '')) ?? { ok: true, url };
 }

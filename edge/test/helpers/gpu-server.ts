@@ -5,7 +5,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { crc32, deflateSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { MAX_CLOCK_SKEW_S, requestSignature } from '../../../gpu-service/src/server/auth.ts';
-import { GENERATE_PATH, NONCE_HEADER, READY_PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER, type GenerateBody, type ReadyResponse } from '../../../gpu-service/src/server/contract.ts';
+import {
+  GENERATE_PATH,
+  NONCE_HEADER,
+  READY_PATH,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  type GenerateBody,
+  type ReadyResponse,
+} from '../../../gpu-service/src/server/contract.ts';
 import { NonceCache } from '../../../gpu-service/src/server/nonce-cache.ts';
 
 export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';
@@ -31,7 +39,12 @@ export function tinyPng(seed: number, side = 2): Buffer {
   const row = Buffer.alloc(1 + side * 3);
   for (let x = 0; x < side; x++) row.set([(seed >>> 16) & 0xff, (seed >>> 8) & 0xff, seed & 0xff], 1 + 3 * x);
   const raw = Buffer.concat(Array.from({ length: side }, () => row));
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', header),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function imageBytes(format: GpuRequestBody['output_format'], seed: number): Buffer {
@@ -98,14 +111,17 @@ export class FakeGpu {
    */
   verify(req: IncomingMessage, body: Buffer): boolean {
     const [timestamp, nonce, signature] = [TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER].map((name) => req.headers[name]);
-    if (typeof timestamp !== 'string' || typeof nonce !== 'string' || typeof signature !== 'string' || !/^\d+$/.test(timestamp)) return false;
+    if (typeof timestamp !== 'string' || typeof nonce !== 'string' || typeof signature !== 'string' || !/^\d+$/.test(timestamp))
+      return false;
     const nowS = Date.now() / 1000;
     if (Math.abs(nowS - Number(timestamp)) > MAX_CLOCK_SKEW_S) return false;
     const header = (name: string) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
     };
-    const expected = Buffer.from(requestSignature(this.secret, { method: req.method ?? '', pathWithQuery: req.url ?? '', timestamp, nonce, header }, body));
+    const expected = Buffer.from(
+      requestSignature(this.secret, { method: req.method ?? '', pathWithQuery: req.url ?? '', timestamp, nonce, header }, body),
+    );
     const given = Buffer.from(signature);
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
     return this.nonces.claim(nonce, Number(timestamp) + MAX_CLOCK_SKEW_S, nowS) === 'fresh';
@@ -116,7 +132,9 @@ export class FakeGpu {
     for await (const part of req) parts.push(part as Buffer);
     const body = Buffer.concat(parts);
     if (req.method === 'GET' && req.url === READY_PATH) {
-      res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: 'ready', models: this.models } satisfies ReadyResponse));
+      res
+        .writeHead(200, { 'Content-Type': 'application/json' })
+        .end(JSON.stringify({ status: 'ready', models: this.models } satisfies ReadyResponse));
       return;
     }
     if (req.method !== 'POST' || req.url !== GENERATE_PATH) {
@@ -125,7 +143,14 @@ export class FakeGpu {
     }
     if (!this.verify(req, body)) {
       this.rejectedSignatures++;
-      res.writeHead(401, { 'Content-Type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://star-api.dev/problems/unauthorized', title: 'Unauthorized', status: 401, detail: 'bad signature' }));
+      res.writeHead(401, { 'Content-Type': 'application/problem+json' }).end(
+        JSON.stringify({
+          type: 'https://star-api.dev/problems/unauthorized',
+          title: 'Unauthorized',
+          status: 401,
+          detail: 'bad signature',
+        }),
+      );
       return;
     }
     this.calls++;
@@ -136,11 +161,25 @@ export class FakeGpu {
     if (res.destroyed) return;
     if (this.mode === 'busy' || this.busyCalls > 0) {
       this.busyCalls = Math.max(0, this.busyCalls - 1);
-      res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': String(this.retryAfterS) }).end(JSON.stringify({ type: 'https://star-api.dev/problems/gpu_unavailable', title: 'GPU unavailable', status: 503, detail: 'queue full' }));
+      res.writeHead(503, { 'Content-Type': 'application/problem+json', 'Retry-After': String(this.retryAfterS) }).end(
+        JSON.stringify({
+          type: 'https://star-api.dev/problems/gpu_unavailable',
+          title: 'GPU unavailable',
+          status: 503,
+          detail: 'queue full',
+        }),
+      );
       return;
     }
     if (this.mode === 'error') {
-      res.writeHead(500, { 'Content-Type': 'application/problem+json' }).end(JSON.stringify({ type: 'https://star-api.dev/problems/generation_failed', title: 'Generation failed', status: 500, detail: 'engine exploded' }));
+      res.writeHead(500, { 'Content-Type': 'application/problem+json' }).end(
+        JSON.stringify({
+          type: 'https://star-api.dev/problems/generation_failed',
+          title: 'Generation failed',
+          status: 500,
+          detail: 'engine exploded',
+        }),
+      );
       return;
     }
     const result = {
@@ -150,7 +189,9 @@ export class FakeGpu {
       images: request.seeds.map((seed) => ({
         seed,
         format: request.output_format,
-        b64: (this.mode === 'not-an-image' ? Buffer.from('definitely not an image') : imageBytes(request.output_format, seed)).toString('base64'),
+        b64: (this.mode === 'not-an-image' ? Buffer.from('definitely not an image') : imageBytes(request.output_format, seed)).toString(
+          'base64',
+        ),
       })),
       timings: { queue_ms: 1, text_ms: 2, generate_ms: 3, decode_ms: 4, encode_ms: 5, total_ms: 15 },
       batch_size: request.seeds.length,
@@ -164,7 +205,13 @@ export class FakeGpu {
         const preview = request.preview ? { preview: { format: 'png', b64: tinyPng(scale, 1).toString('base64') } } : {};
         send('progress', { scale, scales: this.scales, side: scale, ...preview });
       }
-      if (this.mode === 'stream-error') send('error', { type: 'https://star-api.dev/problems/generation_failed', title: 'Generation failed', status: 500, detail: 'died mid-stream' });
+      if (this.mode === 'stream-error')
+        send('error', {
+          type: 'https://star-api.dev/problems/generation_failed',
+          title: 'Generation failed',
+          status: 500,
+          detail: 'died mid-stream',
+        });
       else if (this.mode === 'garbage') res.write('event: result\ndata: {not json\n\n');
       else send('result', result);
       res.end();

@@ -38,9 +38,7 @@ export const IPV4_SPECIAL: RegistryRow[] = [
   { block: '255.255.255.255/32', name: 'Limited Broadcast', global: false },
 ];
 
-export const IPV4_EXTRA: RegistryRow[] = [
-  { block: '224.0.0.0/4', name: 'Multicast (IPv4 multicast registry)', global: false },
-];
+export const IPV4_EXTRA: RegistryRow[] = [{ block: '224.0.0.0/4', name: 'Multicast (IPv4 multicast registry)', global: false }];
 
 export const IPV6_SPECIAL: RegistryRow[] = [
   { block: '::1/128', name: 'Loopback Address', global: false },

@@ -12,7 +12,15 @@ const EXPIRES_S = NOW / 1000 + 86_400;
 function stateOf(fields: { status: JobState['job']['status'] } & Partial<Omit<JobState, 'job'>>): JobState {
   const { status, ...rest } = fields;
   return {
-    job: { id: 'job_1', object: 'job', status, model: 'star-tiny', created_at: NOW / 1000, expires_at: EXPIRES_S, progress: { scale: 0, scales: 6 } },
+    job: {
+      id: 'job_1',
+      object: 'job',
+      status,
+      model: 'star-tiny',
+      created_at: NOW / 1000,
+      expires_at: EXPIRES_S,
+      progress: { scale: 0, scales: 6 },
+    },
     init: {} as JobState['init'],
     webhook: null,
     nextEventId: 1,

@@ -7,7 +7,12 @@ import { EventFanOut } from '../../src/jobs/event-fan-out.ts';
 import { parseEvents } from '../../src/sse.ts';
 import type { StoredEvent } from '../../src/jobs/contract.ts';
 
-const event = (id: number, name: StoredEvent['event'], data: unknown, expand = false): StoredEvent => ({ id, event: name, data: JSON.stringify(data), ...(expand ? { expand } : {}) });
+const event = (id: number, name: StoredEvent['event'], data: unknown, expand = false): StoredEvent => ({
+  id,
+  event: name,
+  data: JSON.stringify(data),
+  ...(expand ? { expand } : {}),
+});
 
 async function readAll(stream: ReadableStream<Uint8Array>): Promise<{ id?: string; event: string; data: string }[]> {
   const events = [];
@@ -24,7 +29,12 @@ test('a subscriber gets the events after its Last-Event-ID, then live ones, and 
   const received = await readAll(stream);
   assert.deepEqual(
     received.map((message) => [message.id, message.event]),
-    [['2', 'started'], ['3', 'progress'], ['4', 'progress'], ['5', 'completed']],
+    [
+      ['2', 'started'],
+      ['3', 'progress'],
+      ['4', 'progress'],
+      ['5', 'completed'],
+    ],
   );
   assert.deepEqual(JSON.parse(received[3].data), { done: true });
 });
@@ -33,7 +43,10 @@ test('a subscriber to an ended job gets the replay and the stream ends, without 
   const fanOut = new EventFanOut(async (data) => data);
   const history = [event(1, 'queued', {}), event(2, 'failed', { reason: 'x' })];
   const received = await readAll(fanOut.subscribe(history, 0, true));
-  assert.deepEqual(received.map((message) => message.event), ['queued', 'failed']);
+  assert.deepEqual(
+    received.map((message) => message.event),
+    ['queued', 'failed'],
+  );
 });
 
 test('an expanded event is expanded once for every subscriber, and sent in its place in the order', async () => {
@@ -50,7 +63,10 @@ test('an expanded event is expanded once for every subscriber, and sent in its p
   const [a, b] = await Promise.all([readAll(first), readAll(second)]);
   assert.equal(expansions, 1);
   for (const received of [a, b]) {
-    assert.deepEqual(received.map((message) => message.event), ['progress', 'completed']);
+    assert.deepEqual(
+      received.map((message) => message.event),
+      ['progress', 'completed'],
+    );
     assert.deepEqual(JSON.parse(received[1].data), { job: 'j', images: 'base64' });
   }
 });

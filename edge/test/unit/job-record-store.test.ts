@@ -12,14 +12,27 @@ function memoryStorage(): JobStorage & { data: Map<string, unknown> } {
     get: async <T>(key: string) => structuredClone(data.get(key)) as T | undefined,
     put: async <T>(key: string, value: T) => void data.set(key, structuredClone(value)),
     list: async <T>({ prefix }: { prefix: string }) =>
-      new Map([...data.entries()].filter(([key]) => key.startsWith(prefix)).sort(([a], [b]) => (a < b ? -1 : 1)).map(([key, value]) => [key, structuredClone(value) as T])),
+      new Map(
+        [...data.entries()]
+          .filter(([key]) => key.startsWith(prefix))
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([key, value]) => [key, structuredClone(value) as T]),
+      ),
     deleteAll: async () => data.clear(),
   };
 }
 
 function queuedJob(kid: string, createdAt: number): JobState {
   return {
-    job: { id: 'job_1', object: 'job', status: 'queued', model: 'star-tiny', created_at: createdAt, expires_at: createdAt + 60, progress: { scale: 0, scales: 6 } },
+    job: {
+      id: 'job_1',
+      object: 'job',
+      status: 'queued',
+      model: 'star-tiny',
+      created_at: createdAt,
+      expires_at: createdAt + 60,
+      progress: { scale: 0, scales: 6 },
+    },
     init: {
       id: 'job_1',
       kid,
@@ -54,7 +67,10 @@ test('events are numbered from 1 and a reload reads the record and the log back 
   assert.equal(completed.expand, true);
   const reloaded = new JobRecords(storage);
   await reloaded.load();
-  assert.deepEqual(reloaded.events.map((event) => event.id), Array.from({ length: 13 }, (_, i) => i + 1));
+  assert.deepEqual(
+    reloaded.events.map((event) => event.id),
+    Array.from({ length: 13 }, (_, i) => i + 1),
+  );
   assert.deepEqual(JSON.parse(reloaded.events[9].data), { scale: 9 });
   assert.equal(reloaded.events[0].expand, undefined);
   assert.equal(reloaded.state?.nextEventId, 14);

@@ -9,7 +9,14 @@ test('an origin is read as one (a trailing slash is dropped)', () => {
 });
 
 test('anything with a path, credentials, query or another scheme is refused', () => {
-  for (const value of ['', 'api.example.com', 'https://api.example.com/v1', 'https://u:p@api.example.com', 'https://api.example.com?x=1', 'ftp://api.example.com']) {
+  for (const value of [
+    '',
+    'api.example.com',
+    'https://api.example.com/v1',
+    'https://u:p@api.example.com',
+    'https://api.example.com?x=1',
+    'ftp://api.example.com',
+  ]) {
     assert.equal(parsePublicOrigin(value), null, value);
   }
 });

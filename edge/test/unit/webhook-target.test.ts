@@ -42,9 +42,9 @@ function v4Spellings(value: number): string[] {
   return [
     v4Text(value),
     String(value), // one decimal number
-    '0x' + value.toString(16), // one hex number
-    octets.map((o) => '0' + o.toString(8)).join('.'), // octal parts
-    octets.map((o) => '0x' + o.toString(16)).join('.'), // hex parts
+    `0x${value.toString(16)}`, // one hex number
+    octets.map((o) => `0${o.toString(8)}`).join('.'), // octal parts
+    octets.map((o) => `0x${o.toString(16)}`).join('.'), // hex parts
     `${octets[0]}.${octets[1]}.${octets[2] * 256 + octets[3]}`, // three parts
   ];
 }

@@ -21,7 +21,10 @@ function streamOf(...chunks: string[]): ReadableStream<Uint8Array> {
 
 test('SSE: events split across chunks, CRLF, comments and multi-line data parse correctly', async () => {
   const events = [];
-  for await (const event of parseEvents(streamOf('id: 1\r\nevent: a\r\ndata: {"x"', ':1}\r\n\r\n: keepalive\n\nevent: b\ndata: line1\ndata: line2\n\n'))) events.push(event);
+  for await (const event of parseEvents(
+    streamOf('id: 1\r\nevent: a\r\ndata: {"x"', ':1}\r\n\r\n: keepalive\n\nevent: b\ndata: line1\ndata: line2\n\n'),
+  ))
+    events.push(event);
   assert.deepEqual(events, [
     { event: 'a', data: '{"x":1}', id: '1' },
     { event: 'b', data: 'line1\nline2', id: '1' },
@@ -37,7 +40,13 @@ test('SSE: formatEvent round-trips through parseEvents', async () => {
 });
 
 test('render canonical query: sorted by name, sig dropped, RFC 3986 encoding of decoded values', () => {
-  const canonical = canonicalQuery([['prompt', 'a fox & "hen"'], ['sig', 'x'], ['exp', '10'], ['kid', 'abc'], ['cfg', '4.5']]);
+  const canonical = canonicalQuery([
+    ['prompt', 'a fox & "hen"'],
+    ['sig', 'x'],
+    ['exp', '10'],
+    ['kid', 'abc'],
+    ['cfg', '4.5'],
+  ]);
   assert.equal(canonical, 'cfg=4.5&exp=10&kid=abc&prompt=a%20fox%20%26%20%22hen%22');
 });
 
@@ -50,13 +59,26 @@ test('render signature = HMAC(key = sk bytes, canonical) with sk = HMAC(API key,
 });
 
 test('GPU request signature follows internal-api.md: nonce and the headers the service acts on are signed', async () => {
-  const headers = await signRequest('secret', 'POST', '/internal/v1/generate', '{"a":1}', { Accept: 'text/event-stream', 'X-Request-Deadline-Ms': '5000' }, 1700000000);
+  const headers = await signRequest(
+    'secret',
+    'POST',
+    '/internal/v1/generate',
+    '{"a":1}',
+    { Accept: 'text/event-stream', 'X-Request-Deadline-Ms': '5000' },
+    1700000000,
+  );
   const nonce = headers['x-star-nonce'];
   assert.match(nonce, /^[A-Za-z0-9_-]{22}$/);
   const bodyHash = createHash('sha256').update('{"a":1}').digest('hex');
   const canonical = `POST\n/internal/v1/generate\n1700000000\n${nonce}\naccept:text/event-stream\nx-request-deadline-ms:5000\n${bodyHash}`;
-  const expected = 'v1=' + createHmac('sha256', 'secret').update(canonical).digest('hex');
-  assert.deepEqual(headers, { Accept: 'text/event-stream', 'X-Request-Deadline-Ms': '5000', 'x-star-timestamp': '1700000000', 'x-star-nonce': nonce, 'x-star-signature': expected });
+  const expected = `v1=${createHmac('sha256', 'secret').update(canonical).digest('hex')}`;
+  assert.deepEqual(headers, {
+    Accept: 'text/event-stream',
+    'X-Request-Deadline-Ms': '5000',
+    'x-star-timestamp': '1700000000',
+    'x-star-nonce': nonce,
+    'x-star-signature': expected,
+  });
   const again = await signRequest('secret', 'POST', '/internal/v1/generate', '{"a":1}', {}, 1700000000);
   assert.notEqual(again['x-star-nonce'], nonce, 'every request gets its own nonce');
 });

@@ -8,7 +8,9 @@ export function integerOption(name: string, value: string | undefined, fallback:
   if (value === undefined) return fallback;
   const n = Number(value);
   if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}, got "${value}"`);
+    throw new UsageError(
+      `--${name} must be an integer${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}, got "${value}"`,
+    );
   }
   return n;
 }
@@ -17,15 +19,23 @@ export function numberOption(name: string, value: string | undefined, fallback: 
   if (value === undefined) return fallback;
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a number${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}, got "${value}"`);
+    throw new UsageError(
+      `--${name} must be a number${Number.isFinite(min) ? ` ≥ ${min}` : ''}${Number.isFinite(max) ? ` and ≤ ${max}` : ''}, got "${value}"`,
+    );
   }
   return n;
 }
 
 export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback: T): T;
 export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[]): T | undefined;
-export function choiceOption<T extends string>(name: string, value: string | undefined, choices: readonly T[], fallback?: T): T | undefined {
+export function choiceOption<T extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly T[],
+  fallback?: T,
+): T | undefined {
   if (value === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got "${value}"`);
+  if (!(choices as readonly string[]).includes(value))
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}, got "${value}"`);
   return value as T;
 }

@@ -43,7 +43,7 @@ function pngSize(bytes: Buffer): [number, number] {
 }
 
 describe('star generate', () => {
-  it('writes PNGs of the model\'s size with a progress bar per scale, the same bytes for the same seed', async () => {
+  it("writes PNGs of the model's size with a progress bar per scale, the same bytes for the same seed", async () => {
     const out = join(tmp, 'fox.png');
     const run = await star('generate', 'a red fox', '--model', 'star-tiny', '--seed', '1', '-o', out, '--n', '2', '--threads', '1');
     assert.equal(run.code, 0, run.stderr);
@@ -81,7 +81,7 @@ describe('star generate', () => {
 });
 
 describe('star check', () => {
-  it('prints every tensor\'s error as JSON and exits 0 on a passing fixture', async () => {
+  it("prints every tensor's error as JSON and exits 0 on a passing fixture", async () => {
     const run = await star('check', fixturePath('star-tiny/tiny-b'), '--json', '--mode', 'upstream', '--no-images');
     assert.equal(run.code, 0, run.stderr);
     const report = JSON.parse(run.stdout) as { pass: boolean; checked: { name: string; maxAbsError: number; maxAbsReference: number }[] };
@@ -95,13 +95,16 @@ describe('star check', () => {
     mkdirSync(dir);
     for (const f of ['config.json', 'var.safetensors', 'vae.safetensors']) copyFileSync(fixturePath(`star-tiny/tiny-b/${f}`), join(dir, f));
     const ref = readSafetensors(fixturePath('star-tiny/tiny-b/reference.safetensors'));
-    writeSafetensors(join(dir, 'reference.safetensors'), ref.names.map((name) => {
-      const t = ref.get(name);
-      if (name !== 's2.logits') return t;
-      const values = ref.float32(name);
-      values[0] += 0.5;
-      return { name, dtype: 'float32' as const, shape: t.shape, bytes: () => new Uint8Array(values.buffer) };
-    }));
+    writeSafetensors(
+      join(dir, 'reference.safetensors'),
+      ref.names.map((name) => {
+        const t = ref.get(name);
+        if (name !== 's2.logits') return t;
+        const values = ref.float32(name);
+        values[0] += 0.5;
+        return { name, dtype: 'float32' as const, shape: t.shape, bytes: () => new Uint8Array(values.buffer) };
+      }),
+    );
     const run = await star('check', dir, '--mode', 'upstream', '--no-images');
     assert.equal(run.code, 1, run.stderr);
     assert.match(run.stdout, /FAIL s2\.logits +max\|err\| 5\.0\de-1/);
@@ -119,9 +122,40 @@ describe('star convert', () => {
   it('turns a .pth training snapshot into safetensors with upstream names, optionally in fp16', async () => {
     const pth = join(tmp, 'ckpt.pth');
     const shape = [2, 2];
-    writeTorchSave(pth, {
-      dict: [['trainer', { dict: [['var_wo_ddp', { ordered: [['head_logits.weight', { kind: 'tensor', storageKey: '0', storageType: 'FloatStorage', storageNumel: 4, offset: 0, shape, stride: contiguousStride(shape) }]] }]] }]],
-    }, [{ key: '0', bytes: new Uint8Array(Float32Array.from([1, 2.5, -3, 0.25]).buffer) }]);
+    writeTorchSave(
+      pth,
+      {
+        dict: [
+          [
+            'trainer',
+            {
+              dict: [
+                [
+                  'var_wo_ddp',
+                  {
+                    ordered: [
+                      [
+                        'head_logits.weight',
+                        {
+                          kind: 'tensor',
+                          storageKey: '0',
+                          storageType: 'FloatStorage',
+                          storageNumel: 4,
+                          offset: 0,
+                          shape,
+                          stride: contiguousStride(shape),
+                        },
+                      ],
+                    ],
+                  },
+                ],
+              ],
+            },
+          ],
+        ],
+      },
+      [{ key: '0', bytes: new Uint8Array(Float32Array.from([1, 2.5, -3, 0.25]).buffer) }],
+    );
     const out = join(tmp, 'ckpt.safetensors');
     const run = await star('convert', pth, out, '--key', 'trainer.var_wo_ddp', '--dtype', 'fp16');
     assert.equal(run.code, 0, run.stderr);
@@ -148,27 +182,45 @@ describe('star fetch-model', () => {
     assert.match(help.stdout, /trainer\.var_wo_ddp\) are extracted to safetensors/);
     const run = await star('fetch-model', 'star-1024-sampler', '--dir', tmp, '--base-url', 'http://127.0.0.1:9/');
     assert.equal(run.code, 1);
-    assert.match(run.stderr, /star-1024-sampler is announced upstream but its weights are not published: taocrayon\/STAR has no sampler-head checkpoint/);
+    assert.match(
+      run.stderr,
+      /star-1024-sampler is announced upstream but its weights are not published: taocrayon\/STAR has no sampler-head checkpoint/,
+    );
   });
 
   it('shows a progress bar for the download and the extraction of the generator, then stops at a file that fails its check', async () => {
     const snapshot = join(tmp, 'hub-snapshot.pth');
     const weights = new Uint8Array(Float32Array.from({ length: 4096 }, (_, i) => i).buffer);
-    writeTorchStateDict(snapshot, [{ name: 'head.weight', dtype: 'float32', shape: [64, 64], bytes: () => weights }], { at: ['trainer', 'var_wo_ddp'] });
+    writeTorchStateDict(snapshot, [{ name: 'head.weight', dtype: 'float32', shape: [64, 64], bytes: () => weights }], {
+      at: ['trainer', 'var_wo_ddp'],
+    });
     const hub = createServer((req, res) => {
-      if (req.url === `/taocrayon/STAR/resolve/${STAR_HF_REVISION}/star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth`) res.end(readFileSync(snapshot));
+      if (req.url === `/taocrayon/STAR/resolve/${STAR_HF_REVISION}/star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth`)
+        res.end(readFileSync(snapshot));
       else if (req.url?.endsWith('/vae_ch160v4096z32.pth')) res.end('not the VQVAE');
       else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => hub.listen(0, '127.0.0.1', resolve));
     try {
       const dir = join(tmp, 'hub-models');
-      const run = await star('fetch-model', 'star-1024-d30', '--dir', dir, '--base-url', `http://127.0.0.1:${(hub.address() as AddressInfo).port}`);
+      const run = await star(
+        'fetch-model',
+        'star-1024-d30',
+        '--dir',
+        dir,
+        '--base-url',
+        `http://127.0.0.1:${(hub.address() as AddressInfo).port}`,
+      );
       assert.equal(run.code, 1);
       assert.match(run.stderr, /\[#{24}\] star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth: 0.0 MiB of 0.0 MiB/);
-      assert.match(run.stderr, /\[#{24}\] extracting the generator weights into star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.safetensors: 0.0 MiB of 0.0 MiB/);
+      assert.match(
+        run.stderr,
+        /\[#{24}\] extracting the generator weights into star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.safetensors: 0.0 MiB of 0.0 MiB/,
+      );
       assert.match(run.stderr, /vae_ch160v4096z32.pth: no source has it — .*offers 13 bytes, not the known 436075834/);
-      assert.deepEqual(readSafetensors(join(dir, 'star-1024-d30/star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.safetensors')).names, ['head.weight']);
+      assert.deepEqual(readSafetensors(join(dir, 'star-1024-d30/star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.safetensors')).names, [
+        'head.weight',
+      ]);
       assert.ok(existsSync(join(dir, 'star-1024-d30/NOTICE')));
     } finally {
       hub.close();

@@ -24,15 +24,17 @@ type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; help: string; summary: string }> = {
   generate: { run: generateCommand, help: GENERATE_HELP, summary: 'generate images from a prompt and write PNG files' },
-  check: { run: checkCommand, help: CHECK_HELP, summary: 'compare the engine with a parity fixture\'s reference tensors' },
+  check: { run: checkCommand, help: CHECK_HELP, summary: "compare the engine with a parity fixture's reference tensors" },
   convert: { run: convertCommand, help: CONVERT_HELP, summary: 'convert a PyTorch .pth checkpoint to safetensors' },
-  'fetch-model': { run: fetchModelCommand, help: FETCH_MODEL_HELP, summary: 'download a released model\'s weights' },
+  'fetch-model': { run: fetchModelCommand, help: FETCH_MODEL_HELP, summary: "download a released model's weights" },
 };
 
 export const HELP = `usage: star <command> [options]
 
 commands:
-${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`).join('\n')}
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
+  .join('\n')}
 
 Run \`star <command> --help\` for a command's options.`;
 
@@ -69,8 +71,8 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
 /** Runs the CLI in this process and exits with its status. */
 export async function run(): Promise<void> {
   const code = await main(process.argv.slice(2), {
-    out: (text) => process.stdout.write(text + '\n'),
-    err: (text) => process.stderr.write(text + '\n'),
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
     interactive: process.stderr.isTTY === true,
   });
   process.exitCode = code;

@@ -7,7 +7,11 @@ import { STAR_VQVAE } from './models/vqvae/config.ts';
 const GIB = 1024 ** 3;
 // star-1024-d30's generator (STAR-SPEC §8): depth 30, CLIP ViT-H text (1024), 1024² from a 64² last scale
 const d30At1024 = fromUpstreamArgs({
-  patch_nums: [1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64], V: 4096, Cvae: 32, depth: 30, in_dim_cross: 1024,
+  patch_nums: [1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64],
+  V: 4096,
+  Cvae: 32,
+  depth: 30,
+  in_dim_cross: 1024,
 });
 
 test('star-1024-d30 in fp16: weights of ~1.7 B parameters, a KV cache of GiBs per image', () => {

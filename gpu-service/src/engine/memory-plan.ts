@@ -77,13 +77,17 @@ export interface BatchPlan {
 export function planBatches(memory: GeneratorMemory, freeBytes: number, wanted: number, reserveBytes = 2 * GIB): BatchPlan {
   const budget = freeBytes - reserveBytes;
   const sessionBytes = (batch: number) => memory.weightsBytes + ARENA_GROWTH * batch * memory.perImageBytes;
-  const needBytes = (batch: number) => sessionBytes(1) + (batch > 1 ? sessionBytes(batch) : 0) + ARENA_GROWTH * batch * memory.decodePerImageBytes;
+  const needBytes = (batch: number) =>
+    sessionBytes(1) + (batch > 1 ? sessionBytes(batch) : 0) + ARENA_GROWTH * batch * memory.decodePerImageBytes;
   let maxBatch = 0;
   for (let b = 1; b <= wanted && needBytes(b) <= budget; b++) maxBatch = b;
   const batchSizes = maxBatch === 0 ? [] : maxBatch === 1 ? [1] : [1, maxBatch];
   const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
-  const summary = `GPU memory plan: ${gib(freeBytes)} free, weights ${gib(memory.weightsBytes)} per session, ${gib(memory.perImageBytes)} per image; `
-    + (maxBatch ? `batch sizes ${batchSizes.join(' and ')} need ${gib(needBytes(maxBatch))}` : `one image needs ${gib(needBytes(1))}, more than fits`)
-    + (maxBatch && maxBatch < wanted ? ` (batches above ${maxBatch} refused)` : '');
+  const summary =
+    `GPU memory plan: ${gib(freeBytes)} free, weights ${gib(memory.weightsBytes)} per session, ${gib(memory.perImageBytes)} per image; ` +
+    (maxBatch
+      ? `batch sizes ${batchSizes.join(' and ')} need ${gib(needBytes(maxBatch))}`
+      : `one image needs ${gib(needBytes(1))}, more than fits`) +
+    (maxBatch && maxBatch < wanted ? ` (batches above ${maxBatch} refused)` : '');
   return { batchSizes, maxBatch, needBytes, summary };
 }

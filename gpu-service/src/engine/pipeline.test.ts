@@ -45,17 +45,18 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   it('gives identical bytes for the same seed, and image i of seed s = image 0 of seed s + i', async () => {
     const a = await perScale.generate({ ...REQUEST, n: 3, seed: 100 });
     const b = await perScale.generate({ ...REQUEST, n: 3, seed: 100 });
-    a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i} repeats`));
+    a.images.forEach((image, i) => {
+      assert.ok(same(image.data, b.images[i].data), `image ${i} repeats`);
+    });
     const third = await perScale.generate({ ...REQUEST, n: 1, seed: 102 });
     assert.ok(same(a.images[2].data, third.images[0].data));
   });
 
   it('does not let a neighbour request in the batch change an image (per-request cross-attention)', async () => {
     const alone = await perScale.generate(REQUEST);
-    const [other, mine] = await Promise.all(perScale.generateBatch([
-      { request: { ...REQUEST, prompt: 'a blue whale', seed: 99, cfg: 2, topK: 10 } },
-      { request: REQUEST },
-    ]));
+    const [other, mine] = await Promise.all(
+      perScale.generateBatch([{ request: { ...REQUEST, prompt: 'a blue whale', seed: 99, cfg: 2, topK: 10 } }, { request: REQUEST }]),
+    );
     assert.equal(mine.batchSize, 2);
     assert.ok(same(mine.images[0].data, alone.images[0].data));
     assert.ok(!same(other.images[0].data, alone.images[0].data));
@@ -64,16 +65,44 @@ describe('loadPipeline(star-tiny, cpu)', () => {
   it('reports progress after every scale, with previews when asked', async () => {
     const events: ProgressEvent[] = [];
     await perScale.generate({ ...REQUEST, n: 2 }, { onProgress: (e) => events.push(e), preview: true });
-    assert.deepEqual(events.map((e) => [e.scale, e.scales, e.side]), [[1, 6, 1], [2, 6, 2], [3, 6, 3], [4, 6, 4], [5, 6, 6], [6, 6, 8]]);
+    assert.deepEqual(
+      events.map((e) => [e.scale, e.scales, e.side]),
+      [
+        [1, 6, 1],
+        [2, 6, 2],
+        [3, 6, 3],
+        [4, 6, 4],
+        [5, 6, 6],
+        [6, 6, 8],
+      ],
+    );
     // star-tiny's VQVAE upsamples ×8: a preview of side s is 8s pixels wide.
-    assert.deepEqual(events.map((e) => e.previews?.map((p) => p.width)), [[8, 8], [16, 16], [24, 24], [32, 32], [48, 48], [64, 64]]);
+    assert.deepEqual(
+      events.map((e) => e.previews?.map((p) => p.width)),
+      [
+        [8, 8],
+        [16, 16],
+        [24, 24],
+        [32, 32],
+        [48, 48],
+        [64, 64],
+      ],
+    );
   });
 
   it('rejects an aborted request with its reason between scales while the rest of the batch completes', async () => {
     const controller = new AbortController();
     const reason = new Error('client went away');
     const [cancelled, kept] = perScale.generateBatch([
-      { request: REQUEST, options: { signal: controller.signal, onProgress: (e) => { if (e.scale === 2) controller.abort(reason); } } },
+      {
+        request: REQUEST,
+        options: {
+          signal: controller.signal,
+          onProgress: (e) => {
+            if (e.scale === 2) controller.abort(reason);
+          },
+        },
+      },
       { request: { ...REQUEST, seed: 8 } },
     ]);
     await assert.rejects(cancelled, (err) => err === reason);
@@ -96,7 +125,9 @@ describe('loadPipeline(star-tiny, cpu)', () => {
       assert.equal((all as StarPipeline).options.mode, 'all');
       const a = await all.generate({ ...REQUEST, n: 2 });
       const b = await perScale.generate({ ...REQUEST, n: 2 });
-      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i}`));
+      a.images.forEach((image, i) => {
+        assert.ok(same(image.data, b.images[i].data), `image ${i}`);
+      });
     } finally {
       await all.dispose();
     }
@@ -119,12 +150,22 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     // star-tiny's shapes at depth 3 (the sampler head needs ≥ 3) with the head, sampler from scale 3 (pn 4).
     const dir = join(cacheDir, 'tiny-sampler');
     const args = { ...STAR_TINY_RANDOM.manifest.generator.build_vae_var_args, depth: 3, enable_adaptive_norm: true, sample_from_idx: 3 };
-    writeRandomModel(dir, { ...STAR_TINY_RANDOM, seed: 77, manifest: { ...STAR_TINY_RANDOM.manifest, name: 'tiny-sampler', generator: { ...STAR_TINY_RANDOM.manifest.generator, build_vae_var_args: args } } });
+    writeRandomModel(dir, {
+      ...STAR_TINY_RANDOM,
+      seed: 77,
+      manifest: {
+        ...STAR_TINY_RANDOM.manifest,
+        name: 'tiny-sampler',
+        generator: { ...STAR_TINY_RANDOM.manifest.generator, build_vae_var_args: args },
+      },
+    });
     cpSync(join(BUILTIN_MODELS_DIR, 'star-tiny/tokenizer'), join(dir, 'tokenizer'), { recursive: true });
     const sampler = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
     try {
       const [a, b] = await Promise.all([sampler.generate({ ...REQUEST, n: 2 }), sampler.generate({ ...REQUEST, n: 2 })]);
-      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data)));
+      a.images.forEach((image, i) => {
+        assert.ok(same(image.data, b.images[i].data));
+      });
       assert.ok(!same(a.images[0].data, a.images[1].data));
       const second = await sampler.generate({ ...REQUEST, seed: REQUEST.seed + 1 });
       assert.ok(same(second.images[0].data, a.images[1].data));
@@ -147,61 +188,117 @@ describe('loadPipeline(star-tiny, cpu)', () => {
         const t = store.get(name);
         storages.push({ key: String(i), bytes: t.bytes() });
         const numel = t.shape.reduce((a, b) => a * b, 1);
-        return [name, { kind: 'tensor', storageKey: String(i), storageType: 'FloatStorage', storageNumel: numel, offset: 0, shape: [...t.shape], stride: contiguousStride([...t.shape]), parameter: true }];
+        return [
+          name,
+          {
+            kind: 'tensor',
+            storageKey: String(i),
+            storageType: 'FloatStorage',
+            storageNumel: numel,
+            offset: 0,
+            shape: [...t.shape],
+            stride: contiguousStride([...t.shape]),
+            parameter: true,
+          },
+        ];
       });
       return { dict: { ordered: entries }, storages };
     };
     const generator = asPth('var.safetensors');
-    writeTorchSave(join(dir, 'ar-ckpt.pth'), { dict: [['trainer', { dict: [['var_wo_ddp', generator.dict]] }], ['args', null]] }, generator.storages);
+    writeTorchSave(
+      join(dir, 'ar-ckpt.pth'),
+      {
+        dict: [
+          ['trainer', { dict: [['var_wo_ddp', generator.dict]] }],
+          ['args', null],
+        ],
+      },
+      generator.storages,
+    );
     const vae = asPth('vae.safetensors');
     writeTorchSave(join(dir, 'vae.pth'), vae.dict, vae.storages);
     const shipped = readManifest(tiny);
-    const manifest = { ...shipped, name: 'tiny-pth', generator: { ...shipped.generator, weights: 'ar-ckpt.pth', key: 'trainer.var_wo_ddp' }, vqvae: { ...shipped.vqvae, weights: 'vae.pth' } };
+    const manifest = {
+      ...shipped,
+      name: 'tiny-pth',
+      generator: { ...shipped.generator, weights: 'ar-ckpt.pth', key: 'trainer.var_wo_ddp' },
+      vqvae: { ...shipped.vqvae, weights: 'vae.pth' },
+    };
     writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
     const fromPth = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
     try {
       const a = await fromPth.generate({ ...REQUEST, n: 2 });
       const b = await perScale.generate({ ...REQUEST, n: 2 });
-      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i}`));
+      a.images.forEach((image, i) => {
+        assert.ok(same(image.data, b.images[i].data), `image ${i}`);
+      });
     } finally {
       await fromPth.dispose();
     }
   });
 
   it('names the missing model and how to get it', async () => {
-    await assert.rejects(loadPipeline('star-256-d30', { device: 'cpu', modelDir: cacheDir }), /model "star-256-d30" not found .*npx star fetch-model star-256-d30/);
+    await assert.rejects(
+      loadPipeline('star-256-d30', { device: 'cpu', modelDir: cacheDir }),
+      /model "star-256-d30" not found .*npx star fetch-model star-256-d30/,
+    );
     await assert.rejects(loadPipeline('no-such-model', { device: 'cpu' }), /known models: star-tiny/);
   });
 });
 
 describe('per-scale runs within a carried-state limit (the CUDA default, run here on CPU)', () => {
   it('ends runs only while the KV cache crossing is under the limit, counts every byte that crosses, and gives the same bytes as one run', async () => {
-    const probe = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir }) as StarPipeline;
+    const probe = (await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir })) as StarPipeline;
     const cfg = probe.model.generatorConfig;
     await probe.dispose();
     const perToken = carriedBytesPerToken(cfg, 'fp32');
     assert.equal(perToken, 2 * cfg.depth * 2 * cfg.width * 4, '2 CFG rows × blocks × K and V × width × fp32');
     const [t0, t1] = [cfg.patchNums[0] ** 2, cfg.patchNums[0] ** 2 + cfg.patchNums[1] ** 2]; // tokens carried after scales 0 and 1
     const S = cfg.patchNums.length;
-    const limited = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, carriedBytesPerImage: t1 * perToken }) as StarPipeline;
+    const limited = (await loadPipeline('star-tiny', {
+      device: 'cpu',
+      threads: 1,
+      cacheDir,
+      carriedBytesPerImage: t1 * perToken,
+    })) as StarPipeline;
     const all = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all' });
     try {
-      assert.deepEqual(limited.scaleRanges(), [{ first: 0, last: 0 }, { first: 1, last: 1 }, { first: 2, last: S - 1 }], 'the scales after the limit run as one');
+      assert.deepEqual(
+        limited.scaleRanges(),
+        [
+          { first: 0, last: 0 },
+          { first: 1, last: 1 },
+          { first: 2, last: S - 1 },
+        ],
+        'the scales after the limit run as one',
+      );
       const events: number[] = [];
       const request = { ...REQUEST, n: 2 };
       const [a, b] = await Promise.all([limited.generate(request, { onProgress: (e) => events.push(e.scale) }), all.generate(request)]);
-      a.images.forEach((image, i) => assert.ok(same(image.data, b.images[i].data), `image ${i}: same bytes as one run`));
-      assert.deepEqual(events, cfg.patchNums.map((_, si) => si + 1), 'a progress event for every scale (the last run reports its scales at its end)');
+      a.images.forEach((image, i) => {
+        assert.ok(same(image.data, b.images[i].data), `image ${i}: same bytes as one run`);
+      });
+      assert.deepEqual(
+        events,
+        cfg.patchNums.map((_, si) => si + 1),
+        'a progress event for every scale (the last run reports its scales at its end)',
+      );
       const runs = await limited.generatorTransfers(2);
       assert.equal(runs.length, 3);
       for (const [i, { transfers }] of runs.entries()) {
         assert.equal(transfers.runs, 1);
-        const kvOut = Object.entries(transfers.lastRun.out).filter(([name]) => name.startsWith('present_')).reduce((sum, [, bytes]) => sum + bytes, 0);
+        const kvOut = Object.entries(transfers.lastRun.out)
+          .filter(([name]) => name.startsWith('present_'))
+          .reduce((sum, [, bytes]) => sum + bytes, 0);
         const tokens = [t0, t1, 0][i];
         assert.equal(kvOut, tokens * perToken * 2, `run ${i}: the KV cache of ${tokens} tokens × 2 images crosses out, nothing more`);
         assert.ok(kvOut <= t1 * perToken * 2);
       }
-      assert.equal(runs[2].transfers.lastRun.in['past_key.0'], t1 * perToken * 2 / (2 * cfg.depth), 'the last run takes in what the second handed out (one block\'s keys)');
+      assert.equal(
+        runs[2].transfers.lastRun.in['past_key.0'],
+        (t1 * perToken * 2) / (2 * cfg.depth),
+        "the last run takes in what the second handed out (one block's keys)",
+      );
     } finally {
       await Promise.all([limited.dispose(), all.dispose()]);
     }
@@ -212,15 +309,26 @@ describe('scaleRanges', () => {
   const d16 = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16];
   it('gives one run for all scales, or one per scale', () => {
     assert.deepEqual(scaleRanges(d16, 'all', 0), [{ first: 0, last: 9 }]);
-    assert.deepEqual(scaleRanges([1, 2, 3, 4], 'per-scale', 0), [0, 1, 2, 3].map((si) => ({ first: si, last: si })));
+    assert.deepEqual(
+      scaleRanges([1, 2, 3, 4], 'per-scale', 0),
+      [0, 1, 2, 3].map((si) => ({ first: si, last: si })),
+    );
   });
-  it('lets small scales share the next scale\'s run', () => {
-    assert.deepEqual(scaleRanges(d16, 'per-scale', 64), [{ first: 0, last: 6 }, { first: 7, last: 7 }, { first: 8, last: 8 }, { first: 9, last: 9 }]);
+  it("lets small scales share the next scale's run", () => {
+    assert.deepEqual(scaleRanges(d16, 'per-scale', 64), [
+      { first: 0, last: 6 },
+      { first: 7, last: 7 },
+      { first: 8, last: 8 },
+      { first: 9, last: 9 },
+    ]);
     assert.deepEqual(scaleRanges([1, 2, 3, 4], 'per-scale', 1000), [{ first: 0, last: 3 }]);
   });
   it('runs the scales after the carried-token limit as one', () => {
     // cumulative tokens after each d16 scale: 1 5 14 30 55 91 155 255 424 680
-    assert.deepEqual(scaleRanges(d16, 'per-scale', 0, 100), [0, 1, 2, 3, 4, 5].map((si) => ({ first: si, last: si })).concat({ first: 6, last: 9 }));
+    assert.deepEqual(
+      scaleRanges(d16, 'per-scale', 0, 100),
+      [0, 1, 2, 3, 4, 5].map((si) => ({ first: si, last: si })).concat({ first: 6, last: 9 }),
+    );
     assert.deepEqual(scaleRanges(d16, 'per-scale', 0, 0), [{ first: 0, last: 9 }]);
   });
 });
@@ -229,12 +337,17 @@ describe('batch sizes of a GPU memory plan (run here on CPU)', () => {
   it('pads a batch up to the smallest planned size without changing any image, and refuses a batch above the largest', async () => {
     const planned = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all', batchSizes: [4, 1] });
     try {
-      const requests = [{ ...REQUEST, seed: 11 }, { ...REQUEST, prompt: 'a blue whale', seed: 12, n: 2 }];
+      const requests = [
+        { ...REQUEST, seed: 11 },
+        { ...REQUEST, prompt: 'a blue whale', seed: 12, n: 2 },
+      ];
       const [a, b] = await Promise.all(planned.generateBatch(requests.map((request) => ({ request }))));
       assert.equal(a.batchSize, 4, 'three images ran in the batch-4 session');
       const alone = await Promise.all(requests.map((request) => perScale.generate(request)));
       assert.ok(same(a.images[0].data, alone[0].images[0].data));
-      b.images.forEach((image, i) => assert.ok(same(image.data, alone[1].images[i].data), `image ${i} of the second request`));
+      b.images.forEach((image, i) => {
+        assert.ok(same(image.data, alone[1].images[i].data), `image ${i} of the second request`);
+      });
       assert.equal((await planned.generate(REQUEST)).batchSize, 1, 'one image runs in the batch-1 session');
       await assert.rejects(planned.generate({ ...REQUEST, n: 5 }), /batch of 5 images is more than this pipeline's largest batch \(4/);
     } finally {

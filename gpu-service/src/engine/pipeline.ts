@@ -44,7 +44,15 @@ import { generatorMemory, planBatches } from './memory-plan.ts';
 import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
 import { BatchNoise, imageSeeds, noisePlan } from './random.ts';
 import type {
-  BatchItem, GenerateOptions, GenerateRequest, GenerateResult, ModelInfo, Pipeline, ProgressEvent, RgbImage, StageTimings,
+  BatchItem,
+  GenerateOptions,
+  GenerateRequest,
+  GenerateResult,
+  ModelInfo,
+  Pipeline,
+  ProgressEvent,
+  RgbImage,
+  StageTimings,
 } from './types.ts';
 import { openWeights } from './weights/open.ts';
 import type { TensorStore } from './weights/tensors.ts';
@@ -157,21 +165,33 @@ export function loadModel(modelNameOrDir: string, modelDir?: string): LoadedMode
   const generatorConfig = fromUpstreamArgs(manifest.generator.build_vae_var_args, { sampleVersion: manifest.generator.sample_version });
   const vqvaeConfig = fromUpstream(manifest.vqvae.args);
   const problems: string[] = [];
-  if (generatorConfig.vocabSize !== vqvaeConfig.vocab) problems.push(`generator V ${generatorConfig.vocabSize} ≠ VQVAE vocab ${vqvaeConfig.vocab}`);
-  if (generatorConfig.cvae !== vqvaeConfig.cvae) problems.push(`generator Cvae ${generatorConfig.cvae} ≠ VQVAE z_channels ${vqvaeConfig.cvae}`);
+  if (generatorConfig.vocabSize !== vqvaeConfig.vocab)
+    problems.push(`generator V ${generatorConfig.vocabSize} ≠ VQVAE vocab ${vqvaeConfig.vocab}`);
+  if (generatorConfig.cvae !== vqvaeConfig.cvae)
+    problems.push(`generator Cvae ${generatorConfig.cvae} ≠ VQVAE z_channels ${vqvaeConfig.cvae}`);
   const side = generatorConfig.patchNums[generatorConfig.patchNums.length - 1] * downsampleFactor(vqvaeConfig);
-  if (side !== manifest.resolution) problems.push(`resolution ${manifest.resolution} ≠ last patch ${side / downsampleFactor(vqvaeConfig)} × ${downsampleFactor(vqvaeConfig)}`);
+  if (side !== manifest.resolution)
+    problems.push(
+      `resolution ${manifest.resolution} ≠ last patch ${side / downsampleFactor(vqvaeConfig)} × ${downsampleFactor(vqvaeConfig)}`,
+    );
   if (problems.length) throw new Error(`${join(dir, 'model.json')}: ${problems.join('; ')}`);
   const generatorPath = join(dir, manifest.generator.weights);
   const vqvaePath = join(dir, manifest.vqvae.weights);
   const fingerprint: Record<string, string> = {};
   for (const path of [generatorPath, vqvaePath]) {
     const s = statSync(path, { throwIfNoEntry: false });
-    if (!s) throw new Error(`${dir}: weight file ${path} is missing${manifest.name.startsWith('star-') ? ` (run \`npx star fetch-model ${manifest.name}\`)` : ''}`);
+    if (!s)
+      throw new Error(
+        `${dir}: weight file ${path} is missing${manifest.name.startsWith('star-') ? ` (run \`npx star fetch-model ${manifest.name}\`)` : ''}`,
+      );
     fingerprint[path] = `${s.size}:${s.mtimeMs}`;
   }
   return {
-    dir, manifest, generatorConfig, vqvaeConfig, fingerprint,
+    dir,
+    manifest,
+    generatorConfig,
+    vqvaeConfig,
+    fingerprint,
     generatorWeights: openWeights(generatorPath, { key: manifest.generator.key }),
     vqvaeWeights: openWeights(vqvaePath),
   };
@@ -186,7 +206,8 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   if (!batchSizes && cuda && options.gpuFreeBytes !== undefined) {
     const maxBatch = options.maxBatch ?? 1;
     const plan = planBatches(generatorMemory(model.generatorConfig, model.vqvaeConfig, precision), options.gpuFreeBytes, maxBatch);
-    if (plan.maxBatch < maxBatch) throw new Error(`${model.manifest.name}: ${plan.summary}; lower the batch size (MAX_BATCH) or use a GPU with more memory`);
+    if (plan.maxBatch < maxBatch)
+      throw new Error(`${model.manifest.name}: ${plan.summary}; lower the batch size (MAX_BATCH) or use a GPU with more memory`);
     batchSizes = plan.batchSizes;
   }
   const resolved: ResolvedOptions = {
@@ -216,7 +237,9 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   });
   if (textEncoder.config.hiddenSize !== model.generatorConfig.textDim) {
     await textEncoder.dispose();
-    throw new Error(`${model.dir}: the text encoder is ${textEncoder.config.hiddenSize} wide but the generator's in_dim_cross is ${model.generatorConfig.textDim}`);
+    throw new Error(
+      `${model.dir}: the text encoder is ${textEncoder.config.hiddenSize} wide but the generator's in_dim_cross is ${model.generatorConfig.textDim}`,
+    );
   }
   const pipeline = new StarPipeline(model, resolved, textEncoder);
   try {
@@ -331,7 +354,10 @@ export class StarPipeline implements Pipeline {
 
     // ---- text (STAR-SPEC §2): rows 0..B−1 prompts, B..2B−1 negative prompts or ""
     const textStart = performance.now();
-    const text = await this.textEncoder.encode(perRow((r) => r.prompt), perRow((r) => r.negativePrompt));
+    const text = await this.textEncoder.encode(
+      perRow((r) => r.prompt),
+      perRow((r) => r.negativePrompt),
+    );
     const textMs = performance.now() - textStart;
     this.rejectAborted(items);
     if (!stillLive().length) return;
@@ -345,7 +371,14 @@ export class StarPipeline implements Pipeline {
       [generatorNames.cfg, tensor('float32', Float32Array.from(perRow((r) => r.cfg)), [B])],
       [generatorNames.topK, tensor('int64', BigInt64Array.from(perRow((r) => BigInt(r.topK))), [B])],
       [generatorNames.topP, tensor('float32', Float32Array.from(perRow((r) => r.topP)), [B])],
-      [generatorNames.moreSmooth, tensor('bool', Uint8Array.from(rows, (r) => (r.moreSmooth ? 1 : 0)), [B])],
+      [
+        generatorNames.moreSmooth,
+        tensor(
+          'bool',
+          Uint8Array.from(rows, (r) => (r.moreSmooth ? 1 : 0)),
+          [B],
+        ),
+      ],
     ]);
     const plan = this.noisePlanConfig();
     const noise = new BatchNoise(plan, rows);
@@ -409,7 +442,10 @@ export class StarPipeline implements Pipeline {
     const sizes = this.options.batchSizes;
     if (!sizes) return images;
     const size = sizes.find((b) => b >= images);
-    if (size === undefined) throw new Error(`a batch of ${images} images is more than this pipeline's largest batch (${sizes[sizes.length - 1]}, GPU memory plan)`);
+    if (size === undefined)
+      throw new Error(
+        `a batch of ${images} images is more than this pipeline's largest batch (${sizes[sizes.length - 1]}, GPU memory plan)`,
+      );
     return size;
   }
 
@@ -481,11 +517,16 @@ export class StarPipeline implements Pipeline {
     const ranges = [];
     for (const range of this.scaleRanges()) {
       const modelPath = this.generatorGraphPath(batch, range.first, range.last, moreSmooth);
-      ranges.push({ ...range, session: await Session.create(modelPath, {
-        device: this.options.device, threads: this.options.threads, prepackWeights: this.options.prepackWeights,
-        // Per-scale sessions run one after another: none should keep its peak working memory.
-        memoryArena: this.options.mode === 'all' && this.options.memoryArena,
-      }) });
+      ranges.push({
+        ...range,
+        session: await Session.create(modelPath, {
+          device: this.options.device,
+          threads: this.options.threads,
+          prepackWeights: this.options.prepackWeights,
+          // Per-scale sessions run one after another: none should keep its peak working memory.
+          memoryArena: this.options.mode === 'all' && this.options.memoryArena,
+        }),
+      });
     }
     return { batch, moreSmooth, ranges };
   }
@@ -496,24 +537,55 @@ export class StarPipeline implements Pipeline {
     const { precision, crossAttn } = this.options;
     const prefixSum = prefixSumFor(this.options.device);
     const key = {
-      graph: 'star-generator', model: manifest.name, config: cfg, vqvae: vae, precision, crossAttn,
-      batch, first, last, moreSmooth, prefixSum, weights: fingerprint,
+      graph: 'star-generator',
+      model: manifest.name,
+      config: cfg,
+      vqvae: vae,
+      precision,
+      crossAttn,
+      batch,
+      first,
+      last,
+      moreSmooth,
+      prefixSum,
+      weights: fingerprint,
     };
-    return cachedModel(key, () => {
-      const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
-      const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
-      return buildGeneratorGraph(generatorWeights, cfg, { batch, first, last, crossAttn, precision, moreSmooth, prefixSum, quantizer, samplerPath });
-    }, this.options.cacheDir, { pool: JSON.stringify({ model: manifest.name, weights: fingerprint, precision }) }).modelPath;
+    return cachedModel(
+      key,
+      () => {
+        const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
+        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
+        return buildGeneratorGraph(generatorWeights, cfg, {
+          batch,
+          first,
+          last,
+          crossAttn,
+          precision,
+          moreSmooth,
+          prefixSum,
+          quantizer,
+          samplerPath,
+        });
+      },
+      this.options.cacheDir,
+      { pool: JSON.stringify({ model: manifest.name, weights: fingerprint, precision }) },
+    ).modelPath;
   }
 
   private decoderSession(): Promise<VqvaeDecoder> {
     if (!this.decoder) {
       const { vqvaeConfig, vqvaeWeights, fingerprint, manifest } = this.model;
       this.decoder = VqvaeDecoder.load(vqvaeWeights, vqvaeConfig, {
-        device: this.options.device, precision: this.options.precision, threads: this.options.threads, memoryArena: this.options.memoryArena,
-        weightsKey: JSON.stringify({ model: manifest.name, weights: fingerprint }), cacheDir: this.options.cacheDir,
+        device: this.options.device,
+        precision: this.options.precision,
+        threads: this.options.threads,
+        memoryArena: this.options.memoryArena,
+        weightsKey: JSON.stringify({ model: manifest.name, weights: fingerprint }),
+        cacheDir: this.options.cacheDir,
       });
-      this.decoder.catch(() => { this.decoder = null; });
+      this.decoder.catch(() => {
+        this.decoder = null;
+      });
     }
     return this.decoder;
   }
@@ -528,7 +600,10 @@ export class StarPipeline implements Pipeline {
  * to the next (the rest of the scales then share one run).
  */
 export function scaleRanges(
-  patchNums: readonly number[], mode: GeneratorMode, minTokens: number, maxCarriedTokens = Infinity,
+  patchNums: readonly number[],
+  mode: GeneratorMode,
+  minTokens: number,
+  maxCarriedTokens = Infinity,
 ): { first: number; last: number }[] {
   const S = patchNums.length;
   if (mode === 'all') return [{ first: 0, last: S - 1 }];

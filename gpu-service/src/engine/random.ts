@@ -73,7 +73,10 @@ export class Xoshiro128 {
     this.s0 ^= this.s3;
     this.s2 ^= t;
     this.s3 = rotl(this.s3, 11);
-    this.s0 >>>= 0; this.s1 >>>= 0; this.s2 >>>= 0; this.s3 >>>= 0;
+    this.s0 >>>= 0;
+    this.s1 >>>= 0;
+    this.s2 >>>= 0;
+    this.s3 >>>= 0;
     return result;
   }
 
@@ -180,7 +183,8 @@ export class BatchNoise {
   }
 
   draw(fromScale: number, toScale: number, inputs: readonly NoiseInput[]): Map<string, Float32Array> {
-    if (fromScale !== this.nextScale) throw new Error(`noise: scales must be drawn in order; expected scale ${this.nextScale}, asked for ${fromScale}`);
+    if (fromScale !== this.nextScale)
+      throw new Error(`noise: scales must be drawn in order; expected scale ${this.nextScale}, asked for ${fromScale}`);
     this.nextScale = toScale;
     const out = new Map<string, Float32Array>();
     const sizes = new Map<string, number>();
@@ -199,7 +203,8 @@ export class BatchNoise {
           for (let i = 0; i < size; i++) rng.nextUint32();
           continue;
         }
-        if (sizes.get(entry.name) !== size) throw new Error(`noise ${entry.name}: the graph input holds ${sizes.get(entry.name)} values per row, the plan draws ${size}`);
+        if (sizes.get(entry.name) !== size)
+          throw new Error(`noise ${entry.name}: the graph input holds ${sizes.get(entry.name)} values per row, the plan draws ${size}`);
         rng.fillUniform(target, r * size, size);
       }
     });

@@ -35,7 +35,10 @@ export function createApp(deps: AppDeps): Hono {
     const problem = problemNameForStatus(c.res.status);
     if (problem) deps.metrics.countError(problem);
   });
-  app.use('*', bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse('payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`) }));
+  app.use(
+    '*',
+    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse('payload_too_large', `body exceeds ${MAX_BODY_BYTES} bytes`) }),
+  );
   app.use('*', hmacAuth(deps.sharedSecret));
 
   app.get('/metrics', async (c) => {

@@ -24,7 +24,12 @@ export function requestSignature(
   body: Uint8Array | string,
 ): string {
   const bodySha256Hex = createHash('sha256').update(body).digest('hex');
-  return 'v1=' + createHmac('sha256', secret).update(canonicalRequest({ ...request, bodySha256Hex })).digest('hex');
+  return (
+    'v1=' +
+    createHmac('sha256', secret)
+      .update(canonicalRequest({ ...request, bodySha256Hex }))
+      .digest('hex')
+  );
 }
 
 /**
@@ -59,12 +64,17 @@ function constantTimeEqual(a: string, b: string): boolean {
  * (bounded earlier by the body limit) to hash it; handlers read it again from Hono's cache.
  * The nonce is recorded only once the signature is good, so forgeries cannot fill the cache.
  */
-export function hmacAuth(secret: string, nowS: () => number = () => Date.now() / 1000, nonces = new NonceCache(DEFAULT_MAX_NONCES)): MiddlewareHandler {
+export function hmacAuth(
+  secret: string,
+  nowS: () => number = () => Date.now() / 1000,
+  nonces = new NonceCache(DEFAULT_MAX_NONCES),
+): MiddlewareHandler {
   return async (c, next) => {
     const timestamp = c.req.header(TIMESTAMP_HEADER);
     const nonce = c.req.header(NONCE_HEADER);
     const signature = c.req.header(SIGNATURE_HEADER);
-    if (!timestamp || !nonce || !signature) return problemResponse('unauthorized', 'missing X-Star-Timestamp, X-Star-Nonce or X-Star-Signature');
+    if (!timestamp || !nonce || !signature)
+      return problemResponse('unauthorized', 'missing X-Star-Timestamp, X-Star-Nonce or X-Star-Signature');
     if (!/^\d{1,12}$/.test(timestamp)) return problemResponse('unauthorized', 'malformed X-Star-Timestamp');
     if (!NONCE_PATTERN.test(nonce)) return problemResponse('unauthorized', 'malformed X-Star-Nonce');
     const now = nowS();
@@ -73,7 +83,11 @@ export function hmacAuth(secret: string, nowS: () => number = () => Date.now() /
     }
     const url = new URL(c.req.url);
     const body = new Uint8Array(await c.req.arrayBuffer());
-    const expected = requestSignature(secret, { method: c.req.method, pathWithQuery: url.pathname + url.search, timestamp, nonce, header: (name) => c.req.header(name) }, body);
+    const expected = requestSignature(
+      secret,
+      { method: c.req.method, pathWithQuery: url.pathname + url.search, timestamp, nonce, header: (name) => c.req.header(name) },
+      body,
+    );
     if (!constantTimeEqual(signature, expected)) return problemResponse('unauthorized', 'bad signature');
     const claim = nonces.claim(nonce, Number(timestamp) + MAX_CLOCK_SKEW_S, now);
     if (claim === 'replayed') return problemResponse('unauthorized', 'replayed X-Star-Nonce');

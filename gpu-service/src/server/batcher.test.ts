@@ -20,7 +20,14 @@ class RecordingEngine implements Engine {
       model,
       seeds: items.map((item) => item.request.seed),
       finish: () => {
-        results.forEach((r, i) => r.resolve({ images: [{ width: 4, height: 4, data: new Uint8Array(48) }], seeds: [items[i].request.seed], batchSize: items.length, timings: { textMs: 0, generateMs: 1, decodeMs: 0, totalMs: 1 } }));
+        for (const [i, r] of results.entries()) {
+          r.resolve({
+            images: [{ width: 4, height: 4, data: new Uint8Array(48) }],
+            seeds: [items[i].request.seed],
+            batchSize: items.length,
+            timings: { textMs: 0, generateMs: 1, decodeMs: 0, totalMs: 1 },
+          });
+        }
         done.resolve();
       },
     });
@@ -29,7 +36,13 @@ class RecordingEngine implements Engine {
 }
 
 const request = (seed: number): GenerateRequest => ({ prompt: 'p', n: 1, seed, cfg: 1, topK: 1, topP: 1, moreSmooth: false });
-const job = (model: string, ...seeds: number[]): JobSpec => ({ model, requests: seeds.map(request), preview: false, signal: new AbortController().signal, deadlineMs: 10_000 });
+const job = (model: string, ...seeds: number[]): JobSpec => ({
+  model,
+  requests: seeds.map(request),
+  preview: false,
+  signal: new AbortController().signal,
+  deadlineMs: 10_000,
+});
 const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Batcher', () => {
@@ -38,13 +51,25 @@ describe('Batcher', () => {
     const batcher = new Batcher(engine, { maxBatch: 8, queueLimit: 10, batchWindowMs: 20 });
     const results = [batcher.submit(job('a', 1)), batcher.submit(job('b', 2)), batcher.submit(job('a', 3, 4, 5))].map((s) => s.result);
     await tick(40);
-    assert.deepEqual(engine.runs.map((r) => [r.model, r.seeds]), [['a', [1, 3, 4, 5]]]);
+    assert.deepEqual(
+      engine.runs.map((r) => [r.model, r.seeds]),
+      [['a', [1, 3, 4, 5]]],
+    );
     engine.runs[0].finish();
     await tick(30);
-    assert.deepEqual(engine.runs.map((r) => [r.model, r.seeds]), [['a', [1, 3, 4, 5]], ['b', [2]]]);
+    assert.deepEqual(
+      engine.runs.map((r) => [r.model, r.seeds]),
+      [
+        ['a', [1, 3, 4, 5]],
+        ['b', [2]],
+      ],
+    );
     engine.runs[1].finish();
     const settled = await Promise.all(results);
-    assert.deepEqual(settled.map((r) => r.batchSize), [4, 1, 4]);
+    assert.deepEqual(
+      settled.map((r) => r.batchSize),
+      [4, 1, 4],
+    );
   });
 
   it('forms batches of preferred sizes (powers of two) when the tail can wait for the next run', async () => {
@@ -52,10 +77,18 @@ describe('Batcher', () => {
     const batcher = new Batcher(engine, { maxBatch: 8, queueLimit: 10, batchWindowMs: 10 });
     const results = [batcher.submit(job('a', 1)), batcher.submit(job('a', 2, 3))].map((s) => s.result);
     await tick(30);
-    assert.deepEqual(engine.runs.map((r) => r.seeds), [[1]], '3 images are not a preferred size');
+    assert.deepEqual(
+      engine.runs.map((r) => r.seeds),
+      [[1]],
+      '3 images are not a preferred size',
+    );
     engine.runs[0].finish();
     await tick();
-    assert.deepEqual(engine.runs.map((r) => r.seeds), [[1], [2, 3]], 'the rest runs next, a single job of any size');
+    assert.deepEqual(
+      engine.runs.map((r) => r.seeds),
+      [[1], [2, 3]],
+      'the rest runs next, a single job of any size',
+    );
     engine.runs[1].finish();
     await Promise.all(results);
   });
@@ -65,11 +98,21 @@ describe('Batcher', () => {
     const batcher = new Batcher(engine, { maxBatch: 3, queueLimit: 10, batchWindowMs: 10_000 });
     const results = [batcher.submit(job('a', 1, 2)), batcher.submit(job('a', 3, 4))].map((s) => s.result);
     await tick();
-    assert.deepEqual(engine.runs.map((r) => r.seeds), [[1, 2]]);
+    assert.deepEqual(
+      engine.runs.map((r) => r.seeds),
+      [[1, 2]],
+    );
     assert.equal(batcher.queueDepth, 1);
     engine.runs[0].finish();
     await tick();
-    assert.deepEqual(engine.runs.map((r) => r.seeds), [[1, 2], [3, 4]], 'the waiting job is next, without waiting for the window');
+    assert.deepEqual(
+      engine.runs.map((r) => r.seeds),
+      [
+        [1, 2],
+        [3, 4],
+      ],
+      'the waiting job is next, without waiting for the window',
+    );
     engine.runs[1].finish();
     await Promise.all(results);
   });
@@ -78,7 +121,10 @@ describe('Batcher', () => {
     const batcher = new Batcher(new RecordingEngine(), { maxBatch: 8, queueLimit: 1, batchWindowMs: 1000 });
     const waiting = batcher.submit({ ...job('a', 1), deadlineMs: 1 });
     waiting.result.catch(() => {});
-    assert.throws(() => batcher.submit(job('a', 2)), (error: unknown) => error instanceof ProblemError && error.problem === 'gpu_unavailable' && (error.retryAfterS ?? 0) >= 1);
+    assert.throws(
+      () => batcher.submit(job('a', 2)),
+      (error: unknown) => error instanceof ProblemError && error.problem === 'gpu_unavailable' && (error.retryAfterS ?? 0) >= 1,
+    );
     await assert.rejects(waiting.result, (error: unknown) => error instanceof ProblemError && error.problem === 'gpu_timeout');
   });
 

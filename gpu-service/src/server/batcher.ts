@@ -99,7 +99,10 @@ export class Batcher {
     const controller = new AbortController();
     const result = new Promise<JobResult>((resolve, reject) => {
       const job: Job = { spec, enqueuedAt: performance.now(), controller, resolve, reject };
-      const deadline = setTimeout(() => this.abort(job, new ProblemError('gpu_timeout', `deadline of ${spec.deadlineMs} ms passed`)), spec.deadlineMs);
+      const deadline = setTimeout(
+        () => this.abort(job, new ProblemError('gpu_timeout', `deadline of ${spec.deadlineMs} ms passed`)),
+        spec.deadlineMs,
+      );
       const onClientAbort = () => this.abort(job, spec.signal.reason ?? new Error('client went away'));
       spec.signal.addEventListener('abort', onClientAbort, { once: true });
       job.resolve = (value) => {
@@ -153,7 +156,9 @@ export class Batcher {
     if (this.running > 0 || this.queue.length === 0) return;
     const head = this.queue[0];
     const waitMs = head.enqueuedAt + this.options.batchWindowMs - performance.now();
-    const waitingImages = this.queue.filter((job) => job.spec.model === head.spec.model).reduce((sum, job) => sum + job.spec.requests.length, 0);
+    const waitingImages = this.queue
+      .filter((job) => job.spec.model === head.spec.model)
+      .reduce((sum, job) => sum + job.spec.requests.length, 0);
     if (waitMs <= 0 || waitingImages >= this.options.maxBatch) {
       this.dispatch();
     } else if (!this.timer) {

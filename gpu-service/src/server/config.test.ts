@@ -16,12 +16,31 @@ describe('loadConfig', () => {
 
   it('parses every variable', () => {
     const config = loadConfig({
-      GPU_SHARED_SECRET: SECRET, MODELS: 'star-tiny, star-256-d16', DEVICE: 'cuda', MAX_BATCH: '4', QUEUE_LIMIT: '10',
-      REQUEST_TIMEOUT_MS: '5000', BATCH_WINDOW_MS: '2', PORT: '0', HOST: '127.0.0.1', MODEL_DIR: '/models',
+      GPU_SHARED_SECRET: SECRET,
+      MODELS: 'star-tiny, star-256-d16',
+      DEVICE: 'cuda',
+      MAX_BATCH: '4',
+      QUEUE_LIMIT: '10',
+      REQUEST_TIMEOUT_MS: '5000',
+      BATCH_WINDOW_MS: '2',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      MODEL_DIR: '/models',
     });
     assert.deepEqual(config.models, ['star-tiny', 'star-256-d16']);
-    assert.deepEqual([config.device, config.maxBatch, config.queueLimit, config.requestTimeoutMs, config.batchWindowMs, config.port, config.host, config.modelDir],
-      ['cuda', 4, 10, 5000, 2, 0, '127.0.0.1', '/models']);
+    assert.deepEqual(
+      [
+        config.device,
+        config.maxBatch,
+        config.queueLimit,
+        config.requestTimeoutMs,
+        config.batchWindowMs,
+        config.port,
+        config.host,
+        config.modelDir,
+      ],
+      ['cuda', 4, 10, 5000, 2, 0, '127.0.0.1', '/models'],
+    );
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
@@ -36,12 +55,18 @@ describe('loadConfig', () => {
   ];
   for (const [name, env, message] of bad) {
     it(`rejects ${name} with a message naming the variable`, () => {
-      assert.throws(() => loadConfig({ GPU_SHARED_SECRET: SECRET, ...env }), (error: unknown) => error instanceof ConfigError && message.test(error.message));
+      assert.throws(
+        () => loadConfig({ GPU_SHARED_SECRET: SECRET, ...env }),
+        (error: unknown) => error instanceof ConfigError && message.test(error.message),
+      );
     });
   }
 
   it('never puts the secret in an error message', () => {
     const secret = 'sekrit-value';
-    assert.throws(() => loadConfig({ GPU_SHARED_SECRET: secret }), (error: Error) => !error.message.includes(secret));
+    assert.throws(
+      () => loadConfig({ GPU_SHARED_SECRET: secret }),
+      (error: Error) => !error.message.includes(secret),
+    );
   });
 });

@@ -41,7 +41,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
 }
 
 function modelList(env: Env): string[] {
-  const names = (env.MODELS ?? 'star-tiny').split(',').map((name) => name.trim()).filter(Boolean);
+  const names = (env.MODELS ?? 'star-tiny')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   if (names.length === 0) throw new ConfigError('MODELS must name at least one model, e.g. MODELS=star-tiny');
   for (const name of names) {
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) throw new ConfigError(`MODELS has an invalid model name "${name}"`);

@@ -115,7 +115,13 @@ export class EngineClient implements Engine {
         }),
     );
     if (this.failure) this.batches.get(batchId)?.();
-    else this.post({ type: 'run', batchId, model, items: items.map((item, i) => ({ id: ids[i], request: item.request, preview: item.preview })) });
+    else
+      this.post({
+        type: 'run',
+        batchId,
+        model,
+        items: items.map((item, i) => ({ id: ids[i], request: item.request, preview: item.preview })),
+      });
     return { results, done };
   }
 

@@ -32,7 +32,9 @@ async function load(): Promise<void> {
     // On CUDA the plan reads free memory before each model loads, so later models see what earlier ones took.
     const gpuFreeBytes = data.device === 'cuda' ? (await readGpuMemory())[0]?.freeBytes : undefined;
     const pipeline = await engine.loadPipeline(model, {
-      device: data.device, maxBatchSessions: sizes.length, maxBatch: data.maxBatch,
+      device: data.device,
+      maxBatchSessions: sizes.length,
+      maxBatch: data.maxBatch,
       ...(gpuFreeBytes !== undefined ? { gpuFreeBytes } : {}),
       ...(data.modelDir ? { modelDir: data.modelDir } : {}),
     });

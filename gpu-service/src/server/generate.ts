@@ -38,21 +38,31 @@ function engineRequests(body: GenerateBody): GenerateRequest[] {
   }));
 }
 
-async function responseBody(body: GenerateBody, info: ModelInfo, job: JobResult, acceptedAt: number, metrics: ServiceMetrics): Promise<GenerateResponse> {
+async function responseBody(
+  body: GenerateBody,
+  info: ModelInfo,
+  job: JobResult,
+  acceptedAt: number,
+  metrics: ServiceMetrics,
+): Promise<GenerateResponse> {
   const encodeStart = performance.now();
   const images = await Promise.all(
     job.images.map(async (image, i) => {
       const seed = body.seeds[i];
-      const bytes = await encodeImage(image, body.output_format, body.png_metadata && {
-        model: body.model,
-        prompt: body.prompt,
-        negative_prompt: body.negative_prompt,
-        seed,
-        cfg: body.cfg,
-        top_k: body.top_k,
-        top_p: body.top_p,
-        more_smooth: body.more_smooth,
-      });
+      const bytes = await encodeImage(
+        image,
+        body.output_format,
+        body.png_metadata && {
+          model: body.model,
+          prompt: body.prompt,
+          negative_prompt: body.negative_prompt,
+          seed,
+          cfg: body.cfg,
+          top_k: body.top_k,
+          top_p: body.top_p,
+          more_smooth: body.more_smooth,
+        },
+      );
       return { seed, format: body.output_format, b64: bytes.toString('base64') };
     }),
   );
@@ -73,7 +83,14 @@ async function responseBody(body: GenerateBody, info: ModelInfo, job: JobResult,
   metrics.observeStage('total', timings.total_ms, body.model);
   metrics.images.inc({ model: body.model }, images.length);
   const first = job.images[0];
-  return { model: info.name, width: first?.width ?? info.resolution, height: first?.height ?? info.resolution, images, timings, batch_size: job.batchSize };
+  return {
+    model: info.name,
+    width: first?.width ?? info.resolution,
+    height: first?.height ?? info.resolution,
+    images,
+    timings,
+    batch_size: job.batchSize,
+  };
 }
 
 function round(ms: number): number {
@@ -89,7 +106,9 @@ function problemOf(error: unknown): { name: ProblemName; detail: string; retryAf
 async function progressBody(progress: JobProgress): Promise<ProgressEventBody> {
   const body: ProgressEventBody = { scale: progress.scale, scales: progress.scales, side: progress.side };
   if (progress.previews) {
-    body.previews = await Promise.all(progress.previews.map(async (image) => ({ format: 'png' as const, b64: await encodePreview(image) })));
+    body.previews = await Promise.all(
+      progress.previews.map(async (image) => ({ format: 'png' as const, b64: await encodePreview(image) })),
+    );
     body.preview = body.previews[0];
   }
   return body;
@@ -136,10 +155,12 @@ export function generateRoutes(deps: GenerateDeps): Hono {
     let events: Promise<unknown> = stream.promise;
     const emit = (event: string, data: () => unknown) => {
       if (!wantsStream) return;
-      events = events.then(async () => {
-        const payload = await data();
-        await (await stream.promise).writeSSE({ event, data: JSON.stringify(payload) });
-      }).catch(() => {});
+      events = events
+        .then(async () => {
+          const payload = await data();
+          await (await stream.promise).writeSSE({ event, data: JSON.stringify(payload) });
+        })
+        .catch(() => {});
     };
 
     // Queued comes first: submit may already start the batch (and emit "started").

@@ -21,13 +21,21 @@ export function parseNvidiaSmi(csv: string): GpuMemory[] {
     .split('\n')
     .map((line) => line.split(',').map((field) => field.trim()))
     .filter((fields) => fields.length === 4 && fields.every((field) => /^\d+$/.test(field)))
-    .map(([gpu, used, free, total]) => ({ gpu, usedBytes: Number(used) * MIB, freeBytes: Number(free) * MIB, totalBytes: Number(total) * MIB }));
+    .map(([gpu, used, free, total]) => ({
+      gpu,
+      usedBytes: Number(used) * MIB,
+      freeBytes: Number(free) * MIB,
+      totalBytes: Number(total) * MIB,
+    }));
 }
 
 export function readGpuMemory(): Promise<GpuMemory[]> {
   return new Promise((resolve) => {
-    execFile('nvidia-smi', ['--query-gpu=index,memory.used,memory.free,memory.total', '--format=csv,noheader,nounits'], { timeout: 2000 }, (error, stdout) =>
-      resolve(error ? [] : parseNvidiaSmi(stdout)),
+    execFile(
+      'nvidia-smi',
+      ['--query-gpu=index,memory.used,memory.free,memory.total', '--format=csv,noheader,nounits'],
+      { timeout: 2000 },
+      (error, stdout) => resolve(error ? [] : parseNvidiaSmi(stdout)),
     );
   });
 }

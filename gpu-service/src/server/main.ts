@@ -13,7 +13,9 @@ try {
 }
 
 const service = await startService(config);
-console.log(`gpu-service listening on ${service.url} (models ${config.models.join(', ')}, device ${config.device}, max batch ${config.maxBatch})`);
+console.log(
+  `gpu-service listening on ${service.url} (models ${config.models.join(', ')}, device ${config.device}, max batch ${config.maxBatch})`,
+);
 service.ready.then(
   () => console.log('gpu-service ready'),
   (error: unknown) => {

@@ -96,7 +96,8 @@ export class Histogram implements Metric {
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     for (const { labels, counts, sum, count } of this.series.values()) {
-      for (const [i, le] of this.buckets.entries()) lines.push(`${this.name}_bucket${labelText(labels, ['le', formatNumber(le)])} ${counts[i]}`);
+      for (const [i, le] of this.buckets.entries())
+        lines.push(`${this.name}_bucket${labelText(labels, ['le', formatNumber(le)])} ${counts[i]}`);
       lines.push(`${this.name}_bucket${labelText(labels, ['le', '+Inf'])} ${count}`);
       lines.push(`${this.name}_sum${labelText(labels)} ${formatNumber(sum)}`);
       lines.push(`${this.name}_count${labelText(labels)} ${count}`);
@@ -112,7 +113,7 @@ export class Registry {
     return metric;
   }
   render(): string {
-    return this.metrics.map((m) => m.render()).join('\n') + '\n';
+    return `${this.metrics.map((m) => m.render()).join('\n')}\n`;
   }
 }
 

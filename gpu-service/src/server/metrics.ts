@@ -23,11 +23,19 @@ export function createServiceMetrics(probe: MemoryProbe) {
   const requests = registry.register(new Counter('star_requests_total', 'Generate requests answered, by HTTP status.'));
   const errors = registry.register(new Counter('star_errors_total', 'Generate requests that failed, by problem type.'));
   const images = registry.register(new Counter('star_images_total', 'Images generated.'));
-  const engineCancelled = registry.register(new Counter('star_engine_cancelled_total', 'Images the engine stopped between scales because their request was cancelled.'));
+  const engineCancelled = registry.register(
+    new Counter('star_engine_cancelled_total', 'Images the engine stopped between scales because their request was cancelled.'),
+  );
   const batchSize = registry.register(new Histogram('star_batch_size', 'Images per engine run.', BATCH_SIZE_BUCKETS));
-  const stageSeconds = registry.register(new Histogram('star_stage_seconds', 'Latency per stage of a generate request.', LATENCY_BUCKETS_S));
-  registry.register(new CollectedGauge('star_queue_depth', 'Requests waiting for the engine.', () => [{ labels: {}, value: probe.queueDepth() }]));
-  registry.register(new CollectedGauge('star_in_flight', 'Requests in the running engine batch.', () => [{ labels: {}, value: probe.inFlight() }]));
+  const stageSeconds = registry.register(
+    new Histogram('star_stage_seconds', 'Latency per stage of a generate request.', LATENCY_BUCKETS_S),
+  );
+  registry.register(
+    new CollectedGauge('star_queue_depth', 'Requests waiting for the engine.', () => [{ labels: {}, value: probe.queueDepth() }]),
+  );
+  registry.register(
+    new CollectedGauge('star_in_flight', 'Requests in the running engine batch.', () => [{ labels: {}, value: probe.inFlight() }]),
+  );
   registry.register(
     new CollectedGauge('star_process_memory_bytes', 'Memory of the whole process (main thread and engine worker).', () => {
       const m = process.memoryUsage();

@@ -4,7 +4,9 @@ import sharp from 'sharp';
 import { insertPngText, readPngText } from './png-text.ts';
 
 it('inserts tEXt chunks that decoders accept and that read back unchanged', async () => {
-  const png = await sharp(Buffer.alloc(4 * 4 * 3, 200), { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer();
+  const png = await sharp(Buffer.alloc(4 * 4 * 3, 200), { raw: { width: 4, height: 4, channels: 3 } })
+    .png()
+    .toBuffer();
   const tagged = insertPngText(png, { seed: '42', parameters: '{"prompt":"a fox"}' });
   assert.deepEqual(readPngText(tagged), { seed: '42', parameters: '{"prompt":"a fox"}' });
   // libpng (through sharp) verifies every chunk's CRC; a wrong one fails the decode.

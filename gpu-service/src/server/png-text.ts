@@ -17,7 +17,7 @@ function chunk(type: string, data: Buffer): Buffer {
 function textChunk(keyword: string, text: string): Buffer {
   if (!/^[\x20-\x7e]{1,79}$/.test(keyword)) throw new Error(`invalid PNG tEXt keyword "${keyword}"`);
   // Per UTF-16 code unit (no `u` flag), so astral characters become surrogate-pair escapes.
-  const latin1 = text.replace(/[^\x20-\x7e\n]/g, (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'));
+  const latin1 = text.replace(/[^\x20-\x7e\n]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return chunk('tEXt', Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(latin1, 'latin1')]));
 }
 

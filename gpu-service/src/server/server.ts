@@ -30,7 +30,13 @@ export interface RunningService {
 }
 
 export async function startService(config: ServiceConfig): Promise<RunningService> {
-  const engine = new EngineClient({ engineModule: config.engineModule, models: config.models, device: config.device, modelDir: config.modelDir, maxBatch: config.maxBatch });
+  const engine = new EngineClient({
+    engineModule: config.engineModule,
+    models: config.models,
+    device: config.device,
+    modelDir: config.modelDir,
+    maxBatch: config.maxBatch,
+  });
   const batcher = new Batcher(engine, { maxBatch: config.maxBatch, queueLimit: config.queueLimit, batchWindowMs: config.batchWindowMs });
   let gpuMemory: GpuMemory[] = [];
   const metrics = createServiceMetrics({

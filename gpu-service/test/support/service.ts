@@ -37,7 +37,10 @@ export function signedPost(baseUrl: string, path: string, body: unknown, init: S
     method: 'POST',
     body: text,
     signal: init.signal,
-    headers: { 'content-type': 'application/json', ...signedHeaders(init.secret ?? TEST_SECRET, 'POST', path, text, init.nowS, init.headers) },
+    headers: {
+      'content-type': 'application/json',
+      ...signedHeaders(init.secret ?? TEST_SECRET, 'POST', path, text, init.nowS, init.headers),
+    },
   });
 }
 

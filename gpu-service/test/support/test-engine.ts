@@ -61,7 +61,12 @@ class TestPipeline implements Pipeline {
       const totalMs = performance.now() - started;
       for (const i of live) {
         const seeds = seedsOf(items[i].request);
-        settles[i].resolve({ images: seeds.map((seed) => testImage(seed)), seeds, batchSize, timings: { textMs: 0, generateMs: totalMs, decodeMs: 0, totalMs } });
+        settles[i].resolve({
+          images: seeds.map((seed) => testImage(seed)),
+          seeds,
+          batchSize,
+          timings: { textMs: 0, generateMs: totalMs, decodeMs: 0, totalMs },
+        });
       }
     })();
     return settles.map((s) => s.promise);

@@ -39,7 +39,8 @@ const outDir = resolve(values.out ?? join(here, 'data'));
 const pkg = JSON.parse(readFileSync(join(notoDir, 'package.json'), 'utf8')) as { version: string; license: string };
 if (pkg.license !== 'Apache-2.0') throw new Error(`${notoDir}: licence ${pkg.license}, expected Apache-2.0`);
 const icons = JSON.parse(readFileSync(join(notoDir, 'icons.json'), 'utf8')) as IconSet;
-const categories = (JSON.parse(readFileSync(join(notoDir, 'metadata.json'), 'utf8')) as { categories: Record<string, string[]> }).categories;
+const categories = (JSON.parse(readFileSync(join(notoDir, 'metadata.json'), 'utf8')) as { categories: Record<string, string[]> })
+  .categories;
 
 function shuffled<T>(items: T[], rng: Xoshiro128): T[] {
   const out = [...items];
@@ -84,9 +85,20 @@ for (const [i, entry] of entries.entries()) {
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, 'emoji.rgba'), pixels);
 const dataset: Dataset = {
-  source: { package: '@iconify-json/noto', version: pkg.version, license: pkg.license, author: 'Google Inc', url: 'https://github.com/googlefonts/noto-emoji' },
-  seed: SEED, side: IMAGE_SIDE, backgrounds: BACKGROUNDS, emoji: entries,
+  source: {
+    package: '@iconify-json/noto',
+    version: pkg.version,
+    license: pkg.license,
+    author: 'Google Inc',
+    url: 'https://github.com/googlefonts/noto-emoji',
+  },
+  seed: SEED,
+  side: IMAGE_SIDE,
+  backgrounds: BACKGROUNDS,
+  emoji: entries,
 };
-writeFileSync(join(outDir, 'dataset.json'), JSON.stringify(dataset, null, 1) + '\n');
+writeFileSync(join(outDir, 'dataset.json'), `${JSON.stringify(dataset, null, 1)}\n`);
 const count = (role: string) => entries.filter((e) => e.role === role).length;
-console.log(`${entries.length} emoji (generator ${count('generator')}, vqvae-only ${count('vqvae')}, held out ${count('held-out')}) → ${outDir}`);
+console.log(
+  `${entries.length} emoji (generator ${count('generator')}, vqvae-only ${count('vqvae')}, held out ${count('held-out')}) → ${outDir}`,
+);

@@ -26,7 +26,12 @@ for (const emoji of dataset.emoji.filter((e) => e.role === 'generator')) {
   for (let b = 0; b < dataset.backgrounds.length; b++) captions.push(captionOf(emoji, b));
 }
 
-const encoder = await TextEncoder.load({ textEncoderDir: join(modelDir, 'text_encoder'), tokenizerDir: join(modelDir, 'tokenizer'), device: 'cpu', cachedTexts: 1 });
+const encoder = await TextEncoder.load({
+  textEncoderDir: join(modelDir, 'text_encoder'),
+  tokenizerDir: join(modelDir, 'tokenizer'),
+  device: 'cpu',
+  cachedTexts: 1,
+});
 const D = encoder.config.hiddenSize;
 const T77 = encoder.tokenizer.maxLength;
 const rows: { hidden: Float32Array; mask: BigInt64Array; pooled: Float32Array }[] = [];
@@ -52,9 +57,13 @@ rows.forEach((r, i) => {
   pooled.set(r.pooled, i * D);
 });
 const bytes = (a: Float32Array) => () => new Uint8Array(a.buffer);
-writeSafetensors(join(dataDir, 'text.safetensors'), [
-  { name: 'hidden', dtype: 'float32', shape: [N, T, D], bytes: bytes(hidden) },
-  { name: 'mask', dtype: 'float32', shape: [N, T], bytes: bytes(mask) },
-  { name: 'pooled', dtype: 'float32', shape: [N, D], bytes: bytes(pooled) },
-], { captions: JSON.stringify(captions) });
+writeSafetensors(
+  join(dataDir, 'text.safetensors'),
+  [
+    { name: 'hidden', dtype: 'float32', shape: [N, T, D], bytes: bytes(hidden) },
+    { name: 'mask', dtype: 'float32', shape: [N, T], bytes: bytes(mask) },
+    { name: 'pooled', dtype: 'float32', shape: [N, D], bytes: bytes(pooled) },
+  ],
+  { captions: JSON.stringify(captions) },
+);
 console.log(`${N} captions, up to ${T} tokens, width ${D} → ${join(dataDir, 'text.safetensors')}`);

@@ -24,7 +24,9 @@ const GAP = 4;
 const here = import.meta.dirname;
 const { values } = parseArgs({ options: { out: { type: 'string' } } });
 const out = resolve(values.out ?? join(here, '../../../docs/star-tiny-grid.png'));
-const { prompts } = JSON.parse(readFileSync(join(here, 'eval/heldout.json'), 'utf8')) as { prompts: { caption: string; background: number }[] };
+const { prompts } = JSON.parse(readFileSync(join(here, 'eval/heldout.json'), 'utf8')) as {
+  prompts: { caption: string; background: number }[];
+};
 const rgba = readSafetensors(join(here, 'eval/heldout.safetensors')).get('prompts.rgba').bytes();
 const pixels = IMAGE_SIDE * IMAGE_SIDE;
 
@@ -43,12 +45,23 @@ await pipeline.dispose();
 
 const cell = IMAGE_SIDE * ZOOM + GAP;
 const rows = columns[0].length;
-const tiles = await Promise.all(columns.flatMap((column, c) => column.map(async (rgb, r) => ({
-  input: await sharp(rgb, { raw: { width: IMAGE_SIDE, height: IMAGE_SIDE, channels: 3 } }).resize(IMAGE_SIDE * ZOOM, IMAGE_SIDE * ZOOM, { kernel: 'nearest' }).png().toBuffer(),
-  left: GAP + c * cell,
-  // A wider gap after the reference row and between the two CFG blocks.
-  top: GAP + r * cell + (r >= 1 ? 2 * GAP : 0) + (r >= 1 + SEEDS ? 2 * GAP : 0),
-}))));
-await sharp({ create: { width: GAP + columns.length * cell, height: GAP + rows * cell + 4 * GAP, channels: 3, background: { r: 255, g: 255, b: 255 } } })
-  .composite(tiles).png().toFile(out);
+const tiles = await Promise.all(
+  columns.flatMap((column, c) =>
+    column.map(async (rgb, r) => ({
+      input: await sharp(rgb, { raw: { width: IMAGE_SIDE, height: IMAGE_SIDE, channels: 3 } })
+        .resize(IMAGE_SIDE * ZOOM, IMAGE_SIDE * ZOOM, { kernel: 'nearest' })
+        .png()
+        .toBuffer(),
+      left: GAP + c * cell,
+      // A wider gap after the reference row and between the two CFG blocks.
+      top: GAP + r * cell + (r >= 1 ? 2 * GAP : 0) + (r >= 1 + SEEDS ? 2 * GAP : 0),
+    })),
+  ),
+);
+await sharp({
+  create: { width: GAP + columns.length * cell, height: GAP + rows * cell + 4 * GAP, channels: 3, background: { r: 255, g: 255, b: 255 } },
+})
+  .composite(tiles)
+  .png()
+  .toFile(out);
 console.log(`→ ${out}`);

@@ -42,18 +42,40 @@ function describe(status: number, problem: Problem | undefined, body: unknown, r
   return `${status} ${what}${requestId ? ` (request ${requestId})` : ''}`;
 }
 
-export class InvalidRequestError extends APIError { override name = 'InvalidRequestError'; }
-export class UnauthorizedError extends APIError { override name = 'UnauthorizedError'; }
-export class ForbiddenError extends APIError { override name = 'ForbiddenError'; }
-export class NotFoundError extends APIError { override name = 'NotFoundError'; }
+export class InvalidRequestError extends APIError {
+  override name = 'InvalidRequestError';
+}
+export class UnauthorizedError extends APIError {
+  override name = 'UnauthorizedError';
+}
+export class ForbiddenError extends APIError {
+  override name = 'ForbiddenError';
+}
+export class NotFoundError extends APIError {
+  override name = 'NotFoundError';
+}
 /** 404 `model_not_found`: the deployment does not serve the model asked for (see `models.list()`). */
-export class ModelNotFoundError extends NotFoundError { override name = 'ModelNotFoundError'; }
-export class ConflictError extends APIError { override name = 'ConflictError'; }
-export class PayloadTooLargeError extends APIError { override name = 'PayloadTooLargeError'; }
-export class IdempotencyKeyReusedError extends APIError { override name = 'IdempotencyKeyReusedError'; }
-export class InternalServerError extends APIError { override name = 'InternalServerError'; }
-export class GenerationFailedError extends APIError { override name = 'GenerationFailedError'; }
-export class GPUTimeoutError extends APIError { override name = 'GPUTimeoutError'; }
+export class ModelNotFoundError extends NotFoundError {
+  override name = 'ModelNotFoundError';
+}
+export class ConflictError extends APIError {
+  override name = 'ConflictError';
+}
+export class PayloadTooLargeError extends APIError {
+  override name = 'PayloadTooLargeError';
+}
+export class IdempotencyKeyReusedError extends APIError {
+  override name = 'IdempotencyKeyReusedError';
+}
+export class InternalServerError extends APIError {
+  override name = 'InternalServerError';
+}
+export class GenerationFailedError extends APIError {
+  override name = 'GenerationFailedError';
+}
+export class GPUTimeoutError extends APIError {
+  override name = 'GPUTimeoutError';
+}
 
 /** 429: a quota is used up. `retryAfter` is in seconds, when the server said. */
 export class RateLimitedError extends APIError {
@@ -170,8 +192,7 @@ const classByStatus: Record<number, APIErrorClass> = {
 export function makeAPIError(status: number, bodyText: string, headers: Headers): APIError {
   const body = parseProblem(bodyText);
   const name = typeof body === 'object' && body.type?.startsWith(problemBase) ? body.type.slice(problemBase.length) : '';
-  const ErrorClass =
-    classByProblem[name as ProblemName] ?? classByStatus[status] ?? (status >= 500 ? InternalServerError : APIError);
+  const ErrorClass = classByProblem[name as ProblemName] ?? classByStatus[status] ?? (status >= 500 ? InternalServerError : APIError);
   return new ErrorClass(status, body, headers);
 }
 

@@ -21,7 +21,13 @@ test('Retry-After: seconds, fractional seconds, HTTP-date, past date, garbage', 
 });
 
 test('backoff doubles per retry, loses at most 25% to jitter, and is capped', () => {
-  assert.deepEqual([1, 2, 3, 4].map((retry) => backoffMs(retry, () => 0)), [500, 1000, 2000, 4000]);
+  assert.deepEqual(
+    [1, 2, 3, 4].map((retry) => backoffMs(retry, () => 0)),
+    [500, 1000, 2000, 4000],
+  );
   assert.deepEqual([1, 2].map((retry) => backoffMs(retry, () => 0.999999)).map(Math.round), [375, 750]);
-  assert.equal(backoffMs(20, () => 0), maxBackoffMs);
+  assert.equal(
+    backoffMs(20, () => 0),
+    maxBackoffMs,
+  );
 });

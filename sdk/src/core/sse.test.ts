@@ -48,9 +48,7 @@ test('an event without data is not dispatched; an unterminated final event is dr
 test('a UTF-8 character split across chunks survives', async () => {
   const bytes = new TextEncoder().encode('data: 🦊 renard\n\n');
   const cut = 'data: '.length + 2; // inside the 4-byte fox
-  assert.deepEqual(await parse([bytes.subarray(0, cut), bytes.subarray(cut)]), [
-    { id: undefined, event: 'message', data: '🦊 renard' },
-  ]);
+  assert.deepEqual(await parse([bytes.subarray(0, cut), bytes.subarray(cut)]), [{ id: undefined, event: 'message', data: '🦊 renard' }]);
 });
 
 test('any chunking of the bytes gives the same events as one chunk', async () => {

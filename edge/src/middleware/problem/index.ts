@@ -16,8 +16,9 @@ export function problemFromError(c: Context<AppEnv>, error: ProblemError): Respo
 /** app.onError: known problems pass through; anything else is logged (message only) and becomes a bare 500. */
 export const onError: ErrorHandler<AppEnv> = (error, c) => {
   if (error instanceof ProblemError) return problemFromError(c, error);
-  c.get('log')?.error('unhandled error', { error: error instanceof Error ? error.name + ': ' + error.message : 'unknown' });
+  c.get('log')?.error('unhandled error', { error: error instanceof Error ? `${error.name}: ${error.message}` : 'unknown' });
   return problem(c, 'internal', 'An internal error occurred; quote the request id when reporting it.');
 };
 
-export const onNotFound: NotFoundHandler<AppEnv> = (c) => problem(c, 'not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`);
+export const onNotFound: NotFoundHandler<AppEnv> = (c) =>
+  problem(c, 'not_found', `No route for ${c.req.method} ${new URL(c.req.url).pathname}`);

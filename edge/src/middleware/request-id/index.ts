@@ -8,7 +8,7 @@ const SANE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export function requestId(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const incoming = c.req.header('X-Request-Id');
-    const id = incoming && SANE_ID.test(incoming) ? incoming : 'req_' + crypto.randomUUID().replace(/-/g, '');
+    const id = incoming && SANE_ID.test(incoming) ? incoming : `req_${crypto.randomUUID().replace(/-/g, '')}`;
     const started = Date.now();
     const url = new URL(c.req.url);
     c.set('requestId', id);

@@ -1,9 +1,5 @@
 // Idempotency keys for POST /v1/jobs, scoped to one API key.
-export type BeginResult =
-  | { state: 'new' }
-  | { state: 'replay'; jobId: string }
-  | { state: 'in_flight' }
-  | { state: 'mismatch' };
+export type BeginResult = { state: 'new' } | { state: 'replay'; jobId: string } | { state: 'in_flight' } | { state: 'mismatch' };
 
 export interface IdempotencyStore {
   /** Claims `key` for a request with this body fingerprint, or reports what it already maps to. */

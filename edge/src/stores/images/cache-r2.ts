@@ -95,7 +95,12 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
     async put(images, owner) {
       await Promise.all(
         images.map((image) => {
-          const customMetadata: Record<string, string> = { seed: String(image.seed), width: String(image.width), height: String(image.height), model: image.model };
+          const customMetadata: Record<string, string> = {
+            seed: String(image.seed),
+            width: String(image.width),
+            height: String(image.height),
+            model: image.model,
+          };
           if (owner !== undefined) customMetadata.owner = owner;
           return env.IMAGES.put(objectKey(image.key, image.format), image.bytes, {
             httpMetadata: { contentType: CONTENT_TYPES[image.format], cacheControl: IMMUTABLE },
@@ -117,7 +122,9 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
     /** Removes an image from R2 and from this location's Cache API. */
     async delete(key, format) {
       await env.IMAGES.delete(objectKey(key, format));
-      await edgeCache()?.delete(cacheUrl(key, format)).catch(() => false);
+      await edgeCache()
+        ?.delete(cacheUrl(key, format))
+        .catch(() => false);
     },
   };
 }

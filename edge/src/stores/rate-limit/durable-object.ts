@@ -8,7 +8,15 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Bindings } from '../../env.ts';
 import type { Limits } from '../../keys/record.ts';
 import type { RateLimitStore } from './contract.ts';
-import { KeyLimiter, type AcquireOptions, type Decision, type LeaseDecision, type LeaseState, type LimitStatus, type LimiterSnapshot } from './token-bucket.ts';
+import {
+  KeyLimiter,
+  type AcquireOptions,
+  type Decision,
+  type LeaseDecision,
+  type LeaseState,
+  type LimitStatus,
+  type LimiterSnapshot,
+} from './token-bucket.ts';
 
 export class RateLimiter extends DurableObject<Bindings> {
   private limiter = new KeyLimiter(undefined);
@@ -24,7 +32,11 @@ export class RateLimiter extends DurableObject<Bindings> {
   private commit(): void {
     void this.ctx.storage.put('state', this.limiter.snapshot(), { allowUnconfirmed: true });
     for (const jobId of this.limiter.takePromoted()) {
-      this.ctx.waitUntil(this.env.JOBS.get(this.env.JOBS.idFromName(jobId)).wake().catch(() => {}));
+      this.ctx.waitUntil(
+        this.env.JOBS.get(this.env.JOBS.idFromName(jobId))
+          .wake()
+          .catch(() => {}),
+      );
     }
   }
 

@@ -153,7 +153,12 @@ export class KeyLimiter {
   consumeRequest(limits: Limits, now: number): Decision {
     const { requests } = this.refillAll(limits, now);
     if (requests.tokens < 1) {
-      return { allowed: false, status: this.status(limits), retryAfter: secondsUntil(requests, 1, limits.requests, limits.window_seconds), reason: 'requests' };
+      return {
+        allowed: false,
+        status: this.status(limits),
+        retryAfter: secondsUntil(requests, 1, limits.requests, limits.window_seconds),
+        reason: 'requests',
+      };
     }
     requests.tokens -= 1;
     return { allowed: true, status: this.status(limits) };
@@ -166,10 +171,16 @@ export class KeyLimiter {
    */
   acquire(limits: Limits, images: number, leaseMs: number, now: number, options: AcquireOptions = {}): LeaseDecision {
     const { images: bucket, renders } = this.refillAll(limits, now);
-    const refuse = (reason: LimitName, retryAfter: number): LeaseDecision => ({ allowed: false, status: this.status(limits), retryAfter, reason });
+    const refuse = (reason: LimitName, retryAfter: number): LeaseDecision => ({
+      allowed: false,
+      status: this.status(limits),
+      retryAfter,
+      reason,
+    });
     if (images > limits.images) return refuse('images', limits.window_seconds);
     if (bucket.tokens < images) return refuse('images', secondsUntil(bucket, images, limits.images, limits.window_seconds));
-    if (options.render && renders.tokens < 1) return refuse('renders', secondsUntil(renders, 1, renderQuota(limits), limits.window_seconds));
+    if (options.render && renders.tokens < 1)
+      return refuse('renders', secondsUntil(renders, 1, renderQuota(limits), limits.window_seconds));
     const running = this.running();
     const full = running.length >= limits.concurrent;
     let lease: Lease = { images, expiresAt: now + leaseMs };

@@ -52,7 +52,10 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
       'cross-attn': { type: 'string' },
     },
   });
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `expected one prompt, got ${positionals.length} arguments (quote the prompt)` : 'a prompt is required');
+  if (positionals.length !== 1)
+    throw new UsageError(
+      positionals.length ? `expected one prompt, got ${positionals.length} arguments (quote the prompt)` : 'a prompt is required',
+    );
   const prompt = positionals[0];
   const device = choiceOption('device', values.device, ['cpu', 'cuda'] as const, 'cpu');
   const n = integerOption('n', values.n, 1, 1, 64);
@@ -68,7 +71,11 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
   if (extname(out).toLowerCase() !== '.png') throw new UsageError(`--out must name a .png file, got "${values.out}"`);
 
   const pipeline = (await loadPipeline(values.model, {
-    device, threads, mode, crossAttn, ...(values['model-dir'] ? { modelDir: values['model-dir'] } : {}),
+    device,
+    threads,
+    mode,
+    crossAttn,
+    ...(values['model-dir'] ? { modelDir: values['model-dir'] } : {}),
   })) as StarPipeline;
   try {
     const defaults = pipeline.model.manifest.sampling ?? { cfg: 4, top_k: 0, top_p: 0.8 };
@@ -87,12 +94,16 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
     mkdirSync(dirname(out), { recursive: true });
     const paths = result.images.map((_, i) => (n === 1 ? out : out.replace(/\.png$/i, `-${i}.png`)));
     for (const [i, image] of result.images.entries()) {
-      await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), { raw: { width: image.width, height: image.height, channels: 3 } })
+      await sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.byteLength), {
+        raw: { width: image.width, height: image.height, channels: 3 },
+      })
         .png()
         .toFile(paths[i]);
     }
     const t = result.timings;
-    io.err(`${pipeline.info.name}: ${n} image${n > 1 ? 's' : ''} ${pipeline.info.resolution}², text ${ms(t.textMs)}, generate ${ms(t.generateMs)}, decode ${ms(t.decodeMs)}, total ${ms(t.totalMs)}`);
+    io.err(
+      `${pipeline.info.name}: ${n} image${n > 1 ? 's' : ''} ${pipeline.info.resolution}², text ${ms(t.textMs)}, generate ${ms(t.generateMs)}, decode ${ms(t.decodeMs)}, total ${ms(t.totalMs)}`,
+    );
     for (const [i, path] of paths.entries()) io.out(`${path}\tseed ${result.seeds[i]}`);
     return 0;
   } finally {

@@ -8,7 +8,20 @@
 // downloaded, its generator state dict extracted to safetensors, and the
 // snapshot removed.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+  ftruncateSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { convertToSafetensors } from '../weights/convert.ts';
 import { writeNotice } from './notice.ts';
@@ -59,15 +72,20 @@ export class NetworkError extends Error {}
  * writing its NOTICE first (the licences bind from the first byte) and its
  * model.json last.
  */
-export async function fetchModel(name: string, modelsDir: string, options: FetchOptions = {}): Promise<{ dir: string; files: FetchedFile[] }> {
-  if (name === TINY_MODEL_NAME) throw new Error('star-tiny ships inside the repository (gpu-service/models/star-tiny); there is nothing to download');
+export async function fetchModel(
+  name: string,
+  modelsDir: string,
+  options: FetchOptions = {},
+): Promise<{ dir: string; files: FetchedFile[] }> {
+  if (name === TINY_MODEL_NAME)
+    throw new Error('star-tiny ships inside the repository (gpu-service/models/star-tiny); there is nothing to download');
   const model = releasedModel(name);
   const remote = releasedFiles(model);
   const dir = join(modelsDir, name);
   mkdirSync(dir, { recursive: true });
   writeNotice(dir, name, remote);
   const files = await fetchFiles(dir, remote, options);
-  writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(releasedManifest(model), null, 2) + '\n');
+  writeFileSync(join(dir, MANIFEST_FILE), `${JSON.stringify(releasedManifest(model), null, 2)}\n`);
   return { dir, files };
 }
 
@@ -75,7 +93,10 @@ export async function fetchFiles(dir: string, files: readonly RemoteFile[], opti
   mkdirSync(dir, { recursive: true });
   const checksums = new Checksums(join(dir, CHECKSUMS_FILE));
   const results: FetchedFile[] = [];
-  for (const file of files) results.push(file.extract ? await fetchAndExtract(dir, file, file.extract, checksums, options) : await fetchFile(dir, file, checksums, options));
+  for (const file of files)
+    results.push(
+      file.extract ? await fetchAndExtract(dir, file, file.extract, checksums, options) : await fetchFile(dir, file, checksums, options),
+    );
   return results;
 }
 
@@ -92,7 +113,7 @@ class Checksums {
   }
   set(target: string, sha256: string): void {
     this.sums[target] = sha256;
-    writeFileSync(this.path, JSON.stringify(this.sums, null, 2) + '\n');
+    writeFileSync(this.path, `${JSON.stringify(this.sums, null, 2)}\n`);
   }
 }
 
@@ -125,7 +146,13 @@ async function fetchFile(dir: string, file: RemoteFile, checksums: Checksums, op
  * the state dict at `key` to `to` (through a .part file), record its sum
  * and remove the snapshot unless asked to keep it.
  */
-async function fetchAndExtract(dir: string, file: RemoteFile, extract: { key: string; to: string }, checksums: Checksums, options: FetchOptions): Promise<FetchedFile> {
+async function fetchAndExtract(
+  dir: string,
+  file: RemoteFile,
+  extract: { key: string; to: string },
+  checksums: Checksums,
+  options: FetchOptions,
+): Promise<FetchedFile> {
   const out = join(dir, extract.to);
   if (existsSync(out)) {
     const sha256 = await hashFile(out);
@@ -146,7 +173,11 @@ async function fetchAndExtract(dir: string, file: RemoteFile, extract: { key: st
   const snapshotKept = options.keepSnapshot === true;
   if (!snapshotKept) rmSync(join(dir, file.target));
   return {
-    target: extract.to, sha256, bytes: statSync(out).size, downloaded: snapshot.downloaded, source: snapshot.source,
+    target: extract.to,
+    sha256,
+    bytes: statSync(out).size,
+    downloaded: snapshot.downloaded,
+    source: snapshot.source,
     extracted: { from: file.target, key: extract.key, tensors, snapshotBytes: snapshot.bytes, snapshotKept },
   };
 }
@@ -178,7 +209,11 @@ export function sourceUrl(baseUrl: string, source: RemoteSource): string {
 }
 
 /** Downloads `file` into `<target>.part` (resuming what is there) and returns its hash. */
-async function download(file: RemoteFile, target: string, options: FetchOptions): Promise<{ sha256: string; bytes: number; source: string }> {
+async function download(
+  file: RemoteFile,
+  target: string,
+  options: FetchOptions,
+): Promise<{ sha256: string; bytes: number; source: string }> {
   const baseUrl = options.baseUrl ?? process.env.HF_ENDPOINT ?? DEFAULT_HF_ENDPOINT;
   const token = options.token ?? process.env.HF_TOKEN;
   const part = `${target}.part`;
@@ -196,7 +231,10 @@ async function download(file: RemoteFile, target: string, options: FetchOptions)
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       const why = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new NetworkError(`cannot reach ${new URL(url).origin} (${why}): no network? Set HF_ENDPOINT to a mirror, or copy the model directory here by hand`, { cause: err });
+      throw new NetworkError(
+        `cannot reach ${new URL(url).origin} (${why}): no network? Set HF_ENDPOINT to a mirror, or copy the model directory here by hand`,
+        { cause: err },
+      );
     }
     if (response.status === 416 && have > 0) {
       // The part file already holds every byte.
@@ -233,7 +271,10 @@ async function download(file: RemoteFile, target: string, options: FetchOptions)
         options.onProgress?.({ file: file.target, stage: 'download', bytes, total });
       }
     } catch (err) {
-      throw new NetworkError(`${file.target}: download interrupted at ${bytes} bytes (${(err as Error).message}); run fetch-model again to resume`, { cause: err });
+      throw new NetworkError(
+        `${file.target}: download interrupted at ${bytes} bytes (${(err as Error).message}); run fetch-model again to resume`,
+        { cause: err },
+      );
     } finally {
       closeSync(fd);
     }

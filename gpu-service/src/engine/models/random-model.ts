@@ -169,9 +169,17 @@ export interface ClipTextArgs {
 
 export function clipTextConfigJson(args: ClipTextArgs): Record<string, unknown> {
   return {
-    architectures: ['CLIPTextModel'], model_type: 'clip_text_model', torch_dtype: 'float32',
-    ...args, projection_dim: args.hidden_size, hidden_act: 'gelu', layer_norm_eps: 1e-5,
-    attention_dropout: 0, dropout: 0, initializer_range: 0.02, initializer_factor: 1,
+    architectures: ['CLIPTextModel'],
+    model_type: 'clip_text_model',
+    torch_dtype: 'float32',
+    ...args,
+    projection_dim: args.hidden_size,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-5,
+    attention_dropout: 0,
+    dropout: 0,
+    initializer_range: 0.02,
+    initializer_factor: 1,
   };
 }
 
@@ -217,10 +225,16 @@ export function randomBytes(tensor: RandomTensor, seed: number): Uint8Array {
 
 /** Writes `tensors` as fp32 safetensors; tensor i draws from seed (baseSeed · 1_000_003 + i) mod 2³². */
 export function writeRandomSafetensors(path: string, tensors: RandomTensor[], baseSeed: number): void {
-  writeSafetensors(path, tensors.map((t, i) => ({
-    name: t.name, dtype: 'float32' as const, shape: t.shape,
-    bytes: () => randomBytes(t, (Math.imul(baseSeed, 1_000_003) + i) >>> 0),
-  })), { generator: 'star-api random-model', seed: String(baseSeed) });
+  writeSafetensors(
+    path,
+    tensors.map((t, i) => ({
+      name: t.name,
+      dtype: 'float32' as const,
+      shape: t.shape,
+      bytes: () => randomBytes(t, (Math.imul(baseSeed, 1_000_003) + i) >>> 0),
+    })),
+    { generator: 'star-api random-model', seed: String(baseSeed) },
+  );
 }
 
 export interface RandomModelSpec {
@@ -240,7 +254,7 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec): string[] {
   mkdirSync(join(dir, manifest.text_encoder.dir), { recursive: true });
   const written: string[] = [];
   const json = (rel: string, value: unknown) => {
-    writeFileSync(join(dir, rel), JSON.stringify(value, null, 2) + '\n');
+    writeFileSync(join(dir, rel), `${JSON.stringify(value, null, 2)}\n`);
     written.push(rel);
   };
   const tensors = (rel: string, list: RandomTensor[], s: number) => {

@@ -108,7 +108,8 @@ export const LICENCES: Record<LicenceId, Licence> = {
     component: "Stable Diffusion 2.1's CLIP text encoder and tokenizer (OpenCLIP ViT-H/14 text tower, Stability AI)",
     name: 'CreativeML Open RAIL++-M',
     url: 'https://github.com/Stability-AI/stablediffusion/blob/main/LICENSE-MODEL',
-    terms: 'Its use-based restrictions (paragraph 5 and Attachment A) pass on to users: whoever serves images made with these weights must not use them for the restricted uses and must require their own users to comply with the same restrictions; whoever redistributes the weights must pass the restrictions and a copy of the licence on with them (paragraph 4).',
+    terms:
+      'Its use-based restrictions (paragraph 5 and Attachment A) pass on to users: whoever serves images made with these weights must not use them for the restricted uses and must require their own users to comply with the same restrictions; whoever redistributes the weights must pass the restrictions and a copy of the licence on with them (paragraph 4).',
   },
 };
 
@@ -150,8 +151,15 @@ const RELEASED_GENERATOR_ARGS = {
 
 /** VAR's tokenizer `vae_ch160v4096z32.pth` (STAR-SPEC §1.1). */
 export const RELEASED_VQVAE_ARGS: UpstreamVqvaeArgs = {
-  vocab_size: 4096, z_channels: 32, ch: 160, ch_mult: [1, 1, 2, 2, 4], num_res_blocks: 2,
-  quant_resi: 0.5, share_quant_resi: 4, using_sa: true, using_mid_sa: true,
+  vocab_size: 4096,
+  z_channels: 32,
+  ch: 160,
+  ch_mult: [1, 1, 2, 2, 4],
+  num_res_blocks: 2,
+  quant_resi: 0.5,
+  share_quant_resi: 4,
+  using_sa: true,
+  using_mid_sa: true,
 };
 
 /** Where the generator's state dict sits in STAR's training snapshots (STAR-SPEC §1.2). */
@@ -169,7 +177,11 @@ function clipFiles(): RemoteFile[] {
     ],
     licence: 'sd2',
   });
-  return [file('text_encoder', 'config.json'), file('text_encoder', 'pytorch_model.bin'), ...TOKENIZER_FILES.map((n) => file('tokenizer', n))];
+  return [
+    file('text_encoder', 'config.json'),
+    file('text_encoder', 'pytorch_model.bin'),
+    ...TOKENIZER_FILES.map((n) => file('tokenizer', n)),
+  ];
 }
 
 interface ReleasedModelFields {
@@ -194,30 +206,56 @@ const README_SAMPLING = { cfg: 4.0, top_k: 4096, top_p: 0.8 };
 /** STAR-SPEC §1.2; the published files are taocrayon/STAR's at STAR_HF_REVISION. */
 export const RELEASED_MODELS: readonly ReleasedModel[] = [
   {
-    name: 'star-256-d16', description: 'STAR 256², depth 16 (C 1024, 16 heads)', resolution: 256, depth: 16, samplerHead: false,
+    name: 'star-256-d16',
+    description: 'STAR 256², depth 16 (C 1024, 16 heads)',
+    resolution: 256,
+    depth: 16,
+    samplerHead: false,
     checkpoint: 'var_rope_d16_theta_modified_anorm-ar-ckpt-ep7-iter0.pth',
-    published: false, notPublished: 'taocrayon/STAR has no d16 checkpoint (Davinci-XLab/STAR-T2I issue #4); the name is the eval scripts\' training run',
+    published: false,
+    notPublished: "taocrayon/STAR has no d16 checkpoint (Davinci-XLab/STAR-T2I issue #4); the name is the eval scripts' training run",
     sampling: README_SAMPLING,
   },
   {
-    name: 'star-256-d30', description: 'STAR 256², depth 30 (C 1920, 30 heads)', resolution: 256, depth: 30, samplerHead: false,
-    checkpoint: 'star_rope_d30_256-ar-ckpt-ep3-iter20000.pth', published: true,
+    name: 'star-256-d30',
+    description: 'STAR 256², depth 30 (C 1920, 30 heads)',
+    resolution: 256,
+    depth: 30,
+    samplerHead: false,
+    checkpoint: 'star_rope_d30_256-ar-ckpt-ep3-iter20000.pth',
+    published: true,
     sampling: README_SAMPLING,
   },
   {
-    name: 'star-512-d30', description: 'STAR 512², depth 30', resolution: 512, depth: 30, samplerHead: false,
-    checkpoint: 'star_rope_d30_512-ar-ckpt-ep1-iter30000.pth', published: true,
+    name: 'star-512-d30',
+    description: 'STAR 512², depth 30',
+    resolution: 512,
+    depth: 30,
+    samplerHead: false,
+    checkpoint: 'star_rope_d30_512-ar-ckpt-ep1-iter30000.pth',
+    published: true,
     sampling: README_SAMPLING,
   },
   {
-    name: 'star-1024-d30', description: 'STAR 1024², depth 30, 14 scales', resolution: 1024, depth: 30, samplerHead: false,
-    checkpoint: 'star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth', published: true,
+    name: 'star-1024-d30',
+    description: 'STAR 1024², depth 30, 14 scales',
+    resolution: 1024,
+    depth: 30,
+    samplerHead: false,
+    checkpoint: 'star_rope_d30_1024_drop_3-ar-ckpt-ep1-iter21000.pth',
+    published: true,
     sampling: README_SAMPLING,
   },
   {
-    name: 'star-1024-sampler', description: 'STAR 1024² with the causal-driven stable sampler head', resolution: 1024, depth: 30, samplerHead: true,
+    name: 'star-1024-sampler',
+    description: 'STAR 1024² with the causal-driven stable sampler head',
+    resolution: 1024,
+    depth: 30,
+    samplerHead: true,
     checkpoint: 'var_rope_d30_1024_sampler_mask_0108-ar-ckpt-ep2-iter6000.pth',
-    published: false, notPublished: 'taocrayon/STAR has no sampler-head checkpoint; upstream runs the public 1024² weights without it (Davinci-XLab/STAR-T2I PR #3); the name is demo_gradio.py\'s',
+    published: false,
+    notPublished:
+      "taocrayon/STAR has no sampler-head checkpoint; upstream runs the public 1024² weights without it (Davinci-XLab/STAR-T2I PR #3); the name is demo_gradio.py's",
     sampling: { cfg: 4.0, top_k: 600, top_p: 0.8 },
   },
 ];
@@ -253,7 +291,7 @@ export function releasedModelList(): string {
 
 /** The generator weights a fetched model directory holds: the snapshot's state dict, extracted. */
 export function generatorWeightsFile(m: ReleasedModel): string {
-  return basename(m.checkpoint).replace(/\.pth$/, '') + '.safetensors';
+  return `${basename(m.checkpoint).replace(/\.pth$/, '')}.safetensors`;
 }
 
 /** The manifest fetch-model writes for a released model. */
@@ -265,7 +303,12 @@ export function releasedManifest(m: ReleasedModel): ModelManifest {
     description: m.description,
     generator: {
       weights: generatorWeightsFile(m),
-      build_vae_var_args: { ...RELEASED_GENERATOR_ARGS, depth: m.depth, patch_nums: [...PATCH_NUMS[m.resolution]], enable_adaptive_norm: m.samplerHead },
+      build_vae_var_args: {
+        ...RELEASED_GENERATOR_ARGS,
+        depth: m.depth,
+        patch_nums: [...PATCH_NUMS[m.resolution]],
+        enable_adaptive_norm: m.samplerHead,
+      },
       sample_version: '1024',
     },
     vqvae: { weights: VQVAE_FILE.target, args: RELEASED_VQVAE_ARGS },
@@ -276,7 +319,10 @@ export function releasedManifest(m: ReleasedModel): ModelManifest {
 
 /** Every file fetch-model downloads for a published model; an unpublished one is refused with why. */
 export function releasedFiles(m: ReleasedModel): RemoteFile[] {
-  if (!m.published) throw new Error(`${m.name} is announced upstream but its weights are not published: ${m.notPublished}. Nothing to download; its configuration still runs with random weights (npm run bench)`);
+  if (!m.published)
+    throw new Error(
+      `${m.name} is announced upstream but its weights are not published: ${m.notPublished}. Nothing to download; its configuration still runs with random weights (npm run bench)`,
+    );
   return [
     {
       target: m.checkpoint,
@@ -313,11 +359,15 @@ export function resolveModelDir(nameOrDir: string, modelDir?: string): string {
     if (!existsSync(join(dir, MANIFEST_FILE))) throw new Error(`${dir} is not a model directory (no ${MANIFEST_FILE})`);
     return dir;
   }
-  const candidates = [modelDir, process.env.STAR_MODELS_DIR, BUILTIN_MODELS_DIR].filter((d): d is string => !!d).map((d) => join(resolve(d), nameOrDir));
+  const candidates = [modelDir, process.env.STAR_MODELS_DIR, BUILTIN_MODELS_DIR]
+    .filter((d): d is string => !!d)
+    .map((d) => join(resolve(d), nameOrDir));
   for (const dir of candidates) if (existsSync(join(dir, MANIFEST_FILE))) return dir;
   const released = RELEASED_MODELS.find((m) => m.name === nameOrDir);
-  const hint = !released ? `; known models: ${TINY_MODEL_NAME}, ${releasedModelList()}`
-    : released.published ? `; download it with \`npx star fetch-model ${nameOrDir}\``
+  const hint = !released
+    ? `; known models: ${TINY_MODEL_NAME}, ${releasedModelList()}`
+    : released.published
+      ? `; download it with \`npx star fetch-model ${nameOrDir}\``
       : `; its weights are not published (${released.notPublished})`;
   throw new Error(`model "${nameOrDir}" not found in ${candidates.join(', ')}${hint}`);
 }
@@ -334,9 +384,11 @@ export function readManifest(dir: string): ModelManifest {
   if (m.format !== MANIFEST_FORMAT) problems.push(`format ${m.format} (expected ${MANIFEST_FORMAT})`);
   if (typeof m.name !== 'string') problems.push('name missing');
   if (!Number.isInteger(m.resolution)) problems.push('resolution missing');
-  if (typeof m.generator?.weights !== 'string' || typeof m.generator?.build_vae_var_args !== 'object') problems.push('generator.weights / generator.build_vae_var_args missing');
+  if (typeof m.generator?.weights !== 'string' || typeof m.generator?.build_vae_var_args !== 'object')
+    problems.push('generator.weights / generator.build_vae_var_args missing');
   if (typeof m.vqvae?.weights !== 'string' || typeof m.vqvae?.args !== 'object') problems.push('vqvae.weights / vqvae.args missing');
-  if (typeof m.text_encoder?.dir !== 'string' || typeof m.text_encoder?.tokenizer !== 'string') problems.push('text_encoder.dir / text_encoder.tokenizer missing');
+  if (typeof m.text_encoder?.dir !== 'string' || typeof m.text_encoder?.tokenizer !== 'string')
+    problems.push('text_encoder.dir / text_encoder.tokenizer missing');
   if (problems.length) throw new Error(`${path}: ${problems.join('; ')}`);
   return m;
 }

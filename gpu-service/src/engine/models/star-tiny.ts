@@ -29,17 +29,36 @@ export const STAR_TINY_RANDOM_MANIFEST: ModelManifest = {
   generator: {
     weights: 'var.safetensors',
     build_vae_var_args: {
-      patch_nums: PATCH_NUMS, V: VOCAB, Cvae: CVAE, depth: 2, in_dim_cross: TEXT_DIM,
-      shared_aln: false, attn_l2_norm: true, enable_cross: true, rope_emb: true, lvl_emb: true,
-      rope_norm: 64, rope_theta: 10000, enable_logit_norm: true, enable_adaptive_norm: false, sample_from_idx: 9,
+      patch_nums: PATCH_NUMS,
+      V: VOCAB,
+      Cvae: CVAE,
+      depth: 2,
+      in_dim_cross: TEXT_DIM,
+      shared_aln: false,
+      attn_l2_norm: true,
+      enable_cross: true,
+      rope_emb: true,
+      lvl_emb: true,
+      rope_norm: 64,
+      rope_theta: 10000,
+      enable_logit_norm: true,
+      enable_adaptive_norm: false,
+      sample_from_idx: 9,
     },
     sample_version: '1024',
   },
   vqvae: {
     weights: 'vae.safetensors',
     args: {
-      vocab_size: VOCAB, z_channels: CVAE, ch: 32, ch_mult: [1, 1, 1, 1, 2], num_res_blocks: 1,
-      quant_resi: 0.5, share_quant_resi: 4, using_sa: true, using_mid_sa: true,
+      vocab_size: VOCAB,
+      z_channels: CVAE,
+      ch: 32,
+      ch_mult: [1, 1, 1, 1, 2],
+      num_res_blocks: 1,
+      quant_resi: 0.5,
+      share_quant_resi: 4,
+      using_sa: true,
+      using_mid_sa: true,
     },
   },
   text_encoder: { dir: 'text_encoder', tokenizer: 'tokenizer' },
@@ -47,8 +66,15 @@ export const STAR_TINY_RANDOM_MANIFEST: ModelManifest = {
 };
 
 export const STAR_TINY_CLIP: ClipTextArgs = {
-  vocab_size: TOKENIZER_VOCAB, hidden_size: TEXT_DIM, intermediate_size: 4 * TEXT_DIM, num_hidden_layers: 2,
-  num_attention_heads: 4, max_position_embeddings: 77, bos_token_id: TOKENIZER_VOCAB - 2, eos_token_id: TOKENIZER_VOCAB - 1, pad_token_id: 0,
+  vocab_size: TOKENIZER_VOCAB,
+  hidden_size: TEXT_DIM,
+  intermediate_size: 4 * TEXT_DIM,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  max_position_embeddings: 77,
+  bos_token_id: TOKENIZER_VOCAB - 2,
+  eos_token_id: TOKENIZER_VOCAB - 1,
+  pad_token_id: 0,
 };
 
 export const STAR_TINY_RANDOM: RandomModelSpec = { manifest: STAR_TINY_RANDOM_MANIFEST, clip: STAR_TINY_CLIP, seed: STAR_TINY_SEED };

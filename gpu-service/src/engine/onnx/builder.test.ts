@@ -49,7 +49,9 @@ test('affine-free LayerNorm and TopK behave as torch does', async () => {
   const s = await Session.create(toModelBytes(g), { device: 'cpu' });
   const out = await s.run({ x: tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]) });
   const sd = Math.sqrt(1.25 + 1e-6);
-  [-1.5, -0.5, 0.5, 1.5].forEach((v, i) => assert.ok(Math.abs((out.y.data[i] as number) - v / sd) < 1e-6));
+  [-1.5, -0.5, 0.5, 1.5].forEach((v, i) => {
+    assert.ok(Math.abs((out.y.data[i] as number) - v / sd) < 1e-6);
+  });
   assert.deepEqual([...(out.idx.data as BigInt64Array)], [3n, 2n]);
   await s.dispose();
 });

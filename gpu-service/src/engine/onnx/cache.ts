@@ -31,10 +31,16 @@ export interface CacheOptions {
  * Returns the path of the cached model for `key`, building and saving it with
  * `build` first when absent. `key` must describe everything the graph depends on.
  */
-export function cachedModel(key: Record<string, unknown>, build: () => Graph, cacheDir = defaultCacheDir(), options: CacheOptions = {}): CachedModel {
+export function cachedModel(
+  key: Record<string, unknown>,
+  build: () => Graph,
+  cacheDir = defaultCacheDir(),
+  options: CacheOptions = {},
+): CachedModel {
   const digestInput = options.pool ? { ...key, builder: BUILDER_VERSION, pool: options.pool } : { ...key, builder: BUILDER_VERSION };
   const digest = createHash('sha256').update(JSON.stringify(digestInput)).digest('hex').slice(0, 32);
-  if (options.pool) return cachedPooledModel(digest, build, join(cacheDir, 'pools', createHash('sha256').update(options.pool).digest('hex').slice(0, 32)));
+  if (options.pool)
+    return cachedPooledModel(digest, build, join(cacheDir, 'pools', createHash('sha256').update(options.pool).digest('hex').slice(0, 32)));
   const dir = join(cacheDir, digest);
   const modelPath = join(dir, 'model.onnx');
   if (existsSync(modelPath)) return { modelPath, hit: true };
@@ -53,10 +59,12 @@ function cachedPooledModel(digest: string, build: () => Graph, poolDir: string):
   const pool = WeightPool.open(poolDir);
   try {
     if (existsSync(modelPath)) return { modelPath, hit: true }; // built by another process while we waited
-    saveModel(build(), modelPath, { path: join(poolDir, `${digest}.own.bin`), place: (raw) => ({ location: POOL_FILE, offset: pool.place(raw) }) });
+    saveModel(build(), modelPath, {
+      path: join(poolDir, `${digest}.own.bin`),
+      place: (raw) => ({ location: POOL_FILE, offset: pool.place(raw) }),
+    });
   } finally {
     pool.close();
   }
   return { modelPath, hit: false };
 }
-

@@ -99,7 +99,14 @@ export class Graph {
     let out = value;
     if (value.name !== name || this.outputs.includes(value) || this.isInitializer(value)) {
       out = new Value(this, this.claim(name), value.dtype, value.shape);
-      this.nodes.push({ opType: 'Identity', domain: '', name: `${name}/identity`, inputs: [value.name], outputs: [out.name], attributes: {} });
+      this.nodes.push({
+        opType: 'Identity',
+        domain: '',
+        name: `${name}/identity`,
+        inputs: [value.name],
+        outputs: [out.name],
+        attributes: {},
+      });
     }
     this.outputs.push(out);
     return out;
@@ -123,7 +130,9 @@ export class Graph {
     const nodeName = this.claim(base);
     const values = outputs.map((o, i) => new Value(this, this.claim(`${nodeName}/out${i}`), o.dtype, o.shape));
     this.nodes.push({
-      opType, domain, name: nodeName,
+      opType,
+      domain,
+      name: nodeName,
       inputs: inputs.map((v) => (v ? v.name : '')),
       outputs: values.map((v) => v.name),
       attributes,
@@ -149,7 +158,7 @@ export class Graph {
   }
 
   private prefix(): string {
-    return this.scopes.length ? this.scopes.join('/') + '/' : '';
+    return this.scopes.length ? `${this.scopes.join('/')}/` : '';
   }
 
   /**
@@ -162,7 +171,8 @@ export class Graph {
     let candidate = name;
     if (this.used.has(candidate)) {
       let i = this.lastSuffix.get(name) ?? 0;
-      do candidate = `${name}_${++i}`; while (this.used.has(candidate));
+      do candidate = `${name}_${++i}`;
+      while (this.used.has(candidate));
       this.lastSuffix.set(name, i);
     }
     this.used.add(candidate);

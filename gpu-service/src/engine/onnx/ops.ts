@@ -27,13 +27,21 @@ export function int64s(graph: Graph, values: number[]): Value {
 
 function typed(dtype: DType, values: number[]): TypedArray {
   switch (dtype) {
-    case 'float32': return Float32Array.from(values);
-    case 'float64': return Float64Array.from(values);
-    case 'int32': return Int32Array.from(values);
-    case 'int64': return BigInt64Array.from(values.map(BigInt));
-    case 'uint8': case 'bool': return Uint8Array.from(values);
-    case 'int8': return Int8Array.from(values);
-    default: throw new Error(`scalar of ${dtype} not supported`);
+    case 'float32':
+      return Float32Array.from(values);
+    case 'float64':
+      return Float64Array.from(values);
+    case 'int32':
+      return Int32Array.from(values);
+    case 'int64':
+      return BigInt64Array.from(values.map(BigInt));
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(values);
+    case 'int8':
+      return Int8Array.from(values);
+    default:
+      throw new Error(`scalar of ${dtype} not supported`);
   }
 }
 
@@ -189,12 +197,15 @@ export function concat(xs: Value[], axis: number): Value {
 
 /** Static slice along one or more axes (ends clamp like numpy). */
 export function slice(x: Value, starts: number[], ends: number[], axes: number[], steps?: number[]): Value {
-  let shape: Shape | undefined = x.shape && [...x.shape];
+  const shape: Shape | undefined = x.shape && [...x.shape];
   if (shape) {
     axes.forEach((a, i) => {
       const ax = a < 0 ? shape!.length + a : a;
       const d = shape![ax];
-      if (typeof d !== 'number') { shape![ax] = `${x.name}_s${ax}`; return; }
+      if (typeof d !== 'number') {
+        shape![ax] = `${x.name}_s${ax}`;
+        return;
+      }
       const step = steps?.[i] ?? 1;
       const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
       shape![ax] = Math.max(0, Math.ceil((clampIdx(ends[i]) - clampIdx(starts[i])) / step));
@@ -207,9 +218,7 @@ export function slice(x: Value, starts: number[], ends: number[], axes: number[]
 }
 
 export function gather(x: Value, indices: Value, axis = 0): Value {
-  const shape = x.shape && indices.shape
-    ? [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)]
-    : undefined;
+  const shape = x.shape && indices.shape ? [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)] : undefined;
   return x.graph.node('Gather', [x, indices], { axis: attr.int(axis) }, [{ dtype: x.dtype, shape }])[0];
 }
 
@@ -254,19 +263,27 @@ function reducedShape(x: Value, axes: number[], keepdims: boolean): Shape | unde
 }
 
 export function reduceSum(x: Value, axes: number[], keepdims = true): Value {
-  return x.graph.node('ReduceSum', [x, int64s(x.graph, axes)], { keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: x.dtype, shape: reducedShape(x, axes, keepdims) }])[0];
+  return x.graph.node('ReduceSum', [x, int64s(x.graph, axes)], { keepdims: attr.int(keepdims ? 1 : 0) }, [
+    { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
+  ])[0];
 }
 
 export function reduceMean(x: Value, axes: number[], keepdims = true): Value {
-  return x.graph.node('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: x.dtype, shape: reducedShape(x, axes, keepdims) }])[0];
+  return x.graph.node('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [
+    { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
+  ])[0];
 }
 
 export function reduceMax(x: Value, axes: number[], keepdims = true): Value {
-  return x.graph.node('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: x.dtype, shape: reducedShape(x, axes, keepdims) }])[0];
+  return x.graph.node('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [
+    { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
+  ])[0];
 }
 
 export function argMax(x: Value, axis: number, keepdims = true): Value {
-  return x.graph.node('ArgMax', [x], { axis: attr.int(axis), keepdims: attr.int(keepdims ? 1 : 0) }, [{ dtype: 'int64', shape: reducedShape(x, [axis], keepdims) }])[0];
+  return x.graph.node('ArgMax', [x], { axis: attr.int(axis), keepdims: attr.int(keepdims ? 1 : 0) }, [
+    { dtype: 'int64', shape: reducedShape(x, [axis], keepdims) },
+  ])[0];
 }
 
 export function softmax(x: Value, axis = -1): Value {
@@ -296,9 +313,12 @@ export function layerNorm(x: Value, eps: number, scale?: Value | null, bias?: Va
 export function topK(x: Value, k: number | Value, axis = -1, largest = true): [Value, Value] {
   const g = x.graph;
   const kv = typeof k === 'number' ? int64s(g, [k]) : k;
-  const shape = x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? x.shape!.length + axis : axis) ? k : d)) : undefined;
-  const [values, indices] = g.node('TopK', [x, kv], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) },
-    [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }]);
+  const shape =
+    x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? x.shape!.length + axis : axis) ? k : d)) : undefined;
+  const [values, indices] = g.node('TopK', [x, kv], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) }, [
+    { dtype: x.dtype, shape },
+    { dtype: 'int64', shape },
+  ]);
   return [values, indices];
 }
 
@@ -324,12 +344,26 @@ export function conv2d(x: Value, weight: Value, bias: Value | null, pad: number)
  * onnxruntime's fused MultiHeadAttention (com.microsoft): q (B,Sq,H·d), k/v (B,Sk,H·d) or
  * already split into heads as (B,H,Sk,d); `keyPaddingMask` int32 (B,Sk), 1 = attend.
  */
-export function multiHeadAttention(q: Value, k: Value, v: Value, heads: number, scaleFactor: number, attentionBias?: Value | null, keyPaddingMask?: Value | null): Value {
+export function multiHeadAttention(
+  q: Value,
+  k: Value,
+  v: Value,
+  heads: number,
+  scaleFactor: number,
+  attentionBias?: Value | null,
+  keyPaddingMask?: Value | null,
+): Value {
   const inputs: (Value | null)[] = [q, k, v, null, keyPaddingMask ?? null, attentionBias ?? null];
   while (inputs[inputs.length - 1] === null) inputs.pop();
-  const valueWidth = v.shape?.length === 4 && typeof v.shape[1] === 'number' && typeof v.shape[3] === 'number' ? v.shape[1] * v.shape[3] : v.shape?.[2];
-  return q.graph.node('MultiHeadAttention', inputs, { num_heads: attr.int(heads), scale: attr.float(scaleFactor) },
-    [{ dtype: q.dtype, shape: q.shape && valueWidth !== undefined ? [q.shape[0], q.shape[1], valueWidth] : undefined }], MS_DOMAIN)[0];
+  const valueWidth =
+    v.shape?.length === 4 && typeof v.shape[1] === 'number' && typeof v.shape[3] === 'number' ? v.shape[1] * v.shape[3] : v.shape?.[2];
+  return q.graph.node(
+    'MultiHeadAttention',
+    inputs,
+    { num_heads: attr.int(heads), scale: attr.float(scaleFactor) },
+    [{ dtype: q.dtype, shape: q.shape && valueWidth !== undefined ? [q.shape[0], q.shape[1], valueWidth] : undefined }],
+    MS_DOMAIN,
+  )[0];
 }
 
 // ---------------------------------------------------------------- scatter

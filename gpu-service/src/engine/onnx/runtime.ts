@@ -41,7 +41,14 @@ export interface RuntimeTensor {
 }
 
 const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
-  float32: 'float32', float16: 'float16', int64: 'int64', int32: 'int32', bool: 'bool', uint8: 'uint8', int8: 'int8', float64: 'float64',
+  float32: 'float32',
+  float16: 'float16',
+  int64: 'int64',
+  int32: 'int32',
+  bool: 'bool',
+  uint8: 'uint8',
+  int8: 'int8',
+  float64: 'float64',
 };
 
 export function tensor(dtype: DType, data: TypedArray, dims: readonly number[]): RuntimeTensor {
@@ -87,9 +94,10 @@ export class Session {
       sessionOptions.enableMemPattern = false;
     }
     try {
-      const session = typeof model === 'string'
-        ? await ort.InferenceSession.create(model, sessionOptions)
-        : await ort.InferenceSession.create(model, sessionOptions);
+      const session =
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, sessionOptions)
+          : await ort.InferenceSession.create(model, sessionOptions);
       return new Session(session);
     } catch (err) {
       const where = typeof model === 'string' ? model : `${model.byteLength}-byte model`;
@@ -145,7 +153,8 @@ function float16AsUint16(data: TypedArray): TypedArray {
   return isFloat16 ? new Uint16Array(data.buffer, data.byteOffset, data.length) : data;
 }
 
-const CUDA_HINT = 'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and CUDA 12 + cuDNN 9 libraries; see gpu-service/Dockerfile';
+const CUDA_HINT =
+  'the CUDA provider needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12 and CUDA 12 + cuDNN 9 libraries; see gpu-service/Dockerfile';
 
 /** The CUDA provider library onnxruntime loads at the first CUDA session; it sits beside onnxruntime-node's binding. */
 export function cudaProviderLibrary(): string {

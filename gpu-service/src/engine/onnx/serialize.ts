@@ -35,7 +35,7 @@ export function toModelBytes(graph: Graph): Uint8Array {
 export function saveModel(graph: Graph, modelPath: string, external: ExternalDataOptions): void {
   const threshold = external.thresholdBytes ?? 1024;
   const location = basename(external.path);
-  const fd = openSync(external.path + '.tmp', 'w');
+  const fd = openSync(`${external.path}.tmp`, 'w');
   let offset = 0;
   try {
     const bytes = encode(graph, (name, data) => {
@@ -51,17 +51,19 @@ export function saveModel(graph: Graph, modelPath: string, external: ExternalDat
       offset += raw.byteLength;
       return proto;
     });
-    writeFileSync(modelPath + '.tmp', bytes);
+    writeFileSync(`${modelPath}.tmp`, bytes);
   } finally {
     closeSync(fd);
   }
-  renameSync(external.path + '.tmp', external.path);
-  renameSync(modelPath + '.tmp', modelPath);
+  renameSync(`${external.path}.tmp`, external.path);
+  renameSync(`${modelPath}.tmp`, modelPath);
 }
 
 function externalTensor(name: string, data: TensorData, location: string, offset: number, length: number): ITensorProto {
   return onnx.TensorProto.create({
-    name, dataType: ONNX_TYPE[data.dtype], dims: [...data.shape],
+    name,
+    dataType: ONNX_TYPE[data.dtype],
+    dims: [...data.shape],
     dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
     externalData: [
       { key: 'location', value: location },
@@ -85,7 +87,11 @@ function encode(graph: Graph, tensor: (name: string, data: TensorData) => ITenso
     graph: {
       name: graph.name,
       node: graph.nodes.map((n) => ({
-        opType: n.opType, domain: n.domain, name: n.name, input: n.inputs, output: n.outputs,
+        opType: n.opType,
+        domain: n.domain,
+        name: n.name,
+        input: n.inputs,
+        output: n.outputs,
         attribute: Object.entries(n.attributes).map(([k, a]) => attribute(k, a)),
       })),
       input: graph.inputs.map(valueInfo),
@@ -110,11 +116,17 @@ function dimProto(d: Shape[number]) {
 function attribute(name: string, a: Attribute) {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.kind) {
-    case 'int': return { name, type: T.INT, i: a.value };
-    case 'float': return { name, type: T.FLOAT, f: a.value };
-    case 'string': return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
-    case 'ints': return { name, type: T.INTS, ints: a.value };
-    case 'floats': return { name, type: T.FLOATS, floats: a.value };
-    case 'tensor': return { name, type: T.TENSOR, t: embedded(name, a.value) };
+    case 'int':
+      return { name, type: T.INT, i: a.value };
+    case 'float':
+      return { name, type: T.FLOAT, f: a.value };
+    case 'string':
+      return { name, type: T.STRING, s: new TextEncoder().encode(a.value) };
+    case 'ints':
+      return { name, type: T.INTS, ints: a.value };
+    case 'floats':
+      return { name, type: T.FLOATS, floats: a.value };
+    case 'tensor':
+      return { name, type: T.TENSOR, t: embedded(name, a.value) };
   }
 }

@@ -33,9 +33,22 @@ test('graphs in one pool store a shared tensor once and run from it', async () =
   assert.equal(a.hit || b.hit, false);
   const poolBytes = statSync(join(dirname(a.modelPath), POOL_FILE)).size;
   assert.ok(poolBytes >= N * N * 4 + N * 4 && poolBytes < 2 * N * N * 4, `pool holds W once (${poolBytes} bytes)`);
-  assert.equal(cachedModel({ graph: 'a' }, () => { throw new Error('rebuilt'); }, tmp, { pool: 'model-x' }).hit, true);
+  assert.equal(
+    cachedModel(
+      { graph: 'a' },
+      () => {
+        throw new Error('rebuilt');
+      },
+      tmp,
+      { pool: 'model-x' },
+    ).hit,
+    true,
+  );
   const x = tensor('float32', new Float32Array(N).fill(1), [1, N]);
-  for (const [path, offset] of [[a.modelPath, 0], [b.modelPath, 1]] as const) {
+  for (const [path, offset] of [
+    [a.modelPath, 0],
+    [b.modelPath, 1],
+  ] as const) {
     const session = await Session.create(path, { device: 'cpu', threads: 1, prepackWeights: false });
     const y = (await session.run({ x })).y.data as Float32Array;
     let expected = offset;
@@ -43,5 +56,9 @@ test('graphs in one pool store a shared tensor once and run from it', async () =
     assert.equal(y[0], expected);
     await session.dispose();
   }
-  assert.deepEqual(readdirSync(dirname(a.modelPath)).filter((f) => f === 'lock'), [], 'lock released');
+  assert.deepEqual(
+    readdirSync(dirname(a.modelPath)).filter((f) => f === 'lock'),
+    [],
+    'lock released',
+  );
 });

@@ -12,7 +12,18 @@
 // hand a graph the wrong data. Cross-process safety: one builder at a time
 // holds `<pool>/lock`; data is appended before the index that names it.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** Tensor offsets are page-aligned so onnxruntime can map each one directly. */
@@ -45,7 +56,9 @@ export class WeightPool {
     acquireLock(lockPath);
     try {
       const indexPath = join(dir, 'index.json');
-      const index = new Map<string, number>(existsSync(indexPath) ? Object.entries(JSON.parse(readFileSync(indexPath, 'utf8')) as Record<string, number>) : []);
+      const index = new Map<string, number>(
+        existsSync(indexPath) ? Object.entries(JSON.parse(readFileSync(indexPath, 'utf8')) as Record<string, number>) : [],
+      );
       const file = join(dir, POOL_FILE);
       const fd = openSync(file, 'a');
       return new WeightPool(dir, index, lockPath, fd, statSync(file).size);
@@ -98,7 +111,10 @@ function acquireLock(lockPath: string): void {
         unlinkSync(lockPath);
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`weight pool: ${lockPath} has been held for over ${LOCK_WAIT_MS / 60_000} minutes; remove it if no build is running`);
+      if (Date.now() > deadline)
+        throw new Error(
+          `weight pool: ${lockPath} has been held for over ${LOCK_WAIT_MS / 60_000} minutes; remove it if no build is running`,
+        );
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
     }
   }

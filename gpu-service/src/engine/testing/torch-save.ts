@@ -28,12 +28,17 @@ export interface TorchObject {
 }
 
 export type PickleValue =
-  | null | boolean | number | string
-  | PickleValue[] | { tuple: PickleValue[] }
+  | null
+  | boolean
+  | number
+  | string
+  | PickleValue[]
+  | { tuple: PickleValue[] }
   | { ordered: [string, PickleValue][] }
   | { dict: [string, PickleValue][] }
   | { float: number }
-  | TorchTensor | TorchObject;
+  | TorchTensor
+  | TorchObject;
 
 /** Contiguous strides for `shape`. */
 export function contiguousStride(shape: number[]): number[] {
@@ -59,7 +64,10 @@ class PickleWriter {
   put(): void {
     // BINPUT / LONG_BINPUT, as pickle does after most objects.
     if (this.memo < 256) this.byte(0x71, this.memo++);
-    else { this.byte(0x72); this.u32(this.memo++); }
+    else {
+      this.byte(0x72);
+      this.u32(this.memo++);
+    }
   }
   str(s: string): void {
     const b = new TextEncoder().encode(s);
@@ -75,28 +83,49 @@ class PickleWriter {
   int(v: number): void {
     if (v >= 0 && v < 256) this.byte(0x4b, v);
     else if (v >= 0 && v < 65536) this.byte(0x4d, v & 0xff, v >> 8);
-    else if (v >= -(2 ** 31) && v < 2 ** 31) { this.byte(0x4a); this.u32(v >>> 0); }
-    else {
+    else if (v >= -(2 ** 31) && v < 2 ** 31) {
+      this.byte(0x4a);
+      this.u32(v >>> 0);
+    } else {
       // LONG1: little-endian two's complement
       let x = BigInt(v);
       const out: number[] = [];
-      do { out.push(Number(x & 0xffn)); x >>= 8n; } while (x !== 0n && x !== -1n);
+      do {
+        out.push(Number(x & 0xffn));
+        x >>= 8n;
+      } while (x !== 0n && x !== -1n);
       if ((out[out.length - 1] & 0x80) !== (v < 0 ? 0x80 : 0)) out.push(v < 0 ? 0xff : 0);
       this.byte(0x8a, out.length, ...out);
     }
   }
   value(v: PickleValue): void {
-    if (v === null) return this.byte(0x4e);
-    if (v === true) return this.byte(0x88);
-    if (v === false) return this.byte(0x89);
-    if (typeof v === 'number') return Number.isInteger(v) ? this.int(v) : this.value({ float: v });
-    if (typeof v === 'string') return this.str(v);
+    if (v === null) {
+      this.byte(0x4e);
+      return;
+    }
+    if (v === true) {
+      this.byte(0x88);
+      return;
+    }
+    if (v === false) {
+      this.byte(0x89);
+      return;
+    }
+    if (typeof v === 'number') {
+      if (Number.isInteger(v)) this.int(v);
+      else this.value({ float: v });
+      return;
+    }
+    if (typeof v === 'string') {
+      this.str(v);
+      return;
+    }
     if (Array.isArray(v)) {
       this.byte(0x5d);
       this.put();
       if (v.length) {
         this.byte(0x28);
-        v.forEach((x) => this.value(x));
+        for (const x of v) this.value(x);
         this.byte(0x65);
       }
       return;
@@ -104,25 +133,32 @@ class PickleWriter {
     if ('float' in v) {
       const b = new DataView(new ArrayBuffer(8));
       b.setFloat64(0, v.float, false);
-      return this.byte(0x47, ...new Uint8Array(b.buffer));
+      this.byte(0x47, ...new Uint8Array(b.buffer));
+      return;
     }
     if ('tuple' in v) {
-      if (v.tuple.length === 0) return this.byte(0x29);
+      if (v.tuple.length === 0) {
+        this.byte(0x29);
+        return;
+      }
       this.byte(0x28);
-      v.tuple.forEach((x) => this.value(x));
+      for (const x of v.tuple) this.value(x);
       this.byte(0x74);
-      return this.put();
+      this.put();
+      return;
     }
     if ('ordered' in v) {
       this.global('collections', 'OrderedDict');
       this.byte(0x29, 0x52);
       this.put();
-      return this.items(v.ordered);
+      this.items(v.ordered);
+      return;
     }
     if ('dict' in v) {
       this.byte(0x7d);
       this.put();
-      return this.items(v.dict);
+      this.items(v.dict);
+      return;
     }
     if (v.kind === 'object') {
       // cls.__new__(cls) via copyreg, then BUILD with the instance dict.
@@ -135,7 +171,8 @@ class PickleWriter {
       this.byte(0x52);
       this.put();
       this.value(v.state);
-      return this.byte(0x62);
+      this.byte(0x62);
+      return;
     }
     this.tensor(v);
   }
@@ -205,7 +242,10 @@ export function zipBytes(files: ZipFile[], options: { zip64?: boolean } = {}): U
   const chunks: Buffer[] = [];
   let offset = 0;
   const central: Buffer[] = [];
-  const push = (b: Buffer) => { chunks.push(b); offset += b.length; };
+  const push = (b: Buffer) => {
+    chunks.push(b);
+    offset += b.length;
+  };
   const z64 = options.zip64 === true;
   for (const f of files) {
     const name = Buffer.from(f.name, 'utf8');
@@ -291,18 +331,32 @@ export interface TorchSaveStorage {
 }
 
 /** Writes `value` with its storages as torch.save does: archive/data.pkl, archive/data/<key>, archive/version. */
-export function writeTorchSave(path: string, value: PickleValue, storages: TorchSaveStorage[], options: { zip64?: boolean; archiveName?: string } = {}): void {
+export function writeTorchSave(
+  path: string,
+  value: PickleValue,
+  storages: TorchSaveStorage[],
+  options: { zip64?: boolean; archiveName?: string } = {},
+): void {
   const root = options.archiveName ?? 'archive';
-  writeFileSync(path, zipBytes([
-    { name: `${root}/data.pkl`, data: pickleBytes(value) },
-    { name: `${root}/byteorder`, data: new TextEncoder().encode('little') },
-    ...storages.map((s) => ({ name: `${root}/data/${s.key}`, data: s.bytes })),
-    { name: `${root}/version`, data: new TextEncoder().encode('3\n') },
-  ], options));
+  writeFileSync(
+    path,
+    zipBytes(
+      [
+        { name: `${root}/data.pkl`, data: pickleBytes(value) },
+        { name: `${root}/byteorder`, data: new TextEncoder().encode('little') },
+        ...storages.map((s) => ({ name: `${root}/data/${s.key}`, data: s.bytes })),
+        { name: `${root}/version`, data: new TextEncoder().encode('3\n') },
+      ],
+      options,
+    ),
+  );
 }
 
 const STORAGE_TYPES: Partial<Record<DType, string>> = {
-  float32: 'FloatStorage', float16: 'HalfStorage', bfloat16: 'BFloat16Storage', int64: 'LongStorage',
+  float32: 'FloatStorage',
+  float16: 'HalfStorage',
+  bfloat16: 'BFloat16Storage',
+  int64: 'LongStorage',
 };
 
 /**
@@ -310,15 +364,35 @@ const STORAGE_TYPES: Partial<Record<DType, string>> = {
  * one storage per tensor), nested under the dict keys `at` when given (a
  * training snapshot's `['trainer', 'var_wo_ddp']`).
  */
-export function writeTorchStateDict(path: string, tensors: readonly StoredTensor[], options: { at?: string[]; zip64?: boolean } = {}): void {
+export function writeTorchStateDict(
+  path: string,
+  tensors: readonly StoredTensor[],
+  options: { at?: string[]; zip64?: boolean } = {},
+): void {
   const entries: [string, PickleValue][] = tensors.map((t, i) => {
     const storageType = STORAGE_TYPES[t.dtype];
     if (!storageType) throw new Error(`writeTorchStateDict: no torch storage for ${t.dtype}`);
-    return [t.name, { kind: 'tensor', storageKey: String(i), storageType, storageNumel: numel(t.shape), offset: 0, shape: [...t.shape], stride: contiguousStride([...t.shape]) }];
+    return [
+      t.name,
+      {
+        kind: 'tensor',
+        storageKey: String(i),
+        storageType,
+        storageNumel: numel(t.shape),
+        offset: 0,
+        shape: [...t.shape],
+        stride: contiguousStride([...t.shape]),
+      },
+    ];
   });
   let value: PickleValue = { ordered: entries };
   for (const key of [...(options.at ?? [])].reverse()) value = { dict: [[key, value]] };
-  writeTorchSave(path, value, tensors.map((t, i) => ({ key: String(i), bytes: t.bytes() })), { zip64: options.zip64 });
+  writeTorchSave(
+    path,
+    value,
+    tensors.map((t, i) => ({ key: String(i), bytes: t.bytes() })),
+    { zip64: options.zip64 },
+  );
 }
 
 /**
@@ -329,6 +403,21 @@ export function writeTorchStateDict(path: string, tensors: readonly StoredTensor
  */
 export function legacyTorchSaveBytes(value: PickleValue): Uint8Array {
   const magic = Uint8Array.from([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]);
-  const sysInfo: PickleValue = { dict: [['protocol_version', 1001], ['little_endian', true], ['type_sizes', { dict: [['short', 2], ['int', 4], ['long', 4]] }]] };
+  const sysInfo: PickleValue = {
+    dict: [
+      ['protocol_version', 1001],
+      ['little_endian', true],
+      [
+        'type_sizes',
+        {
+          dict: [
+            ['short', 2],
+            ['int', 4],
+            ['long', 4],
+          ],
+        },
+      ],
+    ],
+  };
   return Buffer.concat([magic, pickleBytes(1001), pickleBytes(sysInfo), pickleBytes(value)]);
 }

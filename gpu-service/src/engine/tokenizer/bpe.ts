@@ -3,7 +3,7 @@
 // rank first, each one across the whole word, left to right.
 
 /** Suffix CLIP puts on the last symbol of every word. */
-export const END_OF_WORD = "</w>";
+export const END_OF_WORD = '</w>';
 
 /**
  * GPT-2's byte → symbol table: the 188 printable latin-1 bytes stand for
@@ -12,8 +12,7 @@ export const END_OF_WORD = "</w>";
  */
 export function byteSymbols(): string[] {
   const symbols: string[] = new Array(256);
-  const printable = (b: number) =>
-    (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+  const printable = (b: number) => (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
   let shifted = 0;
   for (let b = 0; b < 256; b++) {
     symbols[b] = String.fromCharCode(printable(b) ? b : 256 + shifted++);
@@ -32,13 +31,13 @@ const SIMPLE_PAIR = /^[^\s]+ [^\s]+$/;
  * The key is "left right": symbols never contain a space.
  */
 export function parseMerges(text: string): Map<string, number> {
-  const lines = text.trim().split("\n");
+  const lines = text.trim().split('\n');
   const count = Math.min(lines.length - 1, MAX_MERGES);
   const ranks = new Map<string, number>();
   for (let rank = 0; rank < count; rank++) {
     const line = lines[rank + 1];
     // Fast path for the usual "left right"; anything else is normalized as Python's split() would.
-    ranks.set(SIMPLE_PAIR.test(line) ? line : line.trim().split(/\s+/).join(" "), rank);
+    ranks.set(SIMPLE_PAIR.test(line) ? line : line.trim().split(/\s+/).join(' '), rank);
   }
   return ranks;
 }
@@ -86,7 +85,7 @@ export class BytePairEncoder {
       let best = -1;
       let bestRank = Infinity;
       for (let i = 0; i + 1 < word.length; i++) {
-        const rank = this.mergeRanks.get(word[i] + " " + word[i + 1]);
+        const rank = this.mergeRanks.get(`${word[i]} ${word[i + 1]}`);
         if (rank !== undefined && rank < bestRank) {
           bestRank = rank;
           best = i;

@@ -1,34 +1,31 @@
-import assert from "node:assert/strict";
-import { describe, it, before } from "node:test";
-import fc from "fast-check";
-import { fixturePath } from "../testing/fixtures.ts";
-import { ClipTokenizer, normalizeText } from "./clip-tokenizer.ts";
+import assert from 'node:assert/strict';
+import { describe, it, before } from 'node:test';
+import fc from 'fast-check';
+import { fixturePath } from '../testing/fixtures.ts';
+import { ClipTokenizer, normalizeText } from './clip-tokenizer.ts';
 
-const FIXTURE_DIR = fixturePath("clip-tokenizer") + "/";
+const FIXTURE_DIR = `${fixturePath('clip-tokenizer')}/`;
 
 // Any code point, mixed with pieces that exercise the special paths: the pad
 // token, special tokens, contractions, mojibake, entities, odd white space.
 const promptUnit = fc.oneof(
-  fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
-  fc.constantFrom("!", "<|startoftext|>", "'s", "'LL", " ", "\u3000", "\t\n", "Ã©", "&amp;", "ﬁ", "1", "a", "cat ", "\u0345", "👍🏽"),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+  fc.constantFrom('!', '<|startoftext|>', "'s", "'LL", ' ', '\u3000', '\t\n', 'Ã©', '&amp;', 'ﬁ', '1', 'a', 'cat ', '\u0345', '👍🏽'),
 );
 // Half short, half long enough to be truncated at 75 tokens now and then.
-const prompt = fc.oneof(
-  fc.string({ unit: promptUnit, maxLength: 30 }),
-  fc.string({ unit: promptUnit, minLength: 60, maxLength: 200 }),
-);
+const prompt = fc.oneof(fc.string({ unit: promptUnit, maxLength: 30 }), fc.string({ unit: promptUnit, minLength: 60, maxLength: 200 }));
 
-describe("ClipTokenizer on any prompt", () => {
+describe('ClipTokenizer on any prompt', () => {
   let tokenizer: ClipTokenizer;
   before(async () => {
     tokenizer = await ClipTokenizer.fromFiles(FIXTURE_DIR);
   });
 
-  it("gives maxLength ids: BOS, tokens, one EOS, then padding, with the mask covering BOS..EOS", () => {
+  it('gives maxLength ids: BOS, tokens, one EOS, then padding, with the mask covering BOS..EOS', () => {
     fc.assert(
       fc.property(prompt, (text) => {
         // A prompt that spells EOS itself (also via case, width or entities) has more than one.
-        fc.pre(!normalizeText(text).includes("<|endoftext|>") && !text.includes("<|endoftext|>"));
+        fc.pre(!normalizeText(text).includes('<|endoftext|>') && !text.includes('<|endoftext|>'));
         const { ids, attentionMask, eosIndex } = tokenizer.encode(text);
         const length = attentionMask.indexOf(0) === -1 ? 77 : attentionMask.indexOf(0);
         assert.equal(ids.length, 77);
@@ -46,7 +43,7 @@ describe("ClipTokenizer on any prompt", () => {
     );
   });
 
-  it("keeps the first 75 tokens of a long prompt", () => {
+  it('keeps the first 75 tokens of a long prompt', () => {
     fc.assert(
       fc.property(prompt, (text) => {
         const tokens = tokenizer.tokenize(text);
@@ -58,7 +55,7 @@ describe("ClipTokenizer on any prompt", () => {
     );
   });
 
-  it("encodes a batch row for row as encode does", () => {
+  it('encodes a batch row for row as encode does', () => {
     fc.assert(
       fc.property(fc.array(prompt, { minLength: 1, maxLength: 4 }), (texts) => {
         const batch = tokenizer.encodeBatch(texts);

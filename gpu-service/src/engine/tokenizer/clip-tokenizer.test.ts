@@ -1,11 +1,11 @@
-import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { describe, it, before } from "node:test";
-import { fixturePath } from "../testing/fixtures.ts";
-import { ClipTokenizer } from "./clip-tokenizer.ts";
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it, before } from 'node:test';
+import { fixturePath } from '../testing/fixtures.ts';
+import { ClipTokenizer } from './clip-tokenizer.ts';
 
 // The real SD-2.1 vocabulary and HF's ids for 186 prompts (../shared/fixtures beside the repository).
-const FIXTURE_DIR = fixturePath("clip-tokenizer") + "/";
+const FIXTURE_DIR = `${fixturePath('clip-tokenizer')}/`;
 
 interface Case {
   prompt: string;
@@ -14,9 +14,9 @@ interface Case {
   length: number;
 }
 
-const cases: Case[] = readFileSync(FIXTURE_DIR + "cases.jsonl", "utf8")
+const cases: Case[] = readFileSync(`${FIXTURE_DIR}cases.jsonl`, 'utf8')
   .trim()
-  .split("\n")
+  .split('\n')
   .map((line) => JSON.parse(line));
 
 describe("ClipTokenizer with SD-2.1's files", () => {
@@ -25,7 +25,7 @@ describe("ClipTokenizer with SD-2.1's files", () => {
     tokenizer = await ClipTokenizer.fromFiles(FIXTURE_DIR);
   });
 
-  it("reproduces every id and mask of every reference prompt", () => {
+  it('reproduces every id and mask of every reference prompt', () => {
     const failures: string[] = [];
     for (const c of cases) {
       const { ids, attentionMask, eosIndex } = tokenizer.encode(c.prompt);
@@ -44,15 +44,15 @@ describe("ClipTokenizer with SD-2.1's files", () => {
     assert.deepEqual([tokenizer.bosId, tokenizer.eosId, tokenizer.padId, tokenizer.maxLength], [49406, 49407, 0, 77]);
   });
 
-  it("encodes the empty prompt as BOS, EOS, padding", () => {
-    const { ids, attentionMask, eosIndex } = tokenizer.encode("");
+  it('encodes the empty prompt as BOS, EOS, padding', () => {
+    const { ids, attentionMask, eosIndex } = tokenizer.encode('');
     assert.deepEqual([...ids.slice(0, 3)], [49406, 49407, 0]);
     assert.deepEqual([...attentionMask.slice(0, 3)], [1, 1, 0]);
     assert.equal(eosIndex, 1);
   });
 
-  it("truncates to 75 tokens and still ends with EOS", () => {
-    const { ids, attentionMask, eosIndex } = tokenizer.encode("cat ".repeat(100));
+  it('truncates to 75 tokens and still ends with EOS', () => {
+    const { ids, attentionMask, eosIndex } = tokenizer.encode('cat '.repeat(100));
     assert.equal(ids[76], 49407);
     assert.equal(eosIndex, 76);
     assert.ok(attentionMask.every((m) => m === 1));
@@ -60,11 +60,11 @@ describe("ClipTokenizer with SD-2.1's files", () => {
   });
 
   it("skips U+0345 between words as Python's case-insensitive regex does", () => {
-    assert.deepEqual([...tokenizer.encode("a\u0345b").ids.slice(0, 5)], [49406, 320, 321, 49407, 0]);
+    assert.deepEqual([...tokenizer.encode('a\u0345b').ids.slice(0, 5)], [49406, 320, 321, 49407, 0]);
   });
 
-  it("lays a batch out as int64 rows for the text encoder", () => {
-    const batch = tokenizer.encodeBatch(["a photo of a cat", ""]);
+  it('lays a batch out as int64 rows for the text encoder', () => {
+    const batch = tokenizer.encodeBatch(['a photo of a cat', '']);
     assert.equal(batch.count, 2);
     assert.equal(batch.inputIds.length, 2 * 77);
     assert.deepEqual([...batch.inputIds.slice(0, 8)], [49406n, 320n, 1125n, 539n, 320n, 2368n, 49407n, 0n]);

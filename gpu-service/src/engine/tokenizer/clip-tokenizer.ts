@@ -17,10 +17,10 @@
  * Known gap: case mapping, NFC and \p{L} follow Node's Unicode version, so
  * characters assigned after the reference Python's (Unicode 14) may differ.
  */
-import { readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { BytePairEncoder, parseMerges } from "./bpe.ts";
-import { fixText } from "./text-fix.ts";
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BytePairEncoder, parseMerges } from './bpe.ts';
+import { fixText } from './text-fix.ts';
 
 export interface EncodedText {
   /** `maxLength` ids: BOS, up to maxLength − 2 tokens, EOS, padding. */
@@ -52,18 +52,18 @@ export interface SpecialTokens {
 // HF's CLIP pattern (compiled there with regex.IGNORECASE). `\s` is spelled
 // out as the Unicode White_Space set that Python's `regex` module uses: JS's
 // own \s also matches U+FEFF and misses U+0085.
-const WHITE_SPACE = "\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const WHITE_SPACE = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const WORD_PATTERN = new RegExp(
   `<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^${WHITE_SPACE}\\p{L}\\p{N}]+`,
-  "giu",
+  'giu',
 );
-const WHITE_SPACE_RUN = new RegExp(`[${WHITE_SPACE}]+`, "gu");
+const WHITE_SPACE_RUN = new RegExp(`[${WHITE_SPACE}]+`, 'gu');
 // Python's str.strip() removes what str.isspace() accepts, which adds U+001C–U+001F.
-const EDGE_SPACE = new RegExp(`^[${WHITE_SPACE}\\x1c-\\x1f]+|[${WHITE_SPACE}\\x1c-\\x1f]+$`, "gu");
+const EDGE_SPACE = new RegExp(`^[${WHITE_SPACE}\\x1c-\\x1f]+|[${WHITE_SPACE}\\x1c-\\x1f]+$`, 'gu');
 
 /** HF's `whitespace_clean(fix_text(text)).lower()`. */
 export function normalizeText(text: string): string {
-  return fixText(text).replace(WHITE_SPACE_RUN, " ").replace(EDGE_SPACE, "").toLowerCase();
+  return fixText(text).replace(WHITE_SPACE_RUN, ' ').replace(EDGE_SPACE, '').toLowerCase();
 }
 
 export class ClipTokenizer {
@@ -95,12 +95,12 @@ export class ClipTokenizer {
 
   /** Loads vocab.json, merges.txt, tokenizer_config.json and special_tokens_map.json from `dir`. */
   static async fromFiles(dir: string): Promise<ClipTokenizer> {
-    const read = (name: string) => readFile(join(dir, name), "utf8");
+    const read = (name: string) => readFile(join(dir, name), 'utf8');
     const [vocabJson, mergesText, configJson, specialJson] = await Promise.all([
-      read("vocab.json"),
-      read("merges.txt"),
-      read("tokenizer_config.json"),
-      read("special_tokens_map.json"),
+      read('vocab.json'),
+      read('merges.txt'),
+      read('tokenizer_config.json'),
+      read('special_tokens_map.json'),
     ]);
     const vocab = new Map<string, number>(Object.entries(JSON.parse(vocabJson) as Record<string, number>));
     return new ClipTokenizer(vocab, parseMerges(mergesText), readSpecialTokens(JSON.parse(configJson), JSON.parse(specialJson)));
@@ -122,7 +122,7 @@ export class ClipTokenizer {
       // U+0345 (combining ypogegrammeni) case-folds to a letter: Python's
       // `regex` then matches it with no alternative and skips it, JS takes it
       // as a letter. A space is skipped the same way and splits words alike.
-      const normalized = normalizeText(piece).replaceAll("\u0345", " ");
+      const normalized = normalizeText(piece).replaceAll('\u0345', ' ');
       for (const [word] of normalized.matchAll(WORD_PATTERN)) {
         for (const id of this.bpe.encodeWord(word)) ids.push(id);
         if (ids.length >= limit) break;
@@ -187,13 +187,13 @@ type TokenEntry = string | { content: string };
 export function readSpecialTokens(config: Record<string, unknown>, specialMap: Record<string, unknown>): SpecialTokens {
   const token = (name: string): string => {
     const entry = (specialMap[name] ?? config[name]) as TokenEntry | undefined;
-    const content = typeof entry === "string" ? entry : entry?.content;
-    if (typeof content !== "string") throw new Error(`tokenizer files name no ${name}`);
+    const content = typeof entry === 'string' ? entry : entry?.content;
+    if (typeof content !== 'string') throw new Error(`tokenizer files name no ${name}`);
     return content;
   };
   const maxLength = config.model_max_length;
-  if (typeof maxLength !== "number" || !Number.isInteger(maxLength) || maxLength < 2) {
+  if (typeof maxLength !== 'number' || !Number.isInteger(maxLength) || maxLength < 2) {
     throw new Error(`tokenizer_config.json: model_max_length must be an integer ≥ 2, got ${JSON.stringify(maxLength)}`);
   }
-  return { bos: token("bos_token"), eos: token("eos_token"), unk: token("unk_token"), pad: token("pad_token"), maxLength };
+  return { bos: token('bos_token'), eos: token('eos_token'), unk: token('unk_token'), pad: token('pad_token'), maxLength };
 }

@@ -26,15 +26,17 @@ export function convertToSafetensors(input: string, output: string, options: Con
   });
   const total = tensors.reduce((sum, t) => sum + byteLength(t), 0);
   let done = 0;
-  const reported = tensors.map((t): StoredTensor => ({
-    ...t,
-    bytes: () => {
-      const bytes = t.bytes();
-      done += bytes.byteLength;
-      options.onProgress?.(done, total);
-      return bytes;
-    },
-  }));
+  const reported = tensors.map(
+    (t): StoredTensor => ({
+      ...t,
+      bytes: () => {
+        const bytes = t.bytes();
+        done += bytes.byteLength;
+        options.onProgress?.(done, total);
+        return bytes;
+      },
+    }),
+  );
   writeSafetensors(output, reported, { source: input, ...(options.key ? { key: options.key } : {}) });
   return { tensors: tensors.length, bytes: total };
 }

@@ -17,7 +17,26 @@ describe('openWeights picks the reader by content, not by file name', () => {
   it('reads a torch.save zip file whatever it is called (.pth, .bin, .safetensors)', () => {
     for (const name of ['weights.pth', 'pytorch_model.bin', 'misnamed.safetensors']) {
       const path = join(tmp, name);
-      writeTorchSave(path, { ordered: [['w', { kind: 'tensor', storageKey: '0', storageType: 'FloatStorage', storageNumel: 4, offset: 0, shape: [2, 2], stride: contiguousStride([2, 2]) }]] }, [{ key: '0', bytes: f32 }]);
+      writeTorchSave(
+        path,
+        {
+          ordered: [
+            [
+              'w',
+              {
+                kind: 'tensor',
+                storageKey: '0',
+                storageType: 'FloatStorage',
+                storageNumel: 4,
+                offset: 0,
+                shape: [2, 2],
+                stride: contiguousStride([2, 2]),
+              },
+            ],
+          ],
+        },
+        [{ key: '0', bytes: f32 }],
+      );
       assert.deepEqual([...openWeights(path).float32('w', [2, 2])], VALUES, name);
     }
   });
@@ -33,11 +52,17 @@ describe('openWeights picks the reader by content, not by file name', () => {
     for (const protocol of [2, 4, 5]) {
       const path = join(tmp, `legacy-${protocol}.pth`);
       writeFileSync(path, Buffer.concat([Uint8Array.from([0x80, protocol]), legacy.subarray(2)]));
-      assert.throws(() => openWeights(path), (err: Error) => {
-        assert.match(err.message, /legacy-\d\.pth: legacy torch\.save format is not readable; re-save with torch\.save's default \(zip\) format/);
-        assert.doesNotMatch(err.message, /safetensors/);
-        return true;
-      });
+      assert.throws(
+        () => openWeights(path),
+        (err: Error) => {
+          assert.match(
+            err.message,
+            /legacy-\d\.pth: legacy torch\.save format is not readable; re-save with torch\.save's default \(zip\) format/,
+          );
+          assert.doesNotMatch(err.message, /safetensors/);
+          return true;
+        },
+      );
     }
   });
 

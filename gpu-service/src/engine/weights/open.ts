@@ -30,7 +30,9 @@ export function openWeights(path: string, options: OpenWeightsOptions = {}): Ten
   }
   if (startsWith(head, ZIP_MAGIC)) return readPth(path, options);
   if (head[0] === 0x80 && startsWith(head.subarray(2), LEGACY_TORCH_MAGIC)) {
-    throw new Error(`${path}: legacy torch.save format is not readable; re-save with torch.save's default (zip) format, e.g. torch.save(torch.load(old), new)`);
+    throw new Error(
+      `${path}: legacy torch.save format is not readable; re-save with torch.save's default (zip) format, e.g. torch.save(torch.load(old), new)`,
+    );
   }
   return readSafetensors(path);
 }

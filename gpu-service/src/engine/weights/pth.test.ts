@@ -13,7 +13,14 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const f32 = (...v: number[]) => new Uint8Array(Float32Array.from(v).buffer);
 const tensor = (storageKey: string, storageNumel: number, shape: number[], extra: Partial<TorchTensor> = {}): TorchTensor => ({
-  kind: 'tensor', storageKey, storageType: 'FloatStorage', storageNumel, offset: 0, shape, stride: contiguousStride(shape), ...extra,
+  kind: 'tensor',
+  storageKey,
+  storageType: 'FloatStorage',
+  storageNumel,
+  offset: 0,
+  shape,
+  stride: contiguousStride(shape),
+  ...extra,
 });
 
 /** A training snapshot shaped like STAR's: the generator state dict at trainer.var_wo_ddp, next to other objects. */
@@ -31,18 +38,47 @@ function writeCheckpoint(path: string, options: { zip64?: boolean } = {}) {
   };
   const checkpoint: PickleValue = {
     dict: [
-      ['args', { kind: 'object', module: 'utils.arg_util', name: 'Args', state: { dict: [['depth', 16], ['tlr', 1e-4], ['tags', ['a', 'b']]] } }],
-      ['trainer', { dict: [['var_wo_ddp', stateDict], ['epoch', 3], ['big', 2 ** 40], ['neg', -7]] }],
+      [
+        'args',
+        {
+          kind: 'object',
+          module: 'utils.arg_util',
+          name: 'Args',
+          state: {
+            dict: [
+              ['depth', 16],
+              ['tlr', 1e-4],
+              ['tags', ['a', 'b']],
+            ],
+          },
+        },
+      ],
+      [
+        'trainer',
+        {
+          dict: [
+            ['var_wo_ddp', stateDict],
+            ['epoch', 3],
+            ['big', 2 ** 40],
+            ['neg', -7],
+          ],
+        },
+      ],
       ['note', null],
     ],
   };
-  writeTorchSave(path, checkpoint, [
-    { key: '0', bytes: f32(1, 2, 3, 4, 5, 6) },
-    { key: '1', bytes: f32(0.5, -0.5, 0.25) },
-    { key: '2', bytes: f32(10, 11, 12, 13, 14) },
-    { key: '3', bytes: new Uint8Array(Uint16Array.from([0x3c00, 0xc000]).buffer) }, // 1, -2 in fp16
-    { key: '4', bytes: new Uint8Array(Uint16Array.from([0x3f80, 0x4040]).buffer) }, // 1, 3 in bf16
-  ], options);
+  writeTorchSave(
+    path,
+    checkpoint,
+    [
+      { key: '0', bytes: f32(1, 2, 3, 4, 5, 6) },
+      { key: '1', bytes: f32(0.5, -0.5, 0.25) },
+      { key: '2', bytes: f32(10, 11, 12, 13, 14) },
+      { key: '3', bytes: new Uint8Array(Uint16Array.from([0x3c00, 0xc000]).buffer) }, // 1, -2 in fp16
+      { key: '4', bytes: new Uint8Array(Uint16Array.from([0x3f80, 0x4040]).buffer) }, // 1, 3 in bf16
+    ],
+    options,
+  );
 }
 
 describe('readPth', () => {
@@ -51,7 +87,14 @@ describe('readPth', () => {
       const path = join(tmp, `ckpt${zip64 ? '64' : ''}.pth`);
       writeCheckpoint(path, { zip64 });
       const store = readPth(path, { key: 'trainer.var_wo_ddp' });
-      assert.deepEqual(store.names, ['word_embed.weight', 'word_embed.bias', 'blocks.0.attn.q_bias', 'blocks.0.attn.v_bias', 'half', 'bf16']);
+      assert.deepEqual(store.names, [
+        'word_embed.weight',
+        'word_embed.bias',
+        'blocks.0.attn.q_bias',
+        'blocks.0.attn.v_bias',
+        'half',
+        'bf16',
+      ]);
       assert.deepEqual([...store.float32('word_embed.weight', [3, 2])], [1, 2, 3, 4, 5, 6]);
       assert.deepEqual([...store.float32('word_embed.bias')], [0.5, -0.5, 0.25]);
       assert.deepEqual([...store.float32('blocks.0.attn.q_bias')], [11, 12]);
@@ -78,7 +121,10 @@ describe('readPth', () => {
     const store = readPth(path, { key: 'trainer.var_wo_ddp' });
     assert.throws(() => store.get('head_logits.weight'), /missing tensor "head_logits.weight"/);
     assert.throws(() => store.get('word_embed.weight', [2, 3]), /"word_embed.weight" has shape \[3, 2\], expected \[2, 3\]/);
-    assert.throws(() => readPth(path, { key: 'trainer.nope' }), /no state dict at key "trainer.nope" \(top-level keys: args, trainer, note\)/);
+    assert.throws(
+      () => readPth(path, { key: 'trainer.nope' }),
+      /no state dict at key "trainer.nope" \(top-level keys: args, trainer, note\)/,
+    );
     const bytes = readFileSync(path);
     const cut = join(tmp, 'cut.pth');
     writeFileSync(cut, bytes.subarray(0, bytes.length - 40));

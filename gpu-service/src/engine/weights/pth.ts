@@ -15,8 +15,15 @@ import { TensorStore } from './tensors.ts';
 import { readAt, ZipArchive } from './zip.ts';
 
 const STORAGE_DTYPES: Record<string, DType> = {
-  FloatStorage: 'float32', HalfStorage: 'float16', BFloat16Storage: 'bfloat16', DoubleStorage: 'float64',
-  LongStorage: 'int64', IntStorage: 'int32', CharStorage: 'int8', ByteStorage: 'uint8', BoolStorage: 'bool',
+  FloatStorage: 'float32',
+  HalfStorage: 'float16',
+  BFloat16Storage: 'bfloat16',
+  DoubleStorage: 'float64',
+  LongStorage: 'int64',
+  IntStorage: 'int32',
+  CharStorage: 'int8',
+  ByteStorage: 'uint8',
+  BoolStorage: 'bool',
   UntypedStorage: 'uint8',
 };
 
@@ -54,7 +61,8 @@ export function readPthObject(path: string): { object: PyValue; archive: ZipArch
   if (!pkl) throw new Error(`${path}: not a torch.save archive (no data.pkl entry)`);
   const prefix = pkl.slice(0, -'data.pkl'.length);
   const order = archive.entries.get(`${prefix}byteorder`);
-  if (order && archive.read(order.name).toString('latin1').trim() !== 'little') throw new Error(`${path}: big-endian checkpoints are not supported`);
+  if (order && archive.read(order.name).toString('latin1').trim() !== 'little')
+    throw new Error(`${path}: big-endian checkpoints are not supported`);
   const object = unpickle(archive.read(pkl), {
     persistentLoad(pid) {
       if (!isTuple(pid) || pid[0] !== 'storage') throw new Error(`${path}: unknown persistent id ${JSON.stringify(pid)}`);
@@ -88,7 +96,8 @@ export function readPth(path: string, options: ReadPthOptions = {}): TensorStore
     const esize = BYTES_PER_ELEMENT[dtype];
     const entry = archive.entries.get(`${prefix}data/${storage.key}`);
     if (!entry) throw new Error(`${path}: tensor "${name}": storage data/${storage.key} is missing from the archive (truncated file?)`);
-    if (entry.method !== 0) throw new Error(`${path}: tensor "${name}": storage data/${storage.key} is compressed; torch writes them stored`);
+    if (entry.method !== 0)
+      throw new Error(`${path}: tensor "${name}": storage data/${storage.key} is compressed; torch writes them stored`);
     let start = dataOffsets.get(storage.key);
     if (start === undefined) {
       start = archive.dataOffset(entry);
@@ -101,13 +110,18 @@ export function readPth(path: string, options: ReadPthOptions = {}): TensorStore
       throw new Error(`${path}: tensor "${name}" [${t.shape}] at offset ${t.offset} overruns its storage (${entry.size / esize} elements)`);
     }
     if (start + entry.size > archive.size) {
-      throw new Error(`${path}: tensor "${name}" is truncated (its storage ends at byte ${start + entry.size}, the file has ${archive.size})`);
+      throw new Error(
+        `${path}: tensor "${name}" is truncated (its storage ends at byte ${start + entry.size}, the file has ${archive.size})`,
+      );
     }
     const contiguous = isContiguous(t.shape, t.stride);
     tensors.push({
-      name, dtype, shape: t.shape,
+      name,
+      dtype,
+      shape: t.shape,
       bytes: () => {
-        if (!contiguous) throw new Error(`${path}: tensor "${name}" [${t.shape}] has non-contiguous strides [${t.stride}]; save it with .contiguous()`);
+        if (!contiguous)
+          throw new Error(`${path}: tensor "${name}" [${t.shape}] has non-contiguous strides [${t.stride}]; save it with .contiguous()`);
         const fd = openSync(path, 'r');
         try {
           return new Uint8Array(readAt(fd, begin, byteLength, `${path} (tensor "${name}")`).buffer, 0, byteLength);

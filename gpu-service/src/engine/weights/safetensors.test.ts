@@ -39,5 +39,8 @@ test('reads the upstream fixture weights with their key names', () => {
   const store = readSafetensors(fixturePath('star-tiny/tiny-b/var.safetensors'));
   assert.deepEqual(store.get('word_embed.weight').shape, [128, 32]);
   assert.ok(store.has('blocks.1.cross_attn.mat_kv.weight'));
-  assert.equal(store.float32('blocks.0.attn.zero_k_bias').every((v) => v === 0), true);
+  assert.equal(
+    store.float32('blocks.0.attn.zero_k_bias').every((v) => v === 0),
+    true,
+  );
 });

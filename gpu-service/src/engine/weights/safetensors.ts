@@ -8,7 +8,15 @@ import { TensorStore, byteLength } from './tensors.ts';
 import { readAt } from './zip.ts';
 
 const FROM_ST: Record<string, DType> = {
-  F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', I8: 'int8', U8: 'uint8', BOOL: 'bool',
+  F32: 'float32',
+  F16: 'float16',
+  BF16: 'bfloat16',
+  F64: 'float64',
+  I64: 'int64',
+  I32: 'int32',
+  I8: 'int8',
+  U8: 'uint8',
+  BOOL: 'bool',
 };
 const TO_ST = Object.fromEntries(Object.entries(FROM_ST).map(([k, v]) => [v, k])) as Record<DType, string>;
 
@@ -45,10 +53,13 @@ export function readSafetensors(path: string): TensorStore {
     const dtype = FROM_ST[entry.dtype];
     if (!dtype) fail(`tensor "${name}" has unsupported dtype ${entry.dtype}`);
     const [begin, end] = entry.data_offsets;
-    if (end - begin !== byteLength({ dtype, shape: entry.shape })) fail(`tensor "${name}" byte range does not match its shape [${entry.shape}]`);
+    if (end - begin !== byteLength({ dtype, shape: entry.shape }))
+      fail(`tensor "${name}" byte range does not match its shape [${entry.shape}]`);
     if (dataStart + end > size) fail(`tensor "${name}" is truncated (needs ${dataStart + end} bytes, file has ${size})`);
     tensors.push({
-      name, dtype, shape: entry.shape,
+      name,
+      dtype,
+      shape: entry.shape,
       bytes: () => {
         const f = openSync(path, 'r');
         try {

@@ -67,7 +67,8 @@ export class ZipArchive {
   read(name: string): Buffer {
     const e = this.entry(name);
     const start = this.dataOffset(e);
-    if (start + e.compressedSize > this.size) throw new Error(`${this.path}: entry ${name} is truncated (needs ${start + e.compressedSize} bytes, file has ${this.size})`);
+    if (start + e.compressedSize > this.size)
+      throw new Error(`${this.path}: entry ${name} is truncated (needs ${start + e.compressedSize} bytes, file has ${this.size})`);
     const fd = openSync(this.path, 'r');
     try {
       const raw = readAt(fd, start, e.compressedSize, this.path);
@@ -97,9 +98,15 @@ function readCentralDirectory(fd: number, size: number, path: string): Map<strin
   const tail = readAt(fd, size - tailLength, tailLength, path);
   let eocd = -1;
   for (let i = tailLength - 22; i >= 0; i--) {
-    if (tail.readUInt32LE(i) === EOCD) { eocd = i; break; }
+    if (tail.readUInt32LE(i) === EOCD) {
+      eocd = i;
+      break;
+    }
   }
-  if (eocd < 0) throw new Error(`${path}: not a zip archive (no end-of-central-directory record); legacy (pre-1.6) torch.save files and truncated downloads are not readable`);
+  if (eocd < 0)
+    throw new Error(
+      `${path}: not a zip archive (no end-of-central-directory record); legacy (pre-1.6) torch.save files and truncated downloads are not readable`,
+    );
   let count = tail.readUInt16LE(eocd + 10);
   let cdSize = tail.readUInt32LE(eocd + 12);
   let cdOffset = tail.readUInt32LE(eocd + 16);
@@ -136,9 +143,18 @@ function readCentralDirectory(fd: number, size: number, path: string): Map<strin
       const length = cd.readUInt16LE(q + 2);
       if (id === 0x0001) {
         let r = q + 4;
-        if (entrySize === U32_MAX) { entrySize = Number(cd.readBigUInt64LE(r)); r += 8; }
-        if (compressedSize === U32_MAX) { compressedSize = Number(cd.readBigUInt64LE(r)); r += 8; }
-        if (headerOffset === U32_MAX) { headerOffset = Number(cd.readBigUInt64LE(r)); r += 8; }
+        if (entrySize === U32_MAX) {
+          entrySize = Number(cd.readBigUInt64LE(r));
+          r += 8;
+        }
+        if (compressedSize === U32_MAX) {
+          compressedSize = Number(cd.readBigUInt64LE(r));
+          r += 8;
+        }
+        if (headerOffset === U32_MAX) {
+          headerOffset = Number(cd.readBigUInt64LE(r));
+          r += 8;
+        }
       }
       q += 4 + length;
     }

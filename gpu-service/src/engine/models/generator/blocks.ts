@@ -16,8 +16,27 @@ import type { Graph, TensorData, Value } from '../../onnx/graph.ts';
 import type { RuntimeTensor } from '../../onnx/runtime.ts';
 import { tensor } from '../../onnx/runtime.ts';
 import {
-  add, cast, concat, constant, exp, gather, int64s, layerNorm, matmul, max, min, mul, multiHeadAttention,
-  reduceSum, reshape, slice, softmax, sqrt, tanh, div, transpose,
+  add,
+  cast,
+  concat,
+  constant,
+  exp,
+  gather,
+  int64s,
+  layerNorm,
+  matmul,
+  max,
+  min,
+  mul,
+  multiHeadAttention,
+  reduceSum,
+  reshape,
+  slice,
+  softmax,
+  sqrt,
+  tanh,
+  div,
+  transpose,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { GeneratorConfig } from './config.ts';
@@ -142,9 +161,10 @@ export class WeightFeeder {
         const data = transposed ? transposed2d(stored) : stored;
         const bytes = data.bytes();
         const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-        const values = dtype === 'float16'
-          ? new Uint16Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 2)
-          : new Float32Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 4);
+        const values =
+          dtype === 'float16'
+            ? new Uint16Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 2)
+            : new Float32Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 4);
         t = tensor(dtype as DType, values, data.shape);
         this.tensors.set(name, t);
       }
@@ -173,12 +193,14 @@ function transposed2d(t: TensorData): TensorData {
       const src = raw.byteOffset % size === 0 ? raw : raw.slice();
       const out = new Uint8Array(src.byteLength);
       const n = rows * cols;
-      const view = (b: Uint8Array) => (size === 4 ? new Uint32Array(b.buffer as ArrayBuffer, b.byteOffset, n) : new Uint16Array(b.buffer as ArrayBuffer, b.byteOffset, n));
+      const view = (b: Uint8Array) =>
+        size === 4 ? new Uint32Array(b.buffer as ArrayBuffer, b.byteOffset, n) : new Uint16Array(b.buffer as ArrayBuffer, b.byteOffset, n);
       if (size === 4 || size === 2) {
         const [from, to] = [view(src), view(out)];
         for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) to[c * rows + r] = from[r * cols + c];
       } else {
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);
+        for (let r = 0; r < rows; r++)
+          for (let c = 0; c < cols; c++) out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);
       }
       return out;
     },
@@ -192,12 +214,20 @@ function transposed2d(t: TensorData): TensorData {
  * Input and output are fp32.
  */
 export function dense(
-  w: GeneratorWeights, x: Value, prefix: string, outFeatures: number, inFeatures: number,
+  w: GeneratorWeights,
+  x: Value,
+  prefix: string,
+  outFeatures: number,
+  inFeatures: number,
   options: { bias?: Value | null; at?: 'compute' | 'float32' } = {},
 ): Value {
   const dtype: DType = options.at === 'float32' ? 'float32' : w.dtype;
-  const bias = options.bias !== undefined ? options.bias
-    : dtype === 'float32' ? w.float32(`${prefix}.bias`, [outFeatures]) : w.matrix(`${prefix}.bias`, [outFeatures]);
+  const bias =
+    options.bias !== undefined
+      ? options.bias
+      : dtype === 'float32'
+        ? w.float32(`${prefix}.bias`, [outFeatures])
+        : w.matrix(`${prefix}.bias`, [outFeatures]);
   const y = matmul(cast(x, dtype), w.linearWeight(`${prefix}.weight`, outFeatures, inFeatures, dtype));
   return cast(bias ? add(y, bias) : y, 'float32');
 }
@@ -272,13 +302,17 @@ export function attention(q: Value, kv: KvCache, keyMask: Value | null, cfg: Gen
  * with the grown cache.
  */
 export function selfAttention(
-  w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, y: Value, rope: RopeConstants, past: KvCache | null, impl: AttentionImpl,
+  w: GeneratorWeights,
+  prefix: string,
+  cfg: GeneratorConfig,
+  y: Value,
+  rope: RopeConstants,
+  past: KvCache | null,
+  impl: AttentionImpl,
 ): { out: Value; present: KvCache } {
   const [R, n] = [y.dim(0)!, y.dim(1)!];
   const { width: C, heads: H, headDim: hd } = cfg;
-  const qkvBias = concat([
-    w.matrix(`${prefix}.q_bias`, [C]), w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C]),
-  ], 0);
+  const qkvBias = concat([w.matrix(`${prefix}.q_bias`, [C]), w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C])], 0);
   const qkv = dense(w, y, `${prefix}.mat_qkv`, 3 * C, C, { bias: qkvBias });
   const heads = (x: Value) => reshape(x, [R, n, H, hd]);
   const q = heads(slice(qkv, [0], [C], [2]));
@@ -314,7 +348,15 @@ export function crossKeyValues(w: GeneratorWeights, prefix: string, cfg: Generat
 }
 
 /** Cross-attention of §3.5 for y = LN(x) rows [R', n, C] against their fp32 text K/V; `textMask` int32 [R', T]. Scores and softmax in fp32. */
-export function crossAttention(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, y: Value, text: KvCache, textMask: Value, impl: AttentionImpl): Value {
+export function crossAttention(
+  w: GeneratorWeights,
+  prefix: string,
+  cfg: GeneratorConfig,
+  y: Value,
+  text: KvCache,
+  textMask: Value,
+  impl: AttentionImpl,
+): Value {
   const [R, n] = [y.dim(0)!, y.dim(1)!];
   const { width: C, heads: H, headDim: hd } = cfg;
   const q = dense(w, y, `${prefix}.mat_q`, C, C, { bias: w.matrix(`${prefix}.q_bias`, [C]) });
@@ -355,9 +397,12 @@ export type CrossAttnMode = 'upstream' | 'per-row' | 'per-request';
 export function crossRouting(mode: CrossAttnMode, batch: number): CrossRouting {
   const rows = 2 * batch;
   switch (mode) {
-    case 'upstream': return { sourceRows: [0], outputIndex: Array(rows).fill(0) };
-    case 'per-row': return { sourceRows: range(rows), outputIndex: range(rows) };
-    case 'per-request': return { sourceRows: range(batch), outputIndex: [...range(batch), ...range(batch)] };
+    case 'upstream':
+      return { sourceRows: [0], outputIndex: Array(rows).fill(0) };
+    case 'per-row':
+      return { sourceRows: range(rows), outputIndex: range(rows) };
+    case 'per-request':
+      return { sourceRows: range(batch), outputIndex: [...range(batch), ...range(batch)] };
   }
 }
 
@@ -395,6 +440,9 @@ export function block(ctx: BlockContext, index: number, x: Value, past: KvCache 
     return selectRows(crossAttention(w, `${p}.cross_attn`, cfg, sources, ctx.text, ctx.textMask, ctx.impl), ctx.routing.outputIndex);
   });
   x = add(cross, x); // §3.5.5 / §6.1: the routed row's output, added to every row it feeds
-  x = add(x, g.scope('ffn', () => ffn(w, `${p}.ffn`, cfg, norm(cfg, x))));
+  x = add(
+    x,
+    g.scope('ffn', () => ffn(w, `${p}.ffn`, cfg, norm(cfg, x))),
+  );
   return { x, present: attn.present };
 }

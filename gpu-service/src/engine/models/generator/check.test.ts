@@ -14,8 +14,10 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
     assert.deepEqual(failed, [], formatReport(report));
     for (const mode of ['upstream', 'per-row'] as const) {
       const names = new Set(report.checked.filter((c) => c.mode === mode).map((c) => c.name));
-      for (const family of ['x_in', 'hidden', 'logits', 'h_BChw', 'f_hat']) assert.ok(names.has(`s0.${family}`) && names.has(`s2.${family}`), `${mode}: s*.${family} checked`);
-      for (const name of ['final.f_hat', 'final.img_01', 'final.img_unclamped', 'tf.logits_cfg_batch', 'derived.freqs_cis_real']) assert.ok(names.has(name), `${mode}: ${name} checked`);
+      for (const family of ['x_in', 'hidden', 'logits', 'h_BChw', 'f_hat'])
+        assert.ok(names.has(`s0.${family}`) && names.has(`s2.${family}`), `${mode}: s*.${family} checked`);
+      for (const name of ['final.f_hat', 'final.img_01', 'final.img_unclamped', 'tf.logits_cfg_batch', 'derived.freqs_cis_real'])
+        assert.ok(names.has(name), `${mode}: ${name} checked`);
     }
     assert.ok(report.checked.some((c) => c.file === 'sampling.safetensors' && c.name.endsWith('_p0.8.probs')));
     if (fixture === 'tiny-a') {
@@ -32,14 +34,20 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
 for (const fixture of ['tiny-a', 'tiny-b']) {
   test(`star check --precision fp16 passes on star-tiny/${fixture} within fp16's tolerances (the CUDA path's parity contract)`, async () => {
     const report = await checkFixture(fixturePath(`star-tiny/${fixture}`), { precision: 'fp16' });
-    assert.deepEqual(report.checked.filter((c) => !c.pass), [], formatReport(report));
-    const worst = (pattern: RegExp) => Math.max(...report.checked.filter((c) => pattern.test(c.name)).map((c) => c.maxAbsError / Math.max(1, c.maxAbsReference)));
+    assert.deepEqual(
+      report.checked.filter((c) => !c.pass),
+      [],
+      formatReport(report),
+    );
+    const worst = (pattern: RegExp) =>
+      Math.max(...report.checked.filter((c) => pattern.test(c.name)).map((c) => c.maxAbsError / Math.max(1, c.maxAbsReference)));
     assert.ok(worst(/^s\d+\.logits$/) > 0, 'fp16 really ran: the logits differ from the fp32 reference');
     assert.ok(worst(/^s\d+\.logits$/) < TOLERANCES.fp16.float);
     assert.ok(worst(/^final\.img_01$/) <= 1 / 255, 'on CPU the fp16 decoder stays within one 8-bit step');
     assert.equal(worst(/^s\d+\.h_BChw$/), 0, 'teacher-forced codes are exact');
     // A near-tie TopK flip may only skip the later steps of that scale's sampler path.
-    for (const s of report.skipped.filter((s) => !ALLOWED_SKIPS.test(s.name))) assert.match(s.reason, /ordered near-equal scores differently/, s.name);
+    for (const s of report.skipped.filter((s) => !ALLOWED_SKIPS.test(s.name)))
+      assert.match(s.reason, /ordered near-equal scores differently/, s.name);
   });
 }
 

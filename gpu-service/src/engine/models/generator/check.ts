@@ -94,7 +94,10 @@ export const TOLERANCES: Record<Precision, { float: number; image: (name: string
   fp16: { float: 5e-3, image: (name) => (name.endsWith('img_01') ? 4 : 8) / 255 },
 };
 
-const REFERENCE_FILES: Record<'upstream' | 'per-row', string> = { upstream: 'reference.safetensors', 'per-row': 'reference_fixed.safetensors' };
+const REFERENCE_FILES: Record<'upstream' | 'per-row', string> = {
+  upstream: 'reference.safetensors',
+  'per-row': 'reference_fixed.safetensors',
+};
 
 interface FixtureConfig {
   name?: string;
@@ -113,7 +116,10 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
   const threads = options.threads ?? 1;
   const precision = options.precision ?? 'fp32';
   const device = options.device ?? 'cpu';
-  const decoder = options.images === false ? null : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision, debug: true })), { device, threads });
+  const decoder =
+    options.images === false
+      ? null
+      : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision, debug: true })), { device, threads });
 
   const modes = options.modes ?? ['upstream', 'per-row'];
   for (const mode of modes) {
@@ -126,9 +132,18 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const compare = comparer(report, ref, file, TOLERANCES[precision], mode);
     const B = ref.get('in.tokens.s0').shape[0];
     const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision });
-    const samplerPath = options.samplerPath ?? (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
+    const samplerPath =
+      options.samplerPath ??
+      (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
     const graph = buildGeneratorGraph(weights, cfg, {
-      batch: B, crossAttn: mode, teacherForced: true, attention: options.attention, samplerPath, quantizer, precision, prefixSum: prefixSumFor(device),
+      batch: B,
+      crossAttn: mode,
+      teacherForced: true,
+      attention: options.attention,
+      samplerPath,
+      quantizer,
+      precision,
+      prefixSum: prefixSumFor(device),
     });
     const session = await Session.create(toModelBytes(graph), { device, threads });
     const feeds = fixtureFeeds(graph, ref, B, fixture.sampling);
@@ -150,7 +165,8 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
   }
   await decoder?.dispose();
 
-  if (existsSync(join(dir, 'sampling.safetensors'))) await checkSampling(report, readSafetensors(join(dir, 'sampling.safetensors')), device, threads);
+  if (existsSync(join(dir, 'sampling.safetensors')))
+    await checkSampling(report, readSafetensors(join(dir, 'sampling.safetensors')), device, threads);
   report.pass = report.checked.every((c) => c.pass);
   return report;
 }
@@ -185,19 +201,30 @@ function fixtureFeeds(graph: Graph, ref: TensorStore, B: number, sampling: Fixtu
 function storedTensor(store: TensorStore, name: string): RuntimeTensor {
   const t = store.get(name);
   const bytes = t.bytes();
-  const data: TypedArray = t.dtype === 'int64' ? new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8) : store.float32(name);
+  const data: TypedArray =
+    t.dtype === 'int64' ? new BigInt64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 8) : store.float32(name);
   return tensor(t.dtype === 'int64' ? 'int64' : 'float32', data, t.shape);
 }
 
 type Compare = (name: string, actual: RuntimeTensor | { data: ArrayLike<number | bigint> }, kind?: TensorKind) => void;
 
-function comparer(report: CheckReport, ref: TensorStore, file: string, tolerances: (typeof TOLERANCES)[Precision], mode?: CrossAttnMode): Compare {
+function comparer(
+  report: CheckReport,
+  ref: TensorStore,
+  file: string,
+  tolerances: (typeof TOLERANCES)[Precision],
+  mode?: CrossAttnMode,
+): Compare {
   // §4.5 steps after a TopK that chose differently among near-equal scores compute from other positions: scale → step
   const divergedAfter = new Map<string, number>();
   return (name, actual, kind) => {
     const step = /^(s\d+)\.k(\d+)\./.exec(name);
     if (step && divergedAfter.has(step[1]) && +step[2] > divergedAfter.get(step[1])!) {
-      report.skipped.push({ name, file, reason: `follows step k${divergedAfter.get(step[1])} of ${step[1]}, whose TopK ordered near-equal scores differently at this precision` });
+      report.skipped.push({
+        name,
+        file,
+        reason: `follows step k${divergedAfter.get(step[1])} of ${step[1]}, whose TopK ordered near-equal scores differently at this precision`,
+      });
       return;
     }
     const t = ref.get(name);
@@ -223,7 +250,10 @@ function comparer(report: CheckReport, ref: TensorStore, file: string, tolerance
 }
 
 /** Max |actual − expected| (∞ on a length or ±∞ mismatch; equal infinities count as 0) and max |expected| over finite values. */
-export function deviation(actual: ArrayLike<number | bigint>, expected: ArrayLike<number | bigint>): { maxAbsError: number; maxAbsReference: number } {
+export function deviation(
+  actual: ArrayLike<number | bigint>,
+  expected: ArrayLike<number | bigint>,
+): { maxAbsError: number; maxAbsReference: number } {
   let maxAbsError = actual.length === expected.length ? 0 : Infinity;
   let maxAbsReference = 0;
   const n = Math.min(actual.length, expected.length);
@@ -262,7 +292,8 @@ function compareTrainingForward(compare: Compare, ref: TensorStore, cfg: Generat
       const map = out[`s${si}.next_map`].data as Float32Array; // [B, C, pn', pn']
       const n = cfg.patchNums[si + 1] ** 2;
       const offset = scaleOffset(cfg, si + 1) - 1;
-      for (let b = 0; b < B; b++) for (let c = 0; c < C; c++) for (let l = 0; l < n; l++) x[(b * L1 + offset + l) * C + c] = map[(b * C + c) * n + l];
+      for (let b = 0; b < B; b++)
+        for (let c = 0; c < C; c++) for (let l = 0; l < n; l++) x[(b * L1 + offset + l) * C + c] = map[(b * C + c) * n + l];
     }
     compare('tf.x_BLCv_wo_first_l', { data: x });
   }
@@ -277,13 +308,18 @@ function compareDerived(compare: Compare, ref: TensorStore, cfg: GeneratorConfig
   }
   if (ref.has('derived.lvl_1L')) {
     const levels = new BigInt64Array(totalTokens(cfg));
-    cfg.patchNums.forEach((pn, si) => levels.fill(BigInt(si), scaleOffset(cfg, si), scaleOffset(cfg, si) + pn * pn));
+    cfg.patchNums.forEach((pn, si) => {
+      levels.fill(BigInt(si), scaleOffset(cfg, si), scaleOffset(cfg, si) + pn * pn);
+    });
     compare('derived.lvl_1L', { data: levels });
   }
   for (const name of ref.names) {
     // §4.5 mask schedule of a sampler-path scale
     const m = /^s(\d+)\.schedule$/.exec(name);
-    if (m) compare(name, { data: BigInt64Array.from(maskSchedule(cfg.patchNums[+m[1]], samplerStepCount(cfg.sampleVersion, +m[1])).map(BigInt)) });
+    if (m)
+      compare(name, {
+        data: BigInt64Array.from(maskSchedule(cfg.patchNums[+m[1]], samplerStepCount(cfg.sampleVersion, +m[1])).map(BigInt)),
+      });
   }
   if (ref.has('derived.encoder_attn_bias') && ref.has('in.encoder_attention_mask')) {
     // §2.5: mask 1 → 0, anything else → −∞
@@ -293,9 +329,10 @@ function compareDerived(compare: Compare, ref: TensorStore, cfg: GeneratorConfig
 }
 
 function skipReason(name: string, cfg: GeneratorConfig): string {
-  if (name === 'tf.logits_cond') return 'training forward on the conditional rows alone (a batch layout without CFG halves); the same forward on the CFG batch is checked as tf.logits_cfg_batch';
+  if (name === 'tf.logits_cond')
+    return 'training forward on the conditional rows alone (a batch layout without CFG halves); the same forward on the CFG batch is checked as tf.logits_cfg_batch';
   if (name === 'derived.sampler_attn_mask') return 'training-only attention mask of the sampler head; never used at inference';
-  if (/^s\d+\.k\d+\.mask_rand$/.test(name)) return 'upstream\'s position noise U_i: fed as the position_noise input, not an output';
+  if (/^s\d+\.k\d+\.mask_rand$/.test(name)) return "upstream's position noise U_i: fed as the position_noise input, not an output";
   if (/^s\d+\.(k\d+\.|schedule$)/.test(name)) {
     return cfg.hasSamplerHead
       ? 'masked sampler-path step tensor (STAR-SPEC §4.5): checked when the check is given the sampler path'
@@ -313,7 +350,12 @@ async function checkSampling(report: CheckReport, ref: TensorStore, device: Devi
   const rows = shape[0];
   const g = new Graph('sampling_check');
   const z = g.input('logits', 'float32', shape);
-  const { filtered, probs } = filteredProbabilities(z, g.input('top_k', 'int64', [rows]), g.input('top_p', 'float32', [rows]), prefixSumFor(device));
+  const { filtered, probs } = filteredProbabilities(
+    z,
+    g.input('top_k', 'int64', [rows]),
+    g.input('top_p', 'float32', [rows]),
+    prefixSumFor(device),
+  );
   g.output(filtered, 'filtered_logits');
   g.output(probs, 'probs');
   const session = await Session.create(toModelBytes(g), { device, threads });
@@ -338,7 +380,9 @@ export function formatReport(report: CheckReport): string {
   const lines = [`${report.fixture} (${report.dir}): ${report.pass ? 'PASS' : 'FAIL'}`];
   for (const c of report.checked) {
     const where = `${c.file}${c.mode ? ` [${c.mode}]` : ''}`;
-    lines.push(`  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name.padEnd(28)} max|err| ${c.maxAbsError.toExponential(2)}  max|ref| ${c.maxAbsReference.toPrecision(4).padStart(9)}  tol ${c.tolerance.toExponential(1)}  ${where}`);
+    lines.push(
+      `  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name.padEnd(28)} max|err| ${c.maxAbsError.toExponential(2)}  max|ref| ${c.maxAbsReference.toPrecision(4).padStart(9)}  tol ${c.tolerance.toExponential(1)}  ${where}`,
+    );
   }
   for (const s of report.skipped) lines.push(`  skip ${s.name.padEnd(28)} ${s.file}: ${s.reason}`);
   return lines.join('\n');

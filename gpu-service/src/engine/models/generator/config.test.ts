@@ -30,7 +30,13 @@ test('upstream flags this port does not implement are rejected by name', () => {
 });
 
 test("sample_version 'old' overrides top-k/top-p per scale as upstream does; other versions never do", () => {
-  const base = fromUpstreamArgs({ patch_nums: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 24, 28, 32], V: 16, Cvae: 4, depth: 1, in_dim_cross: 8 });
+  const base = fromUpstreamArgs({
+    patch_nums: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 24, 28, 32],
+    V: 16,
+    Cvae: 4,
+    depth: 1,
+    in_dim_cross: 8,
+  });
   const old = { ...base, sampleVersion: 'old' as const };
   assert.deepEqual(samplingOverride(old, 0), { topK: undefined, topP: 0.8 });
   assert.deepEqual(samplingOverride(old, 9), { topK: 300, topP: 0.8 });

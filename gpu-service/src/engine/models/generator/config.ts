@@ -69,7 +69,10 @@ const CLIP_TEXT_LENGTH = 77;
  * = depth as build_vae_var fixes them; defaults are upstream's for the flags
  * a config may omit.
  */
-export function fromUpstreamArgs(args: UpstreamBuildArgs, inference: { sampleVersion?: SampleVersion; textLength?: number } = {}): GeneratorConfig {
+export function fromUpstreamArgs(
+  args: UpstreamBuildArgs,
+  inference: { sampleVersion?: SampleVersion; textLength?: number } = {},
+): GeneratorConfig {
   const unsupported: string[] = [];
   if (args.shared_aln) unsupported.push('shared_aln=true (AdaLN modulation)');
   if (args.attn_l2_norm === false) unsupported.push('attn_l2_norm=false');

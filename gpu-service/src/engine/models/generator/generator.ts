@@ -42,7 +42,20 @@ import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import {
-  add, cast, concat, constant, gather, identity, int64s, layerNorm, reshape, slice, softmax, transpose, unsqueeze, where,
+  add,
+  cast,
+  concat,
+  constant,
+  gather,
+  identity,
+  int64s,
+  layerNorm,
+  reshape,
+  slice,
+  softmax,
+  transpose,
+  unsqueeze,
+  where,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { AttentionImpl, CrossAttnMode, KvCache, Precision, WeightBinding } from './blocks.ts';
@@ -188,7 +201,9 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   const routing = crossRouting(o.crossAttn, B);
   const samplerScales = range(first, last).filter((si) => usesSamplerPath(cfg, o, si));
   if (samplerScales.length && !o.samplerPath && !o.teacherForced) {
-    throw new Error(`generator graph: scales ${samplerScales.join(', ')} take the sampler path (STAR-SPEC §4.5) but no samplerPath was given; pass one or set ignoreSamplerHead`);
+    throw new Error(
+      `generator graph: scales ${samplerScales.join(', ')} take the sampler path (STAR-SPEC §4.5) but no samplerPath was given; pass one or set ignoreSamplerHead`,
+    );
   }
   if (o.moreSmooth && !(options.quantizer.addScaleFromCodes && options.quantizer.codebook)) {
     throw new Error('generator graph: moreSmooth needs a quantizer with addScaleFromCodes and codebook');
@@ -203,10 +218,15 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   if (first === 0) {
     const textHidden = g.input(names.textHidden, 'float32', [R, T, textDim]);
     const sources = selectRows(textHidden, routing.sourceRows);
-    textKv = range(0, depth - 1).map((i) => g.scope(`blocks.${i}/cross_kv`, () => crossKeyValues(w, `blocks.${i}.cross_attn`, cfg, sources)));
+    textKv = range(0, depth - 1).map((i) =>
+      g.scope(`blocks.${i}/cross_kv`, () => crossKeyValues(w, `blocks.${i}.cross_attn`, cfg, sources)),
+    );
   } else {
     const shape = [routing.sourceRows.length, H, T, hd];
-    textKv = range(0, depth - 1).map((i) => ({ key: g.input(names.crossKey(i), 'float32', shape), value: g.input(names.crossValue(i), 'float32', shape) }));
+    textKv = range(0, depth - 1).map((i) => ({
+      key: g.input(names.crossKey(i), 'float32', shape),
+      value: g.input(names.crossValue(i), 'float32', shape),
+    }));
   }
   let cache: (KvCache | null)[] = range(0, depth - 1).map(() => null);
   let fHat: Value | null = null;
@@ -228,7 +248,9 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   const lvlEmbed = w.float32('lvl_embed.weight', [S, C]);
   const levelEmbedding = (si: number) => slice(lvlEmbed, [si], [si + 1], [0]); // [1, C]
   const checks = new Map<string, Value>();
-  const check = (name: string, v: Value) => { if (o.teacherForced) checks.set(name, v); };
+  const check = (name: string, v: Value) => {
+    if (o.teacherForced) checks.set(name, v);
+  };
 
   // ---------------------------------------------------------------- scales
   for (let si = first; si <= last; si++) {
@@ -250,7 +272,9 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       const rope = ropeConstants(g, ropeFactors(cfg, [pn]), hd, `rope.s${si}`);
       let x = xIn;
       for (let i = 0; i < depth; i++) {
-        const out = g.scope(`blocks.${i}`, () => block({ cfg, weights: w, rope, routing, text: textKv[i], textMask: sourceMask, impl: o.attention }, i, x, cache[i]));
+        const out = g.scope(`blocks.${i}`, () =>
+          block({ cfg, weights: w, rope, routing, text: textKv[i], textMask: sourceMask, impl: o.attention }, i, x, cache[i]),
+        );
         x = out.x;
         cache[i] = out.present;
       }
@@ -268,7 +292,20 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       let tokens: Value;
       let softCodes: Value | null = null;
       if (usesSamplerPath(cfg, o, si) && o.samplerPath) {
-        const path = o.samplerPath({ graph: g, cfg, weights: w, si, hidden, logits, pooled: pooled!, cfgScale, topK, topP, prefixSum: o.prefixSum, teacherForcedTokens: forced ?? undefined });
+        const path = o.samplerPath({
+          graph: g,
+          cfg,
+          weights: w,
+          si,
+          hidden,
+          logits,
+          pooled: pooled!,
+          cfgScale,
+          topK,
+          topP,
+          prefixSum: o.prefixSum,
+          teacherForcedTokens: forced ?? undefined,
+        });
         tokens = path.tokens;
         for (const [name, v] of Object.entries(path.checks ?? {})) check(name, v);
       } else {
@@ -281,7 +318,8 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         }
         const override = samplingOverride(cfg, si);
         const scaleTopK = override.topK === undefined ? topK : int64s(g, Array(B).fill(override.topK));
-        const scaleTopP = override.topP === undefined ? topP : constant(g, new Float32Array(B).fill(override.topP), [B], 'float32', 'top_p_override');
+        const scaleTopP =
+          override.topP === undefined ? topP : constant(g, new Float32Array(B).fill(override.topP), [B], 'float32', 'top_p_override');
         const probs = softmax(topKTopPFilter(mixed, scaleTopK, scaleTopP, o.prefixSum), -1);
         if (forced) {
           tokens = forced;

@@ -8,7 +8,12 @@ import { addScale, addScaleFromCodes } from '../vqvae/quantizer.ts';
 import { vaeWeight } from '../vqvae/weights.ts';
 import type { Quantizer } from './generator.ts';
 
-export function vqvaeQuantizer(vae: TensorStore, cfg: VqvaeConfig, patchNums: readonly number[], options: QuantizerOptions = {}): Quantizer {
+export function vqvaeQuantizer(
+  vae: TensorStore,
+  cfg: VqvaeConfig,
+  patchNums: readonly number[],
+  options: QuantizerOptions = {},
+): Quantizer {
   const scales = [...patchNums];
   return {
     addScale: (g, si, tokens, fHat) => addScale(g, vae, cfg, scales, si, tokens, fHat, options),

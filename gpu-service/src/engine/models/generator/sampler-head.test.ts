@@ -16,8 +16,16 @@ import { fromUpstreamArgs } from './config.ts';
 import { buildGeneratorGraph } from './generator.ts';
 import { vqvaeQuantizer } from './quantizer.ts';
 import {
-  createSamplerPath, fill, maskSchedule, POSITION_NOISE_STEPS, positionNoiseReference, samplerNoisePlan, samplerScale, samplerStepCount,
-  samplerSteps, topkIndexMismatches,
+  createSamplerPath,
+  fill,
+  maskSchedule,
+  POSITION_NOISE_STEPS,
+  positionNoiseReference,
+  samplerNoisePlan,
+  samplerScale,
+  samplerStepCount,
+  samplerSteps,
+  topkIndexMismatches,
 } from './sampler-head.ts';
 
 test('the mask schedule reproduces STAR-SPEC §4.5 for every listed pn', () => {
@@ -34,7 +42,10 @@ test('the mask schedule reproduces STAR-SPEC §4.5 for every listed pn', () => {
   for (const [pn, steps, expected] of table) {
     const k = maskSchedule(pn, steps);
     assert.deepEqual(k, expected, `pn ${pn}, ${steps} steps`);
-    assert.equal(k.reduce((s, x) => s + x, 0), pn * pn);
+    assert.equal(
+      k.reduce((s, x) => s + x, 0),
+      pn * pn,
+    );
   }
   assert.throws(() => maskSchedule(3, 8), /8 steps cannot fill a 3×3 map/);
 });
@@ -44,8 +55,14 @@ test('sample_version 1024: 15 steps above si 12, VAR-head branch for steps < 5 b
   assert.equal(samplerStepCount('1024', 13), 15);
   assert.equal(samplerStepCount('new', 13), 8);
   const at9 = samplerSteps('1024', 9, 21);
-  assert.deepEqual(at9.map((s) => s.branch), ['var-head', 'var-head', 'var-head', 'var-head', 'var-head', 'sampler-head', 'sampler-head', 'sampler-head']);
-  assert.deepEqual(at9.map((s) => s.positionNoise), [true, true, true, true, true, false, false, false]);
+  assert.deepEqual(
+    at9.map((s) => s.branch),
+    ['var-head', 'var-head', 'var-head', 'var-head', 'var-head', 'sampler-head', 'sampler-head', 'sampler-head'],
+  );
+  assert.deepEqual(
+    at9.map((s) => s.positionNoise),
+    [true, true, true, true, true, false, false, false],
+  );
   const at13 = samplerSteps('1024', 13, 64);
   assert.equal(at13.length, 15);
   assert.ok(at13.every((s) => s.branch === 'sampler-head'));
@@ -73,8 +90,8 @@ test('fill commits the top-k positions, lower index on ties, never overwriting a
     c1: i64([10, 11, 12, 13, 14, 15]),
     c2: i64([20, 21, 22, 23, 24, 25]),
   });
-  assert.deepEqual([...out.filled.data as Float32Array], [0, 1, 1, 1, 0, 0]);
-  assert.deepEqual([...out.tokens.data as BigInt64Array], [0n, 11n, 22n, 13n, 0n, 0n]);
+  assert.deepEqual([...(out.filled.data as Float32Array)], [0, 1, 1, 1, 0, 0]);
+  assert.deepEqual([...(out.tokens.data as BigInt64Array)], [0n, 11n, 22n, 13n, 0n, 0n]);
   await session.dispose();
 });
 
@@ -97,7 +114,9 @@ const fixture = fixturePath('star-tiny/tiny-a');
  * output, teacher-forced with in.tokens.s3 and replaying mask_rand as the
  * position noise, and exposes every s3.k* tensor the fixture records.
  */
-async function runTinyASamplerScale(precision: 'fp32' | 'fp16' = 'fp32'): Promise<{ out: Record<string, RuntimeTensor>; ref: TensorStore; names: string[] }> {
+async function runTinyASamplerScale(
+  precision: 'fp32' | 'fp16' = 'fp32',
+): Promise<{ out: Record<string, RuntimeTensor>; ref: TensorStore; names: string[] }> {
   const args = JSON.parse(readFileSync(`${fixture}/config.json`, 'utf8'));
   const cfg = fromUpstreamArgs(args.build_vae_var_args, { sampleVersion: args.sampling.sample_version });
   const ref = readSafetensors(`${fixture}/reference.safetensors`);
@@ -110,8 +129,16 @@ async function runTinyASamplerScale(precision: 'fp32' | 'fp16' = 'fp32'): Promis
   const h = g.input('h', 'float32', [2 * B, N, cfg.width]);
   const codebook = g.initializer('codebook', vae.get('quantize.embedding.weight', [cfg.vocabSize, cfg.cvae]));
   const { tokens, checks } = samplerScale({
-    cfg, weights: w, impl: 'matmul', si, hidden: h,
-    logits: linear(norm(cfg, h), w.float32('head_logits.weight', [cfg.vocabSize, cfg.width]), w.float32('head_logits.bias', [cfg.vocabSize])),
+    cfg,
+    weights: w,
+    impl: 'matmul',
+    si,
+    hidden: h,
+    logits: linear(
+      norm(cfg, h),
+      w.float32('head_logits.weight', [cfg.vocabSize, cfg.width]),
+      w.float32('head_logits.bias', [cfg.vocabSize]),
+    ),
     pooled: g.input('pooled', 'float32', [2 * B, cfg.textDim]),
     codebook,
     cfgScale: g.input('cfg', 'float32', [B]),
@@ -186,16 +213,29 @@ test('a sampling generator graph with the sampler path takes exactly the noise i
   const B = 2;
   const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums);
   const graph = buildGeneratorGraph(readSafetensors(`${fixture}/var.safetensors`), cfg, {
-    batch: B, attention: 'matmul', quantizer, samplerPath: createSamplerPath({ codebook: quantizer.codebook!, attention: 'matmul' }),
+    batch: B,
+    attention: 'matmul',
+    quantizer,
+    samplerPath: createSamplerPath({ codebook: quantizer.codebook!, attention: 'matmul' }),
   });
   const plan = { patchNums: cfg.patchNums, vocabSize: cfg.vocabSize, sampler: samplerNoisePlan(cfg.sampleFromIdx, cfg.sampleVersion) };
   const noiseInputs = graph.inputs.filter((v) => /noise/.test(v.name)).map((v) => v.name);
-  assert.deepEqual(noiseInputs, noisePlan(plan, false).map((d) => d.name));
+  assert.deepEqual(
+    noiseInputs,
+    noisePlan(plan, false).map((d) => d.name),
+  );
   assert.equal(noiseInputs.filter((n) => n.startsWith('position_noise.s3.')).length, POSITION_NOISE_STEPS);
 
   const session = await Session.create(toModelBytes(graph), { device: 'cpu', threads: 1 });
-  const noise = new BatchNoise(plan, [{ seed: 1, moreSmooth: false }, { seed: 2, moreSmooth: false }]);
-  const drawn = noise.draw(0, cfg.patchNums.length, graph.inputs.filter((v) => /noise/.test(v.name)).map((v) => ({ name: v.name, shape: (v.shape as number[]).slice(1) })));
+  const noise = new BatchNoise(plan, [
+    { seed: 1, moreSmooth: false },
+    { seed: 2, moreSmooth: false },
+  ]);
+  const drawn = noise.draw(
+    0,
+    cfg.patchNums.length,
+    graph.inputs.filter((v) => /noise/.test(v.name)).map((v) => ({ name: v.name, shape: (v.shape as number[]).slice(1) })),
+  );
   const feeds: Record<string, RuntimeTensor> = {
     text_hidden: tensor('float32', ref.float32('in.encoder_hidden_states'), [2 * B, 77, cfg.textDim]),
     text_mask: tensor('int64', new BigInt64Array(ref.get('in.encoder_attention_mask').bytes().buffer), [2 * B, 77]),

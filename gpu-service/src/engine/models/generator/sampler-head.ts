@@ -21,8 +21,25 @@
 // inverse CDF) and `position_noise.s{si}.k{i}` (B, N) for U_i at steps i < 5.
 import type { Graph, Value } from '../../onnx/graph.ts';
 import {
-  add, cast, concat, constant, equal, gather, gatherElements, greater, linear, max, mul, reduceMax, reshape, slice, softmax, sub, topK,
-  unsqueeze, where,
+  add,
+  cast,
+  concat,
+  constant,
+  equal,
+  gather,
+  gatherElements,
+  greater,
+  linear,
+  max,
+  mul,
+  reduceMax,
+  reshape,
+  slice,
+  softmax,
+  sub,
+  topK,
+  unsqueeze,
+  where,
 } from '../../onnx/ops.ts';
 import type { AttentionImpl, GeneratorWeights } from './blocks.ts';
 import { ffn, norm, ropeConstants, selfAttention } from './blocks.ts';
@@ -88,7 +105,8 @@ export function maskSchedule(pn: number, steps: number): number[] {
   const total = u.reduce((s, x) => s + x, 0);
   const k = u.map((ui) => Math.max(1, roundHalfEven((ui / total) * tokens)));
   k[steps - 1] += tokens - k.reduce((s, x) => s + x, 0);
-  if (k[steps - 1] < 1) throw new Error(`mask schedule: ${steps} steps cannot fill a ${pn}×${pn} map (last step gets ${k[steps - 1]} tokens)`);
+  if (k[steps - 1] < 1)
+    throw new Error(`mask schedule: ${steps} steps cannot fill a ${pn}×${pn} map (last step gets ${k[steps - 1]} tokens)`);
   return k;
 }
 
@@ -103,7 +121,10 @@ export function samplerSteps(version: SampleVersion, si: number, pn: number): Sa
 }
 
 /** What the pipeline's noise plan needs (random.ts NoisePlanConfig.sampler). */
-export function samplerNoisePlan(fromIdx: number, version: SampleVersion): { fromIdx: number; stepsAt: (si: number) => number; positionNoiseSteps: number } {
+export function samplerNoisePlan(
+  fromIdx: number,
+  version: SampleVersion,
+): { fromIdx: number; stepsAt: (si: number) => number; positionNoiseSteps: number } {
   return { fromIdx, stepsAt: (si) => samplerStepCount(version, si), positionNoiseSteps: POSITION_NOISE_STEPS };
 }
 
@@ -134,7 +155,13 @@ export function fill(state: MaskState | null, score: Value, k: number, candidate
   const N = score.dim(-1);
   if (N === undefined) throw new Error(`fill: positions of ${score} must be static`);
   const [, chosen] = topK(score, k, -1); // (B, k)
-  const positions = constant(g, BigInt64Array.from({ length: N }, (_, i) => BigInt(i)), [1, 1, N], 'int64', 'positions');
+  const positions = constant(
+    g,
+    BigInt64Array.from({ length: N }, (_, i) => BigInt(i)),
+    [1, 1, N],
+    'int64',
+    'positions',
+  );
   const picked = reduceMax(cast(equal(unsqueeze(chosen, [2]), positions), 'float32'), [1], false); // (B, N)
   const before = state ?? { filled: mul(picked, 0), tokens: mul(candidates, 0) };
   const filled = max(before.filled, picked);
@@ -189,7 +216,8 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   const N = pn * pn;
   const B = ctx.cfgScale.dim(0)!;
   if (!cfg.hasSamplerHead) throw new Error(`scale ${si}: the masked sampler path needs a model with the sampler head`);
-  if (hidden.dim(0) !== 2 * B || hidden.dim(1) !== N) throw new Error(`sampler scale ${si}: hidden is ${hidden}, expected [${2 * B}, ${N}, ${cfg.width}]`);
+  if (hidden.dim(0) !== 2 * B || hidden.dim(1) !== N)
+    throw new Error(`sampler scale ${si}: hidden is ${hidden}, expected [${2 * B}, ${N}, ${cfg.width}]`);
   const checks: Record<string, Value> = {};
   const steps = samplerSteps(cfg.sampleVersion, si, pn);
 
@@ -198,7 +226,10 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   const distributions = new Map<Value, Value>();
   const choose = (mixed: Value, step: number) => {
     let probs = distributions.get(mixed);
-    if (!probs) distributions.set(mixed, (probs = softmax(topKTopPFilter(mixed, ctx.topK, ctx.topP, ctx.prefixSum), -1)));
+    if (!probs) {
+      probs = softmax(topKTopPFilter(mixed, ctx.topK, ctx.topP, ctx.prefixSum), -1);
+      distributions.set(mixed, probs);
+    }
     const forced = ctx.teacherForcedTokens;
     if (forced) return { tokens: forced, conf: reshape(gatherElements(probs, unsqueeze(forced, [2]), 2), [B, N]) };
     return sampleInverseCdf(probs, g.input(tokenNoiseName(si, step), 'float32', [B, N]), ctx.prefixSum);
@@ -208,34 +239,38 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   let varHeadMixed: Value | undefined;
   let head: SamplerHead | undefined;
   let state: MaskState | null = null;
-  steps.forEach((step, i) => g.scope(`sampler.k${i}`, () => {
-    const check = (name: string, v: Value) => { checks[`s${si}.k${i}.${name}`] = v; };
-    let mixed: Value;
-    if (step.branch === 'var-head') {
-      mixed = varHeadMixed ??= cfgMix(ctx.logits, ctx.cfgScale, scaleRatio(cfg, si));
-    } else {
-      head ??= samplerHead(ctx);
-      const { feature, prev, logits } = head.logits(state);
-      check('head_feature', feature);
-      check('head_prev_emb', prev);
-      check('head_logits', logits);
-      mixed = cfgMix(slice(logits, [1], [N + 1], [1]), ctx.cfgScale, 1); // the full cfg (§6.6)
-    }
-    const { tokens: candidates, conf } = choose(mixed, i);
-    check('mixed_logits', mixed);
-    check('conf', reshape(conf, [B, N, 1]));
-    let round = 0;
-    const commit = (score: Value) => {
-      const next = fill(state, score, step.count, candidates);
-      check(`topk${round}.score`, score);
-      check(`topk${round}.idx`, next.chosen);
-      round++;
-      state = { filled: next.filled, tokens: next.tokens };
-    };
-    if (step.branch === 'var-head') commit(conf); // the k most confident over all positions, filled or not
-    const rank = step.positionNoise ? g.input(positionNoiseName(si, i), 'float32', [B, N]) : conf;
-    commit(state ? mul(rank, sub(1, state.filled)) : rank);
-  }));
+  for (const [i, step] of steps.entries()) {
+    g.scope(`sampler.k${i}`, () => {
+      const check = (name: string, v: Value) => {
+        checks[`s${si}.k${i}.${name}`] = v;
+      };
+      let mixed: Value;
+      if (step.branch === 'var-head') {
+        mixed = varHeadMixed ??= cfgMix(ctx.logits, ctx.cfgScale, scaleRatio(cfg, si));
+      } else {
+        head ??= samplerHead(ctx);
+        const { feature, prev, logits } = head.logits(state);
+        check('head_feature', feature);
+        check('head_prev_emb', prev);
+        check('head_logits', logits);
+        mixed = cfgMix(slice(logits, [1], [N + 1], [1]), ctx.cfgScale, 1); // the full cfg (§6.6)
+      }
+      const { tokens: candidates, conf } = choose(mixed, i);
+      check('mixed_logits', mixed);
+      check('conf', reshape(conf, [B, N, 1]));
+      let round = 0;
+      const commit = (score: Value) => {
+        const next = fill(state, score, step.count, candidates);
+        check(`topk${round}.score`, score);
+        check(`topk${round}.idx`, next.chosen);
+        round++;
+        state = { filled: next.filled, tokens: next.tokens };
+      };
+      if (step.branch === 'var-head') commit(conf); // the k most confident over all positions, filled or not
+      const rank = step.positionNoise ? g.input(positionNoiseName(si, i), 'float32', [B, N]) : conf;
+      commit(state ? mul(rank, sub(1, state.filled)) : rank);
+    });
+  }
   return { tokens: state!.tokens, checks };
 }
 
@@ -265,10 +300,12 @@ function samplerHead(ctx: SamplerScaleContext): SamplerHead {
   const S = cfg.patchNums.length;
   const atComputePrecision = (x: Value, weight: Value, bias: Value | null) => cast(linear(cast(x, w.dtype), weight, bias), 'float32');
 
-  const textToken = g.scope('sampler.text', () => add(
-    linear(unsqueeze(ctx.pooled, [1]), w.float32('encoder_proj2.weight', [C, cfg.textDim]), w.float32('encoder_proj2.bias', [C])),
-    w.float32('pos_start_last', [1, 1, C]),
-  )); // (2B, 1, C)
+  const textToken = g.scope('sampler.text', () =>
+    add(
+      linear(unsqueeze(ctx.pooled, [1]), w.float32('encoder_proj2.weight', [C, cfg.textDim]), w.float32('encoder_proj2.bias', [C])),
+      w.float32('pos_start_last', [1, 1, C]),
+    ),
+  ); // (2B, 1, C)
   const prev = concat([textToken, hidden], 1);
   const projWeight = w.matrix('head_proj.weight', [C, 2 * C]);
   const prevProjected = atComputePrecision(prev, slice(projWeight, [C], [2 * C], [1]), w.matrix('head_proj.bias', [C]));
@@ -287,10 +324,20 @@ function samplerHead(ctx: SamplerScaleContext): SamplerHead {
       let x = add(atComputePrecision(feature, projFeature, null), prevProjected);
       for (let j = 0; j < FEAT_EXTRACT_BLOCKS; j++) {
         const p = `feat_extract_blocks.${j}`;
-        x = add(x, g.scope(`${p}.attn`, () => selfAttention(w, `${p}.attn`, cfg, norm(cfg, x), rope, null, ctx.impl).out));
-        x = add(x, g.scope(`${p}.ffn`, () => ffn(w, `${p}.ffn`, cfg, norm(cfg, x))));
+        x = add(
+          x,
+          g.scope(`${p}.attn`, () => selfAttention(w, `${p}.attn`, cfg, norm(cfg, x), rope, null, ctx.impl).out),
+        );
+        x = add(
+          x,
+          g.scope(`${p}.ffn`, () => ffn(w, `${p}.ffn`, cfg, norm(cfg, x))),
+        );
       }
-      const logits = linear(norm(cfg, x), w.float32('head_logits2.weight', [cfg.vocabSize, C]), w.float32('head_logits2.bias', [cfg.vocabSize]));
+      const logits = linear(
+        norm(cfg, x),
+        w.float32('head_logits2.weight', [cfg.vocabSize, C]),
+        w.float32('head_logits2.bias', [cfg.vocabSize]),
+      );
       return { feature, prev, logits };
     },
   };
@@ -306,11 +353,22 @@ const FEAT_EXTRACT_BLOCKS = 3;
  * head: `codebook` is the VQVAE quantizer's (V, Cvae) table in this graph.
  */
 export function createSamplerPath(options: { codebook: (g: Graph) => Value; attention?: AttentionImpl }): SamplerPath {
-  return (ctx) => samplerScale({
-    cfg: ctx.cfg, weights: ctx.weights, impl: options.attention ?? 'fused', si: ctx.si,
-    hidden: ctx.hidden, logits: ctx.logits, pooled: ctx.pooled, codebook: options.codebook(ctx.graph),
-    cfgScale: ctx.cfgScale, topK: ctx.topK, topP: ctx.topP, prefixSum: ctx.prefixSum, teacherForcedTokens: ctx.teacherForcedTokens,
-  });
+  return (ctx) =>
+    samplerScale({
+      cfg: ctx.cfg,
+      weights: ctx.weights,
+      impl: options.attention ?? 'fused',
+      si: ctx.si,
+      hidden: ctx.hidden,
+      logits: ctx.logits,
+      pooled: ctx.pooled,
+      codebook: options.codebook(ctx.graph),
+      cfgScale: ctx.cfgScale,
+      topK: ctx.topK,
+      topP: ctx.topP,
+      prefixSum: ctx.prefixSum,
+      teacherForcedTokens: ctx.teacherForcedTokens,
+    });
 }
 
 // ---------------------------------------------------------------- star check support

@@ -27,12 +27,15 @@ before(async () => {
 after(() => session.dispose());
 
 async function draw(probs: number[], u: number[]): Promise<{ tokens: number[]; conf: number[] }> {
-  const out = await session.run({
-    probs: tensor('float32', Float32Array.from(probs), [B, n, V]),
-    u: tensor('float32', Float32Array.from(u), [B, n]),
-    logits: tensor('float32', new Float32Array(2 * B * V), [2 * B, 1, V]),
-    cfg: tensor('float32', new Float32Array(B), [B]),
-  }, ['tokens', 'conf']);
+  const out = await session.run(
+    {
+      probs: tensor('float32', Float32Array.from(probs), [B, n, V]),
+      u: tensor('float32', Float32Array.from(u), [B, n]),
+      logits: tensor('float32', new Float32Array(2 * B * V), [2 * B, 1, V]),
+      cfg: tensor('float32', new Float32Array(B), [B]),
+    },
+    ['tokens', 'conf'],
+  );
   return { tokens: [...(out.tokens.data as BigInt64Array)].map(Number), conf: [...(out.conf.data as Float32Array)] };
 }
 
@@ -51,25 +54,33 @@ test('inverse-CDF sampling never returns a zero-probability token, even when rou
   assert.deepEqual(tokens, [3, 1, 3, 1, 3, 1]);
 });
 
-test('the CFG mix ramps t = cfg·si/(S−1) per row with upstream\'s fp32 coefficients', async () => {
+test("the CFG mix ramps t = cfg·si/(S−1) per row with upstream's fp32 coefficients", async () => {
   const logits = [1, 2, 3, 4, 5, 6, 7, 8, 0.5, 0.5, 0.5, 0.5, -1, 0, 1, 2];
   for (const cfg of [4, 3.3, 7.5, 1.1]) {
-    const out = await session.run({
+    const out = await session.run(
+      {
+        probs: tensor('float32', new Float32Array(B * n * V).fill(0.25), [B, n, V]),
+        u: tensor('float32', new Float32Array(B * n).fill(0.5), [B, n]),
+        logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
+        cfg: tensor('float32', Float32Array.from([cfg, 0]), [B]),
+      },
+      ['mixed'],
+    );
+    const t = cfg * (1 / 3); // Python: t = cfg * ratio in double, then fp32 at the multiply
+    const expected = [0, 1, 2, 3].map((v) =>
+      Math.fround(Math.fround(Math.fround(1 + t) * logits[v]) - Math.fround(Math.fround(t) * logits[8 + v])),
+    );
+    assert.deepEqual([...(out.mixed.data as Float32Array)].slice(0, 4), expected, `cfg ${cfg}`);
+  }
+  const out = await session.run(
+    {
       probs: tensor('float32', new Float32Array(B * n * V).fill(0.25), [B, n, V]),
       u: tensor('float32', new Float32Array(B * n).fill(0.5), [B, n]),
       logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
-      cfg: tensor('float32', Float32Array.from([cfg, 0]), [B]),
-    }, ['mixed']);
-    const t = cfg * (1 / 3); // Python: t = cfg * ratio in double, then fp32 at the multiply
-    const expected = [0, 1, 2, 3].map((v) => Math.fround(Math.fround(Math.fround(1 + t) * logits[v]) - Math.fround(Math.fround(t) * logits[8 + v])));
-    assert.deepEqual([...(out.mixed.data as Float32Array)].slice(0, 4), expected, `cfg ${cfg}`);
-  }
-  const out = await session.run({
-    probs: tensor('float32', new Float32Array(B * n * V).fill(0.25), [B, n, V]),
-    u: tensor('float32', new Float32Array(B * n).fill(0.5), [B, n]),
-    logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
-    cfg: tensor('float32', Float32Array.from([4, 0]), [B]),
-  }, ['mixed']);
+      cfg: tensor('float32', Float32Array.from([4, 0]), [B]),
+    },
+    ['mixed'],
+  );
   assert.deepEqual([...(out.mixed.data as Float32Array)].slice(4), logits.slice(4, 8), 'cfg 0 is the conditional logits');
 });
 
@@ -109,13 +120,16 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
   });
 }
 
-test('the top-p threshold is upstream\'s fp32(1 − p) for the decimal p the fp32 input stands for', async () => {
+test("the top-p threshold is upstream's fp32(1 − p) for the decimal p the fp32 input stands for", async () => {
   const ps = [0.8, 0.95, 0.9, 0.5, 0.05, 0.123, 1, 0];
   const g = new Graph('threshold');
   g.output(topPThreshold(g.input('p', 'float32', [ps.length])), 'threshold');
   const s = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
   const out = await s.run({ p: tensor('float32', Float32Array.from(ps), [ps.length]) });
-  assert.deepEqual([...(out.threshold.data as Float32Array)], ps.map((p) => Math.fround(1 - p)));
+  assert.deepEqual(
+    [...(out.threshold.data as Float32Array)],
+    ps.map((p) => Math.fround(1 - p)),
+  );
   assert.equal((out.threshold.data as Float32Array)[0], Math.fround(0.2), 'p = 0.8 → 0.2f, not fp32(1 − 0.8f) = 0.19999999f');
   await s.dispose();
 });

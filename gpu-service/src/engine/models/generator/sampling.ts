@@ -5,8 +5,34 @@
 import type { Value } from '../../onnx/graph.ts';
 import type { Device } from '../../onnx/runtime.ts';
 import {
-  add, and, cast, constant, cumSum, div, expand, gatherElements, greater, int64s, less, log, matmul, max, min, mul, neg, not, reduceMax,
-  reduceSum, reshape, scatterElements, slice, softmax, sub, topK, unsqueeze, where,
+  add,
+  and,
+  cast,
+  constant,
+  cumSum,
+  div,
+  expand,
+  gatherElements,
+  greater,
+  int64s,
+  less,
+  log,
+  matmul,
+  max,
+  min,
+  mul,
+  neg,
+  not,
+  reduceMax,
+  reduceSum,
+  reshape,
+  scatterElements,
+  slice,
+  softmax,
+  sub,
+  topK,
+  unsqueeze,
+  where,
 } from '../../onnx/ops.ts';
 
 /**
@@ -34,7 +60,13 @@ export function prefixSum(x: Value, mode: PrefixSum): Value {
   const block = blockSize(V);
   const blocks = V / block;
   const triangle = (n: number, strict: boolean, name: string) =>
-    constant(g, Float32Array.from({ length: n * n }, (_, i) => (strict ? Math.floor(i / n) < i % n : Math.floor(i / n) <= i % n) ? 1 : 0), [n, n], 'float32', name);
+    constant(
+      g,
+      Float32Array.from({ length: n * n }, (_, i) => ((strict ? Math.floor(i / n) < i % n : Math.floor(i / n) <= i % n) ? 1 : 0)),
+      [n, n],
+      'float32',
+      name,
+    );
   const within = matmul(reshape(x, [rows, blocks, block]), triangle(block, false, `prefix_within_${block}`)); // inclusive sums inside each block
   const totals = reshape(slice(within, [block - 1], [block], [2]), [rows, blocks]);
   const offsets = matmul(totals, triangle(blocks, true, `prefix_offsets_${blocks}`)); // sum of the blocks before each block
@@ -103,7 +135,13 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: Pref
   const [ascending, order] = topK(afterTopK, V, -1, false);
   const runningSum = prefixSum(softmax(ascending, -1), prefix);
   const threshold = reshape(topPThreshold(topP), [B, 1, 1]);
-  const notLast = constant(g, Uint8Array.from({ length: V }, (_, i) => (i < V - 1 ? 1 : 0)), [V], 'bool', 'not_last');
+  const notLast = constant(
+    g,
+    Uint8Array.from({ length: V }, (_, i) => (i < V - 1 ? 1 : 0)),
+    [V],
+    'bool',
+    'not_last',
+  );
   const atOrBelow = not(greater(runningSum, threshold)); // cum ≤ 1 − p
   const removeSorted = and(and(atOrBelow, notLast), expand(greater(reshape(topP, [B, 1, 1]), 0), [B, n, 1]));
   // All-false base computed at run time (x < −∞ never holds) rather than a [B, n, V] constant stored in the graph.
@@ -146,7 +184,13 @@ export function sampleInverseCdf(probs: Value, uniform: Value, prefix: PrefixSum
   const target = mul(unsqueeze(uniform, [2]), total);
   // cdf is non-decreasing, so the number of entries ≤ target is the first index above it.
   const below = reduceSum(cast(not(greater(cdf, target)), 'int64'), [2], false);
-  const vocabIndex = constant(g, BigInt64Array.from({ length: V }, (_, i) => BigInt(i)), [V], 'int64', 'vocab_index');
+  const vocabIndex = constant(
+    g,
+    BigInt64Array.from({ length: V }, (_, i) => BigInt(i)),
+    [V],
+    'int64',
+    'vocab_index',
+  );
   const lastPositive = reduceMax(where(greater(probs, 0), vocabIndex, int64s(g, [0])), [2], false);
   const tokens = min(below, lastPositive);
   const conf = reshape(gatherElements(probs, unsqueeze(tokens, [2]), 2), [B, n]);
@@ -166,7 +210,12 @@ export function smoothEmbedding(z: Value, uniform: Value, codebook: Value, ratio
 }
 
 /** Full top-k/top-p step used by the check: filtered logits and their softmax. */
-export function filteredProbabilities(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): { filtered: Value; probs: Value } {
+export function filteredProbabilities(
+  z: Value,
+  topK_: Value,
+  topP: Value,
+  prefix: PrefixSum = 'sequential',
+): { filtered: Value; probs: Value } {
   const filtered = topKTopPFilter(z, topK_, topP, prefix);
   return { filtered, probs: softmax(filtered, -1) };
 }

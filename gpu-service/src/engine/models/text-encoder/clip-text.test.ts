@@ -20,12 +20,26 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 test('config: HF fields are read, and the legacy eos_token_id 2 means the largest id', () => {
   const cfg = readClipTextConfig(`${dir}/config.json`);
   assert.deepEqual(cfg, {
-    vocabSize: 49408, hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 4,
-    maxPositions: 77, activation: 'gelu', layerNormEps: 1e-5, eosTokenId: 49407,
+    vocabSize: 49408,
+    hiddenSize: 64,
+    intermediateSize: 128,
+    numLayers: 2,
+    numHeads: 4,
+    maxPositions: 77,
+    activation: 'gelu',
+    layerNormEps: 1e-5,
+    eosTokenId: 49407,
   });
   const sd21Json = {
-    vocab_size: 49408, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 23, num_attention_heads: 16,
-    max_position_embeddings: 77, hidden_act: 'gelu', layer_norm_eps: 1e-5, eos_token_id: 49407,
+    vocab_size: 49408,
+    hidden_size: 1024,
+    intermediate_size: 4096,
+    num_hidden_layers: 23,
+    num_attention_heads: 16,
+    max_position_embeddings: 77,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-5,
+    eos_token_id: 49407,
   };
   const sd21 = parseClipTextConfig(sd21Json);
   assert.equal(sd21.eosTokenId, 49407);
@@ -89,39 +103,72 @@ test('an fp16 text graph stores matrices as fp16, keeps LayerNorm parameters fp3
 
 test('SD-2.1-sized weights (1024 wide, 23 layers, 16 heads, MLP 4096) build with every shape checked', () => {
   const cfg = parseClipTextConfig({
-    vocab_size: 49408, hidden_size: 1024, intermediate_size: 4096, num_hidden_layers: 23, num_attention_heads: 16,
-    max_position_embeddings: 77, hidden_act: 'gelu', layer_norm_eps: 1e-5, eos_token_id: 2,
+    vocab_size: 49408,
+    hidden_size: 1024,
+    intermediate_size: 4096,
+    num_hidden_layers: 23,
+    num_attention_heads: 16,
+    max_position_embeddings: 77,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-5,
+    eos_token_id: 2,
   });
   // Shapes only: the bytes are never read while building.
   const D = cfg.hiddenSize;
   const shapes: Record<string, number[]> = {
     'embeddings.token_embedding.weight': [cfg.vocabSize, D],
     'embeddings.position_embedding.weight': [cfg.maxPositions, D],
-    'final_layer_norm.weight': [D], 'final_layer_norm.bias': [D],
+    'final_layer_norm.weight': [D],
+    'final_layer_norm.bias': [D],
   };
   for (let i = 0; i < cfg.numLayers; i++) {
     const p = `encoder.layers.${i}`;
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) Object.assign(shapes, { [`${p}.self_attn.${proj}.weight`]: [D, D], [`${p}.self_attn.${proj}.bias`]: [D] });
+    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj'])
+      Object.assign(shapes, { [`${p}.self_attn.${proj}.weight`]: [D, D], [`${p}.self_attn.${proj}.bias`]: [D] });
     for (const ln of ['layer_norm1', 'layer_norm2']) Object.assign(shapes, { [`${p}.${ln}.weight`]: [D], [`${p}.${ln}.bias`]: [D] });
     Object.assign(shapes, {
-      [`${p}.mlp.fc1.weight`]: [cfg.intermediateSize, D], [`${p}.mlp.fc1.bias`]: [cfg.intermediateSize],
-      [`${p}.mlp.fc2.weight`]: [D, cfg.intermediateSize], [`${p}.mlp.fc2.bias`]: [D],
+      [`${p}.mlp.fc1.weight`]: [cfg.intermediateSize, D],
+      [`${p}.mlp.fc1.bias`]: [cfg.intermediateSize],
+      [`${p}.mlp.fc2.weight`]: [D, cfg.intermediateSize],
+      [`${p}.mlp.fc2.bias`]: [D],
     });
   }
-  const store = new TensorStore('sd21-shapes', Object.entries(shapes).map(([name, shape]) => ({
-    name, dtype: 'float32' as const, shape, bytes: () => { throw new Error('not read'); },
-  }))); // unprefixed names, as some exports write them
+  const store = new TensorStore(
+    'sd21-shapes',
+    Object.entries(shapes).map(([name, shape]) => ({
+      name,
+      dtype: 'float32' as const,
+      shape,
+      bytes: () => {
+        throw new Error('not read');
+      },
+    })),
+  ); // unprefixed names, as some exports write them
   for (const precision of ['fp32', 'fp16'] as const) {
     const graph = buildTextEncoderGraph(store, cfg, { precision });
-    assert.deepEqual(graph.outputs.map((o) => [o.name, o.shape]), [['last_hidden_state', ['batch', 77, 1024]], ['pooled', ['batch', 1024]]]);
+    assert.deepEqual(
+      graph.outputs.map((o) => [o.name, o.shape]),
+      [
+        ['last_hidden_state', ['batch', 77, 1024]],
+        ['pooled', ['batch', 1024]],
+      ],
+    );
     assert.equal(graph.nodes.filter((n) => n.opType === 'MultiHeadAttention').length, 23);
     // Every weight once: matrices and embeddings at the compute precision, LayerNorm parameters fp32 (plus small constants).
     const layer = 4 * (D * D + D) + 2 * (cfg.intermediateSize * D) + cfg.intermediateSize + D;
     const matrices = (cfg.vocabSize + cfg.maxPositions) * D + cfg.numLayers * layer;
     const norms = (4 * cfg.numLayers + 2) * D;
     const expected = matrices * (precision === 'fp32' ? 4 : 2) + norms * 4;
-    assert.ok(graph.weightBytes() >= expected && graph.weightBytes() < expected + 65536, `${precision}: ${graph.weightBytes()} bytes of initializers, weights alone ${expected}`);
+    assert.ok(
+      graph.weightBytes() >= expected && graph.weightBytes() < expected + 65536,
+      `${precision}: ${graph.weightBytes()} bytes of initializers, weights alone ${expected}`,
+    );
   }
-  const wrong = new TensorStore('bad', [{ name: 'embeddings.token_embedding.weight', dtype: 'float32', shape: [49408, 768], bytes: () => new Uint8Array() }]);
-  assert.throws(() => buildTextEncoderGraph(wrong, cfg, { precision: 'fp32' }), /"embeddings.token_embedding.weight" has shape \[49408, 768\], expected \[49408, 1024\]/);
+  const wrong = new TensorStore('bad', [
+    { name: 'embeddings.token_embedding.weight', dtype: 'float32', shape: [49408, 768], bytes: () => new Uint8Array() },
+  ]);
+  assert.throws(
+    () => buildTextEncoderGraph(wrong, cfg, { precision: 'fp32' }),
+    /"embeddings.token_embedding.weight" has shape \[49408, 768\], expected \[49408, 1024\]/,
+  );
 });

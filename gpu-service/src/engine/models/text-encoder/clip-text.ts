@@ -14,8 +14,25 @@ import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import {
-  add, and, argMax, cast, constant, equal, expand, gather, gatherElements, gelu, layerNorm, linear, mul,
-  multiHeadAttention, sigmoid, slice, squeeze, unsqueeze, where,
+  add,
+  and,
+  argMax,
+  cast,
+  constant,
+  equal,
+  expand,
+  gather,
+  gatherElements,
+  gelu,
+  layerNorm,
+  linear,
+  mul,
+  multiHeadAttention,
+  sigmoid,
+  slice,
+  squeeze,
+  unsqueeze,
+  where,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { ClipTextConfig } from './config.ts';
@@ -58,13 +75,17 @@ export function buildTextEncoderGraph(weights: TensorStore, cfg: ClipTextConfig,
   }
   const hidden = layerNorm(x, cfg.layerNormEps, w.vector('final_layer_norm.weight', [D]), w.vector('final_layer_norm.bias', [D]));
   g.output(hidden, 'last_hidden_state');
-  g.output(g.scope('pooler', () => pooledAtFirstEos(hidden, ids, cfg.eosTokenId)), 'pooled');
+  g.output(
+    g.scope('pooler', () => pooledAtFirstEos(hidden, ids, cfg.eosTokenId)),
+    'pooled',
+  );
   return g;
 }
 
 function encoderLayer(x: Value, bias: Value, w: ClipWeights, p: string, cfg: ClipTextConfig): Value {
   const D = cfg.hiddenSize;
-  const ln = (name: string, v: Value) => layerNorm(v, cfg.layerNormEps, w.vector(`${p}.${name}.weight`, [D]), w.vector(`${p}.${name}.bias`, [D]));
+  const ln = (name: string, v: Value) =>
+    layerNorm(v, cfg.layerNormEps, w.vector(`${p}.${name}.weight`, [D]), w.vector(`${p}.${name}.bias`, [D]));
   x = add(x, selfAttention(ln('layer_norm1', x), bias, w, `${p}.self_attn`, cfg));
   x = add(x, mlp(ln('layer_norm2', x), w, `${p}.mlp`, cfg));
   return x;
@@ -102,10 +123,7 @@ function attentionBias(mask: Value, T: number, precision: Precision): Value {
   const g = mask.graph;
   const causal = new Uint8Array(T * T);
   for (let i = 0; i < T; i++) causal.fill(1, i * T, i * T + i + 1);
-  const visible = and(
-    constant(g, causal, [1, 1, T, T], 'bool', 'causal_mask'),
-    unsqueeze(equal(mask, 1), [1, 2]),
-  );
+  const visible = and(constant(g, causal, [1, 1, T, T], 'bool', 'causal_mask'), unsqueeze(equal(mask, 1), [1, 2]));
   const dtype: DType = precision === 'fp16' ? 'float16' : 'float32';
   const zero = scalarOf(g, 0, dtype);
   return where(visible, zero, scalarOf(g, MASKED[precision], dtype));

@@ -29,13 +29,15 @@ export function parseClipTextConfig(json: unknown, source = 'config.json'): Clip
   const c = (typeof root.text_config === 'object' && root.text_config !== null ? root.text_config : root) as Record<string, unknown>;
   const int = (key: string): number => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`${source}: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw new Error(`${source}: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
     return v;
   };
   const vocabSize = int('vocab_size');
   const hiddenSize = int('hidden_size');
   const numHeads = int('num_attention_heads');
-  if (hiddenSize % numHeads !== 0) throw new Error(`${source}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
+  if (hiddenSize % numHeads !== 0)
+    throw new Error(`${source}: hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`);
   const activation = c.hidden_act ?? 'quick_gelu';
   if (typeof activation !== 'string' || !ACTIVATIONS.includes(activation)) {
     throw new Error(`${source}: hidden_act ${JSON.stringify(activation)} is not supported (use ${ACTIVATIONS.join(' or ')})`);

@@ -45,17 +45,31 @@ test('encode lays out the CFG batch as prompts then "" and matches HF row by row
   assert.deepEqual(out.pooled.dims, [4, D]);
   const hidden = out.hidden.data as Float32Array;
   const pooled = out.pooled.data as Float32Array;
-  for (const [row, refRow] of [[0, 0], [1, 1], [2, 5], [3, 5]]) {
+  for (const [row, refRow] of [
+    [0, 0],
+    [1, 1],
+    [2, 5],
+    [3, 5],
+  ]) {
     assertRow(hidden, row, refHidden, refRow, T * D, 'hidden');
     assertRow(pooled, row, refPooled, refRow, D, 'pooled');
-    assert.deepEqual([...(out.mask.data as BigInt64Array).subarray(row * T, (row + 1) * T)], [...refMask.subarray(refRow * T, (refRow + 1) * T)]);
+    assert.deepEqual(
+      [...(out.mask.data as BigInt64Array).subarray(row * T, (row + 1) * T)],
+      [...refMask.subarray(refRow * T, (refRow + 1) * T)],
+    );
   }
 });
 
 test('a negative prompt replaces the empty unconditional prompt of its own row only', async () => {
   const out = await encoder.encode(['a photo of a cat', '一只猫'], [undefined, 'hello, world!']);
   const hidden = out.hidden.data as Float32Array;
-  for (const [row, refRow] of [[0, 0], [1, 4], [2, 5], [3, 1]]) assertRow(hidden, row, refHidden, refRow, T * D, 'hidden');
+  for (const [row, refRow] of [
+    [0, 0],
+    [1, 4],
+    [2, 5],
+    [3, 1],
+  ])
+    assertRow(hidden, row, refHidden, refRow, T * D, 'hidden');
 });
 
 test('bad batches are refused with a clear error', async () => {
@@ -72,29 +86,51 @@ test('a text encodes to the same bits alone, in any batch, cached or not', async
   assert.deepEqual(rowBits(batched.hidden, 4, T * D), rowBits(batched.hidden, 0, T * D), 'negative prompt row = the same text as a prompt');
 
   const small = await TextEncoder.load({
-    textEncoderDir: fixturePath('clip-text-tiny'), tokenizerDir: fixturePath('clip-tokenizer'), device: 'cpu', threads: 1, cacheDir, cachedTexts: 1,
+    textEncoderDir: fixturePath('clip-text-tiny'),
+    tokenizerDir: fixturePath('clip-tokenizer'),
+    device: 'cpu',
+    threads: 1,
+    cacheDir,
+    cachedTexts: 1,
   });
   try {
     for (let round = 0; round < 2; round++) {
       const out = await small.encode(['a photo of a cat', '一只猫'], ['hello, world!']); // more texts than the cache holds
-      for (const [row, refRow] of [[0, 0], [1, 4], [2, 1], [3, 5]]) assertRow(out.hidden.data as Float32Array, row, refHidden, refRow, T * D, 'hidden');
+      for (const [row, refRow] of [
+        [0, 0],
+        [1, 4],
+        [2, 1],
+        [3, 5],
+      ])
+        assertRow(out.hidden.data as Float32Array, row, refHidden, refRow, T * D, 'hidden');
     }
   } finally {
     await small.dispose();
   }
 });
 
-test('a torch-saved pytorch_model.bin (what STAR\'s CLIP/text_encoder/ ships) loads through openWeights and encodes to the same bits', async () => {
+test("a torch-saved pytorch_model.bin (what STAR's CLIP/text_encoder/ ships) loads through openWeights and encodes to the same bits", async () => {
   const dir = join(cacheDir, 'bin-text-encoder');
   mkdirSync(dir, { recursive: true });
   copyFileSync(fixturePath('clip-text-tiny/config.json'), join(dir, 'config.json'));
   const tensors = readSafetensors(fixturePath('clip-text-tiny/model.safetensors'));
   // Transformers' state dicts also hold the position_ids buffer (int64), which the graph does not use.
-  const positionIds = { name: 'text_model.embeddings.position_ids', dtype: 'int64' as const, shape: [1, T], bytes: () => new Uint8Array(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)).buffer) };
+  const positionIds = {
+    name: 'text_model.embeddings.position_ids',
+    dtype: 'int64' as const,
+    shape: [1, T],
+    bytes: () => new Uint8Array(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)).buffer),
+  };
   writeTorchStateDict(join(dir, 'pytorch_model.bin'), [...tensors.names.map((n) => tensors.get(n)), positionIds]);
   assert.equal(textEncoderWeightsPath(dir), join(dir, 'pytorch_model.bin'));
 
-  const fromBin = await TextEncoder.load({ textEncoderDir: dir, tokenizerDir: fixturePath('clip-tokenizer'), device: 'cpu', threads: 1, cacheDir });
+  const fromBin = await TextEncoder.load({
+    textEncoderDir: dir,
+    tokenizerDir: fixturePath('clip-tokenizer'),
+    device: 'cpu',
+    threads: 1,
+    cacheDir,
+  });
   try {
     const prompts = ['a photo of a cat', '一只猫'];
     const [a, b] = await Promise.all([fromBin.encode(prompts, ['hello, world!']), encoder.encode(prompts, ['hello, world!'])]);

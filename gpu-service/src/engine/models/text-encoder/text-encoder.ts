@@ -97,8 +97,13 @@ export class TextEncoder {
     }
     const weights = statSync(weightsPath);
     const key = {
-      graph: 'clip-text', weights: weightsPath, size: weights.size, mtime: weights.mtimeMs,
-      config, precision, sequenceLength: tokenizer.maxLength,
+      graph: 'clip-text',
+      weights: weightsPath,
+      size: weights.size,
+      mtime: weights.mtimeMs,
+      config,
+      precision,
+      sequenceLength: tokenizer.maxLength,
     };
     const build = () => buildTextEncoderGraph(openWeights(weightsPath), config, { precision, sequenceLength: tokenizer.maxLength });
     const { modelPath } = cachedModel(key, build, options.cacheDir);

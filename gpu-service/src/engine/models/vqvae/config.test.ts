@@ -15,7 +15,10 @@ for (const name of ['tiny-a', 'tiny-b']) {
     const fx = loadFixture(name);
     assert.deepEqual(phiTicks(4), fx.phiTicks); // bit-identical to numpy.linspace
     const S = fx.patchNums.length;
-    assert.deepEqual(Array.from({ length: S }, (_, si) => phiIndexFor(fx.cfg, si, S)), fx.phiIndexPerScale);
+    assert.deepEqual(
+      Array.from({ length: S }, (_, si) => phiIndexFor(fx.cfg, si, S)),
+      fx.phiIndexPerScale,
+    );
     assert.equal(fx.cfg.shareQuantResi, 4);
     assert.ok(fx.vae.has(`${phiPrefix(fx.cfg, 3)}.weight`));
   });

@@ -57,7 +57,7 @@ export interface UpstreamVqvaeArgs {
 }
 
 export function fromUpstream(args: UpstreamVqvaeArgs): VqvaeConfig {
-  if (args.enable_movq) throw new Error('VQVAE config: enable_movq (SpatialNorm decoder) is not supported; STAR uses VAR\'s plain decoder');
+  if (args.enable_movq) throw new Error("VQVAE config: enable_movq (SpatialNorm decoder) is not supported; STAR uses VAR's plain decoder");
   const cfg: VqvaeConfig = {
     vocab: args.vocab_size,
     cvae: args.z_channels,
@@ -73,7 +73,8 @@ export function fromUpstream(args: UpstreamVqvaeArgs): VqvaeConfig {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`VQVAE config: ${k} must be a positive integer, got ${v}`);
   }
   // 0 is valid upstream too: the decoder then has one ResBlock per level (star-tiny's choice).
-  if (!Number.isInteger(cfg.numResBlocks) || cfg.numResBlocks < 0) throw new Error(`VQVAE config: numResBlocks must be a non-negative integer, got ${cfg.numResBlocks}`);
+  if (!Number.isInteger(cfg.numResBlocks) || cfg.numResBlocks < 0)
+    throw new Error(`VQVAE config: numResBlocks must be a non-negative integer, got ${cfg.numResBlocks}`);
   return cfg;
 }
 

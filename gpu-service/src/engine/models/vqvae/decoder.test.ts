@@ -36,13 +36,16 @@ for (const name of ['tiny-a', 'tiny-b']) {
       assert.equal(image.dtype, 'uint8');
       assert.deepEqual(image.dims, [b, h, w, c]);
       let checked = 0;
-      for (let n = 0; n < b; n++) for (let ch = 0; ch < c; ch++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-        const v = Math.fround(ref01[((n * c + ch) * h + y) * w + x] * 255);
-        if (v !== 0 && v !== 255 && Math.abs(v - Math.round(v)) < 1e-3) continue;
-        checked++;
-        const got = image.data[((n * h + y) * w + x) * c + ch];
-        assert.equal(got, Math.trunc(v), `pixel (${n}, ${y}, ${x}, ${ch})`);
-      }
+      for (let n = 0; n < b; n++)
+        for (let ch = 0; ch < c; ch++)
+          for (let y = 0; y < h; y++)
+            for (let x = 0; x < w; x++) {
+              const v = Math.fround(ref01[((n * c + ch) * h + y) * w + x] * 255);
+              if (v !== 0 && v !== 255 && Math.abs(v - Math.round(v)) < 1e-3) continue;
+              checked++;
+              const got = image.data[((n * h + y) * w + x) * c + ch];
+              assert.equal(got, Math.trunc(v), `pixel (${n}, ${y}, ${x}, ${ch})`);
+            }
       assert.ok(checked > 0.99 * b * c * h * w, `only ${checked} pixels checked`);
     });
   }
@@ -67,7 +70,10 @@ test('the fp16 decoder (fp16 weights, fp32 GroupNorm statistics, softmax and out
 
 test('the same decoder graph decodes a smaller latent (previews)', async () => {
   const fx = loadFixture('tiny-b');
-  const session = await Session.create(toModelBytes(buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp32' })), { device: 'cpu', threads: 2 });
+  const session = await Session.create(toModelBytes(buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp32' })), {
+    device: 'cpu',
+    threads: 2,
+  });
   const fHat = tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape);
   const small = previewLatent(fHat, 4);
   assert.deepEqual(small.dims, [2, fx.cfg.cvae, 4, 4]);

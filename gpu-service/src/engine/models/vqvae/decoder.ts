@@ -165,7 +165,8 @@ export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: Deco
       blockIn = blockOut;
       if (lvl === levels - 1 && cfg.usingSa) h = attnBlock(ctx, `decoder.up.${lvl}.attn.${j}`, h);
     }
-    if (lvl !== 0) h = g.scope(`decoder.up.${lvl}.upsample`, () => conv(ctx, `decoder.up.${lvl}.upsample.conv`, upsampleNearest2x(h), blockIn, 3));
+    if (lvl !== 0)
+      h = g.scope(`decoder.up.${lvl}.upsample`, () => conv(ctx, `decoder.up.${lvl}.upsample.conv`, upsampleNearest2x(h), blockIn, 3));
   }
   h = conv(ctx, 'decoder.conv_out', silu(norm(ctx, 'decoder.norm_out', h)), 3, 3);
 

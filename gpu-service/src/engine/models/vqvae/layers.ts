@@ -2,7 +2,7 @@
 // checks, one ONNX op or a short composition each). Kept here rather than appended to
 // ops.ts while others edit that file; they can move there unchanged.
 import type { Shape } from '../../onnx/graph.ts';
-import { attr, Value } from '../../onnx/graph.ts';
+import { attr, type Value } from '../../onnx/graph.ts';
 import { float32ToFloat16 } from '../../onnx/dtype.ts';
 import { add, cast, constant, mul, reshape, scalar } from '../../onnx/ops.ts';
 
@@ -55,9 +55,14 @@ export function upsampleNearest2x(x: Value): Value {
   const scales = constant(g, Float32Array.from([1, 1, 2, 2]), [4], 'float32', 'resize_scales');
   const twice = (d: number | string | undefined) => (typeof d === 'number' ? 2 * d : `2*${d}`);
   const shape = x.shape && [x.shape[0], x.shape[1], twice(x.shape[2]), twice(x.shape[3])];
-  return g.node('Resize', [x, null, scales], {
-    mode: attr.string('nearest'),
-    coordinate_transformation_mode: attr.string('asymmetric'),
-    nearest_mode: attr.string('floor'),
-  }, [{ dtype: x.dtype, shape }])[0];
+  return g.node(
+    'Resize',
+    [x, null, scales],
+    {
+      mode: attr.string('nearest'),
+      coordinate_transformation_mode: attr.string('asymmetric'),
+      nearest_mode: attr.string('floor'),
+    },
+    [{ dtype: x.dtype, shape }],
+  )[0];
 }

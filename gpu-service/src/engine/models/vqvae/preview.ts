@@ -13,9 +13,15 @@ import { areaDownsample } from './resample.ts';
  * (the same operator that makes the next scale's input). `side ≥ P` returns f_hat as is.
  */
 export function previewLatent(fHat: RuntimeTensor, side: number): RuntimeTensor {
-  if (fHat.dtype !== 'float32' || fHat.dims.length !== 4) throw new Error(`previewLatent: f_hat must be float32 [B, C, P, P], got ${fHat.dtype}[${fHat.dims.join(', ')}]`);
+  if (fHat.dtype !== 'float32' || fHat.dims.length !== 4)
+    throw new Error(`previewLatent: f_hat must be float32 [B, C, P, P], got ${fHat.dtype}[${fHat.dims.join(', ')}]`);
   if (!Number.isInteger(side) || side < 1) throw new Error(`previewLatent: side must be a positive integer, got ${side}`);
   const [b, c, h, w] = fHat.dims;
   if (side >= h && side >= w) return fHat;
-  return tensor('float32', areaDownsample(fHat.data as Float32Array, fHat.dims, Math.min(side, h), Math.min(side, w)), [b, c, Math.min(side, h), Math.min(side, w)]);
+  return tensor('float32', areaDownsample(fHat.data as Float32Array, fHat.dims, Math.min(side, h), Math.min(side, w)), [
+    b,
+    c,
+    Math.min(side, h),
+    Math.min(side, w),
+  ]);
 }

@@ -32,10 +32,12 @@ for (const name of ['tiny-a', 'tiny-b']) {
     assert.equal([...g.initializers.keys()].filter((k) => k.startsWith('quantize.embedding')).length, 1);
 
     const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
-    const feeds = Object.fromEntries(fx.patchNums.map((pn, si) => {
-      const t = fx.ref.get(`in.tokens.s${si}`);
-      return [`tokens_s${si}`, tensor('int64', new BigInt64Array(t.bytes().slice().buffer), t.shape)];
-    }));
+    const feeds = Object.fromEntries(
+      fx.patchNums.map((_, si) => {
+        const t = fx.ref.get(`in.tokens.s${si}`);
+        return [`tokens_s${si}`, tensor('int64', new BigInt64Array(t.bytes().slice().buffer), t.shape)];
+      }),
+    );
     const out = await session.run(feeds);
     await session.dispose();
 
@@ -55,9 +57,11 @@ for (const name of ['tiny-a', 'tiny-b']) {
     const pn1 = fx.patchNums[1];
     const flat = floats(out['s0.next_input']);
     assert.deepEqual(out['s0.next_input'].dims, [2, pn1 * pn1, c]);
-    for (let b = 0; b < 2; b++) for (let l = 0; l < pn1 * pn1; l++) for (let ch = 0; ch < c; ch++) {
-      assert.ok(Math.abs(flat[(b * pn1 * pn1 + l) * c + ch] - map[(b * c + ch) * pn1 * pn1 + l]) <= ATOL);
-    }
+    for (let b = 0; b < 2; b++)
+      for (let l = 0; l < pn1 * pn1; l++)
+        for (let ch = 0; ch < c; ch++) {
+          assert.ok(Math.abs(flat[(b * pn1 * pn1 + l) * c + ch] - map[(b * c + ch) * pn1 * pn1 + l]) <= ATOL);
+        }
   });
 
   test(`${name}: TS area downsampling of the reference f_hat reproduces next_map`, () => {
@@ -88,17 +92,19 @@ test('the fp16 variant stores φ weights as fp16, keeps f_hat, the codebook and 
   assert.equal(dtypes['quantize.quant_resi.qresi_ls.2.bias'], 'float16');
   assert.equal(dtypes['quantize.embedding.weight'], 'float32');
   const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
-  const feeds = Object.fromEntries(fx.patchNums.map((_, si) => {
-    const t = fx.ref.get(`in.tokens.s${si}`);
-    return [`tokens_s${si}`, tensor('int64', new BigInt64Array(t.bytes().slice().buffer), t.shape)];
-  }));
+  const feeds = Object.fromEntries(
+    fx.patchNums.map((_, si) => {
+      const t = fx.ref.get(`in.tokens.s${si}`);
+      return [`tokens_s${si}`, tensor('int64', new BigInt64Array(t.bytes().slice().buffer), t.shape)];
+    }),
+  );
   const out = await session.run(feeds);
   await session.dispose();
   const d = deviation(floats(out.f_hat), fx.ref.float32('final.f_hat'));
   assert.ok(d.maxAbs < 1e-2 * d.maxRef, `fp16 f_hat: ${d.maxAbs} (max |ref| ${d.maxRef})`);
 });
 
-test('addScaleFromCodes with the codebook rows of the tokens gives addScale\'s f_hat', async () => {
+test("addScaleFromCodes with the codebook rows of the tokens gives addScale's f_hat", async () => {
   const fx = loadFixture('tiny-a');
   const g = new Graph('quantizer-codes');
   const S = fx.patchNums.length;
@@ -112,7 +118,9 @@ test('addScaleFromCodes with the codebook rows of the tokens gives addScale\'s f
     fHat = addScaleFromCodes(g, fx.vae, fx.cfg, fx.patchNums, si, codes, fHat).fHat;
     const ids = new BigInt64Array(fx.ref.get(`in.tokens.s${si}`).bytes().slice().buffer);
     const data = new Float32Array(ids.length * c);
-    ids.forEach((id, i) => data.set(codebook.subarray(Number(id) * c, (Number(id) + 1) * c), i * c));
+    ids.forEach((id, i) => {
+      data.set(codebook.subarray(Number(id) * c, (Number(id) + 1) * c), i * c);
+    });
     feeds[`codes_s${si}`] = tensor('float32', data, [2, n, c]);
   }
   g.output(fHat!, 'f_hat');

@@ -42,7 +42,12 @@ export function phi(g: Graph, vae: TensorStore, cfg: VqvaeConfig, k: number, x: 
       const b = vaeWeight(g, vae, `${prefix}.bias`, 'float16', [c]);
       conv = cast(conv2d(cast(x, 'float16'), w, b, 1), 'float32');
     } else {
-      conv = conv2d(x, vaeWeight(g, vae, `${prefix}.weight`, 'float32', [c, c, 3, 3]), vaeWeight(g, vae, `${prefix}.bias`, 'float32', [c]), 1);
+      conv = conv2d(
+        x,
+        vaeWeight(g, vae, `${prefix}.weight`, 'float32', [c, c, 3, 3]),
+        vaeWeight(g, vae, `${prefix}.bias`, 'float32', [c]),
+        1,
+      );
     }
     return add(mul(x, 1 - r), mul(conv, r));
   });
@@ -54,13 +59,22 @@ export function phi(g: Graph, vae: TensorStore, cfg: VqvaeConfig, k: number, x: 
  * starts from zeros, and 0 + x = x).
  */
 export function addScale(
-  g: Graph, vae: TensorStore, cfg: VqvaeConfig, patchNums: number[], si: number,
-  tokens: Value, fHat: Value | null, options: QuantizerOptions = {},
+  g: Graph,
+  vae: TensorStore,
+  cfg: VqvaeConfig,
+  patchNums: number[],
+  si: number,
+  tokens: Value,
+  fHat: Value | null,
+  options: QuantizerOptions = {},
 ): ScaleOutputs {
   const pn = patchNums[si];
   if (tokens.dtype !== 'int64') throw new Error(`quantizer scale ${si}: tokens ${tokens} must be int64`);
-  if (tokens.dim(-1) !== undefined && tokens.dim(-1) !== pn * pn) throw new Error(`quantizer scale ${si}: tokens ${tokens} should have ${pn * pn} per row`);
-  const codes = g.scope(`quantize.s${si}`, () => gather(vaeWeight(g, vae, 'quantize.embedding.weight', 'float32', [cfg.vocab, cfg.cvae]), tokens, 0));
+  if (tokens.dim(-1) !== undefined && tokens.dim(-1) !== pn * pn)
+    throw new Error(`quantizer scale ${si}: tokens ${tokens} should have ${pn * pn} per row`);
+  const codes = g.scope(`quantize.s${si}`, () =>
+    gather(vaeWeight(g, vae, 'quantize.embedding.weight', 'float32', [cfg.vocab, cfg.cvae]), tokens, 0),
+  );
   return addScaleFromCodes(g, vae, cfg, patchNums, si, codes, fHat, options);
 }
 
@@ -69,8 +83,14 @@ export function addScale(
  * of sampled tokens, or the soft embeddings of the more_smooth path (§4.2.3d).
  */
 export function addScaleFromCodes(
-  g: Graph, vae: TensorStore, cfg: VqvaeConfig, patchNums: number[], si: number,
-  codes: Value, fHat: Value | null, options: QuantizerOptions = {},
+  g: Graph,
+  vae: TensorStore,
+  cfg: VqvaeConfig,
+  patchNums: number[],
+  si: number,
+  codes: Value,
+  fHat: Value | null,
+  options: QuantizerOptions = {},
 ): ScaleOutputs {
   const scales = patchNums.length;
   const pn = patchNums[si];
@@ -79,7 +99,7 @@ export function addScaleFromCodes(
   if (codes.dtype !== 'float32' || (codes.shape && (codes.dim(-1) !== c || (codes.dim(-2) !== undefined && codes.dim(-2) !== pn * pn)))) {
     throw new Error(`quantizer scale ${si}: codes ${codes} should be float32 [B, ${pn * pn}, ${c}]`);
   }
-  if (fHat && fHat.shape && (fHat.dim(1) !== c || fHat.dim(2) !== side || fHat.dim(3) !== side)) {
+  if (fHat?.shape && (fHat.dim(1) !== c || fHat.dim(2) !== side || fHat.dim(3) !== side)) {
     throw new Error(`quantizer scale ${si}: f_hat ${fHat} should be [B, ${c}, ${side}, ${side}]`);
   }
   return g.scope(`quantize.s${si}`, () => {

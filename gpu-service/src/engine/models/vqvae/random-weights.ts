@@ -54,7 +54,9 @@ function values(name: string, shape: number[], seed: number): Float32Array {
 
 export function randomVqvaeStore(cfg: VqvaeConfig, scales: number, seed = 0): TensorStore {
   const tensors: StoredTensor[] = [...vqvaeInferenceShapes(cfg, scales)].map(([name, shape]) => ({
-    name, dtype: 'float32', shape,
+    name,
+    dtype: 'float32',
+    shape,
     bytes: () => new Uint8Array(values(name, shape, seed).buffer),
   }));
   return new TensorStore(`random-vqvae(seed ${seed})`, tensors);

@@ -5,7 +5,7 @@ import { areaDownsample, areaMatrix, bicubicMatrix } from './resample.ts';
 const rows = (m: { outSize: number; inSize: number; data: Float32Array }) =>
   Array.from({ length: m.outSize }, (_, o) => [...m.data.subarray(o * m.inSize, (o + 1) * m.inSize)]);
 
-test('bicubic 2→4 has torch\'s weights (A = −0.75, clamped taps)', () => {
+test("bicubic 2→4 has torch's weights (A = −0.75, clamped taps)", () => {
   // Worked by hand from W1/W2 at τ = 0.75 and 0.25 (all values exact in fp32).
   assert.deepEqual(rows(bicubicMatrix(2, 4)), [
     [1.10546875, -0.10546875],
@@ -26,7 +26,14 @@ test('bicubic from 1×1 is a constant map and N→N is the identity', () => {
 });
 
 test('every bicubic row sums to 1 (within fp32 rounding)', () => {
-  for (const [n, N] of [[2, 8], [3, 8], [5, 8], [13, 16], [48, 64], [27, 64]]) {
+  for (const [n, N] of [
+    [2, 8],
+    [3, 8],
+    [5, 8],
+    [13, 16],
+    [48, 64],
+    [27, 64],
+  ]) {
     for (const r of rows(bicubicMatrix(n, N))) assert.ok(Math.abs(r.reduce((a, b) => a + b, 0) - 1) < 1e-6, `${n}→${N}`);
   }
 });
@@ -49,10 +56,11 @@ test('areaDownsample in TS agrees with the area matrices', () => {
   const out = areaDownsample(x, dims, 3);
   const m = areaMatrix(8, 3);
   for (let p = 0; p < 2; p++) {
-    for (let oy = 0; oy < 3; oy++) for (let ox = 0; ox < 3; ox++) {
-      let s = 0;
-      for (let y = 0; y < 8; y++) for (let xx = 0; xx < 8; xx++) s += m.data[oy * 8 + y] * m.data[ox * 8 + xx] * x[p * 64 + y * 8 + xx];
-      assert.ok(Math.abs(out[p * 9 + oy * 3 + ox] - s) < 1e-5);
-    }
+    for (let oy = 0; oy < 3; oy++)
+      for (let ox = 0; ox < 3; ox++) {
+        let s = 0;
+        for (let y = 0; y < 8; y++) for (let xx = 0; xx < 8; xx++) s += m.data[oy * 8 + y] * m.data[ox * 8 + xx] * x[p * 64 + y * 8 + xx];
+        assert.ok(Math.abs(out[p * 9 + oy * 3 + ox] - s) < 1e-5);
+      }
   }
 });

@@ -148,9 +148,16 @@ function matrixConstant(x: Value, key: string, make: () => { data: Float32Array;
 export function resample2d(x: Value, kind: string, rows: ResampleMatrix, cols: ResampleMatrix): Value {
   const h = x.dim(-2);
   const w = x.dim(-1);
-  if (h !== rows.inSize || w !== cols.inSize) throw new Error(`${kind} resample: ${x} does not have spatial size ${rows.inSize}×${cols.inSize}`);
-  const colsT = matrixConstant(x, `${kind}_${cols.inSize}to${cols.outSize}_T`, () => ({ data: transposed(cols), shape: [cols.inSize, cols.outSize] }));
-  const rowsM = matrixConstant(x, `${kind}_${rows.inSize}to${rows.outSize}`, () => ({ data: rows.data, shape: [rows.outSize, rows.inSize] }));
+  if (h !== rows.inSize || w !== cols.inSize)
+    throw new Error(`${kind} resample: ${x} does not have spatial size ${rows.inSize}×${cols.inSize}`);
+  const colsT = matrixConstant(x, `${kind}_${cols.inSize}to${cols.outSize}_T`, () => ({
+    data: transposed(cols),
+    shape: [cols.inSize, cols.outSize],
+  }));
+  const rowsM = matrixConstant(x, `${kind}_${rows.inSize}to${rows.outSize}`, () => ({
+    data: rows.data,
+    shape: [rows.outSize, rows.inSize],
+  }));
   return matmul(rowsM, matmul(x, colsT));
 }
 

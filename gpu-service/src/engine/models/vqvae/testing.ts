@@ -42,7 +42,8 @@ export function deviation(actual: ArrayLike<number>, expected: ArrayLike<number>
   let maxRef = 0;
   for (let i = 0; i < expected.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
-    if (Number.isNaN(d)) maxAbs = Infinity; // a NaN is a failure, never hidden
+    if (Number.isNaN(d))
+      maxAbs = Infinity; // a NaN is a failure, never hidden
     else if (d > maxAbs) maxAbs = d;
     maxRef = Math.max(maxRef, Math.abs(expected[i]));
   }

@@ -10,7 +10,10 @@ const perGraph = new WeakMap<Graph, Map<string, Value>>();
 /** `name` from the VQVAE state dict as an initializer of `dtype`, checked against `shape`. */
 export function vaeWeight(g: Graph, vae: TensorStore, name: string, dtype: DType, shape: readonly number[]): Value {
   let known = perGraph.get(g);
-  if (!known) perGraph.set(g, (known = new Map()));
+  if (!known) {
+    known = new Map();
+    perGraph.set(g, known);
+  }
   const key = `${name}:${dtype}`;
   let v = known.get(key);
   if (!v) {
