@@ -13,6 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, 'data')
 RUNS = os.environ.get('STAR_TINY_RUNS', os.path.join(HERE, 'runs'))
 MANIFEST = os.path.join(HERE, 'model.json')
+LOG_EVERY = 25
+CHECKPOINT_EVERY = 50
 
 
 def manifest():
@@ -91,6 +93,16 @@ def load_checkpoint(path):
 def save_state(path, model, opt, step):
     """What resume() reads back: model, optimiser, RNG and step."""
     save_checkpoint(path, model=model.state_dict(), opt=opt.state_dict(), rng=torch.get_rng_state(), step=step)
+
+
+def after_step(step, last, path, model, opt, log, progress, held_out):
+    """The end of a step in both stages: `progress()` logged every LOG_EVERY steps; every
+    CHECKPOINT_EVERY steps and at the last, a checkpoint and `held_out()` (the held-out figure)."""
+    if step % LOG_EVERY == 0:
+        log(f'step {step} {progress()}')
+    if step % CHECKPOINT_EVERY == 0 or step == last:
+        save_state(path, model, opt, step)
+        log(f'step {step}: {held_out()}')
 
 
 def resume(path, model, opt, log):

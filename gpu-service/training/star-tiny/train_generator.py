@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 import safetensors_io
-from common import DATA, RUNS, Emoji, Log, caption, load_checkpoint, lr_at, manifest, optimizer_step, resume, save_state, seed_everything, set_threads
+from common import DATA, RUNS, Emoji, Log, caption, after_step, load_checkpoint, lr_at, manifest, optimizer_step, resume, seed_everything, set_threads
 from generator import Generator
 from vqvae import VQVAE
 
@@ -29,7 +29,6 @@ PEAK_LR = 2e-3
 WARMUP = 50
 CFG_DROPOUT = 0.1
 COARSE_SCALES = 4
-CHECKPOINT_EVERY = 50
 
 
 class Pairs:
@@ -103,11 +102,11 @@ def main():
         loss = F.cross_entropy(logits.flatten(0, 1), pairs.tokens[rows, :n].flatten())
         optimizer_step(opt, loss, params)
         step += 1
-        if step % 25 == 0:
-            log(f'step {step} loss {loss.item():.4f} ({n} tokens)')
-        if step % CHECKPOINT_EVERY == 0 or step == last:
-            save_state(path, model, opt, step)
-            log(f'step {step}: held-out captions, teacher-forced: {evaluate(model, pairs)}')
+        after_step(
+            step, last, path, model, opt, log,
+            lambda: f'loss {loss.item():.4f} ({n} tokens)',
+            lambda: f'held-out captions, teacher-forced: {evaluate(model, pairs)}',
+        )
 
 
 @torch.no_grad()

@@ -18,14 +18,13 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Emoji, Log, lr_at, manifest, optimizer_step, resume, save_checkpoint, save_state, seed_everything, set_threads
+from common import RUNS, Emoji, Log, after_step, lr_at, manifest, optimizer_step, resume, save_checkpoint, seed_everything, set_threads
 from vqvae import VQVAE, psnr
 
 SEED = 1
 BATCH = 16
 PEAK_LR = 2e-3
 WARMUP = 100
-CHECKPOINT_EVERY = 50
 RESTART_EVERY = 100
 
 
@@ -78,11 +77,11 @@ def main():
         if latents is None and (step in (20, 50) or (step % RESTART_EVERY == 0 and step <= 0.8 * args.freeze_at)):
             dead = model.quantize.restart_dead_codes(rests, 1)
             log(f'step {step}: restarted {dead} unused codes')
-        if step % 25 == 0:
-            log(f'step {step} loss {loss.item():.4f} rec {rec_loss.item():.4f} vq {vq_loss.item():.4f} train psnr {psnr((rec.clamp(-1, 1) + 1) / 2, img):.2f}')
-        if step % CHECKPOINT_EVERY == 0 or step == last:
-            save_state(path, model, opt, step)
-            log(f'step {step}: held-out psnr {evaluate(model, data, held_out):.2f} dB')
+        after_step(
+            step, last, path, model, opt, log,
+            lambda: f'loss {loss.item():.4f} rec {rec_loss.item():.4f} vq {vq_loss.item():.4f} train psnr {psnr((rec.clamp(-1, 1) + 1) / 2, img):.2f}',
+            lambda: f'held-out psnr {evaluate(model, data, held_out):.2f} dB',
+        )
 
 
 @torch.no_grad()
