@@ -41,7 +41,7 @@ import { readClipTextConfig } from '../src/engine/models/text-encoder/config.ts'
 import { Graph } from '../src/engine/onnx/graph.ts';
 import { matmul } from '../src/engine/onnx/ops.ts';
 import { probeCuda, Session, tensor } from '../src/engine/onnx/runtime.ts';
-import type { Device } from '../src/engine/onnx/runtime.ts';
+import type { Device } from '../src/engine/onnx/target.ts';
 import { toModelBytes } from '../src/engine/onnx/serialize.ts';
 import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pipeline.ts';
 import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';

@@ -14,6 +14,8 @@ import type { DType } from '../../onnx/dtype.ts';
 import { BYTES_PER_ELEMENT } from '../../onnx/dtype.ts';
 import type { Graph, TensorData, Value } from '../../onnx/graph.ts';
 import type { RuntimeTensor } from '../../onnx/runtime.ts';
+import type { Precision } from '../../onnx/target.ts';
+import { computeDType } from '../../onnx/target.ts';
 import { tensor } from '../../onnx/runtime.ts';
 import {
   add,
@@ -43,7 +45,6 @@ import type { GeneratorConfig } from './config.ts';
 import type { RopeFactors } from './rope.ts';
 import { pairSwapIndex } from './rope.ts';
 
-export type Precision = 'fp32' | 'fp16';
 /** `fused`: onnxruntime's MultiHeadAttention contrib op; `matmul`: plain MatMul + Softmax + MatMul. */
 export type AttentionImpl = 'fused' | 'matmul';
 
@@ -89,7 +90,7 @@ export class GeneratorWeights {
     this.graph = graph;
     this.store = store;
     this.precision = precision;
-    this.dtype = precision === 'fp16' ? 'float16' : 'float32';
+    this.dtype = computeDType(precision);
     this.binding = binding;
   }
 

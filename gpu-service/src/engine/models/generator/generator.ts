@@ -58,7 +58,8 @@ import {
   where,
 } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
-import type { AttentionImpl, CrossAttnMode, KvCache, Precision, WeightBinding } from './blocks.ts';
+import type { Precision } from '../../onnx/target.ts';
+import type { AttentionImpl, CrossAttnMode, KvCache, WeightBinding } from './blocks.ts';
 import { block, crossKeyValues, dense, crossRouting, GeneratorWeights, ropeConstants, selectRows } from './blocks.ts';
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';

@@ -6,6 +6,7 @@ import { gather, linear, transpose } from '../../onnx/ops.ts';
 import type { RuntimeTensor } from '../../onnx/runtime.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
+import type { Precision } from '../../onnx/target.ts';
 import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
@@ -115,7 +116,7 @@ const fixture = fixturePath('star-tiny/tiny-a');
  * position noise, and exposes every s3.k* tensor the fixture records.
  */
 async function runTinyASamplerScale(
-  precision: 'fp32' | 'fp16' = 'fp32',
+  precision: Precision = 'fp32',
 ): Promise<{ out: Record<string, RuntimeTensor>; ref: TensorStore; names: string[] }> {
   const args = JSON.parse(readFileSync(`${fixture}/config.json`, 'utf8'));
   const cfg = fromUpstreamArgs(args.build_vae_var_args, { sampleVersion: args.sampling.sample_version });

@@ -3,7 +3,7 @@
 // batch: cfg [B] f32, top_k [B] i64, top_p [B] f32, more_smooth [B] bool.
 // Everything here is fp32 (logits, softmax, sampling).
 import type { Value } from '../../onnx/graph.ts';
-import type { Device } from '../../onnx/runtime.ts';
+import type { Device } from '../../onnx/target.ts';
 import {
   add,
   and,

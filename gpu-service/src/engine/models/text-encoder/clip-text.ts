@@ -34,10 +34,10 @@ import {
   unsqueeze,
   where,
 } from '../../onnx/ops.ts';
+import type { Precision } from '../../onnx/target.ts';
+import { computeDType } from '../../onnx/target.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { ClipTextConfig } from './config.ts';
-
-export type Precision = 'fp32' | 'fp16';
 
 export interface TextEncoderGraphOptions {
   precision: Precision;
@@ -124,7 +124,7 @@ function attentionBias(mask: Value, T: number, precision: Precision): Value {
   const causal = new Uint8Array(T * T);
   for (let i = 0; i < T; i++) causal.fill(1, i * T, i * T + i + 1);
   const visible = and(constant(g, causal, [1, 1, T, T], 'bool', 'causal_mask'), unsqueeze(equal(mask, 1), [1, 2]));
-  const dtype: DType = precision === 'fp16' ? 'float16' : 'float32';
+  const dtype = computeDType(precision);
   const zero = scalarOf(g, 0, dtype);
   return where(visible, zero, scalarOf(g, MASKED[precision], dtype));
 }
@@ -157,7 +157,7 @@ class ClipWeights {
   constructor(graph: Graph, store: TensorStore, precision: Precision) {
     this.graph = graph;
     this.store = store;
-    this.dtype = precision === 'fp16' ? 'float16' : 'float32';
+    this.dtype = computeDType(precision);
     this.prefix = store.has('text_model.embeddings.token_embedding.weight') ? 'text_model.' : '';
   }
 

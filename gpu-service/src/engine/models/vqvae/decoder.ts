@@ -9,17 +9,17 @@ import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import { add, cast, clip, conv2d, matmul, mul, multiHeadAttention, reshape, silu, slice, softmax, transpose } from '../../onnx/ops.ts';
+import type { Precision } from '../../onnx/target.ts';
+import { computeDType } from '../../onnx/target.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
 import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
 import { groupNorm, reshapeTo, scalarLike, shapeOf, upsampleNearest2x } from './layers.ts';
 import { vaeWeight } from './weights.ts';
 
-export type DecoderPrecision = 'fp32' | 'fp16';
-
 export interface DecoderOptions {
   /** 'fp16': fp16 weights and activations; GroupNorm statistics, attention softmax and the output mapping in fp32. */
-  precision: DecoderPrecision;
+  precision: Precision;
   /** Also output `img_unclamped`, `img_pm1`, `img_01` (fp32 NCHW), the fixtures' `final.*` tensors. */
   debug?: boolean;
   /** Self-attention as onnxruntime's fused MultiHeadAttention instead of MatMul–Softmax–MatMul. */
@@ -146,7 +146,7 @@ export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
  */
 export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: DecoderOptions): Graph {
   const g = new Graph(`vqvae-decoder-${opts.precision}`);
-  const ctx: Ctx = { g, vae, dtype: opts.precision === 'fp16' ? 'float16' : 'float32', fusedAttention: opts.fusedAttention ?? false };
+  const ctx: Ctx = { g, vae, dtype: computeDType(opts.precision), fusedAttention: opts.fusedAttention ?? false };
   for (const [name, shape] of decoderWeightShapes(cfg)) vae.get(name, shape); // every key present, every shape right, before building
 
   const fHat = g.input(DECODER_INPUT, 'float32', ['B', cfg.cvae, 'h', 'w']);

@@ -8,6 +8,7 @@
 //   next   = AreaDown(f_hat → pn_{si+1})            the input of scale si+1
 import type { Graph, Value } from '../../onnx/graph.ts';
 import { add, cast, conv2d, gather, mul, reshape, transpose } from '../../onnx/ops.ts';
+import type { Precision } from '../../onnx/target.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
 import { phiIndexFor, phiPrefix } from './config.ts';
@@ -16,7 +17,7 @@ import { vaeWeight } from './weights.ts';
 
 export interface QuantizerOptions {
   /** 'fp16': the φ convs run in fp16 (as under upstream's autocast); f_hat, Up and AreaDown stay fp32. */
-  precision?: 'fp32' | 'fp16';
+  precision?: Precision;
 }
 
 export interface ScaleOutputs {
