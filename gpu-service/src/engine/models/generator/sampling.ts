@@ -26,6 +26,7 @@ import {
   reduceMax,
   reduceSum,
   reshape,
+  round,
   scatterElements,
   slice,
   softmax,
@@ -164,10 +165,6 @@ const TOP_P_DECIMALS = 7;
 export function topPThreshold(topP: Value): Value {
   const one = constant(topP.graph, Float64Array.from([1]), [], 'float64', 'one');
   return cast(sub(one, decimalValue(topP, TOP_P_DECIMALS)), 'float32');
-}
-
-function round(x: Value): Value {
-  return x.graph.node('Round', [x], {}, [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
 /**

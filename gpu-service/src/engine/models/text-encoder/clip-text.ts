@@ -28,6 +28,7 @@ import {
   linear,
   mul,
   multiHeadAttention,
+  scalar,
   sigmoid,
   slice,
   squeeze,
@@ -125,13 +126,7 @@ function attentionBias(mask: Value, T: number, precision: Precision): Value {
   for (let i = 0; i < T; i++) causal.fill(1, i * T, i * T + i + 1);
   const visible = and(constant(g, causal, [1, 1, T, T], 'bool', 'causal_mask'), unsqueeze(equal(mask, 1), [1, 2]));
   const dtype = computeDType(precision);
-  const zero = scalarOf(g, 0, dtype);
-  return where(visible, zero, scalarOf(g, MASKED[precision], dtype));
-}
-
-function scalarOf(g: Graph, value: number, dtype: DType): Value {
-  if (dtype === 'float32') return constant(g, Float32Array.from([value]), [], 'float32', 'scalar');
-  return cast(constant(g, Float32Array.from([value]), [], 'float32', 'scalar'), dtype);
+  return where(visible, scalar(g, 0, dtype), scalar(g, MASKED[precision], dtype));
 }
 
 /**

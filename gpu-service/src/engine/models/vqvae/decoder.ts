@@ -8,13 +8,29 @@
 import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
-import { add, cast, clip, conv2d, matmul, mul, multiHeadAttention, reshape, silu, slice, softmax, transpose } from '../../onnx/ops.ts';
+import {
+  add,
+  cast,
+  clip,
+  conv2d,
+  groupNorm,
+  matmul,
+  mul,
+  multiHeadAttention,
+  reshape,
+  reshapeTo,
+  shapeOf,
+  silu,
+  slice,
+  softmax,
+  transpose,
+  upsampleNearest2x,
+} from '../../onnx/ops.ts';
 import type { Precision } from '../../onnx/target.ts';
 import { computeDType } from '../../onnx/target.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
 import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
-import { groupNorm, reshapeTo, scalarLike, shapeOf, upsampleNearest2x } from './layers.ts';
 import { vaeWeight } from './weights.ts';
 
 export interface DecoderOptions {
@@ -87,7 +103,7 @@ function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
       o = matmul(w, transpose(v, [0, 2, 1]));
     } else {
       // fp16: scale q before the product (keeps qᵀk in range), softmax in fp32
-      const scores = matmul(transpose(mul(q, scalarLike(q, ratio)), [0, 2, 1]), k);
+      const scores = matmul(transpose(mul(q, ratio), [0, 2, 1]), k);
       const w = cast(softmax(cast(scores, 'float32'), -1), ctx.dtype);
       o = matmul(w, transpose(v, [0, 2, 1]));
     }
