@@ -149,12 +149,6 @@ export function matmul(a: Value, b: Value): Value {
   return a.graph.node('MatMul', [a, b], {}, [{ dtype: a.dtype, shape }])[0];
 }
 
-/** y = x·Wᵀ + b, with W stored as torch's (out, in). Transposes once, at build time, as a graph constant op. */
-export function linear(x: Value, weightOutIn: Value, bias?: Value | null): Value {
-  const y = matmul(x, transpose(weightOutIn, [1, 0]));
-  return bias ? add(y, bias) : y;
-}
-
 // ---------------------------------------------------------------- shape ops
 
 export function reshape(x: Value, shape: number[]): Value {

@@ -5,7 +5,6 @@
 //
 // The latent's spatial size is symbolic, so the same graph decodes the full latent
 // and the small previews of `previewLatent`.
-import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import {
@@ -27,11 +26,10 @@ import {
   upsampleNearest2x,
 } from '../../onnx/ops.ts';
 import type { Precision } from '../../onnx/target.ts';
-import { computeDType } from '../../onnx/target.ts';
+import { GraphWeights } from '../../onnx/graph-weights.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
 import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
-import { vaeWeight } from './weights.ts';
 
 export interface DecoderOptions {
   /** 'fp16': fp16 weights and activations; GroupNorm statistics, attention softmax and the output mapping in fp32. */
@@ -48,29 +46,21 @@ export const DECODER_OUTPUT = 'image';
 
 interface Ctx {
   g: Graph;
-  vae: TensorStore;
-  /** Weights and activations. */
-  dtype: DType;
+  /** At the decoder's precision: its weights' and activations' dtype is `w.dtype`. */
+  w: GraphWeights;
   fusedAttention: boolean;
-}
-
-function convWeight(ctx: Ctx, prefix: string, cout: number, cin: number, k: number): [Value, Value] {
-  return [
-    vaeWeight(ctx.g, ctx.vae, `${prefix}.weight`, ctx.dtype, [cout, cin, k, k]),
-    vaeWeight(ctx.g, ctx.vae, `${prefix}.bias`, ctx.dtype, [cout]),
-  ];
 }
 
 /** Conv2d, stride 1, "same" zero padding. */
 function conv(ctx: Ctx, prefix: string, x: Value, cout: number, k: number): Value {
-  const [w, b] = convWeight(ctx, prefix, cout, x.dim(1)!, k);
-  return conv2d(x, w, b, (k - 1) / 2);
+  const weight = ctx.w.matrix(`${prefix}.weight`, [cout, x.dim(1)!, k, k]);
+  return conv2d(x, weight, ctx.w.matrix(`${prefix}.bias`, [cout]), (k - 1) / 2);
 }
 
 function norm(ctx: Ctx, prefix: string, x: Value): Value {
   const c = x.dim(1)!;
-  const gamma = vaeWeight(ctx.g, ctx.vae, `${prefix}.weight`, 'float32', [c]);
-  const beta = vaeWeight(ctx.g, ctx.vae, `${prefix}.bias`, 'float32', [c]);
+  const gamma = ctx.w.float32(`${prefix}.weight`, [c]);
+  const beta = ctx.w.float32(`${prefix}.bias`, [c]);
   return groupNorm(x, GROUP_NORM_GROUPS, GROUP_NORM_EPS, gamma, beta);
 }
 
@@ -98,13 +88,13 @@ function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
     if (ctx.fusedAttention) {
       const tokens = (t: Value) => transpose(t, [0, 2, 1]);
       o = multiHeadAttention(tokens(q), tokens(k), tokens(v), 1, ratio);
-    } else if (ctx.dtype === 'float32') {
+    } else if (ctx.w.dtype === 'float32') {
       const w = softmax(mul(matmul(transpose(q, [0, 2, 1]), k), ratio), -1); // (B, hw_q, hw_k), upstream's op order
       o = matmul(w, transpose(v, [0, 2, 1]));
     } else {
       // fp16: scale q before the product (keeps qᵀk in range), softmax in fp32
       const scores = matmul(transpose(mul(q, ratio), [0, 2, 1]), k);
-      const w = cast(softmax(cast(scores, 'float32'), -1), ctx.dtype);
+      const w = cast(softmax(cast(scores, 'float32'), -1), ctx.w.dtype);
       o = matmul(w, transpose(v, [0, 2, 1]));
     }
     const h = reshapeTo(transpose(o, [0, 2, 1]), shapeOf(x), x.shape);
@@ -162,14 +152,14 @@ export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
  */
 export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: DecoderOptions): Graph {
   const g = new Graph(`vqvae-decoder-${opts.precision}`);
-  const ctx: Ctx = { g, vae, dtype: computeDType(opts.precision), fusedAttention: opts.fusedAttention ?? false };
+  const ctx: Ctx = { g, w: new GraphWeights(g, vae, opts.precision), fusedAttention: opts.fusedAttention ?? false };
   for (const [name, shape] of decoderWeightShapes(cfg)) vae.get(name, shape); // every key present, every shape right, before building
 
   const fHat = g.input(DECODER_INPUT, 'float32', ['B', cfg.cvae, 'h', 'w']);
   const levels = cfg.chMult.length;
   let blockIn = cfg.ch * cfg.chMult[levels - 1];
 
-  let h = conv(ctx, 'post_quant_conv', cast(fHat, ctx.dtype), cfg.cvae, 3);
+  let h = conv(ctx, 'post_quant_conv', cast(fHat, ctx.w.dtype), cfg.cvae, 3);
   h = conv(ctx, 'decoder.conv_in', h, blockIn, 3);
   h = resBlock(ctx, 'decoder.mid.block_1', h, blockIn);
   if (cfg.usingMidSa) h = attnBlock(ctx, 'decoder.mid.attn_1', h);
