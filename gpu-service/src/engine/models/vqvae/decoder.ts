@@ -28,6 +28,7 @@ import {
 import type { Precision } from '../../onnx/target.ts';
 import { GraphWeights } from '../../onnx/graph-weights.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
+import { decoderWeights } from './weights.ts';
 import type { VqvaeConfig } from './config.ts';
 import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
 
@@ -102,50 +103,6 @@ function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
   });
 }
 
-/** Every decoder-side state-dict key with its shape, for validation and random stand-in weights. */
-export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  const convShape = (prefix: string, cout: number, cin: number, k: number) => {
-    shapes.set(`${prefix}.weight`, [cout, cin, k, k]);
-    shapes.set(`${prefix}.bias`, [cout]);
-  };
-  const normShape = (prefix: string, c: number) => {
-    shapes.set(`${prefix}.weight`, [c]);
-    shapes.set(`${prefix}.bias`, [c]);
-  };
-  const res = (prefix: string, cin: number, cout: number) => {
-    normShape(`${prefix}.norm1`, cin);
-    convShape(`${prefix}.conv1`, cout, cin, 3);
-    normShape(`${prefix}.norm2`, cout);
-    convShape(`${prefix}.conv2`, cout, cout, 3);
-    if (cin !== cout) convShape(`${prefix}.nin_shortcut`, cout, cin, 1);
-  };
-  const attn = (prefix: string, c: number) => {
-    normShape(`${prefix}.norm`, c);
-    convShape(`${prefix}.qkv`, 3 * c, c, 1);
-    convShape(`${prefix}.proj_out`, c, c, 1);
-  };
-  const levels = cfg.chMult.length;
-  let blockIn = cfg.ch * cfg.chMult[levels - 1];
-  convShape('post_quant_conv', cfg.cvae, cfg.cvae, 3);
-  convShape('decoder.conv_in', blockIn, cfg.cvae, 3);
-  res('decoder.mid.block_1', blockIn, blockIn);
-  if (cfg.usingMidSa) attn('decoder.mid.attn_1', blockIn);
-  res('decoder.mid.block_2', blockIn, blockIn);
-  for (let lvl = levels - 1; lvl >= 0; lvl--) {
-    const blockOut = cfg.ch * cfg.chMult[lvl];
-    for (let j = 0; j <= cfg.numResBlocks; j++) {
-      res(`decoder.up.${lvl}.block.${j}`, blockIn, blockOut);
-      blockIn = blockOut;
-      if (lvl === levels - 1 && cfg.usingSa) attn(`decoder.up.${lvl}.attn.${j}`, blockIn);
-    }
-    if (lvl !== 0) convShape(`decoder.up.${lvl}.upsample.conv`, blockIn, blockIn, 3);
-  }
-  normShape('decoder.norm_out', blockIn);
-  convShape('decoder.conv_out', 3, blockIn, 3);
-  return shapes;
-}
-
 /**
  * f_hat (fp32, [B, Cvae, h, w]) → `image` uint8 [B, 16h, 16w, 3] (HWC RGB), plus the fp32
  * NCHW `img_unclamped`, `img_pm1`, `img_01` when `debug`.
@@ -153,7 +110,7 @@ export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
 export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: DecoderOptions): Graph {
   const g = new Graph(`vqvae-decoder-${opts.precision}`);
   const ctx: Ctx = { g, w: new GraphWeights(g, vae, opts.precision), fusedAttention: opts.fusedAttention ?? false };
-  for (const [name, shape] of decoderWeightShapes(cfg)) vae.get(name, shape); // every key present, every shape right, before building
+  for (const { name, shape } of decoderWeights(cfg)) vae.get(name, shape); // every key present, every shape right, before building
 
   const fHat = g.input(DECODER_INPUT, 'float32', ['B', cfg.cvae, 'h', 'w']);
   const levels = cfg.chMult.length;
