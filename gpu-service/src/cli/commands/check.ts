@@ -1,4 +1,4 @@
-// star check <fixture-dir> — the parity check of generator/check.ts: rebuild
+// star check <fixture-dir> — the parity check of engine/parity/check.ts: rebuild
 // the fixture's model from its config and weights, run it on the fixture's
 // inputs and teacher-forced tokens, and print every reference tensor's max
 // abs error and max |reference|. Exits 1 when any tensor is above tolerance.
@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { AttentionImpl } from '../../engine/models/generator/blocks.ts';
 import { DEVICES, PRECISIONS } from '../../engine/onnx/target.ts';
-import { checkFixture, formatReport } from '../../engine/models/generator/check.ts';
+import { checkFixture, formatReport } from '../../engine/parity/check.ts';
 import { choiceOption, integerOption, UsageError } from '../args.ts';
 import type { CliIo } from '../main.ts';
 

@@ -36,27 +36,13 @@
 // graph computes them from `text_hidden` and hands them out when later scales
 // remain; graphs with first > 0 take them instead of `text_hidden`.
 //
-// Teacher-forced variant: `tokens.s{si}` are inputs instead of draws, and the
-// graph also outputs the check tensors named as the star-tiny fixture keys.
+// Teacher-forced variant: `tokens.s{si}` are inputs instead of draws. A
+// `probe` is handed each scale's values once the scale is built (the parity
+// check, parity/, names them as the fixtures do and makes them outputs).
 import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
-import {
-  add,
-  cast,
-  concat,
-  constant,
-  gather,
-  identity,
-  int64s,
-  layerNorm,
-  reshape,
-  slice,
-  softmax,
-  transpose,
-  unsqueeze,
-  where,
-} from '../../onnx/ops.ts';
+import { add, cast, concat, constant, gather, int64s, layerNorm, reshape, slice, softmax, unsqueeze, where } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { Precision } from '../../onnx/target.ts';
 import type { WeightBinding } from '../../onnx/graph-weights.ts';
@@ -66,7 +52,6 @@ import { block, crossKeyValues, crossRouting, ropeConstants, selectRows } from '
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
 import { ropeFactors } from './rope.ts';
-import { varHeadStepCount } from './sampler-head.ts';
 import type { PrefixSum } from './sampling.ts';
 import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sampling.ts';
 
@@ -103,8 +88,33 @@ export interface SamplerPathContext {
   teacherForcedTokens?: Value;
 }
 
-/** Builds the sampler path for one scale: the chosen tokens [B, pn²] and, teacher-forced, extra check outputs. */
+/** Builds the sampler path for one scale: the chosen tokens [B, pn²] and its step values under the fixtures' names. */
 export type SamplerPath = (ctx: SamplerPathContext) => { tokens: Value; checks?: Record<string, Value> };
+
+/** One scale's values as the generator computed them, for a probe. */
+export interface ScaleValues {
+  /** [2B, pn², C] */
+  xIn: Value;
+  /** Block-stack output [2B, pn², C]. */
+  hidden: Value;
+  /** [2B, pn², V] */
+  logits: Value;
+  /** Whether the scale is one of §4.5's (`mixed` is then its VAR-head steps' distribution). */
+  samplerScale: boolean;
+  /** CFG-mixed logits [B, pn², V] of the standard path; absent where the sampler path chose. */
+  mixed?: Value;
+  /** The sampler path's step values, named as the fixtures do. */
+  samplerSteps?: Record<string, Value>;
+  /** Codebook embedding of the tokens [B, Cvae, pn, pn]. */
+  h: Value;
+  /** [B, Cvae, P, P] */
+  fHat: Value;
+  /** [B, pn_next², Cvae]; absent at the last scale. */
+  nextInput?: Value;
+}
+
+/** Sees every scale's values once the scale is built (parity/ taps them); inference passes none. */
+export type ScaleProbe = (si: number, values: ScaleValues) => void;
 
 export interface GeneratorGraphOptions {
   /** Images per batch (B); the transformer batch is 2B. */
@@ -115,8 +125,9 @@ export interface GeneratorGraphOptions {
   crossAttn?: CrossAttnMode;
   precision?: Precision;
   attention?: AttentionImpl;
-  /** Tokens become inputs; the graph outputs the fixture's check tensors too. */
+  /** Tokens become inputs instead of draws. */
   teacherForced?: boolean;
+  probe?: ScaleProbe;
   /** Adds `more_smooth` [B] and `gumbel.s{si}` [B, pn², V] inputs (the Gumbel soft-code path, §4.2.3d). */
   moreSmooth?: boolean;
   quantizer: Quantizer;
@@ -130,8 +141,9 @@ export interface GeneratorGraphOptions {
   prefixSum?: PrefixSum;
 }
 
-export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer'>> {
+export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer' | 'probe'>> {
   samplerPath?: SamplerPath;
+  probe?: ScaleProbe;
 }
 
 export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOptions): ResolvedGeneratorOptions {
@@ -149,6 +161,7 @@ export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOpti
     weights: options.weights ?? 'initializers',
     prefixSum: options.prefixSum ?? 'sequential',
     samplerPath: options.samplerPath,
+    probe: options.probe,
   };
   const { first, last, batch } = resolved;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`generator graph: batch must be a positive integer, got ${batch}`);
@@ -250,10 +263,6 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
 
   const lvlEmbed = w.float32('lvl_embed.weight', [S, C]);
   const levelEmbedding = (si: number) => slice(lvlEmbed, [si], [si + 1], [0]); // [1, C]
-  const checks = new Map<string, Value>();
-  const check = (name: string, v: Value) => {
-    if (o.teacherForced) checks.set(name, v);
-  };
 
   // ---------------------------------------------------------------- scales
   for (let si = first; si <= last; si++) {
@@ -269,7 +278,6 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         const embedded = add(dense(w, nextInput!, 'word_embed', C, cvae, { at: 'float32' }), levelEmbedding(si));
         xIn = concat([embedded, embedded], 0); // both CFG halves share the image state
       }
-      check(`s${si}.x_in`, xIn);
 
       // §3.3–3.6: the block stack with this scale's RoPE slice and the KV cache
       const rope = ropeConstants(g, ropeFactors(cfg, [pn]), hd, `rope.s${si}`);
@@ -282,19 +290,20 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         cache[i] = out.present;
       }
       const hidden = x;
-      check(`s${si}.hidden`, hidden);
 
       // §3.7: logits in fp32
       const logitInput = cfg.logitNorm ? layerNorm(hidden, cfg.normEps) : hidden;
       const logits = dense(w, logitInput, 'head_logits', cfg.vocabSize, C, { at: 'float32' });
-      check(`s${si}.logits`, logits);
 
       // §4.2.3: choose tokens
       const ratio = scaleRatio(cfg, si);
       const forced = o.teacherForced ? g.input(names.tokens(si), 'int64', [B, n]) : null;
+      const samplerScale = usesSamplerPath(cfg, o, si);
       let tokens: Value;
       let softCodes: Value | null = null;
-      if (usesSamplerPath(cfg, o, si) && o.samplerPath) {
+      let mixed: Value | undefined;
+      let samplerSteps: Record<string, Value> | undefined;
+      if (samplerScale && o.samplerPath) {
         const path = o.samplerPath({
           graph: g,
           cfg,
@@ -310,15 +319,9 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           teacherForcedTokens: forced ?? undefined,
         });
         tokens = path.tokens;
-        for (const [name, v] of Object.entries(path.checks ?? {})) check(name, v);
+        samplerSteps = path.checks;
       } else {
-        const mixed = cfgMix(logits, cfgScale, ratio);
-        if (usesSamplerPath(cfg, o, si)) {
-          // teacher-forced without the sampler path: its VAR-head steps mix with the same t (§4.5)
-          for (let k = 0; k < varHeadStepCount(cfg.sampleVersion, si); k++) check(`s${si}.k${k}.mixed_logits`, mixed);
-        } else {
-          check(`s${si}.mixed_logits`, mixed);
-        }
+        mixed = cfgMix(logits, cfgScale, ratio);
         const override = samplingOverride(cfg, si);
         const scaleTopK = override.topK === undefined ? topK : int64s(g, Array(B).fill(override.topK));
         const scaleTopP =
@@ -342,14 +345,11 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         ? smoothStep(g, options.quantizer, si, tokens, softCodes, moreSmooth!, fHat)
         : options.quantizer.addScale(g, si, tokens, fHat);
       fHat = step.fHat;
-      check(`s${si}.h_BChw`, step.h);
-      check(`s${si}.f_hat`, fHat);
       if (si < S - 1) {
         if (!step.nextInput) throw new Error(`quantizer.addScale gave no next input at scale ${si}`);
         nextInput = step.nextInput;
-        const pnNext = cfg.patchNums[si + 1];
-        check(`s${si}.next_map`, reshape(transpose(nextInput, [0, 2, 1]), [B, cvae, pnNext, pnNext]));
       }
+      o.probe?.(si, { xIn, hidden, logits, samplerScale, mixed, samplerSteps, h: step.h, fHat, nextInput: step.nextInput });
     });
   }
 
@@ -368,8 +368,6 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       });
     }
   }
-  if (last === S - 1) check('final.f_hat', fHat!);
-  for (const [name, v] of checks) output(g.outputs.includes(v) ? identity(v) : v, name);
   return g;
 }
 
