@@ -46,7 +46,7 @@ import { toModelBytes } from '../src/engine/onnx/serialize.ts';
 import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pipeline.ts';
 import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../src/engine/types.ts';
-import { decoderFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
+import { decoderFlops, generatorFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BENCH_CACHE = join(REPO, '.cache/bench');
@@ -151,7 +151,8 @@ interface ChildResult {
   /** Largest proportional set size seen after a run: shared mappings (one weight file mapped by several sessions) count once. */
   peakPssBytes: number;
   baselineGflops: number;
-  flops: { text: number; scales: number[]; decode: number };
+  /** This engine's work per stage (`scales`: the generator's, per scale), and the generator's as upstream would execute it (flops.ts). */
+  flops: { text: number; scales: number[]; decode: number; upstreamGenerate: number };
   /** With `loadOnly`. */
   memory?: LoadMemory;
   /** The options that differ from the pipeline's defaults, for the report. */
@@ -184,8 +185,9 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   const flops = {
     // One new text per run (its n images share the prompt; "" is cached after the warm-up).
     text: textEncoderFlops(text, 1),
-    scales: cfg.patchNums.map((_, si) => generatorScaleFlops(cfg, si, spec.batch)),
+    scales: cfg.patchNums.map((_, si) => generatorScaleFlops(cfg, si, spec.batch, 'ours')),
     decode: decoderFlops(model.vqvaeConfig, cfg.patchNums[cfg.patchNums.length - 1], spec.batch),
+    upstreamGenerate: generatorFlops(cfg, spec.batch, 'upstream'),
   };
   const runs: ChildResult['runs'] = [];
   const ranges = pipeline.scaleRanges();
@@ -377,6 +379,10 @@ function report(r: ChildResult): string {
   const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
   const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
   lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads${r.options ? ` · ${r.options}` : ''}`);
+  const perImageGflop = (generate: number) => ((r.flops.text + generate + r.flops.decode) / r.batch / 1e9).toFixed(1);
+  lines.push(
+    `  work/image     ${perImageGflop(generateFlops)} GFLOP (${perImageGflop(r.flops.upstreamGenerate)} with upstream's generator: text K/V at every scale, cross-attention on both CFG rows)`,
+  );
   lines.push(
     `  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`,
   );
