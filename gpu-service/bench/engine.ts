@@ -192,6 +192,20 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   const runs: ChildResult['runs'] = [];
   const ranges = pipeline.scaleRanges();
   let peakPss = pssBytes();
+  // what every kind of child reports; the MatMul probe only runs in a timed child
+  const result = (): ChildResult => ({
+    model: model.manifest.name,
+    mode: spec.mode,
+    batch: spec.batch,
+    threads: spec.threads,
+    loadMs,
+    ranges,
+    runs,
+    flops,
+    peakRssBytes: peakRssBytes(),
+    peakPssBytes: peakPss,
+    baselineGflops: 0,
+  });
   if (spec.loadOnly && !spec.prepareOnly) {
     const afterLoad = { peakRssBytes: peakRssBytes(), pssBytes: peakPss };
     const started = performance.now();
@@ -199,20 +213,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     const afterFirstImage = { peakRssBytes: peakRssBytes(), pssBytes: pssBytes(), ms: performance.now() - started };
     await pipeline.dispose();
     const memory: LoadMemory = { weightBytes: weightFileBytes(model), afterLoad, afterFirstImage };
-    return {
-      model: model.manifest.name,
-      mode: spec.mode,
-      batch: spec.batch,
-      threads: spec.threads,
-      loadMs,
-      ranges,
-      runs,
-      flops,
-      peakRssBytes: peakRssBytes(),
-      peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes),
-      baselineGflops: 0,
-      memory,
-    };
+    return { ...result(), peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes), memory };
   }
   if (!spec.prepareOnly) {
     const baselineBefore = await matmulBaseline(spec);
@@ -233,34 +234,10 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     }
     const baselineAfter = await matmulBaseline(spec);
     await pipeline.dispose();
-    return {
-      model: model.manifest.name,
-      mode: spec.mode,
-      batch: spec.batch,
-      threads: spec.threads,
-      loadMs,
-      ranges,
-      runs,
-      flops,
-      peakRssBytes: peakRssBytes(),
-      peakPssBytes: peakPss,
-      baselineGflops: (baselineBefore + baselineAfter) / 2,
-    };
+    return { ...result(), baselineGflops: (baselineBefore + baselineAfter) / 2 };
   }
   await pipeline.dispose();
-  return {
-    model: model.manifest.name,
-    mode: spec.mode,
-    batch: spec.batch,
-    threads: spec.threads,
-    loadMs,
-    ranges,
-    runs,
-    flops,
-    peakRssBytes: peakRssBytes(),
-    peakPssBytes: peakPss,
-    baselineGflops: 0,
-  };
+  return result();
 }
 
 /** Bytes of the weight files a pipeline loads: generator, VQVAE, text encoder. */
