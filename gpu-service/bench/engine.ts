@@ -308,8 +308,7 @@ function runChild(spec: ChildSpec): Promise<ChildResult> {
     });
     proc.on('close', (code) => {
       if (code !== 0) return reject(new Error(`bench child ${spec.mode} B=${spec.batch} exited with ${code}`));
-      const line = out.trim().split('\n').pop()!;
-      resolveRun(JSON.parse(line) as ChildResult);
+      resolveRun(JSON.parse(out.trim().split('\n').at(-1) ?? '') as ChildResult); // the child's last line is its result
     });
   });
 }
@@ -336,7 +335,8 @@ function optionLabel(spec: ChildSpec): string {
 }
 
 function memoryReport(r: ChildResult, firstLoadPeakRss: number): string {
-  const m = r.memory!;
+  const m = r.memory;
+  if (!m) throw new Error(`bench: ${r.model} ran without --load-only, so it has no memory figures`);
   const ratio = (bytes: number) => `${(bytes / m.weightBytes).toFixed(2)}× weights`;
   const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
   return [

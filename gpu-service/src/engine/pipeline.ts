@@ -553,7 +553,7 @@ export class StarPipeline implements Pipeline {
       key,
       () => {
         const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
-        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
+        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook }) : undefined;
         return buildGeneratorGraph(generatorWeights, cfg, {
           batch,
           first,

@@ -177,20 +177,22 @@ export function reshapeTo(x: Value, shape: Value, staticShape: Shape | undefined
 
 export function transpose(x: Value, perm: number[]): Value {
   if (x.shape && x.shape.length !== perm.length) throw new Error(`Transpose: perm [${perm}] for ${x}`);
-  return x.graph.node('Transpose', [x], { perm: attr.ints(perm) }, [{ dtype: x.dtype, shape: x.shape && perm.map((p) => x.shape![p]) }])[0];
+  const from = x.shape;
+  return x.graph.node('Transpose', [x], { perm: attr.ints(perm) }, [{ dtype: x.dtype, shape: from && perm.map((p) => from[p]) }])[0];
 }
 
 export function concat(xs: Value[], axis: number): Value {
   const first = xs[0];
   let shape: Shape | undefined;
-  if (xs.every((x) => x.shape)) {
-    const r = first.shape!.length;
+  const shapes = xs.map((x) => x.shape).filter((s) => s !== undefined);
+  if (shapes.length === xs.length) {
+    const r = shapes[0].length;
     const ax = axis < 0 ? r + axis : axis;
-    shape = [...first.shape!];
+    shape = [...shapes[0]];
     let sum: Dim = 0;
-    for (const x of xs) {
-      if (x.shape!.length !== r) throw new Error(`Concat: rank mismatch ${first} vs ${x}`);
-      const d = x.shape![ax];
+    for (const [i, s] of shapes.entries()) {
+      if (s.length !== r) throw new Error(`Concat: rank mismatch ${first} vs ${xs[i]}`);
+      const d = s[ax];
       sum = typeof sum === 'number' && typeof d === 'number' ? sum + d : `${first.name}_cat`;
     }
     shape[ax] = sum;
@@ -202,17 +204,17 @@ export function concat(xs: Value[], axis: number): Value {
 export function slice(x: Value, starts: number[], ends: number[], axes: number[], steps?: number[]): Value {
   const shape: Shape | undefined = x.shape && [...x.shape];
   if (shape) {
-    axes.forEach((a, i) => {
-      const ax = a < 0 ? shape!.length + a : a;
-      const d = shape![ax];
+    for (const [i, a] of axes.entries()) {
+      const ax = a < 0 ? shape.length + a : a;
+      const d = shape[ax];
       if (typeof d !== 'number') {
-        shape![ax] = `${x.name}_s${ax}`;
-        return;
+        shape[ax] = `${x.name}_s${ax}`;
+        continue;
       }
       const step = steps?.[i] ?? 1;
       const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
-      shape![ax] = Math.max(0, Math.ceil((clampIdx(ends[i]) - clampIdx(starts[i])) / step));
-    });
+      shape[ax] = Math.max(0, Math.ceil((clampIdx(ends[i]) - clampIdx(starts[i])) / step));
+    }
   }
   const g = x.graph;
   const inputs = [x, int64s(g, starts), int64s(g, ends), int64s(g, axes)];
@@ -332,8 +334,8 @@ export function groupNorm(x: Value, groups: number, eps: number, gamma: Value, b
 export function topK(x: Value, k: number | Value, axis = -1, largest = true): [Value, Value] {
   const g = x.graph;
   const kv = typeof k === 'number' ? int64s(g, [k]) : k;
-  const shape =
-    x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? x.shape!.length + axis : axis) ? k : d)) : undefined;
+  const rank = x.rank ?? 0;
+  const shape = x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? rank + axis : axis) ? k : d)) : undefined;
   const [values, indices] = g.node('TopK', [x, kv], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) }, [
     { dtype: x.dtype, shape },
     { dtype: 'int64', shape },

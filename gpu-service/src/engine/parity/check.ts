@@ -142,7 +142,7 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision });
     const samplerPath =
       options.samplerPath ??
-      (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
+      (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook, attention: options.attention }) : undefined);
     const probes = new FixtureProbes(cfg);
     const graph = buildGeneratorGraph(weights, cfg, {
       batch: B,
@@ -230,11 +230,12 @@ function comparer(
   const divergedAfter = new Map<string, number>();
   return (name, actual, kind) => {
     const step = /^(s\d+)\.k(\d+)\./.exec(name);
-    if (step && divergedAfter.has(step[1]) && +step[2] > divergedAfter.get(step[1])!) {
+    const diverged = step ? divergedAfter.get(step[1]) : undefined;
+    if (step && diverged !== undefined && +step[2] > diverged) {
       report.skipped.push({
         name,
         file,
-        reason: `follows step k${divergedAfter.get(step[1])} of ${step[1]}, whose TopK ordered near-equal scores differently at this precision`,
+        reason: `follows step k${diverged} of ${step[1]}, whose TopK ordered near-equal scores differently at this precision`,
       });
       return;
     }

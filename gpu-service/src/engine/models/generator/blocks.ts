@@ -100,13 +100,13 @@ export interface KvCache {
  * (1 = visible) for cross-attention. Returns [R, n, C] at the compute dtype.
  */
 export function attention(q: Value, kv: KvCache, keyMask: Value | null, cfg: GeneratorConfig, impl: AttentionImpl): Value {
-  const [R, n] = [q.dim(0)!, q.dim(1)!];
+  const [R, n] = [q.size(0), q.size(1)];
   const { heads: H, headDim: hd } = cfg;
   if (impl === 'fused') return multiHeadAttention(q, kv.key, kv.value, H, 1.0, null, keyMask);
   const q4 = transpose(reshape(q, [R, n, H, hd]), [0, 2, 1, 3]);
   let scores = matmul(q4, transpose(kv.key, [0, 1, 3, 2]));
   if (keyMask) {
-    const L = kv.key.dim(2)!;
+    const L = kv.key.size(2);
     const dtype = scores.dtype;
     // (mask − 1)·10000: 0 where visible, −10000 where masked (onnxruntime's mask_filter_value; exp underflows to 0 as with −∞)
     scores = add(scores, mul(add(cast(reshape(keyMask, [R, 1, 1, L]), dtype), -1), 10000));
@@ -129,7 +129,7 @@ export function selfAttention(
   past: KvCache | null,
   impl: AttentionImpl,
 ): { out: Value; present: KvCache } {
-  const [R, n] = [y.dim(0)!, y.dim(1)!];
+  const [R, n] = [y.size(0), y.size(1)];
   const { width: C, heads: H, headDim: hd } = cfg;
   const qkvBias = concat([w.matrix(`${prefix}.q_bias`, [C]), w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C])], 0);
   const qkv = dense(w, y, `${prefix}.mat_qkv`, 3 * C, C, { bias: qkvBias });
@@ -156,7 +156,7 @@ export function selfAttention(
  * softmax weight), and 77 text tokens make fp32 cheap here.
  */
 export function crossKeyValues(w: GraphWeights, prefix: string, cfg: GeneratorConfig, text: Value): KvCache {
-  const [R, T] = [text.dim(0)!, text.dim(1)!];
+  const [R, T] = [text.size(0), text.size(1)];
   const { width: C, heads: H, headDim: hd } = cfg;
   const kvBias = concat([w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C])], 0);
   const kv = dense(w, text, `${prefix}.mat_kv`, 2 * C, cfg.textDim, { bias: kvBias });
@@ -176,7 +176,7 @@ export function crossAttention(
   textMask: Value,
   impl: AttentionImpl,
 ): Value {
-  const [R, n] = [y.dim(0)!, y.dim(1)!];
+  const [R, n] = [y.size(0), y.size(1)];
   const { width: C, heads: H, headDim: hd } = cfg;
   const q = dense(w, y, `${prefix}.mat_q`, C, C, { bias: w.matrix(`${prefix}.q_bias`, [C]) });
   const qHat = mul(l2Normalize(reshape(q, [R, n, H, hd])), headScale(w, prefix, cfg));

@@ -63,10 +63,10 @@ import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sam
  */
 export interface Quantizer {
   addScale(g: Graph, si: number, tokens: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
-  /** Same from soft codes; needed only by graphs built with `moreSmooth`. */
-  addScaleFromCodes?(g: Graph, si: number, codes: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
+  /** Same from soft codes (the more_smooth path). */
+  addScaleFromCodes(g: Graph, si: number, codes: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
   /** The codebook [V, Cvae] as a graph value (the more_smooth path weights it by softmax). */
-  codebook?(g: Graph): Value;
+  codebook(g: Graph): Value;
 }
 
 /** What the sampler path of §4.5 gets at a scale that takes it. */
@@ -221,9 +221,6 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       `generator graph: scales ${samplerScales.join(', ')} take the sampler path (STAR-SPEC §4.5) but no samplerPath was given; pass one or set ignoreSamplerHead`,
     );
   }
-  if (o.moreSmooth && !(options.quantizer.addScaleFromCodes && options.quantizer.codebook)) {
-    throw new Error('generator graph: moreSmooth needs a quantizer with addScaleFromCodes and codebook');
-  }
 
   // ---------------------------------------------------------------- inputs
   const textMask = g.input(names.textMask, 'int64', [R, T]);
@@ -272,10 +269,10 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       // §3.2: this scale's input tokens
       let xIn: Value;
       if (si === 0) {
-        const sos = dense(w, pooled!, 'encoder_proj', C, textDim, { at: 'float32' });
+        const sos = dense(w, built(pooled, 'pooled'), 'encoder_proj', C, textDim, { at: 'float32' });
         xIn = add(add(unsqueeze(sos, [1]), w.float32('pos_start', [1, 1, C])), levelEmbedding(0));
       } else {
-        const embedded = add(dense(w, nextInput!, 'word_embed', C, cvae, { at: 'float32' }), levelEmbedding(si));
+        const embedded = add(dense(w, built(nextInput, 'next_input'), 'word_embed', C, cvae, { at: 'float32' }), levelEmbedding(si));
         xIn = concat([embedded, embedded], 0); // both CFG halves share the image state
       }
 
@@ -311,7 +308,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           si,
           hidden,
           logits,
-          pooled: pooled!,
+          pooled: built(pooled, 'pooled'),
           cfgScale,
           topK,
           topP,
@@ -334,16 +331,17 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           tokens = sampleInverseCdf(probs, noise, o.prefixSum).tokens;
           if (moreSmooth) {
             const gumbel = g.input(names.gumbel(si), 'float32', [B, n, cfg.vocabSize]);
-            softCodes = smoothEmbedding(mixed, gumbel, options.quantizer.codebook!(g), ratio);
+            softCodes = smoothEmbedding(mixed, gumbel, options.quantizer.codebook(g), ratio);
           }
         }
       }
       if (!forced) output(tokens, names.tokens(si));
 
       // §4.2.4–6: f_hat and the next scale's input
-      const step = softCodes
-        ? smoothStep(g, options.quantizer, si, tokens, softCodes, moreSmooth!, fHat)
-        : options.quantizer.addScale(g, si, tokens, fHat);
+      const step =
+        softCodes && moreSmooth
+          ? smoothStep(g, options.quantizer, si, tokens, softCodes, moreSmooth, fHat)
+          : options.quantizer.addScale(g, si, tokens, fHat);
       fHat = step.fHat;
       if (si < S - 1) {
         if (!step.nextInput) throw new Error(`quantizer.addScale gave no next input at scale ${si}`);
@@ -354,12 +352,13 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   }
 
   // ---------------------------------------------------------------- outputs
-  output(fHat!, names.fHat);
+  output(built(fHat, 'f_hat'), names.fHat);
   if (last < S - 1) {
-    output(nextInput!, names.nextInput);
+    output(built(nextInput, 'next_input'), names.nextInput);
     cache.forEach((c, i) => {
-      output(c!.key, names.presentKey(i));
-      output(c!.value, names.presentValue(i));
+      const { key, value } = built(c, `the KV cache of block ${i}`);
+      output(key, names.presentKey(i));
+      output(value, names.presentValue(i));
     });
     if (first === 0) {
       textKv.forEach((kv, i) => {
@@ -373,11 +372,17 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
 
 /** Rows with more_smooth take the soft codes, the others their sampled tokens' codes. */
 function smoothStep(g: Graph, q: Quantizer, si: number, tokens: Value, softCodes: Value, moreSmooth: Value, fHat: Value | null) {
-  const B = tokens.dim(0)!;
-  const codebook = q.codebook!(g);
+  const B = tokens.size(0);
+  const codebook = q.codebook(g);
   const hard = gather(codebook, tokens, 0); // [B, pn², Cvae]
   const codes = where(reshape(moreSmooth, [B, 1, 1]), softCodes, hard);
-  return q.addScaleFromCodes!(g, si, codes, fHat);
+  return q.addScaleFromCodes(g, si, codes, fHat);
+}
+
+/** A value the scale loop has built by now (the scale range and inputs say so); absent, the builder is wrong. */
+function built<T>(v: T | null, what: string): T {
+  if (v === null) throw new Error(`generator graph: ${what} is used before it is built`);
+  return v;
 }
 
 /**

@@ -215,7 +215,7 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   const g = hidden.graph;
   const pn = cfg.patchNums[si];
   const N = pn * pn;
-  const B = ctx.cfgScale.dim(0)!;
+  const B = ctx.cfgScale.size(0);
   if (!cfg.hasSamplerHead) throw new Error(`scale ${si}: the masked sampler path needs a model with the sampler head`);
   if (hidden.dim(0) !== 2 * B || hidden.dim(1) !== N)
     throw new Error(`sampler scale ${si}: hidden is ${hidden}, expected [${2 * B}, ${N}, ${cfg.width}]`);
@@ -297,7 +297,7 @@ function samplerHead(ctx: SamplerScaleContext): SamplerHead {
   const C = cfg.width;
   const pn = cfg.patchNums[si];
   const N = pn * pn;
-  const B = ctx.cfgScale.dim(0)!;
+  const B = ctx.cfgScale.size(0);
   const S = cfg.patchNums.length;
 
   const textToken = g.scope('sampler.text', () =>

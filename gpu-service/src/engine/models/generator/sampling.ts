@@ -89,7 +89,7 @@ function blockSize(V: number): number {
  * decimals, e.g. 3.3 whose fp32 is 3.29999995). logits [2B, n, V] → [B, n, V].
  */
 export function cfgMix(logits: Value, cfg: Value, ratio: number): Value {
-  const B = cfg.dim(0)!;
+  const B = cfg.size(0);
   const t = mul(decimalValue(cfg, CFG_DECIMALS), ratio);
   const condWeight = reshape(cast(add(t, 1), 'float32'), [B, 1, 1]);
   const uncondWeight = reshape(cast(t, 'float32'), [B, 1, 1]);
@@ -119,7 +119,7 @@ function decimalValue(x: Value, decimals: number): Value {
  */
 export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): Value {
   const g = z.graph;
-  const [B, n, V] = [z.dim(0)!, z.dim(1)!, z.dim(2)!];
+  const [B, n, V] = [z.size(0), z.size(1), z.size(2)];
   const minusInf = constant(g, Float32Array.from([-Infinity]), [], 'float32', 'minus_inf');
 
   // ---- top-k
@@ -175,7 +175,7 @@ export function topPThreshold(topP: Value): Value {
  */
 export function sampleInverseCdf(probs: Value, uniform: Value, prefix: PrefixSum = 'sequential'): { tokens: Value; conf: Value } {
   const g = probs.graph;
-  const [B, n, V] = [probs.dim(0)!, probs.dim(1)!, probs.dim(2)!];
+  const [B, n, V] = [probs.size(0), probs.size(1), probs.size(2)];
   const cdf = prefixSum(probs, prefix);
   const total = slice(cdf, [V - 1], [V], [2]);
   const target = mul(unsqueeze(uniform, [2]), total);

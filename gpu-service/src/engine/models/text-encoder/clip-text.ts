@@ -135,7 +135,7 @@ function attentionBias(mask: Value, T: number, precision: Precision): Value {
  * over (ids == eos) returns the first match; a row with no eos pools at 0.
  */
 function pooledAtFirstEos(hidden: Value, ids: Value, eosTokenId: number): Value {
-  const D = hidden.dim(-1)!;
+  const D = hidden.size(-1);
   const position = unsqueeze(argMax(cast(equal(ids, eosTokenId), 'float32'), 1, true), [2]); // [batch, 1, 1]
   return squeeze(gatherElements(hidden, expand(position, [1, 1, D]), 1), [1]);
 }

@@ -54,12 +54,12 @@ interface Ctx {
 
 /** Conv2d, stride 1, "same" zero padding. */
 function conv(ctx: Ctx, prefix: string, x: Value, cout: number, k: number): Value {
-  const weight = ctx.w.matrix(`${prefix}.weight`, [cout, x.dim(1)!, k, k]);
+  const weight = ctx.w.matrix(`${prefix}.weight`, [cout, x.size(1), k, k]);
   return conv2d(x, weight, ctx.w.matrix(`${prefix}.bias`, [cout]), (k - 1) / 2);
 }
 
 function norm(ctx: Ctx, prefix: string, x: Value): Value {
-  const c = x.dim(1)!;
+  const c = x.size(1);
   const gamma = ctx.w.float32(`${prefix}.weight`, [c]);
   const beta = ctx.w.float32(`${prefix}.bias`, [c]);
   return groupNorm(x, GROUP_NORM_GROUPS, GROUP_NORM_EPS, gamma, beta);
@@ -81,7 +81,7 @@ function resBlock(ctx: Ctx, prefix: string, x: Value, cout: number): Value {
  */
 function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
   return ctx.g.scope(prefix, () => {
-    const c = x.dim(1)!;
+    const c = x.size(1);
     const qkv = reshape(conv(ctx, `${prefix}.qkv`, norm(ctx, `${prefix}.norm`, x), 3 * c, 1), [0, 3 * c, -1]); // (B, 3c, hw)
     const [q, k, v] = [0, 1, 2].map((i) => slice(qkv, [i * c], [(i + 1) * c], [1])); // (B, c, hw) each
     const ratio = c ** -0.5;
