@@ -41,12 +41,12 @@ import { readClipTextConfig } from '../src/engine/models/text-encoder/config.ts'
 import { Graph } from '../src/engine/onnx/graph.ts';
 import { matmul } from '../src/engine/onnx/ops.ts';
 import { probeCuda, Session, tensor } from '../src/engine/onnx/runtime.ts';
-import type { Device } from '../src/engine/onnx/runtime.ts';
+import type { Device } from '../src/engine/onnx/target.ts';
 import { toModelBytes } from '../src/engine/onnx/serialize.ts';
 import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pipeline.ts';
 import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../src/engine/types.ts';
-import { decoderFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
+import { decoderFlops, generatorFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BENCH_CACHE = join(REPO, '.cache/bench');
@@ -151,7 +151,8 @@ interface ChildResult {
   /** Largest proportional set size seen after a run: shared mappings (one weight file mapped by several sessions) count once. */
   peakPssBytes: number;
   baselineGflops: number;
-  flops: { text: number; scales: number[]; decode: number };
+  /** This engine's work per stage (`scales`: the generator's, per scale), and the generator's as upstream would execute it (flops.ts). */
+  flops: { text: number; scales: number[]; decode: number; upstreamGenerate: number };
   /** With `loadOnly`. */
   memory?: LoadMemory;
   /** The options that differ from the pipeline's defaults, for the report. */
@@ -184,12 +185,27 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   const flops = {
     // One new text per run (its n images share the prompt; "" is cached after the warm-up).
     text: textEncoderFlops(text, 1),
-    scales: cfg.patchNums.map((_, si) => generatorScaleFlops(cfg, si, spec.batch)),
+    scales: cfg.patchNums.map((_, si) => generatorScaleFlops(cfg, si, spec.batch, 'ours')),
     decode: decoderFlops(model.vqvaeConfig, cfg.patchNums[cfg.patchNums.length - 1], spec.batch),
+    upstreamGenerate: generatorFlops(cfg, spec.batch, 'upstream'),
   };
   const runs: ChildResult['runs'] = [];
   const ranges = pipeline.scaleRanges();
   let peakPss = pssBytes();
+  // what every kind of child reports; the MatMul probe only runs in a timed child
+  const result = (): ChildResult => ({
+    model: model.manifest.name,
+    mode: spec.mode,
+    batch: spec.batch,
+    threads: spec.threads,
+    loadMs,
+    ranges,
+    runs,
+    flops,
+    peakRssBytes: peakRssBytes(),
+    peakPssBytes: peakPss,
+    baselineGflops: 0,
+  });
   if (spec.loadOnly && !spec.prepareOnly) {
     const afterLoad = { peakRssBytes: peakRssBytes(), pssBytes: peakPss };
     const started = performance.now();
@@ -197,20 +213,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     const afterFirstImage = { peakRssBytes: peakRssBytes(), pssBytes: pssBytes(), ms: performance.now() - started };
     await pipeline.dispose();
     const memory: LoadMemory = { weightBytes: weightFileBytes(model), afterLoad, afterFirstImage };
-    return {
-      model: model.manifest.name,
-      mode: spec.mode,
-      batch: spec.batch,
-      threads: spec.threads,
-      loadMs,
-      ranges,
-      runs,
-      flops,
-      peakRssBytes: peakRssBytes(),
-      peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes),
-      baselineGflops: 0,
-      memory,
-    };
+    return { ...result(), peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes), memory };
   }
   if (!spec.prepareOnly) {
     const baselineBefore = await matmulBaseline(spec);
@@ -231,34 +234,10 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     }
     const baselineAfter = await matmulBaseline(spec);
     await pipeline.dispose();
-    return {
-      model: model.manifest.name,
-      mode: spec.mode,
-      batch: spec.batch,
-      threads: spec.threads,
-      loadMs,
-      ranges,
-      runs,
-      flops,
-      peakRssBytes: peakRssBytes(),
-      peakPssBytes: peakPss,
-      baselineGflops: (baselineBefore + baselineAfter) / 2,
-    };
+    return { ...result(), baselineGflops: (baselineBefore + baselineAfter) / 2 };
   }
   await pipeline.dispose();
-  return {
-    model: model.manifest.name,
-    mode: spec.mode,
-    batch: spec.batch,
-    threads: spec.threads,
-    loadMs,
-    ranges,
-    runs,
-    flops,
-    peakRssBytes: peakRssBytes(),
-    peakPssBytes: peakPss,
-    baselineGflops: 0,
-  };
+  return result();
 }
 
 /** Bytes of the weight files a pipeline loads: generator, VQVAE, text encoder. */
@@ -329,8 +308,7 @@ function runChild(spec: ChildSpec): Promise<ChildResult> {
     });
     proc.on('close', (code) => {
       if (code !== 0) return reject(new Error(`bench child ${spec.mode} B=${spec.batch} exited with ${code}`));
-      const line = out.trim().split('\n').pop()!;
-      resolveRun(JSON.parse(line) as ChildResult);
+      resolveRun(JSON.parse(out.trim().split('\n').at(-1) ?? '') as ChildResult); // the child's last line is its result
     });
   });
 }
@@ -357,7 +335,8 @@ function optionLabel(spec: ChildSpec): string {
 }
 
 function memoryReport(r: ChildResult, firstLoadPeakRss: number): string {
-  const m = r.memory!;
+  const m = r.memory;
+  if (!m) throw new Error(`bench: ${r.model} ran without --load-only, so it has no memory figures`);
   const ratio = (bytes: number) => `${(bytes / m.weightBytes).toFixed(2)}× weights`;
   const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
   return [
@@ -377,6 +356,10 @@ function report(r: ChildResult): string {
   const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
   const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
   lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads${r.options ? ` · ${r.options}` : ''}`);
+  const perImageGflop = (generate: number) => ((r.flops.text + generate + r.flops.decode) / r.batch / 1e9).toFixed(1);
+  lines.push(
+    `  work/image     ${perImageGflop(generateFlops)} GFLOP (${perImageGflop(r.flops.upstreamGenerate)} with upstream's generator: text K/V at every scale, cross-attention on both CFG rows)`,
+  );
   lines.push(
     `  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`,
   );

@@ -21,7 +21,7 @@ import { generatorMemory, planBatches } from '../src/engine/memory-plan.ts';
 import { Graph } from '../src/engine/onnx/graph.ts';
 import { add } from '../src/engine/onnx/ops.ts';
 import { cudaProviderLibrary, probeCuda } from '../src/engine/onnx/runtime.ts';
-import type { Device } from '../src/engine/onnx/runtime.ts';
+import type { Device } from '../src/engine/onnx/target.ts';
 import { toModelBytes } from '../src/engine/onnx/serialize.ts';
 import { loadModel } from '../src/engine/pipeline.ts';
 import { parseNvidiaSmi } from '../src/server/gpu-memory.ts';

@@ -16,7 +16,7 @@ import { generatorWeightShapes, totalTokens } from './models/generator/config.ts
 import type { VqvaeConfig } from './models/vqvae/config.ts';
 import { downsampleFactor } from './models/vqvae/config.ts';
 import { BYTES_PER_ELEMENT } from './onnx/dtype.ts';
-import type { Precision } from './pipeline.ts';
+import type { Precision } from './onnx/target.ts';
 
 export interface GeneratorMemory {
   /** Generator weights as one session holds them. */

@@ -38,7 +38,8 @@ import type { VqvaeConfig } from './models/vqvae/config.ts';
 import { downsampleFactor, fromUpstream } from './models/vqvae/config.ts';
 import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
 import { cachedModel } from './onnx/cache.ts';
-import type { Device, RuntimeTensor, Transfers } from './onnx/runtime.ts';
+import type { RuntimeTensor, Transfers } from './onnx/runtime.ts';
+import type { Device, Precision } from './onnx/target.ts';
 import { Session, tensor } from './onnx/runtime.ts';
 import { generatorMemory, planBatches } from './memory-plan.ts';
 import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
@@ -58,8 +59,6 @@ import { openWeights } from './weights/open.ts';
 import type { TensorStore } from './weights/tensors.ts';
 
 export type GeneratorMode = 'all' | 'per-scale';
-
-export type Precision = 'fp32' | 'fp16';
 
 export interface LoadPipelineOptions {
   device: Device;
@@ -554,7 +553,7 @@ export class StarPipeline implements Pipeline {
       key,
       () => {
         const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision });
-        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook! }) : undefined;
+        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook }) : undefined;
         return buildGeneratorGraph(generatorWeights, cfg, {
           batch,
           first,

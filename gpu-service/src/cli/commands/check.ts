@@ -1,13 +1,13 @@
-// star check <fixture-dir> — the parity check of generator/check.ts: rebuild
+// star check <fixture-dir> — the parity check of engine/parity/check.ts: rebuild
 // the fixture's model from its config and weights, run it on the fixture's
 // inputs and teacher-forced tokens, and print every reference tensor's max
 // abs error and max |reference|. Exits 1 when any tensor is above tolerance.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { AttentionImpl, Precision } from '../../engine/models/generator/blocks.ts';
-import type { Device } from '../../engine/onnx/runtime.ts';
-import { checkFixture, formatReport } from '../../engine/models/generator/check.ts';
+import type { AttentionImpl } from '../../engine/models/generator/blocks.ts';
+import { DEVICES, PRECISIONS } from '../../engine/onnx/target.ts';
+import { checkFixture, formatReport } from '../../engine/parity/check.ts';
 import { choiceOption, integerOption, UsageError } from '../args.ts';
 import type { CliIo } from '../main.ts';
 
@@ -45,8 +45,8 @@ export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   if (!existsSync(join(dir, 'config.json'))) throw new UsageError(`${dir} is not a fixture directory (no config.json)`);
   const mode = choiceOption('mode', values.mode, ['upstream', 'per-row'] as const);
   const attention = choiceOption<AttentionImpl>('attention', values.attention, ['fused', 'matmul']);
-  const precision = choiceOption<Precision>('precision', values.precision, ['fp32', 'fp16']);
-  const device = choiceOption<Device>('device', values.device, ['cpu', 'cuda']);
+  const precision = choiceOption('precision', values.precision, PRECISIONS);
+  const device = choiceOption('device', values.device, DEVICES);
   const report = await checkFixture(dir, {
     ...(mode ? { modes: [mode] } : {}),
     ...(attention ? { attention } : {}),

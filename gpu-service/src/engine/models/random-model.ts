@@ -14,6 +14,9 @@ import type { UpstreamBuildArgs } from './generator/config.ts';
 import type { ModelManifest } from './registry.ts';
 import { MANIFEST_FILE } from './registry.ts';
 import type { UpstreamVqvaeArgs } from './vqvae/config.ts';
+import { fromUpstream } from './vqvae/config.ts';
+import type { VqvaeWeightRole } from './vqvae/weights.ts';
+import { vqvaeWeights } from './vqvae/weights.ts';
 import { Xoshiro128 } from '../random.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
 
@@ -104,54 +107,15 @@ export function generatorTensors(args: UpstreamBuildArgs): RandomTensor[] {
   return t;
 }
 
-/** The VQVAE tensors inference reads (STAR-SPEC §5.1): codebook, φ convs, post_quant_conv, decoder. */
-export function vqvaeDecoderTensors(args: UpstreamVqvaeArgs): RandomTensor[] {
-  const t: RandomTensor[] = [];
-  const add = (name: string, shape: number[], init: Init) => t.push({ name, shape, init });
-  const conv = (p: string, cout: number, cin: number, k: number) => {
-    add(`${p}.weight`, [cout, cin, k, k], W(cin * k * k));
-    add(`${p}.bias`, [cout], BIAS);
+/** The VQVAE tensors inference reads (vqvae/weights.ts's layout), initialised by role. */
+export function vqvaeTensors(args: UpstreamVqvaeArgs, scales: number): RandomTensor[] {
+  const init: Record<VqvaeWeightRole, (shape: number[]) => Init> = {
+    codebook: () => ({ mean: 0, std: 1 }),
+    conv: (shape) => W(shape[1] * shape[2] * shape[3]),
+    bias: () => BIAS,
+    gain: () => GAIN,
   };
-  const norm = (p: string, c: number) => {
-    add(`${p}.weight`, [c], GAIN);
-    add(`${p}.bias`, [c], BIAS);
-  };
-  const resBlock = (p: string, cin: number, cout: number) => {
-    norm(`${p}.norm1`, cin);
-    conv(`${p}.conv1`, cout, cin, 3);
-    norm(`${p}.norm2`, cout);
-    conv(`${p}.conv2`, cout, cout, 3);
-    if (cin !== cout) conv(`${p}.nin_shortcut`, cout, cin, 1);
-  };
-  const attnBlock = (p: string, c: number) => {
-    norm(`${p}.norm`, c);
-    conv(`${p}.qkv`, 3 * c, c, 1);
-    conv(`${p}.proj_out`, c, c, 1);
-  };
-  const z = args.z_channels;
-  add('quantize.embedding.weight', [args.vocab_size, z], { mean: 0, std: 1 });
-  const phis = args.share_quant_resi;
-  if (phis < 2) throw new Error('random VQVAE: share_quant_resi must be ≥ 2 (the released layout)');
-  for (let k = 0; k < phis; k++) conv(`quantize.quant_resi.qresi_ls.${k}`, z, z, 3);
-  conv('post_quant_conv', z, z, 3);
-  const levels = args.ch_mult.length;
-  let blockIn = args.ch * args.ch_mult[levels - 1];
-  conv('decoder.conv_in', blockIn, z, 3);
-  resBlock('decoder.mid.block_1', blockIn, blockIn);
-  if (args.using_mid_sa ?? true) attnBlock('decoder.mid.attn_1', blockIn);
-  resBlock('decoder.mid.block_2', blockIn, blockIn);
-  for (let lvl = levels - 1; lvl >= 0; lvl--) {
-    const blockOut = args.ch * args.ch_mult[lvl];
-    for (let j = 0; j <= args.num_res_blocks; j++) {
-      resBlock(`decoder.up.${lvl}.block.${j}`, blockIn, blockOut);
-      blockIn = blockOut;
-      if (lvl === levels - 1 && (args.using_sa ?? true)) attnBlock(`decoder.up.${lvl}.attn.${j}`, blockOut);
-    }
-    if (lvl !== 0) conv(`decoder.up.${lvl}.upsample.conv`, blockIn, blockIn, 3);
-  }
-  norm('decoder.norm_out', blockIn);
-  conv('decoder.conv_out', 3, blockIn, 3);
-  return t;
+  return vqvaeWeights(fromUpstream(args), scales).map(({ name, shape, role }) => ({ name, shape, init: init[role](shape) }));
 }
 
 /** Hugging Face CLIPTextConfig fields for a random text encoder. */
@@ -263,7 +227,7 @@ export function writeRandomModel(dir: string, spec: RandomModelSpec): string[] {
   };
   json(MANIFEST_FILE, manifest);
   tensors(manifest.generator.weights, generatorTensors(manifest.generator.build_vae_var_args), seed);
-  tensors(manifest.vqvae.weights, vqvaeDecoderTensors(manifest.vqvae.args), seed + 1);
+  tensors(manifest.vqvae.weights, vqvaeTensors(manifest.vqvae.args, manifest.generator.build_vae_var_args.patch_nums.length), seed + 1);
   json(join(manifest.text_encoder.dir, 'config.json'), clipTextConfigJson(clip));
   tensors(join(manifest.text_encoder.dir, 'model.safetensors'), clipTextTensors(clip), seed + 2);
   return written;

@@ -16,6 +16,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import type { SampleVersion, UpstreamBuildArgs } from './generator/config.ts';
 import type { UpstreamVqvaeArgs } from './vqvae/config.ts';
+import { RELEASED_VQVAE_ARGS } from './vqvae/config.ts';
 
 export const MANIFEST_FILE = 'model.json';
 export const MANIFEST_FORMAT = 1;
@@ -147,19 +148,6 @@ const RELEASED_GENERATOR_ARGS = {
   rope_theta: 10000,
   enable_logit_norm: true,
   sample_from_idx: 9,
-};
-
-/** VAR's tokenizer `vae_ch160v4096z32.pth` (STAR-SPEC §1.1). */
-export const RELEASED_VQVAE_ARGS: UpstreamVqvaeArgs = {
-  vocab_size: 4096,
-  z_channels: 32,
-  ch: 160,
-  ch_mult: [1, 1, 2, 2, 4],
-  num_res_blocks: 2,
-  quant_resi: 0.5,
-  share_quant_resi: 4,
-  using_sa: true,
-  using_mid_sa: true,
 };
 
 /** Where the generator's state dict sits in STAR's training snapshots (STAR-SPEC §1.2). */

@@ -34,6 +34,12 @@ export class Value {
     const d = this.shape[axis < 0 ? this.shape.length + axis : axis];
     return typeof d === 'number' ? d : undefined;
   }
+  /** Static size of one axis, for builders whose graphs have static shapes; a symbolic or unknown size is an error naming the tensor. */
+  size(axis: number): number {
+    const d = this.dim(axis);
+    if (d === undefined) throw new Error(`${this}: axis ${axis} has no static size`);
+    return d;
+  }
   toString(): string {
     return `${this.name}:${this.dtype}[${this.shape?.join(',') ?? '?'}]`;
   }

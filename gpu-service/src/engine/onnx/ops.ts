@@ -1,8 +1,9 @@
 // Op helpers: one function per ONNX op the engine uses, with static shape
-// checks. Model code composes these (x = add(x, attn(ln(x)))); it never builds
-// raw nodes itself.
+// checks, and the few layers composed from them (GELU, GroupNorm, …). Model
+// code composes these (x = add(x, attn(ln(x)))); it never builds raw nodes
+// itself.
 import type { DType, TypedArray } from './dtype.ts';
-import { dtypeOf, ONNX_TYPE } from './dtype.ts';
+import { dtypeOf, float32ToFloat16, ONNX_TYPE } from './dtype.ts';
 import type { Dim, Graph, Shape } from './graph.ts';
 import { attr, MS_DOMAIN, tensorData, Value } from './graph.ts';
 
@@ -31,6 +32,8 @@ function typed(dtype: DType, values: number[]): TypedArray {
       return Float32Array.from(values);
     case 'float64':
       return Float64Array.from(values);
+    case 'float16':
+      return Uint16Array.from(values, float32ToFloat16);
     case 'int32':
       return Int32Array.from(values);
     case 'int64':
@@ -51,7 +54,7 @@ function lift(a: Operand, like: Value): Value {
 
 // ---------------------------------------------------------------- elementwise
 
-export function broadcastShapes(a: Value, b: Value, op: string): Shape | undefined {
+function broadcastShapes(a: Value, b: Value, op: string): Shape | undefined {
   if (!a.shape || !b.shape) return undefined;
   const n = Math.max(a.shape.length, b.shape.length);
   const out: Dim[] = [];
@@ -81,7 +84,6 @@ export const add = (a: Operand, b: Operand) => binary('Add', a, b);
 export const sub = (a: Operand, b: Operand) => binary('Sub', a, b);
 export const mul = (a: Operand, b: Operand) => binary('Mul', a, b);
 export const div = (a: Operand, b: Operand) => binary('Div', a, b);
-export const pow = (a: Operand, b: Operand) => binary('Pow', a, b);
 export const max = (a: Operand, b: Operand) => binary('Max', a, b);
 export const min = (a: Operand, b: Operand) => binary('Min', a, b);
 export const equal = (a: Operand, b: Operand) => binary('Equal', a, b, 'bool');
@@ -92,16 +94,13 @@ export const sqrt = (x: Value) => unary('Sqrt', x);
 export const exp = (x: Value) => unary('Exp', x);
 export const log = (x: Value) => unary('Log', x);
 export const neg = (x: Value) => unary('Neg', x);
-export const abs = (x: Value) => unary('Abs', x);
-export const floor = (x: Value) => unary('Floor', x);
 export const sigmoid = (x: Value) => unary('Sigmoid', x);
 export const tanh = (x: Value) => unary('Tanh', x);
-export const erf = (x: Value) => unary('Erf', x);
-export const relu = (x: Value) => unary('Relu', x);
+const erf = (x: Value) => unary('Erf', x);
 export const not = (x: Value) => unary('Not', x);
-export const reciprocal = (x: Value) => unary('Reciprocal', x);
 export const identity = (x: Value) => unary('Identity', x);
-
+/** Round half to even, as torch.round. */
+export const round = (x: Value) => unary('Round', x);
 export function silu(x: Value): Value {
   return mul(x, sigmoid(x));
 }
@@ -150,12 +149,6 @@ export function matmul(a: Value, b: Value): Value {
   return a.graph.node('MatMul', [a, b], {}, [{ dtype: a.dtype, shape }])[0];
 }
 
-/** y = x·Wᵀ + b, with W stored as torch's (out, in). Transposes once, at build time, as a graph constant op. */
-export function linear(x: Value, weightOutIn: Value, bias?: Value | null): Value {
-  const y = matmul(x, transpose(weightOutIn, [1, 0]));
-  return bias ? add(y, bias) : y;
-}
-
 // ---------------------------------------------------------------- shape ops
 
 export function reshape(x: Value, shape: number[]): Value {
@@ -172,22 +165,34 @@ export function reshape(x: Value, shape: number[]): Value {
   return x.graph.node('Reshape', [x, int64s(x.graph, shape)], {}, [{ dtype: x.dtype, shape: out }])[0];
 }
 
+/** The runtime shape of x as an int64 vector (ONNX Shape). */
+export function shapeOf(x: Value): Value {
+  return x.graph.node('Shape', [x], {}, [{ dtype: 'int64', shape: [x.rank ?? 'rank'] }])[0];
+}
+
+/** Reshape to a runtime shape (e.g. another value's `shapeOf`); `staticShape` is what the builder records. */
+export function reshapeTo(x: Value, shape: Value, staticShape: Shape | undefined): Value {
+  return x.graph.node('Reshape', [x, shape], {}, [{ dtype: x.dtype, shape: staticShape }])[0];
+}
+
 export function transpose(x: Value, perm: number[]): Value {
   if (x.shape && x.shape.length !== perm.length) throw new Error(`Transpose: perm [${perm}] for ${x}`);
-  return x.graph.node('Transpose', [x], { perm: attr.ints(perm) }, [{ dtype: x.dtype, shape: x.shape && perm.map((p) => x.shape![p]) }])[0];
+  const from = x.shape;
+  return x.graph.node('Transpose', [x], { perm: attr.ints(perm) }, [{ dtype: x.dtype, shape: from && perm.map((p) => from[p]) }])[0];
 }
 
 export function concat(xs: Value[], axis: number): Value {
   const first = xs[0];
   let shape: Shape | undefined;
-  if (xs.every((x) => x.shape)) {
-    const r = first.shape!.length;
+  const shapes = xs.map((x) => x.shape).filter((s) => s !== undefined);
+  if (shapes.length === xs.length) {
+    const r = shapes[0].length;
     const ax = axis < 0 ? r + axis : axis;
-    shape = [...first.shape!];
+    shape = [...shapes[0]];
     let sum: Dim = 0;
-    for (const x of xs) {
-      if (x.shape!.length !== r) throw new Error(`Concat: rank mismatch ${first} vs ${x}`);
-      const d = x.shape![ax];
+    for (const [i, s] of shapes.entries()) {
+      if (s.length !== r) throw new Error(`Concat: rank mismatch ${first} vs ${xs[i]}`);
+      const d = s[ax];
       sum = typeof sum === 'number' && typeof d === 'number' ? sum + d : `${first.name}_cat`;
     }
     shape[ax] = sum;
@@ -199,17 +204,17 @@ export function concat(xs: Value[], axis: number): Value {
 export function slice(x: Value, starts: number[], ends: number[], axes: number[], steps?: number[]): Value {
   const shape: Shape | undefined = x.shape && [...x.shape];
   if (shape) {
-    axes.forEach((a, i) => {
-      const ax = a < 0 ? shape!.length + a : a;
-      const d = shape![ax];
+    for (const [i, a] of axes.entries()) {
+      const ax = a < 0 ? shape.length + a : a;
+      const d = shape[ax];
       if (typeof d !== 'number') {
-        shape![ax] = `${x.name}_s${ax}`;
-        return;
+        shape[ax] = `${x.name}_s${ax}`;
+        continue;
       }
       const step = steps?.[i] ?? 1;
       const clampIdx = (v: number) => Math.min(Math.max(v < 0 ? v + d : v, 0), d);
-      shape![ax] = Math.max(0, Math.ceil((clampIdx(ends[i]) - clampIdx(starts[i])) / step));
-    });
+      shape[ax] = Math.max(0, Math.ceil((clampIdx(ends[i]) - clampIdx(starts[i])) / step));
+    }
   }
   const g = x.graph;
   const inputs = [x, int64s(g, starts), int64s(g, ends), int64s(g, axes)];
@@ -248,11 +253,6 @@ export function expand(x: Value, shape: number[]): Value {
   return x.graph.node('Expand', [x, int64s(x.graph, shape)], {}, [{ dtype: x.dtype, shape: broadcastShapes(x, target, 'Expand') }])[0];
 }
 
-export function tile(x: Value, repeats: number[]): Value {
-  const shape = x.shape?.map((d, i) => (typeof d === 'number' ? d * repeats[i] : d));
-  return x.graph.node('Tile', [x, int64s(x.graph, repeats)], {}, [{ dtype: x.dtype, shape }])[0];
-}
-
 // ---------------------------------------------------------------- reductions and normalization
 
 function reducedShape(x: Value, axes: number[], keepdims: boolean): Shape | undefined {
@@ -264,12 +264,6 @@ function reducedShape(x: Value, axes: number[], keepdims: boolean): Shape | unde
 
 export function reduceSum(x: Value, axes: number[], keepdims = true): Value {
   return x.graph.node('ReduceSum', [x, int64s(x.graph, axes)], { keepdims: attr.int(keepdims ? 1 : 0) }, [
-    { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
-  ])[0];
-}
-
-export function reduceMean(x: Value, axes: number[], keepdims = true): Value {
-  return x.graph.node('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [
     { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
   ])[0];
 }
@@ -309,12 +303,39 @@ export function layerNorm(x: Value, eps: number, scale?: Value | null, bias?: Va
   return g.node('LayerNormalization', inputs, { axis: attr.int(-1), epsilon: attr.float(eps) }, [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
+/** InstanceNormalization over every axis after the second, affine-free (unit scale, zero bias). */
+function instanceNorm(x: Value, eps: number): Value {
+  const c = x.dim(1);
+  if (c === undefined) throw new Error(`InstanceNormalization: channel dim of ${x} must be static`);
+  if (x.dtype !== 'float32') throw new Error(`InstanceNormalization: ${x} must be float32 (statistics are kept in fp32)`);
+  const g = x.graph;
+  const ones = constant(g, new Float32Array(c).fill(1), [c], 'float32', 'in_ones');
+  const zeros = constant(g, new Float32Array(c), [c], 'float32', 'in_zeros');
+  return g.node('InstanceNormalization', [x, ones, zeros], { epsilon: attr.float(eps) }, [{ dtype: x.dtype, shape: x.shape }])[0];
+}
+
+/**
+ * torch.nn.GroupNorm(groups, C, eps, affine) on NCHW: each group of C/groups channels
+ * normalized over its channels and all positions, then y·γ_c + β_c. Statistics and the
+ * affine map run in fp32 whatever x's dtype; the result has x's dtype.
+ */
+export function groupNorm(x: Value, groups: number, eps: number, gamma: Value, beta: Value): Value {
+  const c = x.dim(1);
+  if (c === undefined || c % groups !== 0) throw new Error(`GroupNorm: ${x} needs a static channel count divisible by ${groups}`);
+  if (gamma.dtype !== 'float32' || beta.dtype !== 'float32') throw new Error(`GroupNorm: γ ${gamma} and β ${beta} must be float32`);
+  const x32 = cast(x, 'float32');
+  const grouped = reshape(x32, [0, groups, -1]);
+  const normalized = reshapeTo(instanceNorm(grouped, eps), shapeOf(x32), x32.shape);
+  const y = add(mul(normalized, reshape(gamma, [c, 1, 1])), reshape(beta, [c, 1, 1]));
+  return cast(y, x.dtype);
+}
+
 /** Top-k along an axis: [values, int64 indices]. Ties keep the lower index (ONNX's documented order). */
 export function topK(x: Value, k: number | Value, axis = -1, largest = true): [Value, Value] {
   const g = x.graph;
   const kv = typeof k === 'number' ? int64s(g, [k]) : k;
-  const shape =
-    x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? x.shape!.length + axis : axis) ? k : d)) : undefined;
+  const rank = x.rank ?? 0;
+  const shape = x.shape && typeof k === 'number' ? x.shape.map((d, i) => (i === (axis < 0 ? rank + axis : axis) ? k : d)) : undefined;
   const [values, indices] = g.node('TopK', [x, kv], { axis: attr.int(axis), largest: attr.int(largest ? 1 : 0), sorted: attr.int(1) }, [
     { dtype: x.dtype, shape },
     { dtype: 'int64', shape },
@@ -336,6 +357,20 @@ export function conv2d(x: Value, weight: Value, bias: Value | null, pad: number)
   }
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return x.graph.node('Conv', inputs, { pads: attr.ints([pad, pad, pad, pad]) }, [{ dtype: x.dtype, shape }])[0];
+}
+
+/** `F.interpolate(x, scale_factor=2, mode='nearest')` on NCHW: out[y, x] = in[⌊y/2⌋, ⌊x/2⌋]. */
+export function upsampleNearest2x(x: Value): Value {
+  const g = x.graph;
+  const scales = constant(g, Float32Array.from([1, 1, 2, 2]), [4], 'float32', 'resize_scales');
+  const twice = (d: Dim | undefined) => (typeof d === 'number' ? 2 * d : `2*${d}`);
+  const shape = x.shape && [x.shape[0], x.shape[1], twice(x.shape[2]), twice(x.shape[3])];
+  const nearest = {
+    mode: attr.string('nearest'),
+    coordinate_transformation_mode: attr.string('asymmetric'),
+    nearest_mode: attr.string('floor'),
+  };
+  return g.node('Resize', [x, null, scales], nearest, [{ dtype: x.dtype, shape }])[0];
 }
 
 // ---------------------------------------------------------------- contrib ops

@@ -11,7 +11,7 @@ import { Graph } from './graph.ts';
 import { matmul } from './ops.ts';
 import { toModelBytes } from './serialize.ts';
 
-export type Device = 'cpu' | 'cuda';
+import type { Device } from './target.ts';
 
 export interface SessionOptions {
   device: Device;

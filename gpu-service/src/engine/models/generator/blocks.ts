@@ -10,11 +10,9 @@
 // fp16 and runs the linear layers and attention in fp16 (as upstream's
 // autocast does), while the residual stream, every LayerNorm, RoPE and the
 // L2 normalization stay fp32 (§3.8).
-import type { DType } from '../../onnx/dtype.ts';
-import { BYTES_PER_ELEMENT } from '../../onnx/dtype.ts';
-import type { Graph, TensorData, Value } from '../../onnx/graph.ts';
-import type { RuntimeTensor } from '../../onnx/runtime.ts';
-import { tensor } from '../../onnx/runtime.ts';
+import type { Graph, Value } from '../../onnx/graph.ts';
+import type { GraphWeights } from '../../onnx/graph-weights.ts';
+import { dense } from '../../onnx/graph-weights.ts';
 import {
   add,
   cast,
@@ -38,12 +36,10 @@ import {
   div,
   transpose,
 } from '../../onnx/ops.ts';
-import type { TensorStore } from '../../weights/tensors.ts';
 import type { GeneratorConfig } from './config.ts';
 import type { RopeFactors } from './rope.ts';
 import { pairSwapIndex } from './rope.ts';
 
-export type Precision = 'fp32' | 'fp16';
 /** `fused`: onnxruntime's MultiHeadAttention contrib op; `matmul`: plain MatMul + Softmax + MatMul. */
 export type AttentionImpl = 'fused' | 'matmul';
 
@@ -55,190 +51,13 @@ const MAX_SCALE_MUL = Math.fround(Math.log(100));
 const GELU_TANH_BETA = Math.sqrt(2 / Math.PI);
 const GELU_TANH_KAPPA = 0.044715;
 
-/**
- * How weights enter a graph. `initializers`: stored in the graph (the disk
- * cache holds them; onnxruntime loads them per session). `inputs`: every
- * weight is a graph input named by `weightInputName`, fed at run time from one
- * in-memory copy (`WeightFeeder`), so the per-scale sessions share a single
- * copy of the weights instead of loading one each (CPU per-scale mode).
- */
-export type WeightBinding = 'initializers' | 'inputs';
-
-/** Graph input name of a weight: `weights/<state-dict key>[^T]@<dtype>` (^T: stored transposed, (in, out)). */
-export function weightInputName(name: string, dtype: DType, transposed: boolean): string {
-  return `weights/${name}${transposed ? '^T' : ''}@${dtype}`;
-}
-
-const WEIGHT_INPUT = /^weights\/(.+?)(\^T)?@(\w+)$/;
-
-/**
- * The generator's weights, each emitted once per graph, as initializers read
- * lazily from the TensorStore when the graph is serialized, or as inputs
- * (see WeightBinding). `matrix` follows the compute precision; `float32` is
- * always fp32.
- */
-export class GeneratorWeights {
-  readonly graph: Graph;
-  readonly store: TensorStore;
-  readonly precision: Precision;
-  readonly dtype: DType;
-  readonly binding: WeightBinding;
-  private readonly emitted = new Map<string, Value>();
-
-  constructor(graph: Graph, store: TensorStore, precision: Precision, binding: WeightBinding = 'initializers') {
-    this.graph = graph;
-    this.store = store;
-    this.precision = precision;
-    this.dtype = precision === 'fp16' ? 'float16' : 'float32';
-    this.binding = binding;
-  }
-
-  /** A weight at the compute precision (block matrices and their biases). */
-  matrix(name: string, shape: number[]): Value {
-    return this.emit(name, this.dtype, shape, false);
-  }
-
-  /** A weight kept in fp32 whatever the precision (embeddings, head, per-head scales). */
-  float32(name: string, shape: number[]): Value {
-    return this.emit(name, 'float32', shape, false);
-  }
-
-  /**
-   * A torch Linear weight stored (out, in), emitted pre-transposed as (in, out)
-   * so x·W needs no Transpose node: onnxruntime would otherwise fold a
-   * transposed copy of every matrix at load (extra memory) or run the slower
-   * transposed-B product. The transpose happens once, when the graph is
-   * serialized (or the weight first fed).
-   */
-  linearWeight(name: string, outFeatures: number, inFeatures: number, dtype: DType = this.dtype): Value {
-    return this.emit(name, dtype, [outFeatures, inFeatures], true);
-  }
-
-  private emit(name: string, dtype: DType, shape: number[], transposed: boolean): Value {
-    const key = weightInputName(name, dtype, transposed);
-    let v = this.emitted.get(key);
-    if (!v) {
-      const stored = this.store.as(name, dtype, shape);
-      if (this.binding === 'inputs') {
-        v = this.graph.input(key, dtype, transposed ? [shape[1], shape[0]] : shape);
-      } else {
-        const initializerName = `${name}${transposed ? '.T' : ''}${dtype === 'float32' ? '' : `.${dtype}`}`;
-        v = this.graph.initializer(initializerName, transposed ? transposed2d(stored) : stored);
-      }
-      this.emitted.set(key, v);
-    }
-    return v;
-  }
-}
-
-/**
- * Feeds the `weights/…` inputs of graphs built with binding 'inputs': each
- * weight is read (and transposed, converted) once and the same tensor is
- * handed to every session that asks for it.
- */
-export class WeightFeeder {
-  readonly store: TensorStore;
-  private readonly tensors = new Map<string, RuntimeTensor>();
-
-  constructor(store: TensorStore) {
-    this.store = store;
-  }
-
-  static isWeightInput(name: string): boolean {
-    return WEIGHT_INPUT.test(name);
-  }
-
-  /** Tensors for the weight inputs among `inputNames` (other names are ignored). */
-  feeds(inputNames: readonly string[]): Record<string, RuntimeTensor> {
-    const out: Record<string, RuntimeTensor> = {};
-    for (const name of inputNames) {
-      const m = WEIGHT_INPUT.exec(name);
-      if (!m) continue;
-      let t = this.tensors.get(name);
-      if (!t) {
-        const [, key, transposed, dtype] = m;
-        const stored = this.store.as(key, dtype as DType);
-        const data = transposed ? transposed2d(stored) : stored;
-        const bytes = data.bytes();
-        const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
-        const values =
-          dtype === 'float16'
-            ? new Uint16Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 2)
-            : new Float32Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 4);
-        t = tensor(dtype as DType, values, data.shape);
-        this.tensors.set(name, t);
-      }
-      out[name] = t;
-    }
-    return out;
-  }
-
-  /** Bytes held. */
-  get byteLength(): number {
-    let n = 0;
-    for (const t of this.tensors.values()) n += t.data.byteLength;
-    return n;
-  }
-}
-
-/** (rows, cols) → (cols, rows) bytes, on demand. */
-function transposed2d(t: TensorData): TensorData {
-  const [rows, cols] = t.shape;
-  const size = BYTES_PER_ELEMENT[t.dtype];
-  return {
-    dtype: t.dtype,
-    shape: [cols, rows],
-    bytes: () => {
-      const raw = t.bytes();
-      const src = raw.byteOffset % size === 0 ? raw : raw.slice();
-      const out = new Uint8Array(src.byteLength);
-      const n = rows * cols;
-      const view = (b: Uint8Array) =>
-        size === 4 ? new Uint32Array(b.buffer as ArrayBuffer, b.byteOffset, n) : new Uint16Array(b.buffer as ArrayBuffer, b.byteOffset, n);
-      if (size === 4 || size === 2) {
-        const [from, to] = [view(src), view(out)];
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) to[c * rows + r] = from[r * cols + c];
-      } else {
-        for (let r = 0; r < rows; r++)
-          for (let c = 0; c < cols; c++) out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);
-      }
-      return out;
-    },
-  };
-}
-
-/**
- * y = x·Wᵀ + b for the torch Linear `prefix` (weight (out, in), bias (out) unless
- * `bias` overrides it: null for none). `at`: 'compute' runs the product at the
- * compute precision (block layers), 'float32' always in fp32 (embeddings, heads).
- * Input and output are fp32.
- */
-export function dense(
-  w: GeneratorWeights,
-  x: Value,
-  prefix: string,
-  outFeatures: number,
-  inFeatures: number,
-  options: { bias?: Value | null; at?: 'compute' | 'float32' } = {},
-): Value {
-  const dtype: DType = options.at === 'float32' ? 'float32' : w.dtype;
-  const bias =
-    options.bias !== undefined
-      ? options.bias
-      : dtype === 'float32'
-        ? w.float32(`${prefix}.bias`, [outFeatures])
-        : w.matrix(`${prefix}.bias`, [outFeatures]);
-  const y = matmul(cast(x, dtype), w.linearWeight(`${prefix}.weight`, outFeatures, inFeatures, dtype));
-  return cast(bias ? add(y, bias) : y, 'float32');
-}
-
 /** Affine-free LayerNorm (every LN in STAR, §3.6). */
 export function norm(cfg: GeneratorConfig, x: Value): Value {
   return layerNorm(x, cfg.normEps);
 }
 
 /** σ_h = exp(min(scale_mul_1H11, ln 100)) as a [H, 1] fp32 factor (§3.4.3). */
-function headScale(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig): Value {
+function headScale(w: GraphWeights, prefix: string, cfg: GeneratorConfig): Value {
   const logScale = reshape(w.float32(`${prefix}.scale_mul_1H11`, [1, cfg.heads, 1, 1]), [cfg.heads, 1]);
   return exp(min(logScale, MAX_SCALE_MUL));
 }
@@ -281,13 +100,13 @@ export interface KvCache {
  * (1 = visible) for cross-attention. Returns [R, n, C] at the compute dtype.
  */
 export function attention(q: Value, kv: KvCache, keyMask: Value | null, cfg: GeneratorConfig, impl: AttentionImpl): Value {
-  const [R, n] = [q.dim(0)!, q.dim(1)!];
+  const [R, n] = [q.size(0), q.size(1)];
   const { heads: H, headDim: hd } = cfg;
   if (impl === 'fused') return multiHeadAttention(q, kv.key, kv.value, H, 1.0, null, keyMask);
   const q4 = transpose(reshape(q, [R, n, H, hd]), [0, 2, 1, 3]);
   let scores = matmul(q4, transpose(kv.key, [0, 1, 3, 2]));
   if (keyMask) {
-    const L = kv.key.dim(2)!;
+    const L = kv.key.size(2);
     const dtype = scores.dtype;
     // (mask − 1)·10000: 0 where visible, −10000 where masked (onnxruntime's mask_filter_value; exp underflows to 0 as with −∞)
     scores = add(scores, mul(add(cast(reshape(keyMask, [R, 1, 1, L]), dtype), -1), 10000));
@@ -302,7 +121,7 @@ export function attention(q: Value, kv: KvCache, keyMask: Value | null, cfg: Gen
  * with the grown cache.
  */
 export function selfAttention(
-  w: GeneratorWeights,
+  w: GraphWeights,
   prefix: string,
   cfg: GeneratorConfig,
   y: Value,
@@ -310,7 +129,7 @@ export function selfAttention(
   past: KvCache | null,
   impl: AttentionImpl,
 ): { out: Value; present: KvCache } {
-  const [R, n] = [y.dim(0)!, y.dim(1)!];
+  const [R, n] = [y.size(0), y.size(1)];
   const { width: C, heads: H, headDim: hd } = cfg;
   const qkvBias = concat([w.matrix(`${prefix}.q_bias`, [C]), w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C])], 0);
   const qkv = dense(w, y, `${prefix}.mat_qkv`, 3 * C, C, { bias: qkvBias });
@@ -336,8 +155,8 @@ export function selfAttention(
  * scores q̂·k̂ reach σ_h ≤ 100, where fp16's step is 0.06 (a 6 % error in a
  * softmax weight), and 77 text tokens make fp32 cheap here.
  */
-export function crossKeyValues(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, text: Value): KvCache {
-  const [R, T] = [text.dim(0)!, text.dim(1)!];
+export function crossKeyValues(w: GraphWeights, prefix: string, cfg: GeneratorConfig, text: Value): KvCache {
+  const [R, T] = [text.size(0), text.size(1)];
   const { width: C, heads: H, headDim: hd } = cfg;
   const kvBias = concat([w.matrix(`${prefix}.zero_k_bias`, [C]), w.matrix(`${prefix}.v_bias`, [C])], 0);
   const kv = dense(w, text, `${prefix}.mat_kv`, 2 * C, cfg.textDim, { bias: kvBias });
@@ -349,7 +168,7 @@ export function crossKeyValues(w: GeneratorWeights, prefix: string, cfg: Generat
 
 /** Cross-attention of §3.5 for y = LN(x) rows [R', n, C] against their fp32 text K/V; `textMask` int32 [R', T]. Scores and softmax in fp32. */
 export function crossAttention(
-  w: GeneratorWeights,
+  w: GraphWeights,
   prefix: string,
   cfg: GeneratorConfig,
   y: Value,
@@ -357,7 +176,7 @@ export function crossAttention(
   textMask: Value,
   impl: AttentionImpl,
 ): Value {
-  const [R, n] = [y.dim(0)!, y.dim(1)!];
+  const [R, n] = [y.size(0), y.size(1)];
   const { width: C, heads: H, headDim: hd } = cfg;
   const q = dense(w, y, `${prefix}.mat_q`, C, C, { bias: w.matrix(`${prefix}.q_bias`, [C]) });
   const qHat = mul(l2Normalize(reshape(q, [R, n, H, hd])), headScale(w, prefix, cfg));
@@ -366,7 +185,7 @@ export function crossAttention(
 }
 
 /** fc2(GELU_tanh(fc1(y))) (§3.6); the activation runs in fp32. */
-export function ffn(w: GeneratorWeights, prefix: string, cfg: GeneratorConfig, y: Value): Value {
+export function ffn(w: GraphWeights, prefix: string, cfg: GeneratorConfig, y: Value): Value {
   const hidden = dense(w, y, `${prefix}.fc1`, cfg.mlpHidden, cfg.width);
   return dense(w, geluTanh(hidden), `${prefix}.fc2`, cfg.width, cfg.mlpHidden);
 }
@@ -418,7 +237,7 @@ export function selectRows(x: Value, rows: number[]): Value {
 
 export interface BlockContext {
   cfg: GeneratorConfig;
-  weights: GeneratorWeights;
+  weights: GraphWeights;
   rope: RopeConstants;
   routing: CrossRouting;
   /** Text K/V of this block for the routing's source rows. */

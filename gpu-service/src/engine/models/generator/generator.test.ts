@@ -9,7 +9,7 @@ import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
 import type { CrossAttnMode } from './blocks.ts';
-import { WeightFeeder } from './blocks.ts';
+import { WeightFeeder } from '../../onnx/graph-weights.ts';
 import { fromUpstreamArgs, scaleCount } from './config.ts';
 import type { GeneratorGraphOptions } from './generator.ts';
 import { buildGeneratorGraph, carriedFeeds, names } from './generator.ts';

@@ -23,7 +23,7 @@
 //            first > 0: cross_key.{i}/cross_value.{i} [R',H,77,64], past_key.{i}/
 //              past_value.{i} [2B,H,Lpast,64], f_hat_in f32 [B,Cvae,P,P],
 //              next_input_in f32 [B,pn_first²,Cvae] (pooled too if a sampler scale is in range)
-//            weights 'inputs': weights/<key>[^T]@<dtype> (WeightFeeder, blocks.ts)
+//            weights 'inputs': weights/<key>[^T]@<dtype> (WeightFeeder, onnx/graph-weights.ts)
 //   outputs  tokens.s{si} i64 [B,pn²]; f_hat f32 [B,Cvae,P,P];
 //            last < S−1: present_key.{i}/present_value.{i}, next_input;
 //            first = 0 and last < S−1: cross_key.{i}/cross_value.{i}
@@ -36,34 +36,22 @@
 // graph computes them from `text_hidden` and hands them out when later scales
 // remain; graphs with first > 0 take them instead of `text_hidden`.
 //
-// Teacher-forced variant: `tokens.s{si}` are inputs instead of draws, and the
-// graph also outputs the check tensors named as the star-tiny fixture keys.
+// Teacher-forced variant: `tokens.s{si}` are inputs instead of draws. A
+// `probe` is handed each scale's values once the scale is built (the parity
+// check, parity/, names them as the fixtures do and makes them outputs).
 import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
-import {
-  add,
-  cast,
-  concat,
-  constant,
-  gather,
-  identity,
-  int64s,
-  layerNorm,
-  reshape,
-  slice,
-  softmax,
-  transpose,
-  unsqueeze,
-  where,
-} from '../../onnx/ops.ts';
+import { add, cast, concat, constant, gather, int64s, layerNorm, reshape, slice, softmax, unsqueeze, where } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
-import type { AttentionImpl, CrossAttnMode, KvCache, Precision, WeightBinding } from './blocks.ts';
-import { block, crossKeyValues, dense, crossRouting, GeneratorWeights, ropeConstants, selectRows } from './blocks.ts';
+import type { Precision } from '../../onnx/target.ts';
+import type { WeightBinding } from '../../onnx/graph-weights.ts';
+import { dense, GraphWeights } from '../../onnx/graph-weights.ts';
+import type { AttentionImpl, CrossAttnMode, KvCache } from './blocks.ts';
+import { block, crossKeyValues, crossRouting, ropeConstants, selectRows } from './blocks.ts';
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
 import { ropeFactors } from './rope.ts';
-import { varHeadStepCount } from './sampler-head.ts';
 import type { PrefixSum } from './sampling.ts';
 import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sampling.ts';
 
@@ -75,17 +63,17 @@ import { cfgMix, sampleInverseCdf, smoothEmbedding, topKTopPFilter } from './sam
  */
 export interface Quantizer {
   addScale(g: Graph, si: number, tokens: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
-  /** Same from soft codes; needed only by graphs built with `moreSmooth`. */
-  addScaleFromCodes?(g: Graph, si: number, codes: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
+  /** Same from soft codes (the more_smooth path). */
+  addScaleFromCodes(g: Graph, si: number, codes: Value, fHat: Value | null): { h: Value; fHat: Value; nextInput?: Value };
   /** The codebook [V, Cvae] as a graph value (the more_smooth path weights it by softmax). */
-  codebook?(g: Graph): Value;
+  codebook(g: Graph): Value;
 }
 
 /** What the sampler path of §4.5 gets at a scale that takes it. */
 export interface SamplerPathContext {
   graph: Graph;
   cfg: GeneratorConfig;
-  weights: GeneratorWeights;
+  weights: GraphWeights;
   si: number;
   /** Block-stack output of this scale [2B, pn², C] (fp32, before the logit norm). */
   hidden: Value;
@@ -100,8 +88,33 @@ export interface SamplerPathContext {
   teacherForcedTokens?: Value;
 }
 
-/** Builds the sampler path for one scale: the chosen tokens [B, pn²] and, teacher-forced, extra check outputs. */
+/** Builds the sampler path for one scale: the chosen tokens [B, pn²] and its step values under the fixtures' names. */
 export type SamplerPath = (ctx: SamplerPathContext) => { tokens: Value; checks?: Record<string, Value> };
+
+/** One scale's values as the generator computed them, for a probe. */
+export interface ScaleValues {
+  /** [2B, pn², C] */
+  xIn: Value;
+  /** Block-stack output [2B, pn², C]. */
+  hidden: Value;
+  /** [2B, pn², V] */
+  logits: Value;
+  /** Whether the scale is one of §4.5's (`mixed` is then its VAR-head steps' distribution). */
+  samplerScale: boolean;
+  /** CFG-mixed logits [B, pn², V] of the standard path; absent where the sampler path chose. */
+  mixed?: Value;
+  /** The sampler path's step values, named as the fixtures do. */
+  samplerSteps?: Record<string, Value>;
+  /** Codebook embedding of the tokens [B, Cvae, pn, pn]. */
+  h: Value;
+  /** [B, Cvae, P, P] */
+  fHat: Value;
+  /** [B, pn_next², Cvae]; absent at the last scale. */
+  nextInput?: Value;
+}
+
+/** Sees every scale's values once the scale is built (parity/ taps them); inference passes none. */
+export type ScaleProbe = (si: number, values: ScaleValues) => void;
 
 export interface GeneratorGraphOptions {
   /** Images per batch (B); the transformer batch is 2B. */
@@ -112,8 +125,9 @@ export interface GeneratorGraphOptions {
   crossAttn?: CrossAttnMode;
   precision?: Precision;
   attention?: AttentionImpl;
-  /** Tokens become inputs; the graph outputs the fixture's check tensors too. */
+  /** Tokens become inputs instead of draws. */
   teacherForced?: boolean;
+  probe?: ScaleProbe;
   /** Adds `more_smooth` [B] and `gumbel.s{si}` [B, pn², V] inputs (the Gumbel soft-code path, §4.2.3d). */
   moreSmooth?: boolean;
   quantizer: Quantizer;
@@ -121,14 +135,15 @@ export interface GeneratorGraphOptions {
   samplerPath?: SamplerPath;
   /** Take the standard path at sampler scales too (upstream w_mask = False). */
   ignoreSamplerHead?: boolean;
-  /** 'inputs': weights become `weights/…` graph inputs fed by a WeightFeeder shared across sessions (blocks.ts). */
+  /** 'inputs': weights become `weights/…` graph inputs fed by a WeightFeeder shared across sessions (onnx/graph-weights.ts). */
   weights?: WeightBinding;
   /** Running sums of top-p and the inverse CDF (sampling.ts): 'blocked' for CUDA. Default 'sequential'. */
   prefixSum?: PrefixSum;
 }
 
-export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer'>> {
+export interface ResolvedGeneratorOptions extends Required<Omit<GeneratorGraphOptions, 'samplerPath' | 'quantizer' | 'probe'>> {
   samplerPath?: SamplerPath;
+  probe?: ScaleProbe;
 }
 
 export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOptions): ResolvedGeneratorOptions {
@@ -146,6 +161,7 @@ export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOpti
     weights: options.weights ?? 'initializers',
     prefixSum: options.prefixSum ?? 'sequential',
     samplerPath: options.samplerPath,
+    probe: options.probe,
   };
   const { first, last, batch } = resolved;
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`generator graph: batch must be a positive integer, got ${batch}`);
@@ -196,7 +212,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   const output = (v: Value, name: string) => {
     if (g.output(v, name).name !== name) throw new Error(`generator graph: output name ${name} is already taken`);
   };
-  const w = new GeneratorWeights(g, store, o.precision, o.weights);
+  const w = new GraphWeights(g, store, o.precision, { binding: o.weights });
   const kvDtype: DType = w.dtype;
   const routing = crossRouting(o.crossAttn, B);
   const samplerScales = range(first, last).filter((si) => usesSamplerPath(cfg, o, si));
@@ -204,9 +220,6 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
     throw new Error(
       `generator graph: scales ${samplerScales.join(', ')} take the sampler path (STAR-SPEC §4.5) but no samplerPath was given; pass one or set ignoreSamplerHead`,
     );
-  }
-  if (o.moreSmooth && !(options.quantizer.addScaleFromCodes && options.quantizer.codebook)) {
-    throw new Error('generator graph: moreSmooth needs a quantizer with addScaleFromCodes and codebook');
   }
 
   // ---------------------------------------------------------------- inputs
@@ -247,10 +260,6 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
 
   const lvlEmbed = w.float32('lvl_embed.weight', [S, C]);
   const levelEmbedding = (si: number) => slice(lvlEmbed, [si], [si + 1], [0]); // [1, C]
-  const checks = new Map<string, Value>();
-  const check = (name: string, v: Value) => {
-    if (o.teacherForced) checks.set(name, v);
-  };
 
   // ---------------------------------------------------------------- scales
   for (let si = first; si <= last; si++) {
@@ -260,13 +269,12 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       // §3.2: this scale's input tokens
       let xIn: Value;
       if (si === 0) {
-        const sos = dense(w, pooled!, 'encoder_proj', C, textDim, { at: 'float32' });
+        const sos = dense(w, built(pooled, 'pooled'), 'encoder_proj', C, textDim, { at: 'float32' });
         xIn = add(add(unsqueeze(sos, [1]), w.float32('pos_start', [1, 1, C])), levelEmbedding(0));
       } else {
-        const embedded = add(dense(w, nextInput!, 'word_embed', C, cvae, { at: 'float32' }), levelEmbedding(si));
+        const embedded = add(dense(w, built(nextInput, 'next_input'), 'word_embed', C, cvae, { at: 'float32' }), levelEmbedding(si));
         xIn = concat([embedded, embedded], 0); // both CFG halves share the image state
       }
-      check(`s${si}.x_in`, xIn);
 
       // §3.3–3.6: the block stack with this scale's RoPE slice and the KV cache
       const rope = ropeConstants(g, ropeFactors(cfg, [pn]), hd, `rope.s${si}`);
@@ -279,19 +287,20 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
         cache[i] = out.present;
       }
       const hidden = x;
-      check(`s${si}.hidden`, hidden);
 
       // §3.7: logits in fp32
       const logitInput = cfg.logitNorm ? layerNorm(hidden, cfg.normEps) : hidden;
       const logits = dense(w, logitInput, 'head_logits', cfg.vocabSize, C, { at: 'float32' });
-      check(`s${si}.logits`, logits);
 
       // §4.2.3: choose tokens
       const ratio = scaleRatio(cfg, si);
       const forced = o.teacherForced ? g.input(names.tokens(si), 'int64', [B, n]) : null;
+      const samplerScale = usesSamplerPath(cfg, o, si);
       let tokens: Value;
       let softCodes: Value | null = null;
-      if (usesSamplerPath(cfg, o, si) && o.samplerPath) {
+      let mixed: Value | undefined;
+      let samplerSteps: Record<string, Value> | undefined;
+      if (samplerScale && o.samplerPath) {
         const path = o.samplerPath({
           graph: g,
           cfg,
@@ -299,7 +308,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           si,
           hidden,
           logits,
-          pooled: pooled!,
+          pooled: built(pooled, 'pooled'),
           cfgScale,
           topK,
           topP,
@@ -307,15 +316,9 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           teacherForcedTokens: forced ?? undefined,
         });
         tokens = path.tokens;
-        for (const [name, v] of Object.entries(path.checks ?? {})) check(name, v);
+        samplerSteps = path.checks;
       } else {
-        const mixed = cfgMix(logits, cfgScale, ratio);
-        if (usesSamplerPath(cfg, o, si)) {
-          // teacher-forced without the sampler path: its VAR-head steps mix with the same t (§4.5)
-          for (let k = 0; k < varHeadStepCount(cfg.sampleVersion, si); k++) check(`s${si}.k${k}.mixed_logits`, mixed);
-        } else {
-          check(`s${si}.mixed_logits`, mixed);
-        }
+        mixed = cfgMix(logits, cfgScale, ratio);
         const override = samplingOverride(cfg, si);
         const scaleTopK = override.topK === undefined ? topK : int64s(g, Array(B).fill(override.topK));
         const scaleTopP =
@@ -328,35 +331,34 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
           tokens = sampleInverseCdf(probs, noise, o.prefixSum).tokens;
           if (moreSmooth) {
             const gumbel = g.input(names.gumbel(si), 'float32', [B, n, cfg.vocabSize]);
-            softCodes = smoothEmbedding(mixed, gumbel, options.quantizer.codebook!(g), ratio);
+            softCodes = smoothEmbedding(mixed, gumbel, options.quantizer.codebook(g), ratio);
           }
         }
       }
       if (!forced) output(tokens, names.tokens(si));
 
       // §4.2.4–6: f_hat and the next scale's input
-      const step = softCodes
-        ? smoothStep(g, options.quantizer, si, tokens, softCodes, moreSmooth!, fHat)
-        : options.quantizer.addScale(g, si, tokens, fHat);
+      const step =
+        softCodes && moreSmooth
+          ? smoothStep(g, options.quantizer, si, tokens, softCodes, moreSmooth, fHat)
+          : options.quantizer.addScale(g, si, tokens, fHat);
       fHat = step.fHat;
-      check(`s${si}.h_BChw`, step.h);
-      check(`s${si}.f_hat`, fHat);
       if (si < S - 1) {
         if (!step.nextInput) throw new Error(`quantizer.addScale gave no next input at scale ${si}`);
         nextInput = step.nextInput;
-        const pnNext = cfg.patchNums[si + 1];
-        check(`s${si}.next_map`, reshape(transpose(nextInput, [0, 2, 1]), [B, cvae, pnNext, pnNext]));
       }
+      o.probe?.(si, { xIn, hidden, logits, samplerScale, mixed, samplerSteps, h: step.h, fHat, nextInput: step.nextInput });
     });
   }
 
   // ---------------------------------------------------------------- outputs
-  output(fHat!, names.fHat);
+  output(built(fHat, 'f_hat'), names.fHat);
   if (last < S - 1) {
-    output(nextInput!, names.nextInput);
+    output(built(nextInput, 'next_input'), names.nextInput);
     cache.forEach((c, i) => {
-      output(c!.key, names.presentKey(i));
-      output(c!.value, names.presentValue(i));
+      const { key, value } = built(c, `the KV cache of block ${i}`);
+      output(key, names.presentKey(i));
+      output(value, names.presentValue(i));
     });
     if (first === 0) {
       textKv.forEach((kv, i) => {
@@ -365,18 +367,22 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
       });
     }
   }
-  if (last === S - 1) check('final.f_hat', fHat!);
-  for (const [name, v] of checks) output(g.outputs.includes(v) ? identity(v) : v, name);
   return g;
 }
 
 /** Rows with more_smooth take the soft codes, the others their sampled tokens' codes. */
 function smoothStep(g: Graph, q: Quantizer, si: number, tokens: Value, softCodes: Value, moreSmooth: Value, fHat: Value | null) {
-  const B = tokens.dim(0)!;
-  const codebook = q.codebook!(g);
+  const B = tokens.size(0);
+  const codebook = q.codebook(g);
   const hard = gather(codebook, tokens, 0); // [B, pn², Cvae]
   const codes = where(reshape(moreSmooth, [B, 1, 1]), softCodes, hard);
-  return q.addScaleFromCodes!(g, si, codes, fHat);
+  return q.addScaleFromCodes(g, si, codes, fHat);
+}
+
+/** A value the scale loop has built by now (the scale range and inputs say so); absent, the builder is wrong. */
+function built<T>(v: T | null, what: string): T {
+  if (v === null) throw new Error(`generator graph: ${what} is used before it is built`);
+  return v;
 }
 
 /**

@@ -2,14 +2,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { Graph } from '../../onnx/graph.ts';
-import { gather, linear, transpose } from '../../onnx/ops.ts';
+import { dense, GraphWeights } from '../../onnx/graph-weights.ts';
+import { gather, transpose } from '../../onnx/ops.ts';
 import type { RuntimeTensor } from '../../onnx/runtime.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
+import type { Precision } from '../../onnx/target.ts';
 import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
-import { GeneratorWeights, norm } from './blocks.ts';
+import { norm } from './blocks.ts';
 import { BatchNoise, noisePlan } from '../../random.ts';
 import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
 import { fromUpstreamArgs } from './config.ts';
@@ -115,7 +117,7 @@ const fixture = fixturePath('star-tiny/tiny-a');
  * position noise, and exposes every s3.k* tensor the fixture records.
  */
 async function runTinyASamplerScale(
-  precision: 'fp32' | 'fp16' = 'fp32',
+  precision: Precision = 'fp32',
 ): Promise<{ out: Record<string, RuntimeTensor>; ref: TensorStore; names: string[] }> {
   const args = JSON.parse(readFileSync(`${fixture}/config.json`, 'utf8'));
   const cfg = fromUpstreamArgs(args.build_vae_var_args, { sampleVersion: args.sampling.sample_version });
@@ -125,7 +127,7 @@ async function runTinyASamplerScale(
   const N = cfg.patchNums[si] ** 2;
   const B = args.sampling.B;
   const g = new Graph('sampler-tiny-a');
-  const w = new GeneratorWeights(g, readSafetensors(`${fixture}/var.safetensors`), precision);
+  const w = new GraphWeights(g, readSafetensors(`${fixture}/var.safetensors`), precision);
   const h = g.input('h', 'float32', [2 * B, N, cfg.width]);
   const codebook = g.initializer('codebook', vae.get('quantize.embedding.weight', [cfg.vocabSize, cfg.cvae]));
   const { tokens, checks } = samplerScale({
@@ -134,11 +136,7 @@ async function runTinyASamplerScale(
     impl: 'matmul',
     si,
     hidden: h,
-    logits: linear(
-      norm(cfg, h),
-      w.float32('head_logits.weight', [cfg.vocabSize, cfg.width]),
-      w.float32('head_logits.bias', [cfg.vocabSize]),
-    ),
+    logits: dense(w, norm(cfg, h), 'head_logits', cfg.vocabSize, cfg.width, { at: 'float32' }),
     pooled: g.input('pooled', 'float32', [2 * B, cfg.textDim]),
     codebook,
     cfgScale: g.input('cfg', 'float32', [B]),

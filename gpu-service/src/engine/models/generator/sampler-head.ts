@@ -29,7 +29,6 @@ import {
   gather,
   gatherElements,
   greater,
-  linear,
   max,
   mul,
   reduceMax,
@@ -41,7 +40,9 @@ import {
   unsqueeze,
   where,
 } from '../../onnx/ops.ts';
-import type { AttentionImpl, GeneratorWeights } from './blocks.ts';
+import type { GraphWeights } from '../../onnx/graph-weights.ts';
+import { dense } from '../../onnx/graph-weights.ts';
+import type { AttentionImpl } from './blocks.ts';
 import { ffn, norm, ropeConstants, selfAttention } from './blocks.ts';
 import type { GeneratorConfig, SampleVersion } from './config.ts';
 import type { SamplerPath } from './generator.ts';
@@ -173,7 +174,7 @@ export function fill(state: MaskState | null, score: Value, k: number, candidate
 
 export interface SamplerScaleContext {
   cfg: GeneratorConfig;
-  weights: GeneratorWeights;
+  weights: GraphWeights;
   impl: AttentionImpl;
   si: number;
   /** Main-stack output of this scale, (2B, N, C) fp32, before the logit norm. */
@@ -214,7 +215,7 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
   const g = hidden.graph;
   const pn = cfg.patchNums[si];
   const N = pn * pn;
-  const B = ctx.cfgScale.dim(0)!;
+  const B = ctx.cfgScale.size(0);
   if (!cfg.hasSamplerHead) throw new Error(`scale ${si}: the masked sampler path needs a model with the sampler head`);
   if (hidden.dim(0) !== 2 * B || hidden.dim(1) !== N)
     throw new Error(`sampler scale ${si}: hidden is ${hidden}, expected [${2 * B}, ${N}, ${cfg.width}]`);
@@ -296,20 +297,14 @@ function samplerHead(ctx: SamplerScaleContext): SamplerHead {
   const C = cfg.width;
   const pn = cfg.patchNums[si];
   const N = pn * pn;
-  const B = ctx.cfgScale.dim(0)!;
+  const B = ctx.cfgScale.size(0);
   const S = cfg.patchNums.length;
-  const atComputePrecision = (x: Value, weight: Value, bias: Value | null) => cast(linear(cast(x, w.dtype), weight, bias), 'float32');
 
   const textToken = g.scope('sampler.text', () =>
-    add(
-      linear(unsqueeze(ctx.pooled, [1]), w.float32('encoder_proj2.weight', [C, cfg.textDim]), w.float32('encoder_proj2.bias', [C])),
-      w.float32('pos_start_last', [1, 1, C]),
-    ),
+    add(dense(w, unsqueeze(ctx.pooled, [1]), 'encoder_proj2', C, cfg.textDim, { at: 'float32' }), w.float32('pos_start_last', [1, 1, C])),
   ); // (2B, 1, C)
   const prev = concat([textToken, hidden], 1);
-  const projWeight = w.matrix('head_proj.weight', [C, 2 * C]);
-  const prevProjected = atComputePrecision(prev, slice(projWeight, [C], [2 * C], [1]), w.matrix('head_proj.bias', [C]));
-  const projFeature = slice(projWeight, [0], [C], [1]);
+  const prevProjected = dense(w, prev, 'head_proj', C, 2 * C, { columns: [C, 2 * C] });
   const level = slice(w.float32('lvl_embed_2.weight', [S, C]), [si], [si + 1], [0]); // (1, C)
   const rope = ropeConstants(g, ropeFactors(cfg, [1, pn]), cfg.headDim, `rope.sampler.s${si}`);
 
@@ -319,9 +314,9 @@ function samplerHead(ctx: SamplerScaleContext): SamplerHead {
       const code = state
         ? mul(gather(ctx.codebook, state.tokens), unsqueeze(state.filled, [2]))
         : constant(g, new Float32Array(B * N * cfg.cvae), [B, N, cfg.cvae], 'float32', 'no_codes');
-      const words = linear(code, w.float32('word_embed_head.weight', [C, cfg.cvae]), w.float32('word_embed_head.bias', [C]));
+      const words = dense(w, code, 'word_embed_head', C, cfg.cvae, { at: 'float32' });
       const feature = concat([textToken, add(concat([words, words], 0), level)], 1); // (2B, 1+N, C)
-      let x = add(atComputePrecision(feature, projFeature, null), prevProjected);
+      let x = add(dense(w, feature, 'head_proj', C, 2 * C, { bias: null, columns: [0, C] }), prevProjected);
       for (let j = 0; j < FEAT_EXTRACT_BLOCKS; j++) {
         const p = `feat_extract_blocks.${j}`;
         x = add(
@@ -333,11 +328,7 @@ function samplerHead(ctx: SamplerScaleContext): SamplerHead {
           g.scope(`${p}.ffn`, () => ffn(w, `${p}.ffn`, cfg, norm(cfg, x))),
         );
       }
-      const logits = linear(
-        norm(cfg, x),
-        w.float32('head_logits2.weight', [cfg.vocabSize, C]),
-        w.float32('head_logits2.bias', [cfg.vocabSize]),
-      );
+      const logits = dense(w, norm(cfg, x), 'head_logits2', cfg.vocabSize, C, { at: 'float32' });
       return { feature, prev, logits };
     },
   };

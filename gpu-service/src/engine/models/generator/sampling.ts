@@ -3,7 +3,7 @@
 // batch: cfg [B] f32, top_k [B] i64, top_p [B] f32, more_smooth [B] bool.
 // Everything here is fp32 (logits, softmax, sampling).
 import type { Value } from '../../onnx/graph.ts';
-import type { Device } from '../../onnx/runtime.ts';
+import type { Device } from '../../onnx/target.ts';
 import {
   add,
   and,
@@ -26,6 +26,7 @@ import {
   reduceMax,
   reduceSum,
   reshape,
+  round,
   scatterElements,
   slice,
   softmax,
@@ -88,7 +89,7 @@ function blockSize(V: number): number {
  * decimals, e.g. 3.3 whose fp32 is 3.29999995). logits [2B, n, V] → [B, n, V].
  */
 export function cfgMix(logits: Value, cfg: Value, ratio: number): Value {
-  const B = cfg.dim(0)!;
+  const B = cfg.size(0);
   const t = mul(decimalValue(cfg, CFG_DECIMALS), ratio);
   const condWeight = reshape(cast(add(t, 1), 'float32'), [B, 1, 1]);
   const uncondWeight = reshape(cast(t, 'float32'), [B, 1, 1]);
@@ -118,7 +119,7 @@ function decimalValue(x: Value, decimals: number): Value {
  */
 export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): Value {
   const g = z.graph;
-  const [B, n, V] = [z.dim(0)!, z.dim(1)!, z.dim(2)!];
+  const [B, n, V] = [z.size(0), z.size(1), z.size(2)];
   const minusInf = constant(g, Float32Array.from([-Infinity]), [], 'float32', 'minus_inf');
 
   // ---- top-k
@@ -166,10 +167,6 @@ export function topPThreshold(topP: Value): Value {
   return cast(sub(one, decimalValue(topP, TOP_P_DECIMALS)), 'float32');
 }
 
-function round(x: Value): Value {
-  return x.graph.node('Round', [x], {}, [{ dtype: x.dtype, shape: x.shape }])[0];
-}
-
 /**
  * Canonical inverse-CDF draw (STAR-SPEC §7): with π = softmax(filtered) and
  * one uniform u per token, idx = min{ v : Σ_{j≤v} π_j > u·Σ_j π_j }, falling
@@ -178,7 +175,7 @@ function round(x: Value): Value {
  */
 export function sampleInverseCdf(probs: Value, uniform: Value, prefix: PrefixSum = 'sequential'): { tokens: Value; conf: Value } {
   const g = probs.graph;
-  const [B, n, V] = [probs.dim(0)!, probs.dim(1)!, probs.dim(2)!];
+  const [B, n, V] = [probs.size(0), probs.size(1), probs.size(2)];
   const cdf = prefixSum(probs, prefix);
   const total = slice(cdf, [V - 1], [V], [2]);
   const target = mul(unsqueeze(uniform, [2]), total);

@@ -10,7 +10,6 @@
 // fp16 stores the matrices and embeddings as fp16 and runs the matmuls and the
 // attention in fp16; the residual stream, every LayerNorm and the MLP
 // activation stay fp32.
-import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import {
@@ -25,19 +24,20 @@ import {
   gatherElements,
   gelu,
   layerNorm,
-  linear,
   mul,
   multiHeadAttention,
+  scalar,
   sigmoid,
   slice,
   squeeze,
   unsqueeze,
   where,
 } from '../../onnx/ops.ts';
+import type { Precision } from '../../onnx/target.ts';
+import { computeDType } from '../../onnx/target.ts';
+import { dense, GraphWeights } from '../../onnx/graph-weights.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { ClipTextConfig } from './config.ts';
-
-export type Precision = 'fp32' | 'fp16';
 
 export interface TextEncoderGraphOptions {
   precision: Precision;
@@ -58,7 +58,9 @@ export function buildTextEncoderGraph(weights: TensorStore, cfg: ClipTextConfig,
   if (T > cfg.maxPositions) throw new Error(`text encoder: sequence length ${T} exceeds max_position_embeddings ${cfg.maxPositions}`);
   const D = cfg.hiddenSize;
   const g = new Graph('clip_text_model');
-  const w = new ClipWeights(g, weights, options.precision);
+  // HF names, with or without the `text_model.` prefix
+  const keyPrefix = weights.has('text_model.embeddings.token_embedding.weight') ? 'text_model.' : '';
+  const w = new GraphWeights(g, weights, options.precision, { keyPrefix });
 
   const ids = g.input('input_ids', 'int64', ['batch', T]);
   const mask = g.input('attention_mask', 'int64', ['batch', T]);
@@ -73,7 +75,7 @@ export function buildTextEncoderGraph(weights: TensorStore, cfg: ClipTextConfig,
   for (let i = 0; i < cfg.numLayers; i++) {
     x = g.scope(`layers.${i}`, () => encoderLayer(x, bias, w, `encoder.layers.${i}`, cfg));
   }
-  const hidden = layerNorm(x, cfg.layerNormEps, w.vector('final_layer_norm.weight', [D]), w.vector('final_layer_norm.bias', [D]));
+  const hidden = layerNorm(x, cfg.layerNormEps, w.float32('final_layer_norm.weight', [D]), w.float32('final_layer_norm.bias', [D]));
   g.output(hidden, 'last_hidden_state');
   g.output(
     g.scope('pooler', () => pooledAtFirstEos(hidden, ids, cfg.eosTokenId)),
@@ -82,30 +84,27 @@ export function buildTextEncoderGraph(weights: TensorStore, cfg: ClipTextConfig,
   return g;
 }
 
-function encoderLayer(x: Value, bias: Value, w: ClipWeights, p: string, cfg: ClipTextConfig): Value {
+function encoderLayer(x: Value, bias: Value, w: GraphWeights, p: string, cfg: ClipTextConfig): Value {
   const D = cfg.hiddenSize;
   const ln = (name: string, v: Value) =>
-    layerNorm(v, cfg.layerNormEps, w.vector(`${p}.${name}.weight`, [D]), w.vector(`${p}.${name}.bias`, [D]));
+    layerNorm(v, cfg.layerNormEps, w.float32(`${p}.${name}.weight`, [D]), w.float32(`${p}.${name}.bias`, [D]));
   x = add(x, selfAttention(ln('layer_norm1', x), bias, w, `${p}.self_attn`, cfg));
   x = add(x, mlp(ln('layer_norm2', x), w, `${p}.mlp`, cfg));
   return x;
 }
 
-function selfAttention(y: Value, bias: Value, w: ClipWeights, p: string, cfg: ClipTextConfig): Value {
+function selfAttention(y: Value, bias: Value, w: GraphWeights, p: string, cfg: ClipTextConfig): Value {
   const D = cfg.hiddenSize;
   const headDim = D / cfg.numHeads;
-  const h = cast(y, w.dtype);
-  const q = w.linear(h, `${p}.q_proj`, D, D);
-  const k = w.linear(h, `${p}.k_proj`, D, D);
-  const v = w.linear(h, `${p}.v_proj`, D, D);
-  const o = multiHeadAttention(q, k, v, cfg.numHeads, headDim ** -0.5, bias);
-  return cast(w.linear(o, `${p}.out_proj`, D, D), 'float32');
+  const project = (name: string) => cast(dense(w, y, `${p}.${name}`, D, D), w.dtype);
+  const o = multiHeadAttention(project('q_proj'), project('k_proj'), project('v_proj'), cfg.numHeads, headDim ** -0.5, bias);
+  return dense(w, o, `${p}.out_proj`, D, D);
 }
 
-function mlp(y: Value, w: ClipWeights, p: string, cfg: ClipTextConfig): Value {
-  const hidden = cast(w.linear(cast(y, w.dtype), `${p}.fc1`, cfg.intermediateSize, cfg.hiddenSize), 'float32');
+function mlp(y: Value, w: GraphWeights, p: string, cfg: ClipTextConfig): Value {
+  const hidden = dense(w, y, `${p}.fc1`, cfg.intermediateSize, cfg.hiddenSize);
   const activated = cfg.activation === 'gelu' ? gelu(hidden) : quickGelu(hidden);
-  return cast(w.linear(cast(activated, w.dtype), `${p}.fc2`, cfg.hiddenSize, cfg.intermediateSize), 'float32');
+  return dense(w, activated, `${p}.fc2`, cfg.hiddenSize, cfg.intermediateSize);
 }
 
 /** HF's "quick_gelu": x·σ(1.702·x). */
@@ -124,14 +123,8 @@ function attentionBias(mask: Value, T: number, precision: Precision): Value {
   const causal = new Uint8Array(T * T);
   for (let i = 0; i < T; i++) causal.fill(1, i * T, i * T + i + 1);
   const visible = and(constant(g, causal, [1, 1, T, T], 'bool', 'causal_mask'), unsqueeze(equal(mask, 1), [1, 2]));
-  const dtype: DType = precision === 'fp16' ? 'float16' : 'float32';
-  const zero = scalarOf(g, 0, dtype);
-  return where(visible, zero, scalarOf(g, MASKED[precision], dtype));
-}
-
-function scalarOf(g: Graph, value: number, dtype: DType): Value {
-  if (dtype === 'float32') return constant(g, Float32Array.from([value]), [], 'float32', 'scalar');
-  return cast(constant(g, Float32Array.from([value]), [], 'float32', 'scalar'), dtype);
+  const dtype = computeDType(precision);
+  return where(visible, scalar(g, 0, dtype), scalar(g, MASKED[precision], dtype));
 }
 
 /**
@@ -142,39 +135,7 @@ function scalarOf(g: Graph, value: number, dtype: DType): Value {
  * over (ids == eos) returns the first match; a row with no eos pools at 0.
  */
 function pooledAtFirstEos(hidden: Value, ids: Value, eosTokenId: number): Value {
-  const D = hidden.dim(-1)!;
+  const D = hidden.size(-1);
   const position = unsqueeze(argMax(cast(equal(ids, eosTokenId), 'float32'), 1, true), [2]); // [batch, 1, 1]
   return squeeze(gatherElements(hidden, expand(position, [1, 1, D]), 1), [1]);
-}
-
-/** Resolves HF names (with or without `text_model.`) and emits them at the graph's precision. */
-class ClipWeights {
-  readonly dtype: DType;
-  private readonly graph: Graph;
-  private readonly store: TensorStore;
-  private readonly prefix: string;
-
-  constructor(graph: Graph, store: TensorStore, precision: Precision) {
-    this.graph = graph;
-    this.store = store;
-    this.dtype = precision === 'fp16' ? 'float16' : 'float32';
-    this.prefix = store.has('text_model.embeddings.token_embedding.weight') ? 'text_model.' : '';
-  }
-
-  /** Matrices and embeddings: stored at the compute precision. */
-  matrix(name: string, shape: number[]): Value {
-    const full = this.prefix + name;
-    return this.graph.initializer(full, this.store.as(full, this.dtype, shape));
-  }
-
-  /** LayerNorm parameters: always fp32. */
-  vector(name: string, shape: number[]): Value {
-    const full = this.prefix + name;
-    return this.graph.initializer(full, this.store.as(full, 'float32', shape));
-  }
-
-  /** torch Linear `name` with weight (out, in) and bias (out), at the compute precision. */
-  linear(x: Value, name: string, outFeatures: number, inFeatures: number): Value {
-    return linear(x, this.matrix(`${name}.weight`, [outFeatures, inFeatures]), this.matrix(`${name}.bias`, [outFeatures]));
-  }
 }

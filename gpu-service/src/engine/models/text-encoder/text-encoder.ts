@@ -9,11 +9,11 @@
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cachedModel } from '../../onnx/cache.ts';
-import type { Device, RuntimeTensor } from '../../onnx/runtime.ts';
+import type { RuntimeTensor } from '../../onnx/runtime.ts';
+import type { Device, Precision } from '../../onnx/target.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { ClipTokenizer } from '../../tokenizer/clip-tokenizer.ts';
 import { openWeights } from '../../weights/open.ts';
-import type { Precision } from './clip-text.ts';
 import { buildTextEncoderGraph } from './clip-text.ts';
 import type { ClipTextConfig } from './config.ts';
 import { readClipTextConfig } from './config.ts';
@@ -35,9 +35,11 @@ export interface TextEncoderLoadOptions {
   tokenizerDir: string;
   device: Device;
   /**
-   * fp32 by default on every device: upstream encodes text in fp32 outside
-   * autocast (STAR-SPEC §2.2), and 77 tokens cost little even at SD-2.1's
-   * size. fp16 halves the weights' memory where that matters.
+   * Default fp32, and the pipeline always asks for fp32 whatever the
+   * generator runs at: upstream encodes text outside autocast (STAR-SPEC
+   * §2.2), and 77 tokens cost little. 'fp16' (clip-text.ts: fp16 matrices,
+   * embeddings and attention; fp32 residual stream, LayerNorms and
+   * activation) halves the weights' memory for a caller that needs that.
    */
   precision?: Precision;
   threads?: number;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { STAR_VQVAE, downsampleFactor, fromUpstream, phiIndex, phiIndexFor, phiPrefix, phiTicks } from './config.ts';
-import { randomVqvaeStore, vqvaeInferenceShapes } from './random-weights.ts';
+import { randomVqvaeStore } from './random-weights.ts';
+import { vqvaeWeights } from './weights.ts';
 import { loadFixture } from './testing.ts';
 
 test('φ index tables match STAR-SPEC §1.3 for S = 10 and S = 14', () => {
@@ -37,8 +38,7 @@ test('num_res_blocks may be 0 (one decoder ResBlock per level, as upstream allow
 
 test('a random stand-in store has exactly the keys and shapes the engine reads', () => {
   const store = randomVqvaeStore(STAR_VQVAE, 10);
-  const shapes = vqvaeInferenceShapes(STAR_VQVAE, 10);
-  assert.equal(store.names.length, shapes.size);
+  assert.equal(store.names.length, vqvaeWeights(STAR_VQVAE, 10).length);
   assert.deepEqual(store.get('decoder.up.3.block.0.nin_shortcut.weight').shape, [320, 640, 1, 1]);
   assert.deepEqual(store.get('decoder.conv_in.weight').shape, [640, 32, 3, 3]);
   assert.ok(!store.has('decoder.up.0.upsample.conv.weight'));
@@ -48,6 +48,6 @@ test('a random stand-in store has exactly the keys and shapes the engine reads',
 for (const name of ['tiny-a', 'tiny-b']) {
   test(`${name}: the fixture's VQVAE has every key the engine reads, with the expected shapes`, () => {
     const fx = loadFixture(name);
-    for (const [key, shape] of vqvaeInferenceShapes(fx.cfg, fx.patchNums.length)) fx.vae.get(key, shape);
+    for (const { name: key, shape } of vqvaeWeights(fx.cfg, fx.patchNums.length)) fx.vae.get(key, shape);
   });
 }

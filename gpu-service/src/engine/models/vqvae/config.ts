@@ -20,19 +20,6 @@ export interface VqvaeConfig {
   usingMidSa: boolean;
 }
 
-/** VAR's released tokenizer `vae_ch160v4096z32.pth`, used by every STAR model (§1.1). */
-export const STAR_VQVAE: VqvaeConfig = {
-  vocab: 4096,
-  cvae: 32,
-  ch: 160,
-  chMult: [1, 1, 2, 2, 4],
-  numResBlocks: 2,
-  quantResi: 0.5,
-  shareQuantResi: 4,
-  usingSa: true,
-  usingMidSa: true,
-};
-
 /** GroupNorm everywhere in the decoder: 32 groups, eps 1e-6, affine (§5.2). */
 export const GROUP_NORM_GROUPS = 32;
 export const GROUP_NORM_EPS = 1e-6;
@@ -55,6 +42,22 @@ export interface UpstreamVqvaeArgs {
   using_mid_sa?: boolean;
   enable_movq?: boolean;
 }
+
+/** VAR's released tokenizer `vae_ch160v4096z32.pth`, used by every STAR model (STAR-SPEC §1.1), as its constructor arguments. */
+export const RELEASED_VQVAE_ARGS: UpstreamVqvaeArgs = {
+  vocab_size: 4096,
+  z_channels: 32,
+  ch: 160,
+  ch_mult: [1, 1, 2, 2, 4],
+  num_res_blocks: 2,
+  quant_resi: 0.5,
+  share_quant_resi: 4,
+  using_sa: true,
+  using_mid_sa: true,
+};
+
+/** The released tokenizer's configuration. */
+export const STAR_VQVAE: VqvaeConfig = fromUpstream(RELEASED_VQVAE_ARGS);
 
 export function fromUpstream(args: UpstreamVqvaeArgs): VqvaeConfig {
   if (args.enable_movq) throw new Error("VQVAE config: enable_movq (SpatialNorm decoder) is not supported; STAR uses VAR's plain decoder");

@@ -1,12 +1,12 @@
 // The decoder as the pipeline uses it: one cached graph and one session per model and
 // device, decoding f_hat to RGB images (full size) or to small previews between scales.
 import { cachedModel } from '../../onnx/cache.ts';
-import type { Device, RuntimeTensor } from '../../onnx/runtime.ts';
+import type { RuntimeTensor } from '../../onnx/runtime.ts';
+import type { Device, Precision } from '../../onnx/target.ts';
 import { Session } from '../../onnx/runtime.ts';
 import type { RgbImage } from '../../types.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
-import type { DecoderPrecision } from './decoder.ts';
 import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
 import { previewLatent } from './preview.ts';
 
@@ -16,7 +16,7 @@ export const DECODER_GRAPH_VERSION = 1;
 export interface VqvaeDecoderOptions {
   device: Device;
   /** Defaults to fp16 on CUDA, fp32 on CPU. */
-  precision?: DecoderPrecision;
+  precision?: Precision;
   threads?: number;
   /** onnxruntime's CPU memory arena (runtime.ts SessionOptions.memoryArena); default on. */
   memoryArena?: boolean;
@@ -26,10 +26,10 @@ export interface VqvaeDecoderOptions {
 }
 
 export class VqvaeDecoder {
-  readonly precision: DecoderPrecision;
+  readonly precision: Precision;
   private readonly session: Session;
 
-  private constructor(session: Session, precision: DecoderPrecision) {
+  private constructor(session: Session, precision: Precision) {
     this.session = session;
     this.precision = precision;
   }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
-import { buildDecoderGraph, decoderWeightShapes, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { decoderWeights } from './weights.ts';
 import { previewLatent } from './preview.ts';
 import { deviation, floats, loadFixture, withinTolerance } from './testing.ts';
 
@@ -58,7 +59,7 @@ test('the fp16 decoder (fp16 weights, fp32 GroupNorm statistics, softmax and out
   assert.equal(dtypes['decoder.up.4.attn.0.qkv.weight'], 'float16');
   assert.equal(dtypes['decoder.up.4.attn.0.norm.weight'], 'float32');
   const count = (op: string) => g.nodes.filter((n) => n.opType === op).length;
-  const norms = [...decoderWeightShapes(fx.cfg).keys()].filter((k) => /norm\w*\.weight$/.test(k)).length;
+  const norms = decoderWeights(fx.cfg).filter((w) => w.role === 'gain').length;
   assert.equal(count('InstanceNormalization'), norms);
   assert.equal(count('Softmax'), 4); // mid.attn_1 + up.4.attn.{0,1,2}
   const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 2 });

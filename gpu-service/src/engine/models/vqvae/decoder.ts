@@ -5,21 +5,36 @@
 //
 // The latent's spatial size is symbolic, so the same graph decodes the full latent
 // and the small previews of `previewLatent`.
-import type { DType } from '../../onnx/dtype.ts';
 import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
-import { add, cast, clip, conv2d, matmul, mul, multiHeadAttention, reshape, silu, slice, softmax, transpose } from '../../onnx/ops.ts';
+import {
+  add,
+  cast,
+  clip,
+  conv2d,
+  groupNorm,
+  matmul,
+  mul,
+  multiHeadAttention,
+  reshape,
+  reshapeTo,
+  shapeOf,
+  silu,
+  slice,
+  softmax,
+  transpose,
+  upsampleNearest2x,
+} from '../../onnx/ops.ts';
+import type { Precision } from '../../onnx/target.ts';
+import { GraphWeights } from '../../onnx/graph-weights.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
+import { decoderWeights } from './weights.ts';
 import type { VqvaeConfig } from './config.ts';
 import { GROUP_NORM_EPS, GROUP_NORM_GROUPS } from './config.ts';
-import { groupNorm, reshapeTo, scalarLike, shapeOf, upsampleNearest2x } from './layers.ts';
-import { vaeWeight } from './weights.ts';
-
-export type DecoderPrecision = 'fp32' | 'fp16';
 
 export interface DecoderOptions {
   /** 'fp16': fp16 weights and activations; GroupNorm statistics, attention softmax and the output mapping in fp32. */
-  precision: DecoderPrecision;
+  precision: Precision;
   /** Also output `img_unclamped`, `img_pm1`, `img_01` (fp32 NCHW), the fixtures' `final.*` tensors. */
   debug?: boolean;
   /** Self-attention as onnxruntime's fused MultiHeadAttention instead of MatMul–Softmax–MatMul. */
@@ -32,29 +47,21 @@ export const DECODER_OUTPUT = 'image';
 
 interface Ctx {
   g: Graph;
-  vae: TensorStore;
-  /** Weights and activations. */
-  dtype: DType;
+  /** At the decoder's precision: its weights' and activations' dtype is `w.dtype`. */
+  w: GraphWeights;
   fusedAttention: boolean;
-}
-
-function convWeight(ctx: Ctx, prefix: string, cout: number, cin: number, k: number): [Value, Value] {
-  return [
-    vaeWeight(ctx.g, ctx.vae, `${prefix}.weight`, ctx.dtype, [cout, cin, k, k]),
-    vaeWeight(ctx.g, ctx.vae, `${prefix}.bias`, ctx.dtype, [cout]),
-  ];
 }
 
 /** Conv2d, stride 1, "same" zero padding. */
 function conv(ctx: Ctx, prefix: string, x: Value, cout: number, k: number): Value {
-  const [w, b] = convWeight(ctx, prefix, cout, x.dim(1)!, k);
-  return conv2d(x, w, b, (k - 1) / 2);
+  const weight = ctx.w.matrix(`${prefix}.weight`, [cout, x.size(1), k, k]);
+  return conv2d(x, weight, ctx.w.matrix(`${prefix}.bias`, [cout]), (k - 1) / 2);
 }
 
 function norm(ctx: Ctx, prefix: string, x: Value): Value {
-  const c = x.dim(1)!;
-  const gamma = vaeWeight(ctx.g, ctx.vae, `${prefix}.weight`, 'float32', [c]);
-  const beta = vaeWeight(ctx.g, ctx.vae, `${prefix}.bias`, 'float32', [c]);
+  const c = x.size(1);
+  const gamma = ctx.w.float32(`${prefix}.weight`, [c]);
+  const beta = ctx.w.float32(`${prefix}.bias`, [c]);
   return groupNorm(x, GROUP_NORM_GROUPS, GROUP_NORM_EPS, gamma, beta);
 }
 
@@ -74,7 +81,7 @@ function resBlock(ctx: Ctx, prefix: string, x: Value, cout: number): Value {
  */
 function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
   return ctx.g.scope(prefix, () => {
-    const c = x.dim(1)!;
+    const c = x.size(1);
     const qkv = reshape(conv(ctx, `${prefix}.qkv`, norm(ctx, `${prefix}.norm`, x), 3 * c, 1), [0, 3 * c, -1]); // (B, 3c, hw)
     const [q, k, v] = [0, 1, 2].map((i) => slice(qkv, [i * c], [(i + 1) * c], [1])); // (B, c, hw) each
     const ratio = c ** -0.5;
@@ -82,62 +89,18 @@ function attnBlock(ctx: Ctx, prefix: string, x: Value): Value {
     if (ctx.fusedAttention) {
       const tokens = (t: Value) => transpose(t, [0, 2, 1]);
       o = multiHeadAttention(tokens(q), tokens(k), tokens(v), 1, ratio);
-    } else if (ctx.dtype === 'float32') {
+    } else if (ctx.w.dtype === 'float32') {
       const w = softmax(mul(matmul(transpose(q, [0, 2, 1]), k), ratio), -1); // (B, hw_q, hw_k), upstream's op order
       o = matmul(w, transpose(v, [0, 2, 1]));
     } else {
       // fp16: scale q before the product (keeps qᵀk in range), softmax in fp32
-      const scores = matmul(transpose(mul(q, scalarLike(q, ratio)), [0, 2, 1]), k);
-      const w = cast(softmax(cast(scores, 'float32'), -1), ctx.dtype);
+      const scores = matmul(transpose(mul(q, ratio), [0, 2, 1]), k);
+      const w = cast(softmax(cast(scores, 'float32'), -1), ctx.w.dtype);
       o = matmul(w, transpose(v, [0, 2, 1]));
     }
     const h = reshapeTo(transpose(o, [0, 2, 1]), shapeOf(x), x.shape);
     return add(x, conv(ctx, `${prefix}.proj_out`, h, c, 1));
   });
-}
-
-/** Every decoder-side state-dict key with its shape, for validation and random stand-in weights. */
-export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
-  const shapes = new Map<string, number[]>();
-  const convShape = (prefix: string, cout: number, cin: number, k: number) => {
-    shapes.set(`${prefix}.weight`, [cout, cin, k, k]);
-    shapes.set(`${prefix}.bias`, [cout]);
-  };
-  const normShape = (prefix: string, c: number) => {
-    shapes.set(`${prefix}.weight`, [c]);
-    shapes.set(`${prefix}.bias`, [c]);
-  };
-  const res = (prefix: string, cin: number, cout: number) => {
-    normShape(`${prefix}.norm1`, cin);
-    convShape(`${prefix}.conv1`, cout, cin, 3);
-    normShape(`${prefix}.norm2`, cout);
-    convShape(`${prefix}.conv2`, cout, cout, 3);
-    if (cin !== cout) convShape(`${prefix}.nin_shortcut`, cout, cin, 1);
-  };
-  const attn = (prefix: string, c: number) => {
-    normShape(`${prefix}.norm`, c);
-    convShape(`${prefix}.qkv`, 3 * c, c, 1);
-    convShape(`${prefix}.proj_out`, c, c, 1);
-  };
-  const levels = cfg.chMult.length;
-  let blockIn = cfg.ch * cfg.chMult[levels - 1];
-  convShape('post_quant_conv', cfg.cvae, cfg.cvae, 3);
-  convShape('decoder.conv_in', blockIn, cfg.cvae, 3);
-  res('decoder.mid.block_1', blockIn, blockIn);
-  if (cfg.usingMidSa) attn('decoder.mid.attn_1', blockIn);
-  res('decoder.mid.block_2', blockIn, blockIn);
-  for (let lvl = levels - 1; lvl >= 0; lvl--) {
-    const blockOut = cfg.ch * cfg.chMult[lvl];
-    for (let j = 0; j <= cfg.numResBlocks; j++) {
-      res(`decoder.up.${lvl}.block.${j}`, blockIn, blockOut);
-      blockIn = blockOut;
-      if (lvl === levels - 1 && cfg.usingSa) attn(`decoder.up.${lvl}.attn.${j}`, blockIn);
-    }
-    if (lvl !== 0) convShape(`decoder.up.${lvl}.upsample.conv`, blockIn, blockIn, 3);
-  }
-  normShape('decoder.norm_out', blockIn);
-  convShape('decoder.conv_out', 3, blockIn, 3);
-  return shapes;
 }
 
 /**
@@ -146,14 +109,14 @@ export function decoderWeightShapes(cfg: VqvaeConfig): Map<string, number[]> {
  */
 export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: DecoderOptions): Graph {
   const g = new Graph(`vqvae-decoder-${opts.precision}`);
-  const ctx: Ctx = { g, vae, dtype: opts.precision === 'fp16' ? 'float16' : 'float32', fusedAttention: opts.fusedAttention ?? false };
-  for (const [name, shape] of decoderWeightShapes(cfg)) vae.get(name, shape); // every key present, every shape right, before building
+  const ctx: Ctx = { g, w: new GraphWeights(g, vae, opts.precision), fusedAttention: opts.fusedAttention ?? false };
+  for (const { name, shape } of decoderWeights(cfg)) vae.get(name, shape); // every key present, every shape right, before building
 
   const fHat = g.input(DECODER_INPUT, 'float32', ['B', cfg.cvae, 'h', 'w']);
   const levels = cfg.chMult.length;
   let blockIn = cfg.ch * cfg.chMult[levels - 1];
 
-  let h = conv(ctx, 'post_quant_conv', cast(fHat, ctx.dtype), cfg.cvae, 3);
+  let h = conv(ctx, 'post_quant_conv', cast(fHat, ctx.w.dtype), cfg.cvae, 3);
   h = conv(ctx, 'decoder.conv_in', h, blockIn, 3);
   h = resBlock(ctx, 'decoder.mid.block_1', h, blockIn);
   if (cfg.usingMidSa) h = attnBlock(ctx, 'decoder.mid.attn_1', h);

@@ -4,6 +4,7 @@ import { Graph } from '../../onnx/graph.ts';
 import type { Value } from '../../onnx/graph.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import { toModelBytes } from '../../onnx/serialize.ts';
+import { GraphWeights } from '../../onnx/graph-weights.ts';
 import { addScale, addScaleFromCodes } from './quantizer.ts';
 import { areaDownsample } from './resample.ts';
 import { deviation, floats, loadFixture, withinTolerance } from './testing.ts';
@@ -15,11 +16,12 @@ for (const name of ['tiny-a', 'tiny-b']) {
     const fx = loadFixture(name);
     const S = fx.patchNums.length;
     const g = new Graph(`quantizer-${name}`);
+    const w = new GraphWeights(g, fx.vae, 'fp32');
     let fHat: Value | null = null;
     for (let si = 0; si < S; si++) {
       const pn = fx.patchNums[si];
       const tokens = g.input(`tokens_s${si}`, 'int64', ['B', pn * pn]);
-      const out = addScale(g, fx.vae, fx.cfg, fx.patchNums, si, tokens, fHat);
+      const out = addScale(w, fx.cfg, fx.patchNums, si, tokens, fHat);
       fHat = out.fHat;
       g.output(out.h, `s${si}.h_BChw`);
       g.output(out.fHat, `s${si}.f_hat`);
@@ -78,10 +80,11 @@ for (const name of ['tiny-a', 'tiny-b']) {
 test('the fp16 variant stores φ weights as fp16, keeps f_hat, the codebook and the resampling in fp32, and stays close', async () => {
   const fx = loadFixture('tiny-b');
   const g = new Graph('quantizer-fp16');
+  const w = new GraphWeights(g, fx.vae, 'fp16');
   let fHat: Value | null = null;
   for (let si = 0; si < fx.patchNums.length; si++) {
     const tokens = g.input(`tokens_s${si}`, 'int64', ['B', fx.patchNums[si] ** 2]);
-    const out = addScale(g, fx.vae, fx.cfg, fx.patchNums, si, tokens, fHat, { precision: 'fp16' });
+    const out = addScale(w, fx.cfg, fx.patchNums, si, tokens, fHat);
     assert.equal(out.fHat.dtype, 'float32');
     assert.equal(out.nextInput?.dtype ?? 'float32', 'float32');
     fHat = out.fHat;
@@ -107,6 +110,7 @@ test('the fp16 variant stores φ weights as fp16, keeps f_hat, the codebook and 
 test("addScaleFromCodes with the codebook rows of the tokens gives addScale's f_hat", async () => {
   const fx = loadFixture('tiny-a');
   const g = new Graph('quantizer-codes');
+  const w = new GraphWeights(g, fx.vae, 'fp32');
   const S = fx.patchNums.length;
   const codebook = fx.vae.float32('quantize.embedding.weight');
   const c = fx.cfg.cvae;
@@ -115,7 +119,7 @@ test("addScaleFromCodes with the codebook rows of the tokens gives addScale's f_
   for (let si = 0; si < S; si++) {
     const n = fx.patchNums[si] ** 2;
     const codes = g.input(`codes_s${si}`, 'float32', ['B', n, c]);
-    fHat = addScaleFromCodes(g, fx.vae, fx.cfg, fx.patchNums, si, codes, fHat).fHat;
+    fHat = addScaleFromCodes(w, fx.cfg, fx.patchNums, si, codes, fHat).fHat;
     const ids = new BigInt64Array(fx.ref.get(`in.tokens.s${si}`).bytes().slice().buffer);
     const data = new Float32Array(ids.length * c);
     ids.forEach((id, i) => {

@@ -5,19 +5,8 @@
 import type { StoredTensor } from '../../weights/tensors.ts';
 import { TensorStore } from '../../weights/tensors.ts';
 import type { VqvaeConfig } from './config.ts';
-import { phiCount, phiPrefix } from './config.ts';
-import { decoderWeightShapes } from './decoder.ts';
-
-/** Every key the engine reads from a VQVAE checkpoint (decoder side + quantizer), with shapes. */
-export function vqvaeInferenceShapes(cfg: VqvaeConfig, scales: number): Map<string, number[]> {
-  const shapes = new Map<string, number[]>([['quantize.embedding.weight', [cfg.vocab, cfg.cvae]]]);
-  for (let k = 0; k < phiCount(cfg, scales); k++) {
-    shapes.set(`${phiPrefix(cfg, k)}.weight`, [cfg.cvae, cfg.cvae, 3, 3]);
-    shapes.set(`${phiPrefix(cfg, k)}.bias`, [cfg.cvae]);
-  }
-  for (const [name, shape] of decoderWeightShapes(cfg)) shapes.set(name, shape);
-  return shapes;
-}
+import type { VqvaeWeight } from './weights.ts';
+import { vqvaeWeights } from './weights.ts';
 
 /** mulberry32 seeded from the tensor name and the seed, so each tensor is reproducible on its own. */
 function rng(name: string, seed: number): () => number {
@@ -44,20 +33,26 @@ function normal(name: string, seed: number, n: number, std: number): Float32Arra
   return out;
 }
 
-function values(name: string, shape: number[], seed: number): Float32Array {
+function values({ name, shape, role }: VqvaeWeight, seed: number): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (name === 'quantize.embedding.weight') return normal(name, seed, n, 1);
-  if (shape.length === 4) return normal(name, seed, n, 1 / Math.sqrt(shape[1] * shape[2] * shape[3]));
-  const isNormScale = /norm[^.]*\.weight$/.test(name);
-  return new Float32Array(n).fill(isNormScale ? 1 : 0);
+  switch (role) {
+    case 'codebook':
+      return normal(name, seed, n, 1);
+    case 'conv':
+      return normal(name, seed, n, 1 / Math.sqrt(shape[1] * shape[2] * shape[3]));
+    case 'gain':
+      return new Float32Array(n).fill(1);
+    case 'bias':
+      return new Float32Array(n);
+  }
 }
 
 export function randomVqvaeStore(cfg: VqvaeConfig, scales: number, seed = 0): TensorStore {
-  const tensors: StoredTensor[] = [...vqvaeInferenceShapes(cfg, scales)].map(([name, shape]) => ({
-    name,
+  const tensors: StoredTensor[] = vqvaeWeights(cfg, scales).map((weight) => ({
+    name: weight.name,
     dtype: 'float32',
-    shape,
-    bytes: () => new Uint8Array(values(name, shape, seed).buffer),
+    shape: weight.shape,
+    bytes: () => new Uint8Array(values(weight, seed).buffer),
   }));
   return new TensorStore(`random-vqvae(seed ${seed})`, tensors);
 }

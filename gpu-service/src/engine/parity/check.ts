@@ -15,25 +15,33 @@
 // reference tensor is either compared or listed as skipped with the reason.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Graph } from '../../onnx/graph.ts';
-import type { TypedArray } from '../../onnx/dtype.ts';
-import { Session, tensor } from '../../onnx/runtime.ts';
-import type { Device, RuntimeTensor } from '../../onnx/runtime.ts';
-import { toModelBytes } from '../../onnx/serialize.ts';
-import { readSafetensors } from '../../weights/safetensors.ts';
-import type { TensorStore } from '../../weights/tensors.ts';
-import type { UpstreamVqvaeArgs } from '../vqvae/config.ts';
-import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
-import { buildDecoderGraph, DECODER_INPUT } from '../vqvae/decoder.ts';
-import type { AttentionImpl, CrossAttnMode, Precision } from './blocks.ts';
-import type { GeneratorConfig, SampleVersion, UpstreamBuildArgs } from './config.ts';
-import { fromUpstreamArgs, scaleCount, scaleOffset, totalTokens } from './config.ts';
-import type { SamplerPath } from './generator.ts';
-import { buildGeneratorGraph, names } from './generator.ts';
-import { vqvaeQuantizer } from './quantizer.ts';
-import { ropeTable } from './rope.ts';
-import { createSamplerPath, maskSchedule, positionNoiseReference, samplerStepCount, topkIndexMismatches } from './sampler-head.ts';
-import { filteredProbabilities, prefixSumFor } from './sampling.ts';
+import { Graph } from '../onnx/graph.ts';
+import type { TypedArray } from '../onnx/dtype.ts';
+import { Session, tensor } from '../onnx/runtime.ts';
+import type { RuntimeTensor } from '../onnx/runtime.ts';
+import type { Device, Precision } from '../onnx/target.ts';
+import { toModelBytes } from '../onnx/serialize.ts';
+import { readSafetensors } from '../weights/safetensors.ts';
+import type { TensorStore } from '../weights/tensors.ts';
+import type { UpstreamVqvaeArgs } from '../models/vqvae/config.ts';
+import { fromUpstream as vqvaeFromUpstream } from '../models/vqvae/config.ts';
+import { buildDecoderGraph, DECODER_INPUT } from '../models/vqvae/decoder.ts';
+import type { AttentionImpl, CrossAttnMode } from '../models/generator/blocks.ts';
+import type { GeneratorConfig, SampleVersion, UpstreamBuildArgs } from '../models/generator/config.ts';
+import { fromUpstreamArgs, scaleCount, scaleOffset, totalTokens } from '../models/generator/config.ts';
+import type { SamplerPath } from '../models/generator/generator.ts';
+import { buildGeneratorGraph, names } from '../models/generator/generator.ts';
+import { vqvaeQuantizer } from '../models/generator/quantizer.ts';
+import { ropeTable } from '../models/generator/rope.ts';
+import {
+  createSamplerPath,
+  maskSchedule,
+  positionNoiseReference,
+  samplerStepCount,
+  topkIndexMismatches,
+} from '../models/generator/sampler-head.ts';
+import { filteredProbabilities, prefixSumFor } from '../models/generator/sampling.ts';
+import { FixtureProbes } from './probes.ts';
 
 export type TensorKind = 'integer' | 'float' | 'image';
 
@@ -134,17 +142,20 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision });
     const samplerPath =
       options.samplerPath ??
-      (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook!, attention: options.attention }) : undefined);
+      (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook, attention: options.attention }) : undefined);
+    const probes = new FixtureProbes(cfg);
     const graph = buildGeneratorGraph(weights, cfg, {
       batch: B,
       crossAttn: mode,
       teacherForced: true,
+      probe: probes.probe,
       attention: options.attention,
       samplerPath,
       quantizer,
       precision,
       prefixSum: prefixSumFor(device),
     });
+    probes.addOutputs(graph);
     const session = await Session.create(toModelBytes(graph), { device, threads });
     const feeds = fixtureFeeds(graph, ref, B, fixture.sampling);
     const out = await session.run(feeds);
@@ -219,11 +230,12 @@ function comparer(
   const divergedAfter = new Map<string, number>();
   return (name, actual, kind) => {
     const step = /^(s\d+)\.k(\d+)\./.exec(name);
-    if (step && divergedAfter.has(step[1]) && +step[2] > divergedAfter.get(step[1])!) {
+    const diverged = step ? divergedAfter.get(step[1]) : undefined;
+    if (step && diverged !== undefined && +step[2] > diverged) {
       report.skipped.push({
         name,
         file,
-        reason: `follows step k${divergedAfter.get(step[1])} of ${step[1]}, whose TopK ordered near-equal scores differently at this precision`,
+        reason: `follows step k${diverged} of ${step[1]}, whose TopK ordered near-equal scores differently at this precision`,
       });
       return;
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { fixturePath } from '../../testing/fixtures.ts';
+import { fixturePath } from '../testing/fixtures.ts';
 import { checkFixture, formatReport, TOLERANCES } from './check.ts';
 
 // Reference tensors with no inference output: the sampler path's recorded
