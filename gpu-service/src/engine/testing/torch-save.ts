@@ -238,6 +238,16 @@ export interface ZipFile {
 }
 
 /** A stored-only zip with 64-byte aligned data (torch's layout); `zip64` forces ZIP64 records. */
+
+/** The zip64 extended-information extra field (id 0x0001): the given 64-bit sizes and offsets, in order. */
+function zip64Extra(values: bigint[]): Buffer {
+  const field = Buffer.alloc(4 + 8 * values.length);
+  field.writeUInt16LE(0x0001, 0);
+  field.writeUInt16LE(8 * values.length, 2);
+  for (const [i, v] of values.entries()) field.writeBigUInt64LE(v, 4 + 8 * i);
+  return field;
+}
+
 export function zipBytes(files: ZipFile[], options: { zip64?: boolean } = {}): Uint8Array {
   const chunks: Buffer[] = [];
   let offset = 0;
@@ -251,13 +261,8 @@ export function zipBytes(files: ZipFile[], options: { zip64?: boolean } = {}): U
     const name = Buffer.from(f.name, 'utf8');
     const headerOffset = offset;
     const crc = crc32(f.data);
-    const zip64Local = z64 ? Buffer.alloc(20) : Buffer.alloc(0);
-    if (z64) {
-      zip64Local.writeUInt16LE(0x0001, 0);
-      zip64Local.writeUInt16LE(16, 2);
-      zip64Local.writeBigUInt64LE(BigInt(f.data.length), 4);
-      zip64Local.writeBigUInt64LE(BigInt(f.data.length), 12);
-    }
+    const size = BigInt(f.data.length);
+    const zip64Local = z64 ? zip64Extra([size, size]) : Buffer.alloc(0);
     const base = headerOffset + 30 + name.length + zip64Local.length + 4;
     const pad = (64 - (base % 64)) % 64;
     const padding = Buffer.alloc(4 + pad);
@@ -274,14 +279,7 @@ export function zipBytes(files: ZipFile[], options: { zip64?: boolean } = {}): U
     local.writeUInt16LE(extra.length, 28);
     push(Buffer.concat([local, name, extra]));
     push(Buffer.from(f.data));
-    const cextra = z64 ? Buffer.alloc(28) : Buffer.alloc(0);
-    if (z64) {
-      cextra.writeUInt16LE(0x0001, 0);
-      cextra.writeUInt16LE(24, 2);
-      cextra.writeBigUInt64LE(BigInt(f.data.length), 4);
-      cextra.writeBigUInt64LE(BigInt(f.data.length), 12);
-      cextra.writeBigUInt64LE(BigInt(headerOffset), 20);
-    }
+    const cextra = z64 ? zip64Extra([size, size, BigInt(headerOffset)]) : Buffer.alloc(0);
     const c = Buffer.alloc(46);
     c.writeUInt32LE(0x02014b50, 0);
     c.writeUInt16LE(z64 ? 45 : 20, 4);
