@@ -6,7 +6,7 @@
 //      stand-in directly with a signed request — the edge's overhead on a generation.
 // Not a test: it prints figures. BENCH_REQUESTS / BENCH_CONCURRENCY / BENCH_MISSES scale it.
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
-import { GENERATE_PATH } from '../../gpu-service/src/server/contract.ts';
+import { GENERATE_PATH } from '@star-api/contract';
 import { FakeGpu } from '../test/helpers/gpu-server.ts';
 import { GPU_SECRET, startWorker } from '../test/helpers/worker.ts';
 

@@ -1,45 +1,10 @@
-// The models the edge knows (resolution, scales, description) and, of those, the ones this
-// deployment serves: what the gpu-service's readiness probe names (gpu/served-models.ts). Sides per
-// scale are the released configs' patch_nums (STAR-SPEC §1.2).
+// Of the models the catalogue knows (@star-api/contract), the ones this deployment serves: what the
+// gpu-service's readiness probe names (gpu/served-models.ts).
+import { findModel, MODELS } from '@star-api/contract';
 import type { Config } from './env.ts';
 import type { Model } from './schemas.gen.ts';
 import { ProblemError } from './problems/index.ts';
 import { servedModels } from './gpu/served-models.ts';
-
-export interface ModelInfo {
-  id: string;
-  resolution: number;
-  scales: number[];
-  description: string;
-}
-
-export const MODELS: readonly ModelInfo[] = [
-  {
-    id: 'star-tiny',
-    resolution: 64,
-    scales: [1, 2, 3, 4, 6, 8],
-    description: 'A tiny embedded STAR model trained on 192 emoji, for development and tests (64², 6 scales).',
-  },
-  { id: 'star-256-d16', resolution: 256, scales: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16], description: 'STAR 256², depth 16.' },
-  { id: 'star-256-d30', resolution: 256, scales: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16], description: 'STAR 256², depth 30.' },
-  { id: 'star-512-d30', resolution: 512, scales: [1, 2, 3, 4, 6, 9, 13, 18, 24, 32], description: 'STAR 512², depth 30.' },
-  {
-    id: 'star-1024-d30',
-    resolution: 1024,
-    scales: [1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64],
-    description: 'STAR 1024², depth 30.',
-  },
-  {
-    id: 'star-1024-sampler',
-    resolution: 1024,
-    scales: [1, 2, 3, 4, 5, 7, 9, 12, 16, 21, 27, 36, 48, 64],
-    description: 'STAR 1024², depth 30, with the sampler head.',
-  },
-];
-
-export function findModel(id: string): ModelInfo | undefined {
-  return MODELS.find((model) => model.id === id);
-}
 
 export function modelNotFound(id: string): ProblemError {
   return new ProblemError('model_not_found', `The model "${id}" is not served by this deployment; GET /v1/models lists those that are`, {

@@ -11,7 +11,7 @@
 // compare columns of one run, not runs.
 import { signedHeaders } from '../src/server/auth.ts';
 import { loadConfig } from '../src/server/config.ts';
-import { GENERATE_PATH } from '../src/server/contract.ts';
+import { GENERATE_PATH } from '@star-api/contract';
 import { startService } from '../src/server/server.ts';
 import type { RunningService } from '../src/server/server.ts';
 

@@ -52,6 +52,18 @@ describe('gpu-service/Dockerfile', () => {
     }
   });
 
+  it('carries the workspace packages the service depends on (their manifests before npm ci, their sources after)', () => {
+    const service = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const copied = all('COPY').map((a) => a.split(/\s+/)[0]);
+    for (const name of Object.keys(service.dependencies).filter((name) => name.startsWith('@star-api/'))) {
+      const folder = name.slice('@star-api/'.length);
+      assert.ok(copied.includes(`${folder}/package.json`), `${folder}/package.json is not copied`);
+      assert.ok(copied.includes(`${folder}/src`), `${folder}/src is not copied`);
+    }
+  });
+
   it('carries the models its default MODELS names (embedded ones, since /models starts empty)', () => {
     const copied = all('COPY')
       .filter((a) => !a.startsWith('--from'))

@@ -3,7 +3,7 @@
 // blocks the worker thread for TEST_ENGINE_SCALE_MS, as onnxruntime's run() does.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateResponseSchema } from '../src/server/contract.ts';
+import { generateResponseSchema } from '@star-api/contract';
 import type { RunningService } from '../src/server/server.ts';
 import { GENERATE_PATH, generateBody, parseSse, signedGet, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { generateResponseSchema, progressEventSchema, queuedEventSchema, startedEventSchema } from '../src/server/contract.ts';
+import { generateResponseSchema, progressEventSchema, queuedEventSchema, startedEventSchema } from '@star-api/contract';
 import { readPngText } from '../src/server/png-text.ts';
 import type { RunningService } from '../src/server/server.ts';
 import {

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
-import { generateResponseSchema } from '../src/server/contract.ts';
+import { generateResponseSchema } from '@star-api/contract';
 import { GENERATE_PATH, generateBody, signedPost, TEST_ENGINE, TEST_SECRET } from './support/service.ts';
 
 const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));

@@ -1,5 +1,5 @@
 // One source for every bound: each numeric or length bound the gpu-service's internal contract
-// enforces (gpu-service/src/server/contract.ts) has a public field in openapi.yaml that declares
+// enforces (@star-api/contract, contract/src/internal-api.ts) has a public field in openapi.yaml that declares
 // a bound of its own, and every value the public schema allows is accepted by the internal one.
 // The edge validates with zod generated from openapi.yaml, so input the GPU would refuse is a
 // 400 naming the field at the edge, never a 5xx from the GPU. The public doors that take these
@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { dereference } from '@readme/openapi-parser';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { generateRequestSchema } from '../../gpu-service/src/server/contract.ts';
+import { generateRequestSchema } from '@star-api/contract';
 import { loadConfig } from '../../gpu-service/src/server/config.ts';
 
 interface Schema {

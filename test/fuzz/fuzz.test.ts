@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { GenerationRequest, GenerationResponse, Job, JobCreateRequest, ProblemType } from '../../edge/src/schemas.gen.ts';
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
-import { GENERATE_PATH, generateResponseSchema } from '../../gpu-service/src/server/contract.ts';
+import { GENERATE_PATH, generateResponseSchema } from '@star-api/contract';
 import {
   FULL,
   PROBLEM_PREFIX,

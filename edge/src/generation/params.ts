@@ -26,11 +26,6 @@ export function normalizeText(text: string): string {
   return text.normalize('NFC').trim();
 }
 
-/** Image i of a request uses seed (seed + i) mod 2^32 and nothing else from its siblings. */
-export function seedsOf(params: Pick<GenerationParams, 'seed' | 'n'>): number[] {
-  return Array.from({ length: params.n }, (_, i) => (params.seed + i) % 0x1_0000_0000);
-}
-
 /** JSON with keys sorted, so equal parameter sets always produce equal bytes. */
 export function canonicalJson(value: Record<string, string | number | boolean>): string {
   return JSON.stringify(

@@ -13,7 +13,8 @@ import { limitRefused } from '../limits/rate-limit.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import type { ImageStore, StoredImage } from '../stores/images/contract.ts';
 import type { Timings } from '../schemas.gen.ts';
-import { contentKey, seedsOf, type GenerationParams } from './params.ts';
+import { imageSeeds } from '@star-api/contract';
+import { contentKey, type GenerationParams } from './params.ts';
 import { assertServed } from '../models.ts';
 
 export interface GenerationOutcome {
@@ -120,7 +121,7 @@ class Handoff extends Error {}
 export async function generate(deps: GenerationDeps, params: GenerationParams, options: GenerationOptions): Promise<GenerationOutcome> {
   const started = Date.now();
   await assertServed(deps.config, params.model);
-  const seeds = seedsOf(params);
+  const seeds = imageSeeds(params.seed, params.n);
   const keys = await Promise.all(seeds.map((seed) => contentKey(deps.config.contentKeySecret, params, seed)));
   const images = await Promise.all(keys.map((key) => lookup(deps, key, params, options.needBytes)));
   let pending = images.flatMap((image, i) => (image ? [] : [i]));

@@ -4,7 +4,8 @@
 import type { z } from 'zod';
 import type { Config } from '../env.ts';
 import { ProblemError } from '../problems/index.ts';
-import { findModel, modelNotFound, type ModelInfo } from '../models.ts';
+import { findModel, type ModelFacts } from '@star-api/contract';
+import { modelNotFound } from '../models.ts';
 import { randomUint32 } from '../crypto.ts';
 import { normalizeText, type GenerationParams } from './params.ts';
 import type { FieldError, GenerationRequest } from '../schemas.gen.ts';
@@ -61,7 +62,7 @@ export type ParsedRequest = Pick<
 >;
 
 /** OpenAI's `size` (WIDTHxHEIGHT): a STAR model makes one square size, so that is the only one a request may name. */
-function checkSize(size: string | undefined, model: ModelInfo): void {
+function checkSize(size: string | undefined, model: ModelFacts): void {
   const native = `${model.resolution}x${model.resolution}`;
   if (size === undefined || size === native) return;
   throw invalid(`size "${size}" is not available for ${model.id}; valid sizes: ${native}`, [

@@ -1,4 +1,4 @@
-// The gpu-service client (gpu-service/src/server/internal-api.md): signed requests, a deadline,
+// The gpu-service client (contract/internal-api.md): signed requests, a deadline,
 // JSON or SSE, and every failure mapped to one problem: unreachable 503, timeout 504, anything
 // else the service or its bytes get wrong 502.
 import {
@@ -9,7 +9,7 @@ import {
   startedEventSchema,
   type GenerateBody,
   type GenerateResponse,
-} from '../../../gpu-service/src/server/contract.ts';
+} from '@star-api/contract';
 import type { Config } from '../env.ts';
 import type { Logger } from '../log.ts';
 import { base64Decode } from '../crypto.ts';

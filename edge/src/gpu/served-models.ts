@@ -2,7 +2,7 @@
 // internal-api.md) and kept in the isolate, so GET /v1/models and the create-time model check cost
 // no GPU round trip per request. A model the service stops serving drops out within FRESH_MS.
 import type { Config } from '../env.ts';
-import { READY_PATH, readyResponseSchema } from '../../../gpu-service/src/server/contract.ts';
+import { READY_PATH, readyResponseSchema } from '@star-api/contract';
 
 /** A ready answer is reused this long. */
 const FRESH_MS = 30_000;

@@ -1,5 +1,5 @@
 // Request signing for the gpu-service (internal-api.md, "Authentication").
-import { canonicalRequest, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../../gpu-service/src/server/contract.ts';
+import { canonicalRequest, NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '@star-api/contract';
 import { hmacSha256Hex, randomToken, sha256Hex } from '../crypto.ts';
 
 /**

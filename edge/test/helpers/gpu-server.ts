@@ -13,7 +13,7 @@ import {
   TIMESTAMP_HEADER,
   type GenerateBody,
   type ReadyResponse,
-} from '../../../gpu-service/src/server/contract.ts';
+} from '@star-api/contract';
 import { NonceCache } from '../../../gpu-service/src/server/nonce-cache.ts';
 
 export type GpuMode = 'ok' | 'garbage' | 'not-an-image' | 'error' | 'busy' | 'stream-error';

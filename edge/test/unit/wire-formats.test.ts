@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { formatEvent, parseEvents } from '../../src/sse.ts';
 import { canonicalQuery, renderSignature } from '../../src/render/signature.ts';
-import { canonicalJson, normalizeText, seedsOf } from '../../src/generation/params.ts';
+import { canonicalJson, normalizeText } from '../../src/generation/params.ts';
 import { matchesEtag, parseRange } from '../../src/images/http.ts';
 import { signRequest } from '../../src/gpu/signature.ts';
 import { renderSigningKey } from '../../src/keys/record.ts';
@@ -83,9 +83,8 @@ test('GPU request signature follows internal-api.md: nonce and the headers the s
   assert.notEqual(again['x-star-nonce'], nonce, 'every request gets its own nonce');
 });
 
-test('content-key inputs: canonical JSON ignores key order; seeds wrap; NFC + trim', () => {
+test('content-key inputs: canonical JSON ignores key order; NFC + trim', () => {
   assert.equal(canonicalJson({ b: 1, a: 'x', c: true }), '{"a":"x","b":1,"c":true}');
-  assert.deepEqual(seedsOf({ seed: 4294967294, n: 4 }), [4294967294, 4294967295, 0, 1]);
   assert.equal(normalizeText('  e\u0301\n'), '\u00e9');
 });
 

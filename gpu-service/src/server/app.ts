@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { hmacAuth } from './auth.ts';
 import { generateRoutes, type GenerateDeps } from './generate.ts';
-import { READY_PATH, type ReadyResponse } from './contract.ts';
+import { READY_PATH, type ReadyResponse } from '@star-api/contract';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics-registry.ts';
 import { problemNameForStatus, problemResponse } from './problem.ts';
 

@@ -3,7 +3,7 @@
 // shared secret. A nonce is accepted once while its timestamp is.
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { MiddlewareHandler } from 'hono';
-import { canonicalRequest, NONCE_HEADER, NONCE_PATTERN, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './contract.ts';
+import { canonicalRequest, NONCE_HEADER, NONCE_PATTERN, SIGNATURE_HEADER, TIMESTAMP_HEADER } from '@star-api/contract';
 import { NonceCache } from './nonce-cache.ts';
 import { problemResponse } from './problem.ts';
 

@@ -2,7 +2,7 @@
 // tEXt), WebP, JPEG via sharp, or the raw RGB bytes for the edge to encode.
 import sharp from 'sharp';
 import type { RgbImage } from '../engine/types.ts';
-import type { OutputFormat } from './contract.ts';
+import type { OutputFormat } from '@star-api/contract';
 import { insertPngText } from './png-text.ts';
 
 export interface GenerationParameters {

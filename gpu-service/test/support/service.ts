@@ -10,7 +10,7 @@ export const TEST_ENGINE = new URL('./test-engine.ts', import.meta.url).href;
 export const TEST_ENGINE_ENV = { ENGINE_MODULE: TEST_ENGINE };
 /** Tests about real behaviour run on the real engine (embedded star-tiny, CPU). */
 export const ENGINE_ENV: Record<string, string> = {};
-export { GENERATE_PATH } from '../../src/server/contract.ts';
+export { GENERATE_PATH } from '@star-api/contract';
 
 /** Starts the service in-process on an ephemeral port; waits until it is ready. */
 export async function startTestService(env: Record<string, string> = {}): Promise<RunningService> {

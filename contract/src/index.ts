@@ -1,0 +1,3 @@
+export * from './internal-api.ts';
+export * from './models.ts';
+export * from './seeds.ts';
