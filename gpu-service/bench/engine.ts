@@ -33,6 +33,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { imageSeeds } from '@star-api/contract';
 import type { GeneratorConfig } from '../src/engine/models/generator/config.ts';
 import type { RandomModelSpec } from '../src/engine/models/random-model.ts';
 import { writeRandomModel } from '../src/engine/models/random-model.ts';
@@ -112,12 +113,12 @@ const MODELS: Record<string, () => string> = {
  */
 const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
 
-const REQUEST: Omit<GenerateRequest, 'n' | 'seed'> = {
+const REQUEST: Omit<GenerateRequest, 'seeds'> = {
   prompt: 'a lighthouse on a cliff at sunset, oil painting',
   cfg: 4,
-  topK: 0,
-  topP: 0.8,
-  moreSmooth: false,
+  top_k: 0,
+  top_p: 0.8,
+  more_smooth: false,
 };
 
 interface ChildSpec {
@@ -209,7 +210,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   if (spec.loadOnly && !spec.prepareOnly) {
     const afterLoad = { peakRssBytes: peakRssBytes(), pssBytes: peakPss };
     const started = performance.now();
-    await pipeline.generate({ ...REQUEST, n: spec.batch, seed: 1000 });
+    await pipeline.generate({ ...REQUEST, seeds: imageSeeds(1000, spec.batch) });
     const afterFirstImage = { peakRssBytes: peakRssBytes(), pssBytes: pssBytes(), ms: performance.now() - started };
     await pipeline.dispose();
     const memory: LoadMemory = { weightBytes: weightFileBytes(model), afterLoad, afterFirstImage };
@@ -221,7 +222,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
       const marks: number[] = [];
       // A new prompt every run: the text encoder caches encodings of texts it has seen.
       const result = await pipeline.generate(
-        { ...REQUEST, prompt: `${REQUEST.prompt}, take ${r}`, n: spec.batch, seed: 1000 + r },
+        { ...REQUEST, prompt: `${REQUEST.prompt}, take ${r}`, seeds: imageSeeds(1000 + r, spec.batch) },
         { onProgress: () => marks.push(performance.now()) },
       );
       if (r === 0) continue; // warm-up

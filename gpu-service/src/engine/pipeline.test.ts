@@ -15,7 +15,7 @@ import { carriedBytesPerToken, loadPipeline, scaleRanges, validateRequest } from
 import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-pipeline-'));
-const REQUEST: GenerateRequest = { prompt: 'a red fox in the snow', n: 1, seed: 7, cfg: 4, topK: 0, topP: 0.8, moreSmooth: false };
+const REQUEST: GenerateRequest = { prompt: 'a red fox in the snow', seeds: [7], cfg: 4, top_k: 0, top_p: 0.8, more_smooth: false };
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 let perScale: Pipeline;
@@ -28,10 +28,10 @@ after(async () => {
 });
 
 describe('loadPipeline(star-tiny, cpu)', () => {
-  it('describes the model and generates RGB images of its size, with seeds and timings', async () => {
+  it('describes the model and generates RGB images of its size, one per seed, with timings', async () => {
     assert.deepEqual(perScale.info, { name: 'star-tiny', resolution: 64, patchNums: [1, 2, 3, 4, 6, 8] });
-    const result = await perScale.generate({ ...REQUEST, n: 2 });
-    assert.deepEqual(result.seeds, [7, 8]);
+    const result = await perScale.generate({ ...REQUEST, seeds: [7, 8] });
+    assert.equal(result.images.length, 2);
     assert.equal(result.batchSize, 2);
     for (const image of result.images) {
       assert.equal(image.width, 64);
@@ -42,20 +42,20 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     for (const t of ['textMs', 'generateMs', 'decodeMs', 'totalMs'] as const) assert.ok(result.timings[t] >= 0);
   });
 
-  it('gives identical bytes for the same seed, and image i of seed s = image 0 of seed s + i', async () => {
-    const a = await perScale.generate({ ...REQUEST, n: 3, seed: 100 });
-    const b = await perScale.generate({ ...REQUEST, n: 3, seed: 100 });
+  it('gives identical bytes for the same seed, and image i of a request = image 0 of a request for its seed alone', async () => {
+    const a = await perScale.generate({ ...REQUEST, seeds: [100, 101, 102] });
+    const b = await perScale.generate({ ...REQUEST, seeds: [100, 101, 102] });
     a.images.forEach((image, i) => {
       assert.ok(same(image.data, b.images[i].data), `image ${i} repeats`);
     });
-    const third = await perScale.generate({ ...REQUEST, n: 1, seed: 102 });
+    const third = await perScale.generate({ ...REQUEST, seeds: [102] });
     assert.ok(same(a.images[2].data, third.images[0].data));
   });
 
   it('does not let a neighbour request in the batch change an image (per-request cross-attention)', async () => {
     const alone = await perScale.generate(REQUEST);
     const [other, mine] = await Promise.all(
-      perScale.generateBatch([{ request: { ...REQUEST, prompt: 'a blue whale', seed: 99, cfg: 2, topK: 10 } }, { request: REQUEST }]),
+      perScale.generateBatch([{ request: { ...REQUEST, prompt: 'a blue whale', seeds: [99], cfg: 2, top_k: 10 } }, { request: REQUEST }]),
     );
     assert.equal(mine.batchSize, 2);
     assert.ok(same(mine.images[0].data, alone.images[0].data));
@@ -64,7 +64,7 @@ describe('loadPipeline(star-tiny, cpu)', () => {
 
   it('reports progress after every scale, with previews when asked', async () => {
     const events: ProgressEvent[] = [];
-    await perScale.generate({ ...REQUEST, n: 2 }, { onProgress: (e) => events.push(e), preview: true });
+    await perScale.generate({ ...REQUEST, seeds: [7, 8] }, { onProgress: (e) => events.push(e), preview: true });
     assert.deepEqual(
       events.map((e) => [e.scale, e.scales, e.side]),
       [
@@ -103,28 +103,28 @@ describe('loadPipeline(star-tiny, cpu)', () => {
           },
         },
       },
-      { request: { ...REQUEST, seed: 8 } },
+      { request: { ...REQUEST, seeds: [8] } },
     ]);
     await assert.rejects(cancelled, (err) => err === reason);
     const result = await kept;
-    const alone = await perScale.generate({ ...REQUEST, seed: 8 });
+    const alone = await perScale.generate({ ...REQUEST, seeds: [8] });
     assert.ok(same(result.images[0].data, alone.images[0].data));
   });
 
   it('rejects bad requests with a clear error and runs the others', async () => {
-    const [bad, good] = perScale.generateBatch([{ request: { ...REQUEST, n: 0 } }, { request: REQUEST }]);
-    await assert.rejects(bad, /n must be a positive integer/);
+    const [bad, good] = perScale.generateBatch([{ request: { ...REQUEST, seeds: [] } }, { request: REQUEST }]);
+    await assert.rejects(bad, /seeds must list at least one seed/);
     assert.equal((await good).images.length, 1);
-    assert.match(validateRequest({ ...REQUEST, seed: -1 }) ?? '', /seed must be an integer/);
-    assert.match(validateRequest({ ...REQUEST, topP: 2 }) ?? '', /topP must be in \[0, 1\]/);
+    assert.match(validateRequest({ ...REQUEST, seeds: [7, -1] }) ?? '', /each seed must be an integer/);
+    assert.match(validateRequest({ ...REQUEST, top_p: 2 }) ?? '', /top_p must be in \[0, 1\]/);
   });
 
   it('produces the same bytes with one run over all scales as with one run per scale', async () => {
     const all = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all' });
     try {
       assert.equal((all as StarPipeline).options.mode, 'all');
-      const a = await all.generate({ ...REQUEST, n: 2 });
-      const b = await perScale.generate({ ...REQUEST, n: 2 });
+      const a = await all.generate({ ...REQUEST, seeds: [7, 8] });
+      const b = await perScale.generate({ ...REQUEST, seeds: [7, 8] });
       a.images.forEach((image, i) => {
         assert.ok(same(image.data, b.images[i].data), `image ${i}`);
       });
@@ -137,7 +137,7 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     // Same batch composition ⇒ same bytes. (Across batch sizes more_smooth
     // images may differ by 1/255: the soft-code matmul at scale 0 has one row
     // per image, and onnxruntime sums a single row in another order.)
-    const smooth = { ...REQUEST, moreSmooth: true };
+    const smooth = { ...REQUEST, more_smooth: true };
     const batch = () => Promise.all(perScale.generateBatch([{ request: smooth }, { request: REQUEST }]));
     const [a, plain] = await batch();
     const [b] = await batch();
@@ -162,12 +162,12 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     cpSync(join(BUILTIN_MODELS_DIR, 'star-tiny/tokenizer'), join(dir, 'tokenizer'), { recursive: true });
     const sampler = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
     try {
-      const [a, b] = await Promise.all([sampler.generate({ ...REQUEST, n: 2 }), sampler.generate({ ...REQUEST, n: 2 })]);
+      const [a, b] = await Promise.all([sampler.generate({ ...REQUEST, seeds: [7, 8] }), sampler.generate({ ...REQUEST, seeds: [7, 8] })]);
       a.images.forEach((image, i) => {
         assert.ok(same(image.data, b.images[i].data));
       });
       assert.ok(!same(a.images[0].data, a.images[1].data));
-      const second = await sampler.generate({ ...REQUEST, seed: REQUEST.seed + 1 });
+      const second = await sampler.generate({ ...REQUEST, seeds: [8] });
       assert.ok(same(second.images[0].data, a.images[1].data));
     } finally {
       await sampler.dispose();
@@ -227,8 +227,8 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     writeFileSync(join(dir, 'model.json'), JSON.stringify(manifest));
     const fromPth = await loadPipeline(dir, { device: 'cpu', threads: 1, cacheDir });
     try {
-      const a = await fromPth.generate({ ...REQUEST, n: 2 });
-      const b = await perScale.generate({ ...REQUEST, n: 2 });
+      const a = await fromPth.generate({ ...REQUEST, seeds: [7, 8] });
+      const b = await perScale.generate({ ...REQUEST, seeds: [7, 8] });
       a.images.forEach((image, i) => {
         assert.ok(same(image.data, b.images[i].data), `image ${i}`);
       });
@@ -273,7 +273,7 @@ describe('per-scale runs within a carried-state limit (the CUDA default, run her
         'the scales after the limit run as one',
       );
       const events: number[] = [];
-      const request = { ...REQUEST, n: 2 };
+      const request = { ...REQUEST, seeds: [7, 8] };
       const [a, b] = await Promise.all([limited.generate(request, { onProgress: (e) => events.push(e.scale) }), all.generate(request)]);
       a.images.forEach((image, i) => {
         assert.ok(same(image.data, b.images[i].data), `image ${i}: same bytes as one run`);
@@ -338,8 +338,8 @@ describe('batch sizes of a GPU memory plan (run here on CPU)', () => {
     const planned = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all', batchSizes: [4, 1] });
     try {
       const requests = [
-        { ...REQUEST, seed: 11 },
-        { ...REQUEST, prompt: 'a blue whale', seed: 12, n: 2 },
+        { ...REQUEST, seeds: [11] },
+        { ...REQUEST, prompt: 'a blue whale', seeds: [12, 13] },
       ];
       const [a, b] = await Promise.all(planned.generateBatch(requests.map((request) => ({ request }))));
       assert.equal(a.batchSize, 4, 'three images ran in the batch-4 session');
@@ -349,7 +349,10 @@ describe('batch sizes of a GPU memory plan (run here on CPU)', () => {
         assert.ok(same(image.data, alone[1].images[i].data), `image ${i} of the second request`);
       });
       assert.equal((await planned.generate(REQUEST)).batchSize, 1, 'one image runs in the batch-1 session');
-      await assert.rejects(planned.generate({ ...REQUEST, n: 5 }), /batch of 5 images is more than this pipeline's largest batch \(4/);
+      await assert.rejects(
+        planned.generate({ ...REQUEST, seeds: [1, 2, 3, 4, 5] }),
+        /batch of 5 images is more than this pipeline's largest batch \(4/,
+      );
     } finally {
       await planned.dispose();
     }

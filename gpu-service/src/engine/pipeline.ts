@@ -1,6 +1,6 @@
 // The engine as a product: a model directory in, a Pipeline (types.ts) out.
 //
-//   requests ──▶ one batch of B = Σ n images (request r owns rows [o_r, o_r + n_r))
+//   requests ──▶ one batch of B = Σ |seeds| images (request r owns rows [o_r, o_r + |seeds_r|))
 //     text:      tokenizer + CLIP once for the 2B CFG rows (prompt per image, then negative or "")
 //     noise:     one seeded stream per image (random.ts), drawn scale by scale
 //     generator: mode 'all'       one session.run over every scale
@@ -43,7 +43,7 @@ import type { Device, Precision } from './onnx/target.ts';
 import { Session, tensor } from './onnx/runtime.ts';
 import { generatorMemory, planBatches } from './memory-plan.ts';
 import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
-import { BatchNoise, imageSeeds, noisePlan } from './random.ts';
+import { BatchNoise, noisePlan } from './random.ts';
 import type {
   BatchItem,
   GenerateOptions,
@@ -243,7 +243,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const pipeline = new StarPipeline(model, resolved, textEncoder);
   try {
     for (const batch of options.prepareBatchSizes ?? resolved.batchSizes ?? [1]) await pipeline.prepare(batch, false);
-    if (options.warmup) await pipeline.generate({ prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 0, topP: 0, moreSmooth: false });
+    if (options.warmup) await pipeline.generate({ prompt: 'warm up', seeds: [0], cfg: 1, top_k: 0, top_p: 0, more_smooth: false });
   } catch (err) {
     await pipeline.dispose();
     throw err;
@@ -263,7 +263,6 @@ interface LiveItem {
   request: GenerateRequest;
   options: GenerateOptions;
   rows: number[];
-  seeds: number[];
   settle: PromiseWithResolvers<GenerateResult>;
   done: boolean;
 }
@@ -305,10 +304,9 @@ export class StarPipeline implements Pipeline {
       } else if (item.options?.signal?.aborted) {
         settle.reject(item.options.signal.reason);
       } else {
-        const seeds = imageSeeds(item.request.seed, item.request.n);
-        const rows = seeds.map((_, i) => rowCount + i);
-        rowCount += seeds.length;
-        live.push({ index, request: item.request, options: item.options ?? {}, rows, seeds, settle, done: false });
+        const rows = item.request.seeds.map((_, i) => rowCount + i);
+        rowCount += rows.length;
+        live.push({ index, request: item.request, options: item.options ?? {}, rows, settle, done: false });
       }
       return settle.promise;
     });
@@ -340,13 +338,15 @@ export class StarPipeline implements Pipeline {
     const started = performance.now();
     const cfg = this.model.generatorConfig;
     const S = scaleCount(cfg);
-    const imageRows: NoiseRow[] = items.flatMap((item) => item.seeds.map((seed) => ({ seed, moreSmooth: item.request.moreSmooth })));
+    const imageRows: NoiseRow[] = items.flatMap((item) =>
+      item.request.seeds.map((seed) => ({ seed, moreSmooth: item.request.more_smooth })),
+    );
     const B = this.sessionBatch(imageRows.length);
     // Padding rows repeat the first image (its text is encoded already) and are dropped.
     const padded = <T>(values: T[]) => [...values, ...Array<T>(B - values.length).fill(values[0])];
     const rows = padded(imageRows);
-    const moreSmooth = items.some((i) => i.request.moreSmooth);
-    const perRow = <T>(pick: (r: GenerateRequest) => T) => padded(items.flatMap((i) => i.seeds.map(() => pick(i.request))));
+    const moreSmooth = items.some((i) => i.request.more_smooth);
+    const perRow = <T>(pick: (r: GenerateRequest) => T) => padded(items.flatMap((i) => i.request.seeds.map(() => pick(i.request))));
     const stillLive = () => items.filter((i) => !i.done);
 
     const generators = await this.generatorSessions(B, moreSmooth);
@@ -355,7 +355,7 @@ export class StarPipeline implements Pipeline {
     const textStart = performance.now();
     const text = await this.textEncoder.encode(
       perRow((r) => r.prompt),
-      perRow((r) => r.negativePrompt),
+      perRow((r) => r.negative_prompt),
     );
     const textMs = performance.now() - textStart;
     this.rejectAborted(items);
@@ -368,8 +368,8 @@ export class StarPipeline implements Pipeline {
       [generatorNames.textMask, text.mask],
       [generatorNames.pooled, text.pooled],
       [generatorNames.cfg, tensor('float32', Float32Array.from(perRow((r) => r.cfg)), [B])],
-      [generatorNames.topK, tensor('int64', BigInt64Array.from(perRow((r) => BigInt(r.topK))), [B])],
-      [generatorNames.topP, tensor('float32', Float32Array.from(perRow((r) => r.topP)), [B])],
+      [generatorNames.topK, tensor('int64', BigInt64Array.from(perRow((r) => BigInt(r.top_k))), [B])],
+      [generatorNames.topP, tensor('float32', Float32Array.from(perRow((r) => r.top_p)), [B])],
       [
         generatorNames.moreSmooth,
         tensor(
@@ -412,7 +412,7 @@ export class StarPipeline implements Pipeline {
     const timings: StageTimings = { textMs, generateMs, decodeMs, totalMs: performance.now() - started };
     for (const item of stillLive()) {
       item.done = true;
-      item.settle.resolve({ images: item.rows.map((r) => images[r]), seeds: item.seeds, timings, batchSize: B });
+      item.settle.resolve({ images: item.rows.map((r) => images[r]), timings, batchSize: B });
     }
   }
 
@@ -638,11 +638,12 @@ export function carriedBytesPerToken(cfg: GeneratorConfig, precision: Precision)
 /** Why a request cannot run, or null. */
 export function validateRequest(r: GenerateRequest): string | null {
   if (typeof r.prompt !== 'string') return 'prompt must be a string';
-  if (r.negativePrompt !== undefined && typeof r.negativePrompt !== 'string') return 'negativePrompt must be a string';
-  if (!Number.isInteger(r.n) || r.n < 1) return `n must be a positive integer, got ${r.n}`;
-  if (!Number.isInteger(r.seed) || r.seed < 0 || r.seed > 0xffffffff) return `seed must be an integer in [0, 2^32), got ${r.seed}`;
+  if (r.negative_prompt !== undefined && typeof r.negative_prompt !== 'string') return 'negative_prompt must be a string';
+  if (!Array.isArray(r.seeds) || r.seeds.length < 1) return 'seeds must list at least one seed';
+  for (const seed of r.seeds)
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `each seed must be an integer in [0, 2^32), got ${seed}`;
   if (!Number.isFinite(r.cfg)) return `cfg must be a finite number, got ${r.cfg}`;
-  if (!Number.isInteger(r.topK) || r.topK < 0) return `topK must be a non-negative integer, got ${r.topK}`;
-  if (!(r.topP >= 0 && r.topP <= 1)) return `topP must be in [0, 1], got ${r.topP}`;
+  if (!Number.isInteger(r.top_k) || r.top_k < 0) return `top_k must be a non-negative integer, got ${r.top_k}`;
+  if (!(r.top_p >= 0 && r.top_p <= 1)) return `top_p must be in [0, 1], got ${r.top_p}`;
   return null;
 }

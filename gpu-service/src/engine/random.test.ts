@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BatchNoise, imageSeeds, noisePlan, SplitMix64, UNUSED_NOISE, Xoshiro128 } from './random.ts';
+import { imageSeeds } from '@star-api/contract';
+import { BatchNoise, noisePlan, SplitMix64, UNUSED_NOISE, Xoshiro128 } from './random.ts';
 import type { NoisePlanConfig } from './random.ts';
 
 const CONFIG: NoisePlanConfig = { patchNums: [1, 2, 3], vocabSize: 5 };

@@ -95,11 +95,6 @@ function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
 
-/** Seeds of a request's images: image i uses (seed + i) mod 2³². */
-export function imageSeeds(seed: number, n: number): number[] {
-  return Array.from({ length: n }, (_, i) => (seed + i) >>> 0);
-}
-
 // ---------------------------------------------------------------- noise plan
 
 /** One noise input of the generator graph; `shape` excludes the batch axis. */

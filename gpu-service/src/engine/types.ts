@@ -1,16 +1,18 @@
 // The one interface the HTTP service uses to reach the engine (DESIGN.md,
 // "Rooms and doors"). Nothing here knows about HTTP.
 
-/** One user request: `n` images, image i drawn from seed (seed + i) mod 2^32. */
+/**
+ * One request: one image per seed, image i drawn from `seeds[i]` alone. The fields are the
+ * internal API's (@star-api/contract), so the service hands its validated body on as it is.
+ */
 export interface GenerateRequest {
   prompt: string;
-  negativePrompt?: string;
-  n: number;
-  seed: number;
+  negative_prompt?: string;
+  seeds: number[];
   cfg: number;
-  topK: number;
-  topP: number;
-  moreSmooth: boolean;
+  top_k: number;
+  top_p: number;
+  more_smooth: boolean;
 }
 
 /** Row-major HWC RGB, 8 bits per channel. */
@@ -46,8 +48,8 @@ export interface StageTimings {
 }
 
 export interface GenerateResult {
+  /** One per seed of the request, in its order. */
   images: RgbImage[];
-  seeds: number[];
   timings: StageTimings;
   /** How many images shared the engine run that produced these. */
   batchSize: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GenerateRequest, GenerateResult, ModelInfo } from '../engine/types.ts';
+import type { GenerateResult, ModelInfo } from '../engine/types.ts';
 import { Batcher } from './batcher.ts';
 import type { JobSpec } from './batcher.ts';
 import type { Engine, EngineItem, EngineRun } from './engine-client.ts';
@@ -16,15 +16,15 @@ class RecordingEngine implements Engine {
   run(model: string, items: EngineItem[]): EngineRun {
     const done = Promise.withResolvers<void>();
     const results = items.map(() => Promise.withResolvers<GenerateResult>());
+    const seeds = items.flatMap((item) => item.request.seeds);
     this.runs.push({
       model,
-      seeds: items.map((item) => item.request.seed),
+      seeds,
       finish: () => {
         for (const [i, r] of results.entries()) {
           r.resolve({
-            images: [{ width: 4, height: 4, data: new Uint8Array(48) }],
-            seeds: [items[i].request.seed],
-            batchSize: items.length,
+            images: items[i].request.seeds.map(() => ({ width: 4, height: 4, data: new Uint8Array(48) })),
+            batchSize: seeds.length,
             timings: { textMs: 0, generateMs: 1, decodeMs: 0, totalMs: 1 },
           });
         }
@@ -35,10 +35,9 @@ class RecordingEngine implements Engine {
   }
 }
 
-const request = (seed: number): GenerateRequest => ({ prompt: 'p', n: 1, seed, cfg: 1, topK: 1, topP: 1, moreSmooth: false });
 const job = (model: string, ...seeds: number[]): JobSpec => ({
   model,
-  requests: seeds.map(request),
+  request: { prompt: 'p', seeds, cfg: 1, top_k: 1, top_p: 1, more_smooth: false },
   preview: false,
   signal: new AbortController().signal,
   deadlineMs: 10_000,

@@ -16,24 +16,16 @@ export interface BatcherOptions {
   batchWindowMs: number;
 }
 
-export interface JobProgress {
-  scale: number;
-  scales: number;
-  side: number;
-  /** One per image of the job, when previews were asked for. */
-  previews?: RgbImage[];
-}
-
 export interface JobSpec {
   model: string;
-  /** One engine request per image (n = 1 each): image i is generated from its own seed alone. */
-  requests: GenerateRequest[];
+  /** Image i is generated from its own seed alone, so the batcher may pack it with other jobs' images. */
+  request: GenerateRequest;
   preview: boolean;
   /** Aborted by the caller when its client goes away. */
   signal: AbortSignal;
   deadlineMs: number;
   onStarted?: (info: { batchSize: number; scales: number }) => void;
-  onProgress?: (progress: JobProgress) => void;
+  onProgress?: (progress: ProgressEvent) => void;
 }
 
 export interface JobResult {
@@ -70,8 +62,8 @@ export class Batcher {
   private readonly preferredSizes: Set<number>;
   /** Called as each engine run starts (metrics). */
   onBatch: ((batch: BatchRecord) => void) | undefined;
-  /** Called for each image the engine stopped early because its request was cancelled. */
-  onEngineCancelled: (() => void) | undefined;
+  /** Called with a request's image count when the engine stopped it early because it was cancelled. */
+  onEngineCancelled: ((images: number) => void) | undefined;
 
   constructor(engine: Engine, options: BatcherOptions) {
     this.engine = engine;
@@ -156,9 +148,7 @@ export class Batcher {
     if (this.running > 0 || this.queue.length === 0) return;
     const head = this.queue[0];
     const waitMs = head.enqueuedAt + this.options.batchWindowMs - performance.now();
-    const waitingImages = this.queue
-      .filter((job) => job.spec.model === head.spec.model)
-      .reduce((sum, job) => sum + job.spec.requests.length, 0);
+    const waitingImages = this.queue.filter((job) => job.spec.model === head.spec.model).reduce((sum, job) => sum + imageCount(job), 0);
     if (waitMs <= 0 || waitingImages >= this.options.maxBatch) {
       this.dispatch();
     } else if (!this.timer) {
@@ -178,46 +168,38 @@ export class Batcher {
     // FIFO within the model; a job that does not fit waits for the next run.
     for (const job of this.queue) {
       if (job.spec.model !== model) continue;
-      if (images + job.spec.requests.length > this.options.maxBatch) break;
+      if (images + imageCount(job) > this.options.maxBatch) break;
       batch.push(job);
-      images += job.spec.requests.length;
+      images += imageCount(job);
     }
     // Keep to a preferred size (see batch-sizes.ts) when the tail can wait; the head job always goes.
-    while (batch.length > 1 && !this.preferredSizes.has(images)) images -= batch.pop()!.spec.requests.length;
+    while (batch.length > 1 && !this.preferredSizes.has(images)) images -= imageCount(batch.pop()!);
     for (const job of batch) this.queue.splice(this.queue.indexOf(job), 1);
 
     const startedAt = performance.now();
     const scales = this.engine.models.get(model)?.patchNums.length ?? 1;
-    const items = batch.flatMap((job) => {
-      const progress = progressCollector(job.spec.requests.length, job.spec.onProgress);
-      return job.spec.requests.map((request, i) => ({
-        request,
+    this.running = batch.length;
+    const run = this.engine.run(
+      model,
+      batch.map((job) => ({
+        request: job.spec.request,
         preview: job.spec.preview,
         signal: job.controller.signal,
-        onProgress: (event: ProgressEvent) => progress(i, event),
-      }));
-    });
-    this.running = batch.length;
-    const run = this.engine.run(model, items);
+        onProgress: job.spec.onProgress,
+      })),
+    );
     this.onBatch?.({ model, images, requests: batch.length });
-    for (const result of run.results) result.catch((error: unknown) => error instanceof EngineCancelled && this.onEngineCancelled?.());
-    let offset = 0;
-    for (const job of batch) {
+    batch.forEach((job, i) => {
       const queueMs = startedAt - job.enqueuedAt;
       job.spec.onStarted?.({ batchSize: images, scales });
-      const mine = run.results.slice(offset, offset + job.spec.requests.length);
-      offset += job.spec.requests.length;
-      Promise.all(mine).then(
-        (results) =>
-          job.resolve({
-            images: results.flatMap((r) => r.images),
-            timings: results[0].timings,
-            queueMs,
-            batchSize: results[0].batchSize,
-          }),
-        (error: unknown) => job.reject(job.controller.signal.aborted ? job.controller.signal.reason : error),
+      run.results[i].then(
+        (result) => job.resolve({ images: result.images, timings: result.timings, queueMs, batchSize: result.batchSize }),
+        (error: unknown) => {
+          if (error instanceof EngineCancelled) this.onEngineCancelled?.(imageCount(job));
+          job.reject(job.controller.signal.aborted ? job.controller.signal.reason : error);
+        },
       );
-    }
+    });
     void run.done.then(() => {
       this.running = 0;
       this.lastBatchMs = performance.now() - startedAt;
@@ -233,18 +215,6 @@ export class Batcher {
   }
 }
 
-/** Joins per-image progress into one event per scale, once every image of the job has reported it. */
-function progressCollector(imageCount: number, onProgress: JobSpec['onProgress']) {
-  const seen = new Map<number, { count: number; previews: RgbImage[] }>();
-  return (imageIndex: number, event: ProgressEvent) => {
-    if (!onProgress) return;
-    const entry = seen.get(event.scale) ?? { count: 0, previews: [] };
-    seen.set(event.scale, entry);
-    entry.count++;
-    if (event.previews?.[0]) entry.previews[imageIndex] = event.previews[0];
-    if (entry.count < imageCount) return;
-    seen.delete(event.scale);
-    const previews = entry.previews.length === imageCount ? entry.previews : undefined;
-    onProgress({ scale: event.scale, scales: event.scales, side: event.side, ...(previews ? { previews } : {}) });
-  };
+function imageCount(job: Job): number {
+  return job.spec.request.seeds.length;
 }

@@ -42,9 +42,15 @@ async function load(): Promise<void> {
     // the decoder sees (full images and each preview size) has its sessions, first-run
     // allocations and, on CUDA, cuDNN's algorithm search done: /readyz means "fast now".
     for (const size of sizes) {
-      const warmUp = { prompt: 'warm up', n: 1, seed: 0, cfg: 1, topK: 1, topP: 1, moreSmooth: false };
-      const options = { preview: true, onProgress: () => {} };
-      await Promise.all(pipeline.generateBatch(Array.from({ length: size }, (_, seed) => ({ request: { ...warmUp, seed }, options }))));
+      const warmUp = {
+        prompt: 'warm up',
+        seeds: Array.from({ length: size }, (_, seed) => seed),
+        cfg: 1,
+        top_k: 1,
+        top_p: 1,
+        more_smooth: false,
+      };
+      await pipeline.generate(warmUp, { preview: true, onProgress: () => {} });
     }
     pipelines.set(model, pipeline);
   }

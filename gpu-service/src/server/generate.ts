@@ -3,8 +3,8 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import type { SSEStreamingApi } from 'hono/streaming';
-import type { GenerateRequest, ModelInfo } from '../engine/types.ts';
-import type { Batcher, JobProgress, JobResult } from './batcher.ts';
+import type { ModelInfo, ProgressEvent } from '../engine/types.ts';
+import type { Batcher, JobResult } from './batcher.ts';
 import { DEADLINE_HEADER, GENERATE_PATH, generateRequestSchema } from '@star-api/contract';
 import type { GenerateBody, GenerateResponse, ProgressEventBody } from '@star-api/contract';
 import { encodeImage, encodePreview } from './encode.ts';
@@ -23,19 +23,6 @@ export interface GenerateDeps {
   models: ReadonlyMap<string, ModelInfo>;
   readiness(): Readiness;
   metrics: ServiceMetrics;
-}
-
-function engineRequests(body: GenerateBody): GenerateRequest[] {
-  return body.seeds.map((seed) => ({
-    prompt: body.prompt,
-    negativePrompt: body.negative_prompt,
-    n: 1,
-    seed,
-    cfg: body.cfg,
-    topK: body.top_k,
-    topP: body.top_p,
-    moreSmooth: body.more_smooth,
-  }));
 }
 
 async function responseBody(
@@ -103,7 +90,7 @@ function problemOf(error: unknown): { name: ProblemName; detail: string; retryAf
   return { name: 'generation_failed', detail: error instanceof Error ? error.message : String(error) };
 }
 
-async function progressBody(progress: JobProgress): Promise<ProgressEventBody> {
+async function progressBody(progress: ProgressEvent): Promise<ProgressEventBody> {
   const body: ProgressEventBody = { scale: progress.scale, scales: progress.scales, side: progress.side };
   if (progress.previews) {
     body.previews = await Promise.all(
@@ -169,7 +156,7 @@ export function generateRoutes(deps: GenerateDeps): Hono {
     try {
       submitted = deps.batcher.submit({
         model: body.model,
-        requests: engineRequests(body),
+        request: body,
         preview: body.preview && wantsStream,
         signal: clientSignal,
         deadlineMs,

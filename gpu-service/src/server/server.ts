@@ -46,7 +46,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     inFlight: () => batcher.inFlight,
   });
   batcher.onBatch = (batch) => metrics.batchSize.observe(batch.images, { model: batch.model });
-  batcher.onEngineCancelled = () => metrics.engineCancelled.inc();
+  batcher.onEngineCancelled = (images) => metrics.engineCancelled.inc({}, images);
 
   const engineFailed = new Promise<Error>((resolve) => (engine.onFailure = resolve));
   let loaded = false;

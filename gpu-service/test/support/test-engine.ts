@@ -37,7 +37,7 @@ class TestPipeline implements Pipeline {
   generateBatch(items: BatchItem[]): Promise<GenerateResult>[] {
     // Fault injection: this prompt kills the engine's thread mid-batch, as a CUDA fault or OOM would.
     if (items.some((item) => item.request.prompt === CRASH_PROMPT)) setTimeout(() => process.exit(70), this.scaleMs);
-    const batchSize = items.reduce((sum, item) => sum + item.request.n, 0);
+    const batchSize = items.reduce((sum, item) => sum + item.request.seeds.length, 0);
     const settles = items.map(() => Promise.withResolvers<GenerateResult>());
     void (async () => {
       const live = new Set(items.keys());
@@ -54,16 +54,14 @@ class TestPipeline implements Pipeline {
             continue;
           }
           const side = PATCH_NUMS[s];
-          const previews = options.preview ? seedsOf(items[i].request).map((seed) => testImage(seed, side)) : undefined;
+          const previews = options.preview ? items[i].request.seeds.map((seed) => testImage(seed, side)) : undefined;
           options.onProgress?.({ scale: s + 1, scales: PATCH_NUMS.length, side, ...(previews ? { previews } : {}) });
         }
       }
       const totalMs = performance.now() - started;
       for (const i of live) {
-        const seeds = seedsOf(items[i].request);
         settles[i].resolve({
-          images: seeds.map((seed) => testImage(seed)),
-          seeds,
+          images: items[i].request.seeds.map((seed) => testImage(seed)),
           batchSize,
           timings: { textMs: 0, generateMs: totalMs, decodeMs: 0, totalMs },
         });
@@ -77,10 +75,6 @@ class TestPipeline implements Pipeline {
   }
 
   async dispose(): Promise<void> {}
-}
-
-function seedsOf(request: GenerateRequest): number[] {
-  return Array.from({ length: request.n }, (_, i) => (request.seed + i) >>> 0);
 }
 
 export async function loadPipeline(modelNameOrDir: string, _options: { device: 'cpu' | 'cuda'; modelDir?: string }): Promise<Pipeline> {

@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { imageSeeds } from '@star-api/contract';
 import sharp from 'sharp';
 import { loadPipeline } from '../../src/engine/pipeline.ts';
 import { readSafetensors } from '../../src/engine/weights/safetensors.ts';
@@ -35,7 +36,14 @@ const columns: Uint8Array[][] = [];
 for (const [i, p] of prompts.slice(0, COLUMNS).entries()) {
   const column = [composite(rgba.subarray(i * pixels * 4, (i + 1) * pixels * 4), p.background)];
   for (const cfg of CFGS) {
-    const result = await pipeline.generate({ prompt: p.caption, n: SEEDS, seed: 1, cfg, topK: 0, topP: 0.8, moreSmooth: false });
+    const result = await pipeline.generate({
+      prompt: p.caption,
+      seeds: imageSeeds(1, SEEDS),
+      cfg,
+      top_k: 0,
+      top_p: 0.8,
+      more_smooth: false,
+    });
     column.push(...result.images.map((image) => image.data));
   }
   columns.push(column);

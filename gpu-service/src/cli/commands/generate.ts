@@ -4,6 +4,7 @@ import { randomInt } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { imageSeeds } from '@star-api/contract';
 import sharp from 'sharp';
 import type { CrossAttnMode } from '../../engine/models/generator/blocks.ts';
 import type { GeneratorMode, StarPipeline } from '../../engine/pipeline.ts';
@@ -81,13 +82,12 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
     const defaults = pipeline.model.manifest.sampling ?? { cfg: 4, top_k: 0, top_p: 0.8 };
     const request = {
       prompt,
-      negativePrompt: values.negative,
-      n,
-      seed,
+      negative_prompt: values.negative,
+      seeds: imageSeeds(seed, n),
       cfg: cfgValue ?? defaults.cfg,
-      topK: topKValue ?? defaults.top_k,
-      topP: topPValue ?? defaults.top_p,
-      moreSmooth: values['more-smooth'],
+      top_k: topKValue ?? defaults.top_k,
+      top_p: topPValue ?? defaults.top_p,
+      more_smooth: values['more-smooth'],
     };
     const bar = progressBar(io);
     const result = await pipeline.generate(request, { onProgress: bar });
@@ -104,7 +104,7 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
     io.err(
       `${pipeline.info.name}: ${n} image${n > 1 ? 's' : ''} ${pipeline.info.resolution}², text ${ms(t.textMs)}, generate ${ms(t.generateMs)}, decode ${ms(t.decodeMs)}, total ${ms(t.totalMs)}`,
     );
-    for (const [i, path] of paths.entries()) io.out(`${path}\tseed ${result.seeds[i]}`);
+    for (const [i, path] of paths.entries()) io.out(`${path}\tseed ${request.seeds[i]}`);
     return 0;
   } finally {
     await pipeline.dispose();

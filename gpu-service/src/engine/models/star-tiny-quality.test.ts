@@ -72,7 +72,7 @@ async function generateAll(cfg: number): Promise<RgbImage[][]> {
   const results = await Promise.all(
     pipeline.generateBatch(
       prompts.map((p) => ({
-        request: { prompt: p.caption, n: SEEDS.length, seed: SEEDS[0], cfg, topK: 0, topP: 0.8, moreSmooth: false },
+        request: { prompt: p.caption, seeds: SEEDS, cfg, top_k: 0, top_p: 0.8, more_smooth: false },
       })),
     ),
   );
