@@ -296,13 +296,12 @@ describe('generation and caching', () => {
       model: 'star-tiny',
       prompt: 'keyed',
       negative_prompt: '',
-      n: 1,
-      seed: 9,
+      seeds: [9],
       cfg: 3,
       top_k: 900,
       top_p: 0.95,
       more_smooth: false,
-      format: 'webp',
+      output_format: 'webp',
       png_metadata: true,
     };
     assert.equal(body.data[0].key, await contentKey(SIGNING_KEY, params, 9));
@@ -371,13 +370,12 @@ describe('GPU failures store nothing and charge nothing', () => {
         model: 'star-tiny',
         prompt,
         negative_prompt: '',
-        n: 1,
-        seed: 1,
+        seeds: [1],
         cfg: 4.5,
         top_k: 900,
         top_p: 0.95,
         more_smooth: false,
-        format: 'png',
+        output_format: 'png',
         png_metadata: true,
       };
       const imageKey = await contentKey(SIGNING_KEY, params, 1);
@@ -401,13 +399,12 @@ describe('coalescing across isolates (GenerationLock)', () => {
       model: 'star-tiny',
       prompt,
       negative_prompt: '',
-      n: 1,
-      seed,
+      seeds: [seed],
       cfg: 4.5,
       top_k: 900,
       top_p: 0.95,
       more_smooth: false,
-      format: 'png',
+      output_format: 'png',
       png_metadata: true,
     };
     const imageKey = await contentKey(SIGNING_KEY, params, seed);

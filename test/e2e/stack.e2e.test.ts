@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { imageSeeds } from '@star-api/contract';
 import { contentKey, DEFAULTS, type GenerationParams } from '../../edge/src/generation/params.ts';
 import { gpuMetric } from '../helpers/gpu-metrics.ts';
 import { installPackedSdk, type PackedSdk } from '../helpers/packed-sdk.ts';
@@ -45,7 +46,14 @@ function client(apiKey = stack.apiKey) {
 
 /** The content key the edge gives star-tiny's image for this prompt and seed: where it is (or is not) in R2. */
 function expectedKey(prompt: string, seed: number, n = 1, pngMetadata = true): Promise<string> {
-  const params: GenerationParams = { ...DEFAULTS, model: 'star-tiny', prompt, negative_prompt: '', n, seed, png_metadata: pngMetadata };
+  const params: GenerationParams = {
+    ...DEFAULTS,
+    model: 'star-tiny',
+    prompt,
+    negative_prompt: '',
+    seeds: imageSeeds(seed, n),
+    png_metadata: pngMetadata,
+  };
   return contentKey(stack.secrets.URL_SIGNING_KEY, params, seed);
 }
 

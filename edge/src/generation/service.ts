@@ -13,7 +13,6 @@ import { limitRefused } from '../limits/rate-limit.ts';
 import { generateOnGpu, type GpuEvent, type GpuResult } from '../gpu/client.ts';
 import type { ImageStore, StoredImage } from '../stores/images/contract.ts';
 import type { Timings } from '../schemas.gen.ts';
-import { imageSeeds } from '@star-api/contract';
 import { contentKey, type GenerationParams } from './params.ts';
 import { assertServed } from '../models.ts';
 
@@ -64,7 +63,7 @@ const inFlight = new Map<string, Promise<Shared>>();
 const ZERO_TIMINGS: Timings = { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 };
 
 async function lookup(deps: GenerationDeps, key: string, params: GenerationParams, needBytes: boolean): Promise<StoredImage | null> {
-  const stored = await deps.images.find(key, params.format, needBytes);
+  const stored = await deps.images.find(key, params.output_format, needBytes);
   return stored ? { ...stored, model: stored.model || params.model } : null;
 }
 
@@ -81,28 +80,18 @@ async function runGpu(
   keys: string[],
   options: GenerationOptions,
 ): Promise<GpuResult> {
+  // The owner only keys the cache; the GPU gets the rest as it is, for the seeds not found stored.
+  const { owner: _owner, ...request } = params;
   const result = await generateOnGpu(
     deps.config,
-    {
-      model: params.model,
-      prompt: params.prompt,
-      negative_prompt: params.negative_prompt,
-      seeds,
-      cfg: params.cfg,
-      top_k: params.top_k,
-      top_p: params.top_p,
-      more_smooth: params.more_smooth,
-      output_format: params.format,
-      preview: options.preview ?? false,
-      png_metadata: params.png_metadata !== false, // jobs stored before the field existed: on, as then
-    },
+    { ...request, seeds, preview: options.preview ?? false },
     { signal: options.signal, onEvent: options.onEvent, requestId: deps.requestId, log: deps.log },
   );
   // Every image is complete and validated before the first byte is stored.
   await deps.images.put(
     result.images.map((image, i) => ({
       key: keys[i],
-      format: params.format,
+      format: params.output_format,
       seed: image.seed,
       width: result.width,
       height: result.height,
@@ -121,7 +110,7 @@ class Handoff extends Error {}
 export async function generate(deps: GenerationDeps, params: GenerationParams, options: GenerationOptions): Promise<GenerationOutcome> {
   const started = Date.now();
   await assertServed(deps.config, params.model);
-  const seeds = imageSeeds(params.seed, params.n);
+  const { seeds } = params;
   const keys = await Promise.all(seeds.map((seed) => contentKey(deps.config.contentKeySecret, params, seed)));
   const images = await Promise.all(keys.map((key) => lookup(deps, key, params, options.needBytes)));
   let pending = images.flatMap((image, i) => (image ? [] : [i]));
@@ -171,7 +160,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     const remote = elsewhere.map(async (i) => {
       try {
         const outcome = await deps.locks(keys[i]).wait(claimMs);
-        const image = outcome === 'stored' ? await deps.images.find(keys[i], params.format, true) : null;
+        const image = outcome === 'stored' ? await deps.images.find(keys[i], params.output_format, true) : null;
         if (!image) throw new Handoff();
         images[i] = keep({ ...image, model: image.model || params.model });
         shared++;
@@ -210,7 +199,7 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
           const bytes = result.images[j].bytes;
           const image: StoredImage = {
             key: keys[i],
-            format: params.format,
+            format: params.output_format,
             seed: seeds[i],
             width: result.width,
             height: result.height,
@@ -260,10 +249,10 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
   if (missing > 0)
     deps.log.info('generated', {
       model: params.model,
-      images: params.n,
+      images: seeds.length,
       gpu_images: generated,
       shared_images: shared,
-      cached_images: params.n - missing,
+      cached_images: seeds.length - missing,
     });
   return {
     model: params.model,

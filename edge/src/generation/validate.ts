@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import type { Config } from '../env.ts';
 import { ProblemError } from '../problems/index.ts';
-import { findModel, type ModelFacts } from '@star-api/contract';
+import { findModel, imageSeeds, type ModelFacts } from '@star-api/contract';
 import { modelNotFound } from '../models.ts';
 import { randomUint32 } from '../crypto.ts';
 import { normalizeText, type GenerationParams } from './params.ts';
@@ -80,13 +80,12 @@ export function toParams(request: ParsedRequest, config: Config, kid: string): G
     model,
     prompt: request.prompt,
     negative_prompt: request.negative_prompt ?? '',
-    n: request.n,
-    seed: request.seed ?? randomUint32(),
+    seeds: imageSeeds(request.seed ?? randomUint32(), request.n),
     cfg: request.cfg,
     top_k: request.top_k,
     top_p: request.top_p,
     more_smooth: request.more_smooth,
-    format: request.output_format,
+    output_format: request.output_format,
     png_metadata: request.png_metadata,
     ...(request.private ? { owner: kid } : {}),
   };

@@ -6,6 +6,7 @@ import { readConfig, type Bindings } from '../env.ts';
 import { createLogger } from '../log.ts';
 import { generate } from '../generation/service.ts';
 import { generationResponse } from '../generation/response.ts';
+import { storedParams } from '../generation/params.ts';
 import { durableRateLimitStore } from '../stores/rate-limit/durable-object.ts';
 import { durableGenerationLock } from '../stores/generation-lock/durable-object.ts';
 import type { ImageStore } from '../stores/images/contract.ts';
@@ -106,7 +107,7 @@ export class JobRunner {
       requestId: init.requestId,
     };
     try {
-      const outcome = await generate(deps, init.params, {
+      const outcome = await generate(deps, storedParams(init.params), {
         needBytes: false,
         signal: abort.signal,
         preview: true,

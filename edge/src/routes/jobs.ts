@@ -82,7 +82,7 @@ export const jobs = new Hono<AppEnv>()
     try {
       const id = newJobId();
       // Past the key's concurrent limit the job waits in the key's queue (FIFO), holding its image tokens.
-      const lease = await rateLimitStore(c).acquire(apiKey.limits, params.n, config.gpuTimeoutMs + 15 * 60_000, {
+      const lease = await rateLimitStore(c).acquire(apiKey.limits, params.seeds.length, config.gpuTimeoutMs + 15 * 60_000, {
         jobId: id,
         queueMs: config.jobQueueSeconds * 1000 + QUEUE_SLACK_MS,
       });

@@ -62,10 +62,11 @@ export const render = new Hono<AppEnv>().get('/', verifySignature(), async (c) =
   const url = new URL(c.req.url);
   const request = validate(GenerationRequest, requestFromQuery(url));
   const params = toParams({ ...request, n: 1 }, c.get('config'), c.get('apiKey').kid);
-  const key = await contentKey(c.get('config').contentKeySecret, params, params.seed);
-  const location = c.get('config').publicOrigin + imagePath(key, params.format);
+  const [seed] = params.seeds;
+  const key = await contentKey(c.get('config').contentKeySecret, params, seed);
+  const location = c.get('config').publicOrigin + imagePath(key, params.output_format);
   if (matchesEtag(c.req.header('If-None-Match'), etagOf(key))) {
-    const headers = imageHeaders({ key, format: params.format, seed: params.seed, width: 0, height: 0, model: params.model, size: 0 });
+    const headers = imageHeaders({ key, format: params.output_format, seed, width: 0, height: 0, model: params.model, size: 0 });
     for (const name of ['Content-Type', 'X-Image-Width', 'X-Image-Height', 'Accept-Ranges']) headers.delete(name);
     headers.set('Content-Location', location);
     return new Response(null, { status: 304, headers });

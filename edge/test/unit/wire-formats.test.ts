@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { formatEvent, parseEvents } from '../../src/sse.ts';
 import { canonicalQuery, renderSignature } from '../../src/render/signature.ts';
-import { canonicalJson, normalizeText } from '../../src/generation/params.ts';
+import { canonicalJson, normalizeText, storedParams } from '../../src/generation/params.ts';
 import { matchesEtag, parseRange } from '../../src/images/http.ts';
 import { signRequest } from '../../src/gpu/signature.ts';
 import { renderSigningKey } from '../../src/keys/record.ts';
@@ -86,6 +86,22 @@ test('GPU request signature follows internal-api.md: nonce and the headers the s
 test('content-key inputs: canonical JSON ignores key order; NFC + trim', () => {
   assert.equal(canonicalJson({ b: 1, a: 'x', c: true }), '{"a":"x","b":1,"c":true}');
   assert.equal(normalizeText('  e\u0301\n'), '\u00e9');
+});
+
+test('a job queued before parameters carried their seeds runs with the seeds and format it asked for', () => {
+  const common = {
+    model: 'star-tiny',
+    prompt: 'p',
+    negative_prompt: '',
+    cfg: 4.5,
+    top_k: 900,
+    top_p: 0.95,
+    more_smooth: false,
+    png_metadata: true,
+  };
+  const upgraded = storedParams({ ...common, seed: 4294967295, n: 2, format: 'webp' });
+  assert.deepEqual(upgraded, { ...common, seeds: [4294967295, 0], output_format: 'webp' });
+  assert.equal(storedParams(upgraded), upgraded, 'today’s shape passes as it is');
 });
 
 test('byte ranges and ETag matching', () => {
