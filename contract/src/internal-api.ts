@@ -15,7 +15,7 @@ export const SIGNATURE_HEADER = 'x-star-signature';
 export const DEADLINE_HEADER = 'x-request-deadline-ms';
 /** A nonce is 16–64 URL-safe characters; the edge sends 22 (16 random bytes, base64url). */
 export const NONCE_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
-/** Every request header the service acts on; each is signed (an absent one as an empty value). */
+/** The request headers that may shape the answer; each is signed (an absent one as an empty value). */
 export const SIGNED_HEADERS = ['accept', DEADLINE_HEADER] as const;
 
 export interface CanonicalRequestParts {
@@ -68,37 +68,32 @@ export const timingsSchema = z.object({
   total_ms: z.number(),
 });
 
-export const encodedImageSchema = z.object({
-  seed: uint32,
-  format: z.enum(OUTPUT_FORMATS),
-  b64: z.string(),
-});
-
-export const generateResponseSchema = z.object({
-  model: z.string(),
-  width: z.number().int(),
-  height: z.number().int(),
-  images: z.array(encodedImageSchema),
-  timings: timingsSchema,
-  /** Images in the engine run that produced these (this request's and others'). */
-  batch_size: z.number().int().min(1),
-});
-export type GenerateResponse = z.infer<typeof generateResponseSchema>;
-
-// SSE events, in order: queued, started, progress*, then result or error.
+// The answer's frames (frames.ts), in order: queued, started, one progress per scale, one image
+// per seed (in `seeds` order, its encoded bytes as the payload), then result; or, in place of
+// what remains, error (a problem object).
 export const queuedEventSchema = z.object({ position: z.number().int().min(0) });
 export const startedEventSchema = z.object({ scales: z.number().int().min(1), batch_size: z.number().int().min(1) });
+/** Previews are small PNGs the edge hands on as data: URLs, so they travel as base64. */
 const previewSchema = z.object({ format: z.literal('png'), b64: z.string() });
 export const progressEventSchema = z.object({
   scale: z.number().int().min(1),
   scales: z.number().int().min(1),
   side: z.number().int().min(1),
-  /** Image 0's preview (the contract's original field). */
-  preview: previewSchema.optional(),
-  /** One preview per image, in `seeds` order. */
+  /** One preview per image, in `seeds` order, when the request asked for them. */
   previews: z.array(previewSchema).optional(),
 });
 export type ProgressEventBody = z.infer<typeof progressEventSchema>;
+export const imageEventSchema = z.object({ seed: uint32, format: z.enum(OUTPUT_FORMATS) });
+export type ImageEventBody = z.infer<typeof imageEventSchema>;
+export const resultEventSchema = z.object({
+  model: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  timings: timingsSchema,
+  /** Images in the engine run that produced these (this request's and others'). */
+  batch_size: z.number().int().min(1),
+});
+export type ResultEventBody = z.infer<typeof resultEventSchema>;
 
 /** GET /readyz while ready (200); otherwise 503 with only a status. */
 export const readyResponseSchema = z.object({ status: z.literal('ready'), models: z.array(z.string()) });

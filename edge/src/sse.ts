@@ -1,4 +1,4 @@
-// Server-sent events: one parser for streams the Worker reads, one formatter for streams it writes.
+// Server-sent events: the formatter of the job event streams the Worker writes (GET /v1/jobs/{id}/events).
 export interface SseMessage {
   event: string;
   data: string;
@@ -11,40 +11,4 @@ export function formatEvent(message: SseMessage): string {
   out += `event: ${message.event}\n`;
   for (const line of message.data.split('\n')) out += `data: ${line}\n`;
   return `${out}\n`;
-}
-
-/** Yields each complete event of a text/event-stream body; comments and retry fields are skipped. */
-export async function* parseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<SseMessage> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let event = '';
-  let data: string[] = [];
-  let id: string | undefined;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      for (let newline = buffer.search(/\r\n|\r|\n/); newline >= 0; newline = buffer.search(/\r\n|\r|\n/)) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + (buffer.startsWith('\r\n', newline) ? 2 : 1));
-        if (line === '') {
-          if (data.length > 0) yield { event: event || 'message', data: data.join('\n'), ...(id !== undefined ? { id } : {}) };
-          event = '';
-          data = [];
-          continue;
-        }
-        if (line.startsWith(':')) continue;
-        const colon = line.indexOf(':');
-        const field = colon < 0 ? line : line.slice(0, colon);
-        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-        if (field === 'event') event = value;
-        else if (field === 'data') data.push(value);
-        else if (field === 'id') id = value;
-      }
-    }
-  } finally {
-    reader.releaseLock();
-  }
 }

@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeGpu, tinyPng } from './helpers/gpu-server.ts';
 import { GPU_SECRET, bearer, jsonPost, remaining, startWorker, type TestWorker } from './helpers/worker.ts';
-import { parseEvents } from '../src/sse.ts';
+import { parseEvents } from './helpers/sse.ts';
 import { Job as JobSchema, JobCreateRequest, JobEvent } from '../src/schemas.gen.ts';
 import { keyId } from '../src/keys/record.ts';
 import { requestFingerprint } from '../src/stores/idempotency/fingerprint.ts';

@@ -11,7 +11,7 @@
 // compare columns of one run, not runs.
 import { signedHeaders } from '../src/server/auth.ts';
 import { loadConfig } from '../src/server/config.ts';
-import { GENERATE_PATH } from '@star-api/contract';
+import { GENERATE_PATH, readFrames } from '@star-api/contract';
 import { startService } from '../src/server/server.ts';
 import type { RunningService } from '../src/server/server.ts';
 
@@ -43,8 +43,9 @@ async function generateOnce(url: string): Promise<number> {
     body,
     headers: { 'content-type': 'application/json', ...signedHeaders(base.sharedSecret, 'POST', GENERATE_PATH, body) },
   });
-  if (response.status !== 200) throw new Error(`generate answered ${response.status}: ${await response.text()}`);
-  await response.arrayBuffer();
+  if (response.status !== 200 || !response.body) throw new Error(`generate answered ${response.status}: ${await response.text()}`);
+  for await (const frame of readFrames(response.body))
+    if (frame.event === 'error') throw new Error(`generate failed: ${JSON.stringify(frame.data)}`);
   return performance.now() - started;
 }
 

@@ -3,9 +3,9 @@
 // blocks the worker thread for TEST_ENGINE_SCALE_MS, as onnxruntime's run() does.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateResponseSchema } from '@star-api/contract';
+import { readFrames } from '@star-api/contract';
 import type { RunningService } from '../src/server/server.ts';
-import { GENERATE_PATH, generateBody, parseSse, signedGet, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
+import { GENERATE_PATH, generateBody, readAnswer, signedGet, signedPost, startTestService, TEST_ENGINE_ENV } from './support/service.ts';
 
 const SCALE_MS = 80; // four scales ⇒ one engine run takes ~320 ms
 
@@ -17,7 +17,7 @@ before(async () => {
     MAX_BATCH: '2',
     QUEUE_LIMIT: '2',
     BATCH_WINDOW_MS: '40',
-    SSE_HEARTBEAT_MS: '100',
+    KEEP_ALIVE_MS: '100',
   });
   delete process.env.TEST_ENGINE_SCALE_MS;
 });
@@ -42,6 +42,23 @@ async function untilEngineCancelled(count: number): Promise<void> {
   assert.equal(service.metrics.engineCancelled.get(), count);
 }
 
+/** Keep-alive lines in a raw answer: empty lines where a frame header would start. */
+function keepAlives(bytes: Buffer): number {
+  let count = 0;
+  let at = 0;
+  while (at < bytes.length) {
+    const end = bytes.indexOf(0x0a, at);
+    if (end === at) {
+      count++;
+      at += 1;
+    } else {
+      const header = JSON.parse(bytes.subarray(at, end).toString()) as { bytes?: number };
+      at = end + 1 + (header.bytes ?? 0);
+    }
+  }
+  return count;
+}
+
 describe('load control', { timeout: 20_000 }, () => {
   it('answers 503 gpu_unavailable with Retry-After when the queue is full, and still serves what it accepted', async () => {
     const running = post({ seeds: [1, 2] }); // fills one engine run on its own
@@ -52,16 +69,17 @@ describe('load control', { timeout: 20_000 }, () => {
     assert.equal(rejected.status, 503);
     assert.equal(((await rejected.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_unavailable');
     assert.match(rejected.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
-    for (const response of await Promise.all([running, ...queued])) assert.equal(response.status, 200);
+    for (const answer of await Promise.all([running, ...queued].map(async (response) => readAnswer(await response))))
+      assert.ok(answer.result, 'the accepted request finished');
   });
 
   it('answers 504 gpu_timeout once X-Request-Deadline-Ms has passed, without waiting for the engine', async () => {
     const cancelledBefore = service.metrics.engineCancelled.get();
     const started = performance.now();
-    const response = await post({ seeds: [6] }, { headers: { 'x-request-deadline-ms': '150' } });
+    const answer = await readAnswer(await post({ seeds: [6] }, { headers: { 'x-request-deadline-ms': '150' } }));
     const elapsed = performance.now() - started;
-    assert.equal(response.status, 504);
-    assert.equal(((await response.json()) as { type: string }).type, 'https://star-api.dev/problems/gpu_timeout');
+    assert.equal(answer.error?.status, 504);
+    assert.equal(answer.error?.type, 'https://star-api.dev/problems/gpu_timeout');
     assert.ok(elapsed < 4 * SCALE_MS, `answered after ${elapsed.toFixed(0)} ms`);
     // ...and the engine drops the work at its next scale boundary.
     await untilEngineCancelled(cancelledBefore + 1);
@@ -70,55 +88,49 @@ describe('load control', { timeout: 20_000 }, () => {
   it('cancels a request whose client disconnects, leaving the rest of its batch alone', async () => {
     const cancelledBefore = service.metrics.engineCancelled.get();
     const leaving = new AbortController();
-    const stream = await post({ seeds: [7] }, { headers: { accept: 'text/event-stream' }, signal: leaving.signal });
+    const leavingAnswer = await post({ seeds: [7] }, { signal: leaving.signal });
     const staying = post({ seeds: [8] });
-    // Read the stream until its batch has started, then hang up.
-    const reader = stream.body!.getReader();
-    let text = '';
-    while (!text.includes('event: started')) text += new TextDecoder().decode((await reader.read()).value);
-    assert.match(text, /"batch_size":2/, 'both requests share one engine run');
+    // Read the answer until its batch has started, then hang up.
+    const frames = readFrames(leavingAnswer.body!);
+    let started = await frames.next();
+    while (started.value?.event !== 'started') started = await frames.next();
+    assert.deepEqual(started.value.data, { scales: 4, batch_size: 2 }, 'both requests share one engine run');
     leaving.abort();
 
-    const kept = await staying;
-    assert.equal(kept.status, 200);
-    const body = generateResponseSchema.parse(await kept.json());
-    assert.equal(body.batch_size, 2);
+    const kept = await readAnswer(await staying);
+    assert.equal(kept.result?.batch_size, 2);
     assert.deepEqual(
-      body.images.map((i) => i.seed),
+      kept.images.map((i) => i.seed),
       [8],
     );
     // The engine stopped the leaving request between scales (its worker-side promise rejected).
     await untilEngineCancelled(cancelledBefore + 1);
   });
 
-  it('cancels a plain JSON request whose client disconnects mid-generation', async () => {
+  it('cancels a request whose client disconnects before reading anything', async () => {
     const cancelledBefore = service.metrics.engineCancelled.get();
     const leaving = new AbortController();
     const request = post({ seeds: [11] }, { signal: leaving.signal });
     await untilInFlight();
     leaving.abort();
-    await assert.rejects(request, { name: 'AbortError' });
+    await request.then((response) => response.arrayBuffer()).catch(() => {});
     await untilEngineCancelled(cancelledBefore + 1);
   });
 
-  it('sends SSE keep-alive comments while a stream would otherwise be quiet', async () => {
-    const response = await post({ seeds: [12] }, { headers: { accept: 'text/event-stream' } });
-    const text = await response.text();
-    assert.match(text, /^: keep-alive$/m);
+  it('writes keep-alive lines while an answer would otherwise be quiet, which readers skip', async () => {
+    const response = await post({ seeds: [12] });
+    const bytes = Buffer.from(await response.clone().arrayBuffer());
+    assert.ok(keepAlives(bytes) > 0, 'a keep-alive line between frames');
     assert.deepEqual(
-      parseSse(text)
-        .map((e) => e.event)
-        .filter((e) => e !== 'progress'),
-      ['queued', 'started', 'result'],
-      'comments are not events',
+      (await readAnswer(response)).frames.map((e) => e.event).filter((e) => e !== 'progress'),
+      ['queued', 'started', 'image', 'result'],
     );
   });
 
   it('keeps /healthz and /metrics answering within milliseconds while the engine is busy', async () => {
-    const busy = post({ seeds: [9, 10] }, { headers: { accept: 'text/event-stream' } });
-    const reader = (await busy).body!.getReader();
-    let text = '';
-    while (!text.includes('event: progress')) text += new TextDecoder().decode((await reader.read()).value);
+    const busy = readFrames((await post({ seeds: [9, 10] })).body!);
+    let frame = await busy.next();
+    while (frame.value?.event !== 'progress') frame = await busy.next();
     // The worker is now blocked inside a scale; the main thread must not be.
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -132,7 +144,6 @@ describe('load control', { timeout: 20_000 }, () => {
     // event loop would stall most of them for up to a whole scale.
     const median = [...times].sort((a, b) => a - b)[2];
     assert.ok(median < SCALE_MS / 2, `healthz/metrics took ${times.map((t) => t.toFixed(1)).join(', ')} ms`);
-    while (!(await reader.read()).done);
-    assert.ok(parseSse(text).length > 0);
+    while (!frame.done) frame = await busy.next();
   });
 });

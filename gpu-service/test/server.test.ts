@@ -1,16 +1,16 @@
-// The service over loopback: auth, validation, generation, SSE framing,
+// The service over loopback: auth, validation, generation, the answer's frames,
 // batching, metrics. One server for the whole file keeps the CPU cost low.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
-import { generateResponseSchema, progressEventSchema, queuedEventSchema, startedEventSchema } from '@star-api/contract';
+import { FRAMES_CONTENT_TYPE, progressEventSchema, queuedEventSchema, startedEventSchema } from '@star-api/contract';
 import { readPngText } from '../src/server/png-text.ts';
 import type { RunningService } from '../src/server/server.ts';
 import {
   ENGINE_ENV,
   GENERATE_PATH,
   generateBody,
-  parseSse,
+  readAnswer,
   signedGet,
   signedPost,
   startTestService,
@@ -30,8 +30,8 @@ async function problem(response: Response) {
 
 describe('authentication', () => {
   it('accepts a correctly signed request', async () => {
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody());
-    assert.equal(response.status, 200);
+    const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody()));
+    assert.equal(answer.images.length, 1);
   });
 
   it('rejects a request without signature headers with 401 problem+json', async () => {
@@ -68,8 +68,7 @@ describe('authentication', () => {
     const body = JSON.stringify(generateBody());
     const headers = signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body, undefined, { 'content-type': 'application/json' });
     const first = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
-    assert.equal(first.status, 200);
-    await first.arrayBuffer();
+    await readAnswer(first);
     const replay = await fetch(service.url + GENERATE_PATH, { method: 'POST', body, headers });
     assert.equal(replay.status, 401);
     assert.match((await problem(replay)).detail ?? '', /replayed/);
@@ -87,10 +86,10 @@ describe('authentication', () => {
   it('covers Accept and X-Request-Deadline-Ms by the signature: changing either after signing is a 401', async () => {
     const { signedHeaders } = await import('../src/server/auth.ts');
     const body = JSON.stringify(generateBody());
-    for (const change of [{ accept: 'text/event-stream' }, { 'x-request-deadline-ms': '1' }]) {
+    for (const change of [{ accept: 'text/plain' }, { 'x-request-deadline-ms': '1' }]) {
       const headers = {
         ...signedHeaders(TEST_SECRET, 'POST', GENERATE_PATH, body, undefined, {
-          accept: 'application/json',
+          accept: FRAMES_CONTENT_TYPE,
           'x-request-deadline-ms': '60000',
         }),
         ...change,
@@ -159,17 +158,18 @@ describe('validation', () => {
 
 describe('generation', () => {
   it('returns one PNG per seed with the parameters and seed in tEXt', async () => {
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [7, 8], cfg: 3 }));
-    assert.equal(response.status, 200);
-    const body = generateResponseSchema.parse(await response.json());
+    const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [7, 8], cfg: 3 })));
     assert.deepEqual(
-      body.images.map((image) => image.seed),
-      [7, 8],
+      answer.images.map((image) => [image.seed, image.format]),
+      [
+        [7, 'png'],
+        [8, 'png'],
+      ],
     );
-    const png = Buffer.from(body.images[1].b64, 'base64');
+    const png = answer.images[1].bytes;
     const meta = await sharp(png).metadata();
     assert.equal(meta.format, 'png');
-    assert.equal(meta.width, body.width);
+    assert.equal(meta.width, answer.result?.width);
     const text = readPngText(png);
     assert.equal(text.seed, '8');
     assert.deepEqual(JSON.parse(text.parameters), {
@@ -187,9 +187,8 @@ describe('generation', () => {
   it('png_metadata: false gives the same pixels in a PNG without any text chunk', async () => {
     const answers = await Promise.all(
       [true, false].map(async (png_metadata) => {
-        const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [9], png_metadata }));
-        assert.equal(response.status, 200);
-        return Buffer.from(generateResponseSchema.parse(await response.json()).images[0].b64, 'base64');
+        const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [9], png_metadata })));
+        return answer.images[0].bytes;
       }),
     );
     assert.ok(Object.keys(readPngText(answers[0])).length > 0);
@@ -200,69 +199,54 @@ describe('generation', () => {
 
   it('takes any Unicode prompt and keeps it exactly in the PNG parameters', async () => {
     const prompt = 'un renard 🦊 dans la neige — 雪の中の狐 "quoted"';
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ prompt }));
-    assert.equal(response.status, 200);
-    const body = generateResponseSchema.parse(await response.json());
-    const text = readPngText(Buffer.from(body.images[0].b64, 'base64'));
+    const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ prompt })));
+    const text = readPngText(answer.images[0].bytes);
     assert.equal(JSON.parse(text.parameters).prompt, prompt);
   });
 
   it('image i equals image 0 of a request for seeds[i] alone', async () => {
-    const both = generateResponseSchema.parse(
-      await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [5, 6], output_format: 'rgb' }))).json(),
-    );
-    const alone = generateResponseSchema.parse(
-      await (await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [6], output_format: 'rgb' }))).json(),
-    );
-    assert.equal(both.images[1].b64, alone.images[0].b64);
-    assert.notEqual(both.images[0].b64, both.images[1].b64);
+    const both = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [5, 6], output_format: 'rgb' })));
+    const alone = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [6], output_format: 'rgb' })));
+    assert.ok(both.images[1].bytes.equals(alone.images[0].bytes));
+    assert.ok(!both.images[0].bytes.equals(both.images[1].bytes));
   });
 
   for (const format of ['webp', 'jpeg'] as const) {
     it(`encodes ${format}`, async () => {
-      const body = generateResponseSchema.parse(
-        await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: format }))).json(),
-      );
-      assert.equal((await sharp(Buffer.from(body.images[0].b64, 'base64')).metadata()).format, format);
+      const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: format })));
+      assert.equal((await sharp(answer.images[0].bytes).metadata()).format, format);
     });
   }
 
   it('returns raw RGB as width × height × 3 bytes', async () => {
-    const body = generateResponseSchema.parse(
-      await (await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: 'rgb' }))).json(),
-    );
-    assert.equal(Buffer.from(body.images[0].b64, 'base64').length, body.width * body.height * 3);
+    const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ output_format: 'rgb' })));
+    assert.equal(answer.images[0].bytes.length, answer.result!.width * answer.result!.height * 3);
   });
 });
 
-describe('server-sent events', () => {
-  it('streams queued, started, one progress per scale with previews, then the result', async () => {
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [1, 2], preview: true }), {
-      headers: { accept: 'text/event-stream' },
-    });
-    assert.equal(response.status, 200);
-    assert.match(response.headers.get('content-type') ?? '', /^text\/event-stream/);
-    const events = parseSse(await response.text());
+describe('the answer as it streams', () => {
+  it('streams queued, started, one progress per scale with previews, one image per seed, then the result', async () => {
+    const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [1, 2], preview: true })));
+    const events = answer.frames;
     const names = events.map((e) => e.event);
-    const scales = startedEventSchema.parse(JSON.parse(events[1].data)).scales;
-    assert.deepEqual(names, ['queued', 'started', ...Array(scales).fill('progress'), 'result']);
-    queuedEventSchema.parse(JSON.parse(events[0].data));
-    const progress = events.filter((e) => e.event === 'progress').map((e) => progressEventSchema.parse(JSON.parse(e.data)));
+    const scales = startedEventSchema.parse(events[1].data).scales;
+    assert.deepEqual(names, ['queued', 'started', ...Array(scales).fill('progress'), 'image', 'image', 'result']);
+    queuedEventSchema.parse(events[0].data);
+    const progress = events.filter((e) => e.event === 'progress').map((e) => progressEventSchema.parse(e.data));
     assert.deepEqual(
       progress.map((p) => p.scale),
       Array.from({ length: scales }, (_, i) => i + 1),
     );
     const last = progress.at(-1)!;
     assert.equal(last.previews?.length, 2);
-    assert.equal((await sharp(Buffer.from(last.preview!.b64, 'base64')).metadata()).format, 'png');
-    assert.equal(generateResponseSchema.parse(JSON.parse(events.at(-1)!.data)).images.length, 2);
+    assert.equal((await sharp(Buffer.from(last.previews![1].b64, 'base64')).metadata()).format, 'png');
   });
 
   it('sends no previews unless asked', async () => {
-    const response = await signedPost(service.url, GENERATE_PATH, generateBody(), { headers: { accept: 'text/event-stream' } });
-    const progress = parseSse(await response.text()).filter((e) => e.event === 'progress');
+    const answer = await readAnswer(await signedPost(service.url, GENERATE_PATH, generateBody()));
+    const progress = answer.frames.filter((e) => e.event === 'progress');
     assert.ok(progress.length > 0);
-    for (const event of progress) assert.equal(JSON.parse(event.data).preview, undefined);
+    for (const event of progress) assert.equal(progressEventSchema.parse(event.data).previews, undefined);
   });
 });
 
@@ -273,9 +257,9 @@ describe('micro-batching and metrics', () => {
       signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [10] })),
       signedPost(service.url, GENERATE_PATH, generateBody({ seeds: [11, 12, 13] })),
     ]);
-    const bodies = [generateResponseSchema.parse(await a.json()), generateResponseSchema.parse(await b.json())];
+    const answers = [await readAnswer(a), await readAnswer(b)];
     assert.deepEqual(
-      bodies.map((body) => body.batch_size),
+      answers.map((answer) => answer.result?.batch_size),
       [4, 4],
     );
     assert.equal(service.metrics.batchSize.count({ model: 'star-tiny' }) - before, 1, 'one engine run');

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { it } from 'node:test';
-import { generateResponseSchema } from '@star-api/contract';
+import { readFrames } from '@star-api/contract';
 import { GENERATE_PATH, generateBody, signedPost, TEST_ENGINE, TEST_SECRET } from './support/service.ts';
 
 const MAIN = fileURLToPath(new URL('../src/server/main.ts', import.meta.url));
@@ -32,10 +32,9 @@ it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', 
     while (!stdout.includes('gpu-service ready')) await new Promise((r) => setTimeout(r, 10));
     const url = /listening on (http:\/\/\S+)/.exec(stdout)![1];
 
-    const inFlight = await signedPost(url, GENERATE_PATH, generateBody({ seeds: [3] }), { headers: { accept: 'text/event-stream' } });
-    const reader = inFlight.body!.getReader();
-    let text = '';
-    while (!text.includes('event: started')) text += new TextDecoder().decode((await reader.read()).value);
+    const inFlight = readFrames((await signedPost(url, GENERATE_PATH, generateBody({ seeds: [3] }))).body!);
+    let frame = await inFlight.next();
+    while (frame.value?.event !== 'started') frame = await inFlight.next();
 
     child.kill('SIGTERM');
     while (!stdout.includes('draining')) await new Promise((r) => setTimeout(r, 5));
@@ -48,13 +47,9 @@ it('drains in-flight work on SIGTERM, refuses new work with 503, then exits 0', 
     assert.equal(ready.status, 503);
     assert.deepEqual(await ready.json(), { status: 'draining' });
 
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
-    const result = /event: result\ndata: (.*)\n/.exec(text);
-    assert.ok(result, `in-flight request finished with a result:\n${text}`);
-    assert.deepEqual(
-      generateResponseSchema.parse(JSON.parse(result[1])).images.map((i) => i.seed),
-      [3],
-    );
+    const rest: string[] = [];
+    for await (const { event, data } of inFlight) rest.push(event === 'image' ? `image ${JSON.stringify(data)}` : event);
+    assert.deepEqual(rest.slice(-2), ['image {"seed":3,"format":"png"}', 'result'], 'the in-flight request finished with its image');
 
     const [code] = await exited;
     assert.equal(code, 0);

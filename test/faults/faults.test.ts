@@ -8,6 +8,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
+import { encodeFrame, FRAMES_CONTENT_TYPE } from '@star-api/contract';
 import { freePort } from '../../scripts/lib/processes.ts';
 import {
   GpuProxy,
@@ -217,44 +218,28 @@ test(`GPU slower than GPU_TIMEOUT_MS (${GPU_TIMEOUT_MS} ms): 504 at the deadline
 });
 
 test('GPU answering garbage: 502 generation_failed for every kind of bad answer, reset → 503; nothing stored; recovers', async () => {
-  const garbage: [string, (body: string) => { status?: number; contentType: string; body: string }][] = [
-    ['text instead of JSON', () => ({ contentType: 'text/plain', body: 'Segmentation fault (core dumped)' })],
-    ['truncated JSON', () => ({ contentType: 'application/json', body: '{"model":"star-tiny","images":[{"seed":1,' })],
-    ['JSON of the wrong shape', () => ({ contentType: 'application/json', body: '{"ok":true}' })],
+  /** What the edge's check of a PNG's first bytes accepts. */
+  const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
+  const timings = { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 };
+  const result = encodeFrame('result', { model: 'star-tiny', width: 64, height: 64, batch_size: 1, timings });
+  /** An answer in the contract's frames whose image frames are `image(seed)`. */
+  const framed = (request: string, image: (seed: number) => Uint8Array) => ({
+    contentType: FRAMES_CONTENT_TYPE,
+    body: Buffer.concat([...(JSON.parse(request) as { seeds: number[] }).seeds.map(image), result]),
+  });
+  const garbage: [string, (body: string) => { status?: number; contentType: string; body: string | Uint8Array }][] = [
+    ['text instead of frames', () => ({ contentType: 'text/plain', body: 'Segmentation fault (core dumped)' })],
+    ['JSON instead of frames', () => ({ contentType: 'application/json', body: '{"model":"star-tiny","images":[]}' })],
+    [
+      'frames cut short',
+      () => ({ contentType: FRAMES_CONTENT_TYPE, body: encodeFrame('image', { seed: 1, format: 'png' }, PNG_SIGNATURE).subarray(0, 40) }),
+    ],
+    ['a result of the wrong shape', () => ({ contentType: FRAMES_CONTENT_TYPE, body: encodeFrame('result', { ok: true }) })],
     [
       'bytes that are not an image',
-      (request) => {
-        const { seeds } = JSON.parse(request) as { seeds: number[] };
-        return {
-          contentType: 'application/json',
-          body: JSON.stringify({
-            model: 'star-tiny',
-            width: 64,
-            height: 64,
-            batch_size: 1,
-            images: seeds.map((seed) => ({ seed, format: 'png', b64: Buffer.from('not a png at all').toString('base64') })),
-            timings: { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 },
-          }),
-        };
-      },
+      (request) => framed(request, (seed) => encodeFrame('image', { seed, format: 'png' }, Buffer.from('not a png at all'))),
     ],
-    [
-      'the wrong seed',
-      (request) => {
-        const { seeds } = JSON.parse(request) as { seeds: number[] };
-        return {
-          contentType: 'application/json',
-          body: JSON.stringify({
-            model: 'star-tiny',
-            width: 64,
-            height: 64,
-            batch_size: 1,
-            images: seeds.map((seed) => ({ seed: seed + 1, format: 'png', b64: 'iVBORw0KGgo=' })),
-            timings: { queue_ms: 0, text_ms: 0, generate_ms: 0, decode_ms: 0, encode_ms: 0, total_ms: 0 },
-          }),
-        };
-      },
-    ],
+    ['the wrong seed', (request) => framed(request, (seed) => encodeFrame('image', { seed: seed + 1, format: 'png' }, PNG_SIGNATURE))],
     [
       'a 500 with an HTML body',
       () => ({

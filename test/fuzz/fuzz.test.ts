@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { parse as parseYaml } from 'yaml';
 import { GenerationRequest, GenerationResponse, Job, JobCreateRequest, ProblemType } from '../../edge/src/schemas.gen.ts';
 import { signedHeaders } from '../../gpu-service/src/server/auth.ts';
-import { GENERATE_PATH, generateResponseSchema } from '@star-api/contract';
+import { type Frame, FRAMES_CONTENT_TYPE, GENERATE_PATH, imageEventSchema, readFrames, resultEventSchema } from '@star-api/contract';
 import {
   FULL,
   PROBLEM_PREFIX,
@@ -63,6 +63,7 @@ interface Raw {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   text: string;
+  bytes: Buffer;
 }
 
 /** node:http, so paths go out exactly as written (fetch would normalise `..` and `%2e`). */
@@ -72,7 +73,10 @@ function send(base: string, method: string, path: string, headers: Record<string
     const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers, timeout: 60_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        resolve({ status: res.statusCode!, headers: res.headers, text: bytes.toString('utf8'), bytes });
+      });
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`${method} ${path}: no answer in 60 s`)));
@@ -574,11 +578,22 @@ const nearInternal = fc
     ),
   );
 
-function assertGpuAnswer(raw: Raw, context: string): void {
+async function assertGpuAnswer(raw: Raw, context: string): Promise<void> {
   assertNoLeak(raw.text, secrets, context);
   if (raw.status === 200) {
-    const parsed = generateResponseSchema.safeParse(JSON.parse(raw.text));
-    assert.ok(parsed.success, `${context}: 200 not in the contract's shape: ${raw.text.slice(0, 200)}`);
+    assert.equal(contentType(raw), FRAMES_CONTENT_TYPE, context);
+    const frames: Frame[] = [];
+    for await (const frame of readFrames(new Blob([new Uint8Array(raw.bytes)]).stream())) frames.push(frame);
+    const last = frames.at(-1);
+    for (const frame of frames.filter((f) => f.event === 'image'))
+      assert.ok(imageEventSchema.safeParse(frame.data).success && frame.payload, `${context}: image frame not in the contract's shape`);
+    if (last?.event === 'error')
+      assertProblem(Number((last.data as { status: unknown }).status), 'application/problem+json', JSON.stringify(last.data), context);
+    else
+      assert.ok(
+        last?.event === 'result' && resultEventSchema.safeParse(last.data).success,
+        `${context}: the answer does not end in a result`,
+      );
     return;
   }
   assert.ok(raw.status >= 400 && raw.status < 500, `${context}: status ${raw.status}: ${raw.text.slice(0, 300)}`);
@@ -601,7 +616,7 @@ test('internal contract, valid signatures: random and near-valid bodies → cont
           ...signedHeaders(stack.secrets.GPU_SHARED_SECRET, 'POST', GENERATE_PATH, body),
         };
         const raw = await send(stack.gpuUrl, 'POST', GENERATE_PATH, headers, body);
-        assertGpuAnswer(raw, `signed ${body.slice(0, 200)}`);
+        await assertGpuAnswer(raw, `signed ${body.slice(0, 200)}`);
       },
     ),
     { numRuns: 40 * RUNS },

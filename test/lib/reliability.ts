@@ -152,8 +152,8 @@ export type ProxyMode =
   | { kind: 'pass' }
   /** Holds each request this long before forwarding it. */
   | { kind: 'delay'; ms: number }
-  /** Answers itself, never asking the gpu-service: garbage where the contract's JSON belongs. */
-  | { kind: 'garbage'; respond: (requestBody: string) => { status?: number; contentType: string; body: string } }
+  /** Answers itself, never asking the gpu-service: garbage where the contract's frames belong. */
+  | { kind: 'garbage'; respond: (requestBody: string) => { status?: number; contentType: string; body: string | Uint8Array } }
   /** Closes the connection without an answer. */
   | { kind: 'reset' };
 

@@ -1,22 +1,25 @@
-// The gpu-service client (contract/internal-api.md): signed requests, a deadline,
-// JSON or SSE, and every failure mapped to one problem: unreachable 503, timeout 504, anything
-// else the service or its bytes get wrong 502.
+// The gpu-service client (contract/internal-api.md): signed requests, a deadline, the answer's
+// frames (progress as it comes, each image's bytes as they were encoded), and every failure mapped
+// to one problem: unreachable 503, timeout 504, anything else the service or its bytes get wrong 502.
 import {
+  type Frame,
+  FrameError,
+  FRAMES_CONTENT_TYPE,
   GENERATE_PATH,
-  generateResponseSchema,
+  type GenerateBody,
+  imageEventSchema,
   progressEventSchema,
   queuedEventSchema,
+  readFrames,
+  type ResultEventBody,
+  resultEventSchema,
   startedEventSchema,
-  type GenerateBody,
-  type GenerateResponse,
 } from '@star-api/contract';
 import type { Config } from '../env.ts';
 import type { Logger } from '../log.ts';
-import { base64Decode } from '../crypto.ts';
 import { signRequest } from './signature.ts';
 import type { ImageFormat } from '../generation/formats.ts';
 import { ProblemError } from '../problems/index.ts';
-import { parseEvents } from '../sse.ts';
 
 /** The contract's request body, limited to the formats the edge stores and serves. */
 export type GpuRequest = GenerateBody & { output_format: ImageFormat };
@@ -36,7 +39,7 @@ export interface GpuResult {
   width: number;
   height: number;
   images: GeneratedImage[];
-  timings: GenerateResponse['timings'];
+  timings: ResultEventBody['timings'];
 }
 
 export interface GpuCallOptions {
@@ -84,55 +87,67 @@ function problemFromGpu(status: number, detail: string, retryAfter = DEFAULT_RET
   return failed(`The GPU service failed (status ${status}${detail ? `: ${detail}` : ''})`);
 }
 
-function toResult(raw: unknown, request: GpuRequest): GpuResult {
-  const parsed = generateResponseSchema.safeParse(raw);
-  if (!parsed.success) throw failed('The GPU service returned a malformed response');
-  const body = parsed.data;
-  if (body.images.length !== request.seeds.length) throw failed('The GPU service returned the wrong number of images');
-  const images = body.images.map((image, i) => {
-    if (image.seed !== request.seeds[i] || image.format !== request.output_format)
-      throw failed('The GPU service returned images that do not match the request');
-    let bytes: Uint8Array;
-    try {
-      bytes = base64Decode(image.b64);
-    } catch {
-      throw failed('The GPU service returned undecodable image data');
-    }
-    if (!MAGIC[request.output_format](bytes)) throw failed(`The GPU service returned bytes that are not a ${request.output_format} image`);
-    return { seed: image.seed, bytes };
-  });
-  return { model: body.model, width: body.width, height: body.height, images, timings: body.timings };
+/** Image i of the answer: the one for seeds[i], in the format asked for, and bytes of that format. */
+function imageOf(frame: Frame, request: GpuRequest, i: number): GeneratedImage {
+  const image = imageEventSchema.safeParse(frame.data);
+  if (!image.success || !frame.payload) throw failed('The GPU service sent a malformed image');
+  if (i >= request.seeds.length) throw failed('The GPU service returned the wrong number of images');
+  if (image.data.seed !== request.seeds[i] || image.data.format !== request.output_format)
+    throw failed('The GPU service returned images that do not match the request');
+  if (!MAGIC[request.output_format](frame.payload))
+    throw failed(`The GPU service returned bytes that are not a ${request.output_format} image`);
+  return { seed: image.data.seed, bytes: frame.payload };
 }
 
-async function readStream(response: Response, request: GpuRequest, onEvent: (event: GpuEvent) => void): Promise<GpuResult> {
-  if (!response.body) throw failed('The GPU service sent an empty stream');
-  for await (const message of parseEvents(response.body)) {
-    let data: unknown;
-    try {
-      data = JSON.parse(message.data);
-    } catch {
-      throw failed('The GPU service sent a malformed event');
-    }
-    if (message.event === 'result') return toResult(data, request);
-    if (message.event === 'error') {
-      const status = data && typeof data === 'object' && 'status' in data && typeof data.status === 'number' ? data.status : 500;
-      throw problemFromGpu(status, detailOf(data));
-    }
-    if (message.event === 'queued') {
-      const event = queuedEventSchema.safeParse(data);
-      if (event.success) onEvent({ type: 'queued', position: event.data.position });
-    } else if (message.event === 'started') {
-      const event = startedEventSchema.safeParse(data);
-      if (event.success) onEvent({ type: 'started', scales: event.data.scales });
-    } else if (message.event === 'progress') {
-      const event = progressEventSchema.safeParse(data);
-      if (event.success) {
-        const { scale, scales, side, preview } = event.data;
-        onEvent({ type: 'progress', scale, scales, side, ...(preview ? { previewPng: preview.b64 } : {}) });
+function resultOf(data: unknown, request: GpuRequest, images: GeneratedImage[]): GpuResult {
+  const result = resultEventSchema.safeParse(data);
+  if (!result.success) throw failed('The GPU service returned a malformed result');
+  if (images.length !== request.seeds.length) throw failed('The GPU service returned the wrong number of images');
+  const { model, width, height, timings } = result.data;
+  return { model, width, height, images, timings };
+}
+
+/** The progress frames, as events for whoever listens. */
+function eventOf(frame: Frame): GpuEvent | null {
+  if (frame.event === 'queued') {
+    const event = queuedEventSchema.safeParse(frame.data);
+    return event.success ? { type: 'queued', position: event.data.position } : null;
+  }
+  if (frame.event === 'started') {
+    const event = startedEventSchema.safeParse(frame.data);
+    return event.success ? { type: 'started', scales: event.data.scales } : null;
+  }
+  if (frame.event === 'progress') {
+    const event = progressEventSchema.safeParse(frame.data);
+    if (!event.success) return null;
+    const { scale, scales, side, previews } = event.data;
+    return { type: 'progress', scale, scales, side, ...(previews?.[0] ? { previewPng: previews[0].b64 } : {}) };
+  }
+  return null;
+}
+
+async function readAnswer(body: ReadableStream<Uint8Array>, request: GpuRequest, onEvent?: (event: GpuEvent) => void): Promise<GpuResult> {
+  const images: GeneratedImage[] = [];
+  try {
+    for await (const frame of readFrames(body)) {
+      if (frame.event === 'image') images.push(imageOf(frame, request, images.length));
+      else if (frame.event === 'result') return resultOf(frame.data, request, images);
+      else if (frame.event === 'error') {
+        const status =
+          frame.data && typeof frame.data === 'object' && 'status' in frame.data && typeof frame.data.status === 'number'
+            ? frame.data.status
+            : 500;
+        throw problemFromGpu(status, detailOf(frame.data));
+      } else {
+        const event = eventOf(frame);
+        if (event) onEvent?.(event);
       }
     }
+  } catch (error) {
+    if (error instanceof FrameError) throw failed(`The GPU service sent a malformed answer (${error.message})`);
+    throw error;
   }
-  throw failed('The GPU service closed the stream without a result');
+  throw failed('The GPU service ended its answer without a result');
 }
 
 /**
@@ -166,7 +181,7 @@ export async function generateOnGpu(config: Config, request: GpuRequest, options
   const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
   const headers: Record<string, string> = {
     'Content-Type': 'application/json',
-    Accept: options.onEvent ? 'text/event-stream' : 'application/json',
+    Accept: FRAMES_CONTENT_TYPE,
     'X-Request-Deadline-Ms': String(config.gpuTimeoutMs),
   };
   if (options.requestId) headers['X-Request-Id'] = options.requestId;
@@ -175,15 +190,11 @@ export async function generateOnGpu(config: Config, request: GpuRequest, options
     const response = await connect(config.gpuServiceUrl + GENERATE_PATH, { method: 'POST', body, signal }, sign, options.log);
     if (!response.ok) throw await problemFromStatus(response);
     const type = response.headers.get('Content-Type') ?? '';
-    if (options.onEvent && type.startsWith('text/event-stream')) return await readStream(response, request, options.onEvent);
-    let raw: unknown;
-    try {
-      raw = await response.json();
-    } catch (error) {
-      if (signal.aborted) throw error;
-      throw failed('The GPU service returned a body that is not JSON');
+    if (!type.startsWith(FRAMES_CONTENT_TYPE) || !response.body) {
+      await response.body?.cancel();
+      throw failed(`The GPU service answered ${type || 'without a type'}, not its frames`);
     }
-    return toResult(raw, request);
+    return await readAnswer(response.body, request, options.onEvent);
   } catch (error) {
     if (error instanceof ProblemError) throw error;
     if (options.signal?.aborted) throw options.signal.reason ?? error;

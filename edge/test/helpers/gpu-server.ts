@@ -1,11 +1,13 @@
 // A stand-in gpu-service on loopback for edge tests: it checks every request's signature exactly
-// as the gpu-service does, counts calls, and answers tiny real PNGs (or a chosen fault).
+// as the gpu-service does, counts calls, and answers in frames with tiny real PNGs (or a chosen fault).
 import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { crc32, deflateSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import { MAX_CLOCK_SKEW_S, requestSignature } from '../../../gpu-service/src/server/auth.ts';
 import {
+  encodeFrame,
+  FRAMES_CONTENT_TYPE,
   GENERATE_PATH,
   NONCE_HEADER,
   READY_PATH,
@@ -182,42 +184,38 @@ export class FakeGpu {
       );
       return;
     }
-    const result = {
-      model: request.model,
-      width: 2,
-      height: 2,
-      images: request.seeds.map((seed) => ({
-        seed,
-        format: request.output_format,
-        b64: (this.mode === 'not-an-image' ? Buffer.from('definitely not an image') : imageBytes(request.output_format, seed)).toString(
-          'base64',
-        ),
-      })),
-      timings: { queue_ms: 1, text_ms: 2, generate_ms: 3, decode_ms: 4, encode_ms: 5, total_ms: 15 },
-      batch_size: request.seeds.length,
-    };
-    if (req.headers.accept === 'text/event-stream') {
-      res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' });
-      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      send('queued', { position: 0 });
-      send('started', { scales: this.scales, batch_size: request.seeds.length });
-      for (let scale = 1; scale <= this.scales; scale++) {
-        const preview = request.preview ? { preview: { format: 'png', b64: tinyPng(scale, 1).toString('base64') } } : {};
-        send('progress', { scale, scales: this.scales, side: scale, ...preview });
-      }
-      if (this.mode === 'stream-error')
-        send('error', {
-          type: 'https://star-api.dev/problems/generation_failed',
-          title: 'Generation failed',
-          status: 500,
-          detail: 'died mid-stream',
-        });
-      else if (this.mode === 'garbage') res.write('event: result\ndata: {not json\n\n');
-      else send('result', result);
-      res.end();
-      return;
+    res.writeHead(200, { 'Content-Type': FRAMES_CONTENT_TYPE, 'Cache-Control': 'no-store' });
+    const send = (event: string, data: unknown, payload?: Buffer) => res.write(encodeFrame(event, data, payload));
+    send('queued', { position: 0 });
+    send('started', { scales: this.scales, batch_size: request.seeds.length });
+    for (let scale = 1; scale <= this.scales; scale++) {
+      const previews = request.preview
+        ? { previews: request.seeds.map((seed) => ({ format: 'png', b64: tinyPng(scale + seed, 1).toString('base64') })) }
+        : {};
+      send('progress', { scale, scales: this.scales, side: scale, ...previews });
     }
-    res.writeHead(200, { 'Content-Type': 'application/json' });
-    res.end(this.mode === 'garbage' ? '{"model": "star-tiny", "images": [' : JSON.stringify(result));
+    if (this.mode === 'stream-error') {
+      send('error', {
+        type: 'https://star-api.dev/problems/generation_failed',
+        title: 'Generation failed',
+        status: 500,
+        detail: 'died mid-stream',
+      });
+    } else if (this.mode === 'garbage') {
+      res.write('{"event":"image","data":{not json\n');
+    } else {
+      for (const seed of request.seeds) {
+        const bytes = this.mode === 'not-an-image' ? Buffer.from('definitely not an image') : imageBytes(request.output_format, seed);
+        send('image', { seed, format: request.output_format }, bytes);
+      }
+      send('result', {
+        model: request.model,
+        width: 2,
+        height: 2,
+        timings: { queue_ms: 1, text_ms: 2, generate_ms: 3, decode_ms: 4, encode_ms: 5, total_ms: 15 },
+        batch_size: request.seeds.length,
+      });
+    }
+    res.end();
   }
 }

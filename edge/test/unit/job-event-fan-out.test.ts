@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventFanOut } from '../../src/jobs/event-fan-out.ts';
-import { parseEvents } from '../../src/sse.ts';
+import { parseEvents } from '../helpers/sse.ts';
 import type { StoredEvent } from '../../src/jobs/contract.ts';
 
 const event = (id: number, name: StoredEvent['event'], data: unknown, expand = false): StoredEvent => ({

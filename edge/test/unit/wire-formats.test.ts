@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { formatEvent, parseEvents } from '../../src/sse.ts';
+import { formatEvent } from '../../src/sse.ts';
+import { parseEvents } from '../helpers/sse.ts';
 import { canonicalQuery, renderSignature } from '../../src/render/signature.ts';
 import { canonicalJson, normalizeText, storedParams } from '../../src/generation/params.ts';
 import { matchesEtag, parseRange } from '../../src/images/http.ts';

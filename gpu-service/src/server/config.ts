@@ -12,8 +12,8 @@ export interface ServiceConfig {
   requestTimeoutMs: number;
   /** How long a request waits for same-model company before its batch starts. */
   batchWindowMs: number;
-  /** SSE comment sent while a stream is otherwise quiet, so proxies keep it open. */
-  sseHeartbeatMs: number;
+  /** A keep-alive line is written while an answer is otherwise quiet this long, so proxies keep it open. */
+  keepAliveMs: number;
   sharedSecret: string;
   port: number;
   host: string;
@@ -74,7 +74,7 @@ export function loadConfig(env: Env): ServiceConfig {
     queueLimit: integer(env, 'QUEUE_LIMIT', 64, 1, 100_000),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 120_000, 1, 3_600_000),
     batchWindowMs: integer(env, 'BATCH_WINDOW_MS', 5, 0, 10_000),
-    sseHeartbeatMs: integer(env, 'SSE_HEARTBEAT_MS', 15_000, 100, 600_000),
+    keepAliveMs: integer(env, 'KEEP_ALIVE_MS', 15_000, 100, 600_000),
     sharedSecret: sharedSecret(env),
     port: integer(env, 'PORT', 8788, 0, 65_535),
     host: env.HOST || '0.0.0.0',

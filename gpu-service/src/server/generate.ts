@@ -1,12 +1,10 @@
-// POST /internal/v1/generate: validate, queue, then answer as JSON or stream SSE.
+// POST /internal/v1/generate: validate, queue, then stream the answer's frames (contract/src/frames.ts).
 import { Hono } from 'hono';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
-import type { SSEStreamingApi } from 'hono/streaming';
 import type { ModelInfo, ProgressEvent } from '../engine/types.ts';
 import type { Batcher, JobResult } from './batcher.ts';
-import { DEADLINE_HEADER, GENERATE_PATH, generateRequestSchema } from '@star-api/contract';
-import type { GenerateBody, GenerateResponse, ProgressEventBody } from '@star-api/contract';
+import { DEADLINE_HEADER, encodeFrame, FRAMES_CONTENT_TYPE, GENERATE_PATH, generateRequestSchema, KEEP_ALIVE } from '@star-api/contract';
+import type { GenerateBody, ImageEventBody, ProgressEventBody, ResultEventBody } from '@star-api/contract';
 import { encodeImage, encodePreview } from './encode.ts';
 import type { ServiceMetrics } from './metrics.ts';
 import { problemBody, problemResponse, ProblemError } from './problem.ts';
@@ -17,7 +15,8 @@ export type Readiness = 'ready' | 'loading' | 'draining' | 'failed';
 export interface GenerateDeps {
   maxBatch: number;
   requestTimeoutMs: number;
-  sseHeartbeatMs: number;
+  /** A keep-alive line is written while an answer is otherwise quiet this long. */
+  keepAliveMs: number;
   batcher: Batcher;
   /** Loaded models; empty until the engine is ready. */
   models: ReadonlyMap<string, ModelInfo>;
@@ -25,13 +24,14 @@ export interface GenerateDeps {
   metrics: ServiceMetrics;
 }
 
-async function responseBody(
+/** The image frames (encoded bytes as payloads) and the result frame of a finished job. */
+async function answerFrames(
   body: GenerateBody,
   info: ModelInfo,
   job: JobResult,
   acceptedAt: number,
   metrics: ServiceMetrics,
-): Promise<GenerateResponse> {
+): Promise<Uint8Array[]> {
   const encodeStart = performance.now();
   const images = await Promise.all(
     job.images.map(async (image, i) => {
@@ -50,7 +50,7 @@ async function responseBody(
           more_smooth: body.more_smooth,
         },
       );
-      return { seed, format: body.output_format, b64: bytes.toString('base64') };
+      return encodeFrame('image', { seed, format: body.output_format } satisfies ImageEventBody, bytes);
     }),
   );
   const encodeMs = performance.now() - encodeStart;
@@ -70,14 +70,14 @@ async function responseBody(
   metrics.observeStage('total', timings.total_ms, body.model);
   metrics.images.inc({ model: body.model }, images.length);
   const first = job.images[0];
-  return {
+  const result: ResultEventBody = {
     model: info.name,
     width: first?.width ?? info.resolution,
     height: first?.height ?? info.resolution,
-    images,
     timings,
     batch_size: job.batchSize,
   };
+  return [...images, encodeFrame('result', result)];
 }
 
 function round(ms: number): number {
@@ -96,7 +96,6 @@ async function progressBody(progress: ProgressEvent): Promise<ProgressEventBody>
     body.previews = await Promise.all(
       progress.previews.map(async (image) => ({ format: 'png' as const, b64: await encodePreview(image) })),
     );
-    body.preview = body.previews[0];
   }
   return body;
 }
@@ -134,21 +133,20 @@ export function generateRoutes(deps: GenerateDeps): Hono {
     const info = deps.models.get(body.model);
     if (!info) return problemResponse('not_found', `unknown model "${body.model}"`);
 
-    const wantsStream = (c.req.header('accept') ?? '').includes('text/event-stream');
     const clientSignal = c.req.raw.signal;
-    // SSE events are written in order through one chain that starts once the
-    // stream is open: the batcher may report "started" before it is.
-    const stream = Promise.withResolvers<SSEStreamingApi>();
-    let events: Promise<unknown> = stream.promise;
-    const emit = (event: string, data: () => unknown) => {
-      if (!wantsStream) return;
-      events = events
+    // Frames are written in order through one chain (progress bodies are encoded asynchronously);
+    // each write waits for the reader, and fails quietly once the client has gone.
+    const answer = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = answer.writable.getWriter();
+    let writes: Promise<unknown> = Promise.resolve();
+    const write = (frames: () => Uint8Array[] | Promise<Uint8Array[]>) => {
+      writes = writes
         .then(async () => {
-          const payload = await data();
-          await (await stream.promise).writeSSE({ event, data: JSON.stringify(payload) });
+          for (const frame of await frames()) await writer.write(frame);
         })
         .catch(() => {});
     };
+    const emit = (event: string, data: () => unknown) => write(async () => [encodeFrame(event, await data())]);
 
     // Queued comes first: submit may already start the batch (and emit "started").
     emit('queued', () => ({ position: submitted.position }));
@@ -157,7 +155,7 @@ export function generateRoutes(deps: GenerateDeps): Hono {
       submitted = deps.batcher.submit({
         model: body.model,
         request: body,
-        preview: body.preview && wantsStream,
+        preview: body.preview,
         signal: clientSignal,
         deadlineMs,
         onStarted: ({ batchSize, scales }) => emit('started', () => ({ scales, batch_size: batchSize })),
@@ -168,40 +166,25 @@ export function generateRoutes(deps: GenerateDeps): Hono {
       return problemResponse(problem.name, problem.detail, { retryAfterS: problem.retryAfterS });
     }
 
-    const finish = async (): Promise<{ ok: GenerateResponse } | { problem: ReturnType<typeof problemOf> }> => {
+    // Queue waits and long scales can leave an answer quiet for minutes; proxies close quiet connections.
+    const heartbeat = setInterval(() => write(() => [KEEP_ALIVE]), deps.keepAliveMs);
+    void (async () => {
       try {
         const job = await submitted.result;
-        return { ok: await responseBody(body, info, job, acceptedAt, deps.metrics) };
+        const frames = await answerFrames(body, info, job, acceptedAt, deps.metrics);
+        write(() => frames);
       } catch (error) {
         const problem = problemOf(error);
-        // app.ts counts every error status; only errors inside a 200 stream, and clients that left, are counted here.
-        if (clientSignal.aborted) deps.metrics.countError('client_closed');
-        else if (wantsStream) deps.metrics.countError(problem.name);
-        return { problem };
-      }
-    };
-
-    if (!wantsStream) {
-      const outcome = await finish();
-      if ('ok' in outcome) return c.json(outcome.ok);
-      return problemResponse(outcome.problem.name, outcome.problem.detail, { retryAfterS: outcome.problem.retryAfterS });
-    }
-
-    return streamSSE(c, async (sseStream) => {
-      stream.resolve(sseStream);
-      // Queue waits and long scales can leave a stream quiet for minutes; proxies close quiet streams.
-      const heartbeat = setInterval(() => {
-        events = events.then(() => sseStream.write(': keep-alive\n\n')).catch(() => {});
-      }, deps.sseHeartbeatMs);
-      try {
-        const outcome = await finish();
-        if ('ok' in outcome) emit('result', () => outcome.ok);
-        else emit('error', () => problemBody(outcome.problem.name, outcome.problem.detail));
-        await events;
+        // app.ts counts the error statuses of answers; a failure inside a 200 answer, or a client that left, is counted here.
+        deps.metrics.countError(clientSignal.aborted ? 'client_closed' : problem.name);
+        write(() => [encodeFrame('error', problemBody(problem.name, problem.detail))]);
       } finally {
         clearInterval(heartbeat);
+        await writes;
+        await writer.close().catch(() => {});
       }
-    });
+    })();
+    return new Response(answer.readable, { headers: { 'Content-Type': FRAMES_CONTENT_TYPE, 'Cache-Control': 'no-store' } });
   });
 
   return app;

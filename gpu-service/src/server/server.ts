@@ -57,7 +57,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     sharedSecret: config.sharedSecret,
     maxBatch: config.maxBatch,
     requestTimeoutMs: config.requestTimeoutMs,
-    sseHeartbeatMs: config.sseHeartbeatMs,
+    keepAliveMs: config.keepAliveMs,
     batcher,
     models: engine.models,
     readiness: () => (engine.failed ? 'failed' : batcher.isDraining ? 'draining' : loaded ? 'ready' : 'loading'),

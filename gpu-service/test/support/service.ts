@@ -1,4 +1,14 @@
 // Helpers for tests that talk to a real running service over loopback.
+import assert from 'node:assert/strict';
+import {
+  FRAMES_CONTENT_TYPE,
+  type Frame,
+  imageEventSchema,
+  type ImageEventBody,
+  readFrames,
+  resultEventSchema,
+  type ResultEventBody,
+} from '@star-api/contract';
 import { signedHeaders } from '../../src/server/auth.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { startService } from '../../src/server/server.ts';
@@ -48,26 +58,29 @@ export function signedGet(baseUrl: string, path: string): Promise<Response> {
   return fetch(baseUrl + path, { headers: signedHeaders(TEST_SECRET, 'GET', path, '') });
 }
 
-export interface SseEvent {
-  event: string;
-  data: string;
+export interface Answer {
+  /** Every frame, in order (image payloads included). */
+  frames: Frame[];
+  images: (ImageEventBody & { bytes: Buffer })[];
+  result?: ResultEventBody;
+  error?: { type: string; status: number; detail?: string };
 }
 
-/** Parses a whole text/event-stream body into events (blank line ends an event; `:` lines are comments). */
-export function parseSse(text: string): SseEvent[] {
-  return text
-    .split(/\r?\n\r?\n/)
-    .filter((block) => block.trim() !== '')
-    .map((block) => {
-      let event = 'message';
-      const data: string[] = [];
-      const lines = block.split(/\r?\n/).filter((line) => !line.startsWith(':'));
-      if (lines.length === 0) return undefined;
-      for (const line of lines) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-      }
-      return { event, data: data.join('\n') };
-    })
-    .filter((event): event is SseEvent => event !== undefined);
+/** Reads a whole generation answer (the frames of contract/src/frames.ts), checking each image and result frame against the contract. */
+export async function readAnswer(response: Response): Promise<Answer> {
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('content-type'), FRAMES_CONTENT_TYPE);
+  const frames: Frame[] = [];
+  for await (const frame of readFrames(response.body!)) frames.push(frame);
+  const images = frames
+    .filter((frame) => frame.event === 'image')
+    .map((frame) => ({ ...imageEventSchema.parse(frame.data), bytes: Buffer.from(frame.payload!) }));
+  const result = frames.find((frame) => frame.event === 'result');
+  const error = frames.find((frame) => frame.event === 'error');
+  return {
+    frames,
+    images,
+    ...(result ? { result: resultEventSchema.parse(result.data) } : {}),
+    ...(error ? { error: error.data as Answer['error'] } : {}),
+  };
 }
