@@ -46,7 +46,7 @@ describe('loadConfig', () => {
   const bad: [string, Record<string, string>, RegExp][] = [
     ['missing secret', { GPU_SHARED_SECRET: '' }, /GPU_SHARED_SECRET is required/],
     ['short secret', { GPU_SHARED_SECRET: 'short' }, /GPU_SHARED_SECRET must be at least 32/],
-    ['unknown device', { DEVICE: 'tpu' }, /DEVICE must be "cpu" or "cuda"/],
+    ['unknown device', { DEVICE: 'tpu' }, /DEVICE must be one of "cpu", "cuda", got "tpu"/],
     ['non-numeric batch', { MAX_BATCH: 'eight' }, /MAX_BATCH must be a whole number/],
     ['zero batch', { MAX_BATCH: '0' }, /MAX_BATCH must be between 1/],
     ['port out of range', { PORT: '70000' }, /PORT must be between/],

@@ -1,10 +1,11 @@
 // Service configuration: read from the environment once at start, checked,
 // then passed down as this typed object. Nothing else reads process.env.
+import { DEVICES, type Device } from '../engine/onnx/target.ts';
 
 export interface ServiceConfig {
   /** Models preloaded at start; requests for others get 404. */
   models: string[];
-  device: 'cpu' | 'cuda';
+  device: Device;
   /** Most images one engine run may hold. */
   maxBatch: number;
   /** Most requests waiting (not yet running) before new ones get 503. */
@@ -52,10 +53,11 @@ function modelList(env: Env): string[] {
   return [...new Set(names)];
 }
 
-function device(env: Env): 'cpu' | 'cuda' {
+function device(env: Env): Device {
   const value = env.DEVICE ?? 'cpu';
-  if (value !== 'cpu' && value !== 'cuda') throw new ConfigError(`DEVICE must be "cpu" or "cuda", got "${value}"`);
-  return value;
+  const known = DEVICES.find((d) => d === value);
+  if (!known) throw new ConfigError(`DEVICE must be one of ${DEVICES.map((d) => `"${d}"`).join(', ')}, got "${value}"`);
+  return known;
 }
 
 function sharedSecret(env: Env): string {

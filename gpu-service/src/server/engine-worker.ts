@@ -2,6 +2,7 @@
 // holds the thread it is called on, so HTTP, health checks and cancellation
 // stay on the main thread and remain responsive while a batch generates.
 import { parentPort, workerData } from 'node:worker_threads';
+import type { Device } from '../engine/onnx/target.ts';
 import type { GenerateResult, Pipeline } from '../engine/types.ts';
 import { preferredBatchSizes } from './batch-sizes.ts';
 import { readGpuMemory } from './gpu-memory.ts';
@@ -12,7 +13,7 @@ interface EngineModule {
     modelNameOrDir: string,
     // maxBatchSessions: how many batch sizes' sessions to keep (the real engine's LRU); others ignore it.
     // gpuFreeBytes and maxBatch: the real engine's GPU memory plan (engine/memory-plan.ts).
-    options: { device: 'cpu' | 'cuda'; modelDir?: string; maxBatchSessions?: number; gpuFreeBytes?: number; maxBatch?: number },
+    options: { device: Device; modelDir?: string; maxBatchSessions?: number; gpuFreeBytes?: number; maxBatch?: number },
   ): Promise<Pipeline>;
 }
 

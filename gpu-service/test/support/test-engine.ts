@@ -5,6 +5,7 @@
 // TEST_ENGINE_SCALE_MS: time per scale. The wait blocks the worker thread
 // (Atomics.wait), as onnxruntime's run() does, so a responsive main thread
 // proves the engine really runs off the event loop.
+import type { Device } from '../../src/engine/onnx/target.ts';
 import type { BatchItem, GenerateOptions, GenerateRequest, GenerateResult, ModelInfo, Pipeline, RgbImage } from '../../src/engine/types.ts';
 
 const SIDE = 16;
@@ -77,7 +78,7 @@ class TestPipeline implements Pipeline {
   async dispose(): Promise<void> {}
 }
 
-export async function loadPipeline(modelNameOrDir: string, _options: { device: 'cpu' | 'cuda'; modelDir?: string }): Promise<Pipeline> {
+export async function loadPipeline(modelNameOrDir: string, _options: { device: Device; modelDir?: string }): Promise<Pipeline> {
   if (!/^(star-tiny|test-[a-z0-9-]+)$/.test(modelNameOrDir)) throw new Error(`test engine: unknown model ${modelNameOrDir}`);
   return new TestPipeline(modelNameOrDir, Number(process.env.TEST_ENGINE_SCALE_MS ?? 5));
 }
