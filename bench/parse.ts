@@ -207,7 +207,7 @@ export function summarize(engine: EngineConfig[], serverRuns: ServerRun[], edgeR
   let server: Summary['server'] = null;
   if (serverRuns.length) {
     const clients = serverRuns[0].rows.map((row) => row.clients);
-    const pick = (c: number) => serverRuns.map((run) => run.rows.find((row) => row.clients === c)!).filter(Boolean);
+    const pick = (c: number) => serverRuns.flatMap((run) => run.rows.filter((row) => row.clients === c).slice(0, 1));
     server = {
       model: serverRuns[0].model,
       device: serverRuns[0].device,

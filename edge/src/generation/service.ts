@@ -129,10 +129,13 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
     // Local claims first, synchronously (no await in between): one claim per key per isolate.
     const own: number[] = [];
     const joined: number[] = [];
+    const waits: Promise<Shared>[] = [];
     const mine = new Map<number, PromiseWithResolvers<Shared>>();
     for (const i of pending) {
-      if (inFlight.has(keys[i])) {
+      const running = inFlight.get(keys[i]);
+      if (running) {
         joined.push(i);
+        waits.push(running);
       } else {
         own.push(i);
         const deferred = settle();
@@ -144,7 +147,12 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
         );
       }
     }
-    const waits = joined.map((i) => inFlight.get(keys[i])!);
+    // Every image this round owns has its deferred in `mine`, set above before any await.
+    const claimOf = (i: number) => {
+      const deferred = mine.get(i);
+      if (!deferred) throw new Error(`image ${i} is not claimed by this request`);
+      return deferred;
+    };
 
     // Then global claims (GenerationLock, one Durable Object per key) for what this isolate owns.
     const claims = await Promise.all(
@@ -164,9 +172,9 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
         if (!image) throw new Handoff();
         images[i] = keep({ ...image, model: image.model || params.model });
         shared++;
-        mine.get(i)!.resolve({ image, timings: ZERO_TIMINGS });
+        claimOf(i).resolve({ image, timings: ZERO_TIMINGS });
       } catch {
-        mine.get(i)!.reject(new Handoff());
+        claimOf(i).reject(new Handoff());
         retry.push(i);
       }
     });
@@ -208,14 +216,14 @@ export async function generate(deps: GenerationDeps, params: GenerationParams, o
             bytes,
           };
           images[i] = keep(image);
-          mine.get(i)!.resolve({ image, timings: result.timings });
+          claimOf(i).resolve({ image, timings: result.timings });
         });
       } catch (error) {
         // A failed generation fails its local joiners too; a claim given up for this request's
         // own reasons (its limits, its abort) is handed to them instead.
         const generationFailed = error instanceof ProblemError && error.problem !== 'rate_limited';
         if (generationFailed) deps.log.warn('gpu call failed', { problem: error.problem, detail: error.message, images: generate.length });
-        for (const i of generate) mine.get(i)!.reject(generationFailed ? error : new Handoff());
+        for (const i of generate) claimOf(i).reject(generationFailed ? error : new Handoff());
         throw error;
       } finally {
         await Promise.all([

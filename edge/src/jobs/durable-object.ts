@@ -9,7 +9,7 @@ import { cacheR2ImageStore } from '../stores/images/cache-r2.ts';
 import type { ImageStore } from '../stores/images/contract.ts';
 import { FORMAT_OF_CONTENT_TYPE } from '../generation/formats.ts';
 import { base64Encode } from '../crypto.ts';
-import { attemptDelivery, newDelivery, nextAttemptAt } from '../webhook/delivery.ts';
+import { attemptDelivery, newDelivery, nextAttemptAt, type WebhookDelivery } from '../webhook/delivery.ts';
 import type { Job as PublicJob } from '../schemas.gen.ts';
 import { TERMINAL, type JobInit, type JobStore, type StoredEvent } from './contract.ts';
 import { JobRecords, nowS } from './record-store.ts';
@@ -42,7 +42,7 @@ export class Job extends DurableObject<Bindings> {
   }
 
   private images(): ImageStore {
-    return cacheR2ImageStore(this.env, this.records.state!.init.origin, (promise) => this.ctx.waitUntil(promise));
+    return cacheR2ImageStore(this.env, this.records.current.init.origin, (promise) => this.ctx.waitUntil(promise));
   }
 
   private touch(): void {
@@ -56,7 +56,7 @@ export class Job extends DurableObject<Bindings> {
   }
 
   private emit(event: StoredEvent['event'], data: unknown): void {
-    const expand = event === 'completed' && this.records.state!.init.responseFormat === 'b64_json';
+    const expand = event === 'completed' && this.records.current.init.responseFormat === 'b64_json';
     this.fanOut.publish(this.records.append(event, data, expand));
   }
 
@@ -84,7 +84,7 @@ export class Job extends DurableObject<Bindings> {
   }
 
   private finish(status: 'succeeded' | 'failed' | 'cancelled', fields: Partial<PublicJob>): void {
-    const state = this.records.state!;
+    const state = this.records.current;
     state.job = { ...state.job, ...fields, status, completed_at: nowS() };
     if (status === 'succeeded') state.job.progress = { scale: state.job.progress.scales, scales: state.job.progress.scales };
     this.touch();
@@ -159,12 +159,12 @@ export class Job extends DurableObject<Bindings> {
     }
     await this.runner.onAlarm();
     const webhookAt = nextAttemptAt(state.webhook);
-    if (webhookAt !== null && webhookAt <= Date.now()) await this.deliver();
+    if (state.webhook && webhookAt !== null && webhookAt <= Date.now()) await this.deliver(state.webhook);
     await this.schedule();
   }
 
-  private async deliver(): Promise<void> {
-    const state = this.records.state!;
+  private async deliver(webhook: WebhookDelivery): Promise<void> {
+    const state = this.records.current;
     let body: string;
     try {
       body = JSON.stringify(await this.publicJob(state.job));
@@ -174,7 +174,7 @@ export class Job extends DurableObject<Bindings> {
     const log = createLogger({ request_id: state.init.requestId, job_id: state.job.id });
     const { webhookMaxAttempts, webhookRetryBaseMs, allowPrivateWebhooks } = this.config;
     await attemptDelivery(
-      state.webhook!,
+      webhook,
       `${state.job.id}:${state.job.status}`,
       body,
       { maxAttempts: webhookMaxAttempts, retryBaseMs: webhookRetryBaseMs, allowPrivate: allowPrivateWebhooks },

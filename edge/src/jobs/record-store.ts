@@ -44,6 +44,12 @@ export class JobRecords {
     this.storage = storage;
   }
 
+  /** The loaded record. Callers run after load() found one or the job was created, so its absence is a bug worth naming. */
+  get current(): JobState {
+    if (!this.state) throw new Error('the job record is not loaded');
+    return this.state;
+  }
+
   async load(): Promise<void> {
     this.state = (await this.storage.get<JobState>(STATE_KEY)) ?? null;
     this.events = [...(await this.storage.list<StoredEvent>({ prefix: EVENT_PREFIX })).values()];
@@ -67,7 +73,7 @@ export class JobRecords {
 
   /** expires_at is provisional (created_at + TTL) until the job ends, then completed_at + TTL. */
   touch(ttlSeconds: number): void {
-    const state = this.state!;
+    const state = this.current;
     const base = state.job.completed_at ?? state.job.created_at;
     state.job.expires_at = base + ttlSeconds;
     this.save();
@@ -76,7 +82,7 @@ export class JobRecords {
   /** Numbers the next event and stores it with the record. `expand`: its job result is sent with
    *  base64 images, read back at send time (b64_json jobs). */
   append(event: StoredEvent['event'], data: unknown, expand: boolean): StoredEvent {
-    const state = this.state!;
+    const state = this.current;
     const stored: StoredEvent = { id: state.nextEventId++, event, data: JSON.stringify(data) };
     if (expand) stored.expand = true;
     this.events.push(stored);

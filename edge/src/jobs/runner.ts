@@ -43,7 +43,7 @@ export class JobRunner {
    *  the retry is due, or resume a running job that has no run in this instance (the object was
    *  evicted or crashed mid-run and the alarm is being retried; its images are deterministic). */
   async onAlarm(): Promise<void> {
-    const state = this.host.records.state!;
+    const state = this.host.records.current;
     const due = state.retryAt === null || state.retryAt <= Date.now();
     if (state.job.status === 'queued' && waiting(state)) await this.checkSlot();
     if (state.job.status === 'queued' && !waiting(state)) await this.run();
@@ -58,7 +58,7 @@ export class JobRunner {
 
   /** A job waiting in its key's queue: has the limiter given it a slot, or has it waited too long? */
   private async checkSlot(): Promise<void> {
-    const state = this.host.records.state!;
+    const state = this.host.records.current;
     const { init } = state;
     const lease = await durableRateLimitStore(this.env, init.kid).leaseState(init.limits, init.leaseId);
     if (state.job.status !== 'queued') return; // cancelled meanwhile
@@ -69,7 +69,7 @@ export class JobRunner {
     }
     if (lease.state === 'waiting' && Date.now() < queueDeadline(state, readConfig(this.env), Date.now())) return;
     await this.settleLease(0);
-    const waited = Math.round((Date.now() - state.waitingSince!) / 1000);
+    const waited = Math.round((Date.now() - (state.waitingSince ?? Date.now())) / 1000);
     const body = problemBody(
       'rate_limited',
       `The job waited ${waited} s in this key's queue without a free slot (at most ${init.limits.concurrent} generations run at once)`,
@@ -83,7 +83,7 @@ export class JobRunner {
 
   private async run(): Promise<void> {
     const { records } = this.host;
-    const state = records.state!;
+    const state = records.current;
     const resumed = state.job.status === 'running' && state.retryAt === null;
     state.retryAt = null;
     if (!resumed) {
@@ -157,7 +157,7 @@ export class JobRunner {
 
   /** Releasing a lease twice is a no-op. */
   private async settleLease(generated: number): Promise<void> {
-    const { init } = this.host.records.state!;
+    const { init } = this.host.records.current;
     try {
       await durableRateLimitStore(this.env, init.kid).release(init.limits, init.leaseId, generated);
     } catch {

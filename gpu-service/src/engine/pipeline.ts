@@ -386,8 +386,10 @@ export class StarPipeline implements Pipeline {
     let fHat: RuntimeTensor | undefined;
     for (const { first, last, session } of generators.ranges) {
       const noiseInputs: NoiseInput[] = allNoise.filter((n) => session.inputNames.includes(n.name));
-      for (const [name, values] of noise.draw(first, last + 1, noiseInputs)) {
-        state.set(name, tensor('float32', values, [B, ...noiseInputs.find((n) => n.name === name)!.shape]));
+      const drawn = noise.draw(first, last + 1, noiseInputs);
+      for (const input of noiseInputs) {
+        const values = drawn.get(input.name);
+        if (values) state.set(input.name, tensor('float32', values, [B, ...input.shape]));
       }
       const feeds: Record<string, RuntimeTensor> = {};
       for (const name of session.inputNames) {
@@ -406,7 +408,8 @@ export class StarPipeline implements Pipeline {
 
     // ---- decode (STAR-SPEC §5.2)
     const decodeStart = performance.now();
-    const images = await this.decode(fHat!);
+    if (!fHat) throw new Error('the generator ran no scales');
+    const images = await this.decode(fHat);
     const decodeMs = performance.now() - decodeStart;
     this.rejectAborted(items);
     const timings: StageTimings = { textMs, generateMs, decodeMs, totalMs: performance.now() - started };
@@ -418,18 +421,18 @@ export class StarPipeline implements Pipeline {
 
   /** Progress after scale si for every live item, with previews for those who asked (f_hat given when it is current). */
   private async progress(items: LiveItem[], si: number, S: number, fHat: RuntimeTensor | undefined): Promise<void> {
-    const live = items.filter((i) => !i.done && i.options.onProgress);
+    const live = items.flatMap((item) => (!item.done && item.options.onProgress ? [{ item, onProgress: item.options.onProgress }] : []));
     if (!live.length) return;
     const side = this.model.generatorConfig.patchNums[si];
     let previews: RgbImage[] | undefined;
-    if (fHat && live.some((i) => i.options.preview)) {
+    if (fHat && live.some(({ item }) => item.options.preview)) {
       previews = await (await this.decoderSession()).preview(fHat, Math.min(side, this.options.previewLatentSide));
     }
-    for (const item of live) {
+    for (const { item, onProgress } of live) {
       const event: ProgressEvent = { scale: si + 1, scales: S, side };
       if (previews && item.options.preview) event.previews = item.rows.map((r) => previews[r]);
       try {
-        item.options.onProgress!(event);
+        onProgress(event);
       } catch {
         // A failing progress listener must not break the batch for others.
       }
@@ -503,7 +506,9 @@ export class StarPipeline implements Pipeline {
 
   private async evictGenerators(): Promise<void> {
     while (this.generators.size > this.options.maxBatchSessions) {
-      const [oldestKey, oldest] = this.generators.entries().next().value!;
+      const next = this.generators.entries().next();
+      if (next.done) return;
+      const [oldestKey, oldest] = next.value;
       this.generators.delete(oldestKey);
       const sessions = await oldest.catch(() => null);
       // Batches run one at a time, and this one is not the current batch's size.

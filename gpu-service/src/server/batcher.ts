@@ -173,7 +173,10 @@ export class Batcher {
       images += imageCount(job);
     }
     // Keep to a preferred size (see batch-sizes.ts) when the tail can wait; the head job always goes.
-    while (batch.length > 1 && !this.preferredSizes.has(images)) images -= imageCount(batch.pop()!);
+    while (batch.length > 1 && !this.preferredSizes.has(images)) {
+      const tail = batch.pop();
+      if (tail) images -= imageCount(tail);
+    }
     for (const job of batch) this.queue.splice(this.queue.indexOf(job), 1);
 
     const startedAt = performance.now();

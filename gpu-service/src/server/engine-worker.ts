@@ -17,7 +17,8 @@ interface EngineModule {
   ): Promise<Pipeline>;
 }
 
-const port = parentPort!;
+if (!parentPort) throw new Error('engine-worker.ts runs as a worker thread (engine-client.ts starts it)');
+const port = parentPort;
 const data = workerData as EngineWorkerData;
 const pipelines = new Map<string, Pipeline>();
 const cancellers = new Map<number, AbortController>();

@@ -114,8 +114,9 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
     async findKey(key) {
       const heads = await Promise.all(FORMATS.map((format) => env.IMAGES.head(objectKey(key, format))));
       const index = heads.findIndex((head) => head !== null);
-      if (index < 0) return null;
-      const owner = heads[index]!.customMetadata?.owner;
+      const head = heads[index];
+      if (!head) return null;
+      const owner = head.customMetadata?.owner;
       return { format: FORMATS[index], ...(owner !== undefined ? { owner } : {}) };
     },
 

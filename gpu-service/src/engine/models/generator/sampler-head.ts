@@ -272,7 +272,10 @@ export function samplerScale(ctx: SamplerScaleContext): SamplerScaleResult {
       commit(state ? mul(rank, sub(1, state.filled)) : rank);
     });
   }
-  return { tokens: state!.tokens, checks };
+  // `state` is assigned inside the scope callbacks, which TypeScript's narrowing does not follow.
+  const filled = state as MaskState | null;
+  if (!filled) throw new Error(`sampler scale ${si}: no sampling steps`);
+  return { tokens: filled.tokens, checks };
 }
 
 interface SamplerHead {
