@@ -216,6 +216,10 @@ export class GpuProxy {
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
+        // Killed mid-answer (the GPU now streams its frames): cut the edge off too, as the dead host's reset would.
+        answer.once('close', () => {
+          if (!answer.complete) res.socket?.destroy();
+        });
       },
     );
     // The gpu-service is down: drop the edge's connection as a dead host would.

@@ -1,6 +1,6 @@
 // The gpu-service client (contract/internal-api.md): signed requests, a deadline, the answer's
 // frames (progress as it comes, each image's bytes as they were encoded), and every failure mapped
-// to one problem: unreachable 503, timeout 504, anything else the service or its bytes get wrong 502.
+// to one problem: unreachable or gone mid-answer 503, timeout 504, anything else the service or its bytes get wrong 502.
 import {
   type Frame,
   FrameError,
@@ -194,7 +194,13 @@ export async function generateOnGpu(config: Config, request: GpuRequest, options
       await response.body?.cancel();
       throw failed(`The GPU service answered ${type || 'without a type'}, not its frames`);
     }
-    return await readAnswer(response.body, request, options.onEvent);
+    try {
+      return await readAnswer(response.body, request, options.onEvent);
+    } catch (error) {
+      if (error instanceof ProblemError || signal.aborted) throw error;
+      // The connection broke mid-answer: the service went away (killed, restarted), as when it cannot be reached.
+      throw new ProblemError('gpu_unavailable', 'The GPU service went away mid-answer; retry later', { retryAfter: DEFAULT_RETRY_AFTER });
+    }
   } catch (error) {
     if (error instanceof ProblemError) throw error;
     if (options.signal?.aborted) throw options.signal.reason ?? error;
