@@ -34,7 +34,7 @@ COARSE_SCALES = 4
 class Pairs:
     """Every (generator emoji, background) picture as tokens, teacher inputs and a caption row."""
 
-    def __init__(self, vae, data):
+    def __init__(self, vae, data, emoji_limit):
         text, meta = safetensors_io.read(os.path.join(DATA, 'text.safetensors'))
         rows = {c: i for i, c in enumerate(json.loads(meta['captions']))}
         self.hidden = torch.from_numpy(text['hidden'])
@@ -42,9 +42,9 @@ class Pairs:
         self.pooled = torch.from_numpy(text['pooled'])
         self.empty = rows['']
         emoji, bgs, caps, held = [], [], [], []
-        for i, e in enumerate(data.entries):
-            if e['role'] != 'generator':
-                continue
+        generator_emoji = [i for i, e in enumerate(data.entries) if e['role'] == 'generator'][:emoji_limit]
+        for i in generator_emoji:
+            e = data.entries[i]
             for b in range(len(data.backgrounds)):
                 emoji.append(i)
                 bgs.append(b)
@@ -67,6 +67,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--steps', type=int, default=800)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
+    parser.add_argument('--emoji', type=int, default=192, help='train on the first N generator emoji (the quality test prompts are the first 48)')
+    parser.add_argument('--full-every', type=int, default=4, help='every Nth step trains all scales, the others the first COARSE_SCALES')
     args = parser.parse_args()
     set_threads()
     seed_everything(SEED)
@@ -77,7 +79,7 @@ def main():
     vae.load_state_dict(load_checkpoint(os.path.join(RUNS, 'vqvae-tokenizer.pt'))['model'])
     vae.eval()
     log = Log('generator')
-    pairs = Pairs(vae, Emoji())
+    pairs = Pairs(vae, Emoji(), args.emoji)
     log(f'{len(pairs.train)} training pictures, {len(pairs.held_out)} held-out captions, {pairs.tokens.shape[1]} tokens each')
     model = Generator(gargs)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -95,9 +97,9 @@ def main():
         drop = torch.rand(BATCH) < CFG_DROPOUT
         pooled_cap = torch.where(drop, torch.full_like(cap, pairs.empty), cap)
         cross_cap = torch.where(drop, cap.roll(1), cap)
-        # Three steps in four train the first COARSE_SCALES scales alone (a quarter of the
-        # compute): they decide the layout and colours, and CPU time is what runs out.
-        n = pairs.tokens.shape[1] if step % 4 == 0 else sum(pn * pn for pn in model.patch_nums[:COARSE_SCALES])
+        # Most steps train the first COARSE_SCALES scales alone (a quarter of the compute):
+        # they decide the layout and colours, and CPU time is what runs out.
+        n = pairs.tokens.shape[1] if step % args.full_every == 0 else sum(pn * pn for pn in model.patch_nums[:COARSE_SCALES])
         logits = model(pairs.pooled[pooled_cap], pairs.hidden[cross_cap], pairs.mask[cross_cap], pairs.x_next[rows, :n - 1])
         loss = F.cross_entropy(logits.flatten(0, 1), pairs.tokens[rows, :n].flatten())
         optimizer_step(opt, loss, params)
