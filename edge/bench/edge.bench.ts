@@ -80,7 +80,8 @@ try {
   const primed = (await (
     await fetch(`${worker.origin}/v1/images/generations`, { method: 'POST', headers: auth, body: hitBody })
   ).json()) as { data: { url: string }[] };
-  const imageUrl = primed.data[0].url;
+  // Image URLs name the public origin; the bench reaches the same path on the local Worker.
+  const imageUrl = worker.origin + new URL(primed.data[0].url).pathname;
 
   // Warm-up so JIT and isolate start-up are not measured.
   await load('warm-up', 200, CONCURRENCY, () => fetch(`${worker.origin}/healthz`));

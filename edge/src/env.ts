@@ -3,6 +3,7 @@ import type { RateLimiter } from './stores/rate-limit/durable-object.ts';
 import type { Job } from './jobs/durable-object.ts';
 import type { IdempotencyStore } from './stores/idempotency/durable-object.ts';
 import type { GenerationLock } from './stores/generation-lock/durable-object.ts';
+import { KEY_ISOLATE_CACHE_S } from './keys/lookup.ts';
 import type { ApiKeyRecord } from './keys/record.ts';
 import type { Logger } from './log.ts';
 import type { LimitStatus } from './stores/rate-limit/token-bucket.ts';
@@ -26,6 +27,7 @@ export interface Bindings {
   WEBHOOK_MAX_ATTEMPTS?: string;
   WEBHOOK_RETRY_BASE_MS?: string;
   ALLOW_PRIVATE_WEBHOOKS?: string;
+  KEY_CACHE_SECONDS?: string;
   PUBLIC_ORIGIN: string;
 }
 
@@ -41,17 +43,19 @@ export interface Config {
   webhookMaxAttempts: number;
   webhookRetryBaseMs: number;
   allowPrivateWebhooks: boolean;
+  /** How long an isolate trusts a key record it read (keys/lookup.ts); 0 reads KV every time. */
+  keyCacheSeconds: number;
   /** Scheme, host and port of the public API (`https://api.star-api.dev`): image URLs are built on it, never on the Host header. */
   publicOrigin: string;
 }
 
 export class ConfigError extends Error {}
 
-function positiveInt(env: Bindings, name: keyof Bindings, fallback: number): number {
+function positiveInt(env: Bindings, name: keyof Bindings, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new ConfigError(`${name} must be a positive integer`);
+  if (!Number.isInteger(value) || value < min) throw new ConfigError(`${name} must be an integer ≥ ${min}`);
   return value;
 }
 
@@ -86,6 +90,7 @@ export function readConfig(env: Bindings): Config {
     webhookMaxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
     webhookRetryBaseMs: positiveInt(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
     allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === 'true',
+    keyCacheSeconds: positiveInt(env, 'KEY_CACHE_SECONDS', KEY_ISOLATE_CACHE_S, 0),
     publicOrigin: publicOrigin(env),
   };
   cache.set(env, config);

@@ -62,13 +62,21 @@ test('list shows the key without its hash or secrets', async () => {
 
 test('the Worker, on the same local state, accepts the key and then refuses it once revoked', async () => {
   assert.ok(KV_ID, 'wrangler.toml names the API_KEYS namespace id');
-  worker = await startWorker({ gpuUrl: 'http://127.0.0.1:9', persistPath: join(dir, 'v3'), kvNamespaceId: KV_ID });
+  worker = await startWorker({
+    gpuUrl: 'http://127.0.0.1:9',
+    persistPath: join(dir, 'v3'),
+    kvNamespaceId: KV_ID,
+    vars: { KEY_CACHE_SECONDS: '1' },
+  });
   // A route that needs no gpu-service (there is none here): an unknown job is a 404 past auth.
   const ok = await worker.fetch(`/v1/jobs/job_${'x'.repeat(24)}`, { headers: bearer(created.key) });
   assert.equal(ok.status, 404);
   assert.match(ok.headers.get('RateLimit-Policy') ?? '', /"images";q=7;/);
   await ok.arrayBuffer();
+  const readAt = Date.now();
   await keys('revoke', created.kid);
+  // This isolate trusts the record it read for KEY_CACHE_SECONDS (1 s here).
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, readAt + 1_100 - Date.now())));
   const refused = await worker.fetch(`/v1/jobs/job_${'x'.repeat(24)}`, { headers: bearer(created.key) });
   assert.equal(refused.status, 403);
   await refused.arrayBuffer();

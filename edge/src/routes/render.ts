@@ -34,7 +34,7 @@ function verifySignature(): MiddlewareHandler<AppEnv> {
     if (Number(query.exp) > nowS + MAX_RENDER_URL_LIFETIME_S) {
       return problem(c, 'forbidden', `The signed URL lives too long: exp may be at most ${MAX_RENDER_URL_LIFETIME_S} s (30 days) ahead`);
     }
-    const record = await lookupKey(c.env, query.kid);
+    const record = await lookupKey(c.env, query.kid, c.get('config').keyCacheSeconds);
     const expected = record ? await renderSignature(record.sk, canonicalQuery(entries)) : '0'.repeat(64);
     if (!record || !timingSafeEqual(expected, query.sig) || record.revoked_at !== undefined)
       return problem(c, 'forbidden', 'The signature is not valid');

@@ -9,7 +9,7 @@ const limiter = () => new KeyLimiter(undefined, () => `lease-${++ids}`);
 
 test('a fresh bucket is full and each request takes one token', () => {
   const l = limiter();
-  const first = l.consumeRequest(limits, 0);
+  const first = l.consumeRequests(limits, 0);
   assert.equal(first.allowed, true);
   assert.equal(first.status.requests.remaining, 59);
   assert.equal(first.status.requests.reset, 1, 'one token to refill at 1 token/s');
@@ -18,19 +18,19 @@ test('a fresh bucket is full and each request takes one token', () => {
 test('an empty bucket refuses with Retry-After until the next token, then refills continuously', () => {
   const l = limiter();
   const tight = { ...limits, requests: 2, window_seconds: 10 };
-  assert.equal(l.consumeRequest(tight, 0).allowed, true);
-  assert.equal(l.consumeRequest(tight, 0).allowed, true);
-  const refused = l.consumeRequest(tight, 0);
+  assert.equal(l.consumeRequests(tight, 0).allowed, true);
+  assert.equal(l.consumeRequests(tight, 0).allowed, true);
+  const refused = l.consumeRequests(tight, 0);
   assert.equal(refused.allowed, false);
   assert.equal(refused.allowed === false && refused.retryAfter, 5);
-  assert.equal(l.consumeRequest(tight, 4_999).allowed, false);
-  assert.equal(l.consumeRequest(tight, 5_000).allowed, true);
+  assert.equal(l.consumeRequests(tight, 4_999).allowed, false);
+  assert.equal(l.consumeRequests(tight, 5_000).allowed, true);
 });
 
 test('refill never exceeds capacity', () => {
   const l = limiter();
-  l.consumeRequest(limits, 0);
-  assert.equal(l.consumeRequest(limits, 10 * 60_000).status.requests.remaining, 59);
+  l.consumeRequests(limits, 0);
+  assert.equal(l.consumeRequests(limits, 10 * 60_000).status.requests.remaining, 59);
 });
 
 test('leases reserve image tokens and a slot; release refunds what was not generated', () => {
@@ -112,9 +112,9 @@ test('expired leases free their slot (a crashed generation cannot hold it foreve
 
 test('state survives a snapshot round trip (what the Durable Object persists)', () => {
   const l = limiter();
-  l.consumeRequest(limits, 0);
+  l.consumeRequests(limits, 0);
   const restored = new KeyLimiter(JSON.parse(JSON.stringify(l.snapshot())));
-  assert.equal(restored.consumeRequest(limits, 0).status.requests.remaining, 58);
+  assert.equal(restored.consumeRequests(limits, 0).status.requests.remaining, 58);
 });
 
 test('property: under any sequence of requests, leases and releases, buckets stay within [0, capacity] and never over-admit', async () => {
@@ -135,7 +135,7 @@ test('property: under any sequence of requests, leases and releases, buckets sta
       for (const step of ops) {
         now += step.dt;
         if (step.kind === 'request') {
-          const decision = l.consumeRequest(small, now);
+          const decision = l.consumeRequests(small, now);
           if (decision.allowed) admittedRequests++;
           assert.ok(decision.status.requests.remaining >= 0 && decision.status.requests.remaining <= small.requests);
         } else if (step.kind === 'acquire') {

@@ -16,7 +16,7 @@ export function bearerAuth(): MiddlewareHandler<AppEnv> {
     const key = match[1];
     if (!KEY_PATTERN.test(key)) return problem(c, 'unauthorized', 'The API key is malformed', { headers: CHALLENGE });
     const hash = await sha256Hex(key);
-    const record = await lookupKey(c.env, hash.slice(0, 16));
+    const record = await lookupKey(c.env, hash.slice(0, 16), c.get('config').keyCacheSeconds);
     if (!record || !timingSafeEqual(record.hash, hash))
       return problem(c, 'unauthorized', 'The API key is not valid', { headers: CHALLENGE });
     if (record.revoked_at !== undefined) return problem(c, 'forbidden', 'The API key has been revoked');

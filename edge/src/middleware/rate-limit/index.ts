@@ -1,5 +1,5 @@
 // Hono glue for the per-key limits: a request token per request (token bucket in the RateLimiter
-// Durable Object), and the RateLimit / RateLimit-Policy headers (../../limits) on every
+// Durable Object, mostly taken from what this isolate holds: limits/request-tokens.ts), and the RateLimit / RateLimit-Policy headers (../../limits) on every
 // authenticated response.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../env.ts';
@@ -7,6 +7,7 @@ import type { LimitStatus } from '../../stores/rate-limit/token-bucket.ts';
 import { durableRateLimitStore } from '../../stores/rate-limit/durable-object.ts';
 import type { RateLimitStore } from '../../stores/rate-limit/contract.ts';
 import { limitRefused, policyHeader, statusHeader } from '../../limits/rate-limit.ts';
+import { RequestTokens } from '../../limits/request-tokens.ts';
 import { problemFromError } from '../problem/index.ts';
 
 export function rateLimitStore(c: Context<AppEnv>): RateLimitStore {
@@ -18,10 +19,13 @@ export function noteLimitStatus(c: Context<AppEnv>, status: LimitStatus): void {
   c.set('rateLimit', status);
 }
 
+/** This isolate's request tokens, shared by every request it serves. */
+const requestTokens = new RequestTokens();
+
 export function rateLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
-    const { limits } = c.get('apiKey');
-    const decision = await rateLimitStore(c).consumeRequest(limits);
+    const { kid, limits } = c.get('apiKey');
+    const decision = await requestTokens.take(kid, limits, (want, giveBack) => rateLimitStore(c).consumeRequests(limits, want, giveBack));
     c.set('rateLimit', decision.status);
     if (!decision.allowed) return problemFromError(c, limitRefused(limits, decision));
     await next();

@@ -1,12 +1,34 @@
 // The image store on Workers: R2 is the record, the Cache API (keyed by the public image URL) a
 // best-effort copy in front of it. Reads try the cache, then R2, and copy an R2 read into the
-// cache; writes go to R2 first, then to the cache behind the response.
+// cache; writes go to R2 first, then to the cache behind the response. What an image is (not its
+// bytes) is also remembered in the isolate for a minute, so a repeated request that needs only the
+// URL (most cache hits) costs no lookup at all. A deletion clears it here and in this location's
+// cache at once; other isolates may name the deleted image for up to IMAGE_META_TTL_MS, as other
+// locations' caches may serve it until they evict it.
 import type { Bindings } from '../../env.ts';
 import { CONTENT_TYPES, type ImageFormat } from '../../generation/formats.ts';
 import { IMMUTABLE, imageHeaders, imagePath } from '../../images/http.ts';
 import type { ImageMeta, ImageStore, StoredImage } from './contract.ts';
 
 const FORMATS = Object.keys(CONTENT_TYPES) as ImageFormat[];
+
+export const IMAGE_META_TTL_MS = 60_000;
+const MAX_KNOWN = 10_000;
+/** Images this isolate has seen stored, by public URL. */
+const known = new Map<string, { meta: ImageMeta; until: number }>();
+
+function remember(url: string, meta: ImageMeta): void {
+  known.delete(url);
+  if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value ?? '');
+  known.set(url, { meta, until: Date.now() + IMAGE_META_TTL_MS });
+}
+
+function recalled(url: string): ImageMeta | null {
+  const entry = known.get(url);
+  if (entry && Date.now() < entry.until) return entry.meta;
+  known.delete(url);
+  return null;
+}
 
 function objectKey(key: string, format: ImageFormat): string {
   return `images/${key}.${format}`;
@@ -77,9 +99,13 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
   const cacheUrl = (key: string, format: ImageFormat) => origin + imagePath(key, format);
   return {
     async find(key, format, withBytes) {
-      const hit = await cachedImage(cacheUrl(key, format));
+      const url = cacheUrl(key, format);
+      const seen = withBytes ? null : recalled(url);
+      if (seen) return seen;
+      const hit = await cachedImage(url);
       if (hit) {
         const meta = metaFromCachedResponse(key, format, hit);
+        if (meta) remember(url, meta);
         if (meta && !withBytes) {
           await hit.body?.cancel();
           return meta;
@@ -88,7 +114,11 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
         await hit.body?.cancel();
       }
       const stored = await readR2(env, key, format, withBytes);
-      if (stored?.bytes) waitUntil(cacheImage(cacheUrl(key, format), stored, stored.bytes));
+      if (stored) {
+        const { bytes: _bytes, ...meta } = stored;
+        remember(url, meta);
+      }
+      if (stored?.bytes) waitUntil(cacheImage(url, stored, stored.bytes));
       return stored;
     },
 
@@ -108,7 +138,11 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
           });
         }),
       );
-      for (const image of images) waitUntil(cacheImage(cacheUrl(image.key, image.format), image, image.bytes));
+      for (const image of images) {
+        const { bytes, ...meta } = image;
+        remember(cacheUrl(image.key, image.format), meta);
+        waitUntil(cacheImage(cacheUrl(image.key, image.format), meta, bytes));
+      }
     },
 
     async findKey(key) {
@@ -122,6 +156,7 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
 
     /** Removes an image from R2 and from this location's Cache API. */
     async delete(key, format) {
+      known.delete(cacheUrl(key, format));
       await env.IMAGES.delete(objectKey(key, format));
       await edgeCache()
         ?.delete(cacheUrl(key, format))

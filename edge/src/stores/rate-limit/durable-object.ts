@@ -11,11 +11,11 @@ import type { RateLimitStore } from './contract.ts';
 import {
   KeyLimiter,
   type AcquireOptions,
-  type Decision,
   type LeaseDecision,
   type LeaseState,
   type LimitStatus,
   type LimiterSnapshot,
+  type RequestDecision,
 } from './token-bucket.ts';
 
 export class RateLimiter extends DurableObject<Bindings> {
@@ -40,8 +40,8 @@ export class RateLimiter extends DurableObject<Bindings> {
     }
   }
 
-  consumeRequest(limits: Limits): Decision {
-    const decision = this.limiter.consumeRequest(limits, Date.now());
+  consumeRequests(limits: Limits, want: number, giveBack: number): RequestDecision {
+    const decision = this.limiter.consumeRequests(limits, Date.now(), want, giveBack);
     this.commit();
     return decision;
   }
@@ -68,7 +68,7 @@ export class RateLimiter extends DurableObject<Bindings> {
 export function durableRateLimitStore(env: Bindings, kid: string): RateLimitStore {
   const stub = env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(kid));
   return {
-    consumeRequest: (limits) => stub.consumeRequest(limits),
+    consumeRequests: (limits, want, giveBack) => stub.consumeRequests(limits, want, giveBack),
     acquire: (limits, images, leaseMs, options) => stub.acquire(limits, images, leaseMs, options),
     leaseState: (limits, leaseId) => stub.leaseState(limits, leaseId),
     release: (limits, leaseId, used) => stub.release(limits, leaseId, used),

@@ -61,6 +61,9 @@ export type Decision =
   | { allowed: true; status: LimitStatus }
   | { allowed: false; status: LimitStatus; retryAfter: number; reason: LimitName };
 
+/** Request tokens taken by one decision: 0 when refused. */
+export type RequestDecision = Decision & { granted: number };
+
 /** `queued`: the lease waits in the key's queue for a slot (jobs only). */
 export type LeaseDecision = (Decision & { allowed: true; leaseId: string; queued: boolean }) | (Decision & { allowed: false });
 
@@ -149,19 +152,26 @@ export class KeyLimiter {
     };
   }
 
-  /** One request against the requests bucket. */
-  consumeRequest(limits: Limits, now: number): Decision {
+  /**
+   * Request tokens against the requests bucket: `want` of them, or as many as there are (at least
+   * one, else refused). `giveBack` returns tokens an isolate took earlier and did not spend
+   * (limits/request-tokens.ts); they go back before anything is taken.
+   */
+  consumeRequests(limits: Limits, now: number, want = 1, giveBack = 0): RequestDecision {
     const { requests } = this.refillAll(limits, now);
+    requests.tokens = Math.min(limits.requests, requests.tokens + Math.max(0, giveBack));
     if (requests.tokens < 1) {
       return {
         allowed: false,
+        granted: 0,
         status: this.status(limits),
         retryAfter: secondsUntil(requests, 1, limits.requests, limits.window_seconds),
         reason: 'requests',
       };
     }
-    requests.tokens -= 1;
-    return { allowed: true, status: this.status(limits) };
+    const granted = Math.max(1, Math.min(Math.floor(want), Math.floor(requests.tokens)));
+    requests.tokens -= granted;
+    return { allowed: true, granted, status: this.status(limits) };
   }
 
   /**
