@@ -95,7 +95,9 @@ export interface LoadPipelineOptions {
    * weights twice while the session loads (onnxruntime maps the originals
    * and unmaps them only when the session is ready: peak RSS 2× the weights)
    * and once per session. Default off: the weights stay memory-mapped from
-   * the graph cache, loaded once and shared by every session.
+   * the graph cache, loaded once and shared by every session. Except int8 in
+   * 'all' mode, its one session: its packed int8 copy replaces the mapped one
+   * at the same peak RSS, and its products run ~17% faster (README, "int8").
    */
   prepackWeights?: boolean;
   /**
@@ -222,7 +224,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     perScaleMinTokens: options.perScaleMinTokens ?? 0,
     carriedBytesPerImage: options.carriedBytesPerImage ?? (cuda ? CUDA_CARRIED_BYTES_PER_IMAGE : Infinity),
     maxBatchSessions: options.maxBatchSessions ?? batchSizes?.length ?? 4,
-    prepackWeights: options.prepackWeights ?? false,
+    prepackWeights: options.prepackWeights ?? (precision === 'int8' && mode === 'all'),
     memoryArena: options.memoryArena ?? cuda,
     batchSizes: batchSizes && [...batchSizes].sort((a, b) => a - b),
     cacheDir: options.cacheDir,
