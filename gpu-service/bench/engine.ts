@@ -275,19 +275,13 @@ function peakRssBytes(): number {
 }
 
 /** This process's proportional set size (Linux; 0 elsewhere). */
-function pssBytes(): number {
-  try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
+const pssBytes = () => smapsRollupBytes('Pss');
 /** This process's file-backed proportional set size (Linux; 0 elsewhere): mapped files, each page counted once. */
-function filePssBytes(): number {
+const filePssBytes = () => smapsRollupBytes('Pss_File');
+
+function smapsRollupBytes(field: 'Pss' | 'Pss_File'): number {
   try {
-    const m = /^Pss_File:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
