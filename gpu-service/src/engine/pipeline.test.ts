@@ -263,6 +263,16 @@ describe("precision 'int8' (CPU)", () => {
     }
   });
 
+  it("gives the same bytes in 'all' mode, whose session prepacks the int8 weights, as per scale", async () => {
+    const images = [];
+    for (const mode of ['all', 'per-scale'] as const) {
+      const p = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode, precision: 'int8' });
+      images.push((await p.generate(REQUEST)).images[0].data);
+      await p.dispose();
+    }
+    assert.ok(same(images[0], images[1]));
+  });
+
   it('is refused on CUDA, where its products have no kernels', async () => {
     await assert.rejects(loadPipeline('star-tiny', { device: 'cuda', precision: 'int8' }), /'int8' runs on the CPU only/);
   });

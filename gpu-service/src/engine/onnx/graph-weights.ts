@@ -51,6 +51,7 @@ export class GraphWeights {
   readonly binding: WeightBinding;
   readonly keyPrefix: string;
   private readonly emitted = new Map<string, Value>();
+  private readonly quantized = new Map<string, { values: Value; scales: Value }>();
 
   constructor(graph: Graph, store: TensorStore, precision: Precision, options: GraphWeightsOptions = {}) {
     this.graph = graph;
@@ -90,10 +91,8 @@ export class GraphWeights {
    */
   quantizedLinearWeight(name: string, outFeatures: number, inFeatures: number): { values: Value; scales: Value } {
     const full = this.keyPrefix + name;
-    const key = weightInputName(full, 'int8', true);
-    const emitted = this.emitted.get(key);
-    const emittedScales = this.emitted.get(`${key}/scales`);
-    if (emitted && emittedScales) return { values: emitted, scales: emittedScales };
+    const emitted = this.quantized.get(full);
+    if (emitted) return emitted;
     if (this.binding === 'inputs') throw new Error(`${full}: int8 weights enter a graph as initializers only, not as weight inputs`);
     this.store.get(full, [outFeatures, inFeatures]);
     // Values and scales come from one pass; the first read computes both and the second takes the kept half.
@@ -109,8 +108,7 @@ export class GraphWeights {
       bytes: () => part('values'),
     });
     const scales = this.graph.initializer(`${full}.int8_scales`, { dtype: 'float32', shape: [outFeatures], bytes: () => part('scales') });
-    this.emitted.set(key, values);
-    this.emitted.set(`${key}/scales`, scales);
+    this.quantized.set(full, { values, scales });
     return { values, scales };
   }
 
@@ -250,5 +248,5 @@ function quantizedDense(
   const bias = options.bias !== undefined ? options.bias : w.float32(`${prefix}.bias`, [outFeatures]);
   const { values, scales } = w.quantizedLinearWeight(`${prefix}.weight`, outFeatures, inFeatures); // (in, out)
   const rows = options.columns ? slice(values, [options.columns[0]], [options.columns[1]], [0]) : values;
-  return dynamicQuantizeMatMul(cast(x, 'float32'), rows, scales, bias && cast(bias, 'float32'));
+  return dynamicQuantizeMatMul(cast(x, 'float32'), rows, scales, bias);
 }
