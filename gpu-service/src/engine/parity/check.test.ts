@@ -83,3 +83,7 @@ test('the fidelity measure finds every fp32 token agreeing with the reference (i
     assert.ok(f.meanRelativeError < 1e-5);
   }
 });
+
+test('star check refuses int8 off the CPU, as the pipeline does', async () => {
+  await assert.rejects(checkFixture(fixturePath('star-tiny/tiny-b'), { precision: 'int8', device: 'cuda' }), /'int8' runs on the CPU only/);
+});

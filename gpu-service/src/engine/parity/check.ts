@@ -158,6 +158,7 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
   const threads = options.threads ?? 1;
   const precision = options.precision ?? 'fp32';
   const device = options.device ?? 'cpu';
+  if (precision === 'int8' && device !== 'cpu') throw new Error("check: precision 'int8' runs on the CPU only");
   const decoder =
     options.images === false
       ? null
