@@ -23,17 +23,22 @@ export function triple(values: number[]): Triple {
 /** The part of gpu-service/bench/engine.ts's per-configuration JSON that the report uses. */
 export interface EngineConfig {
   model: string;
+  /** Absent in results from before the int8 path: fp32. */
+  precision?: string;
   mode: 'all' | 'per-scale';
   batch: number;
   threads: number;
   loadMs: number;
   runs: { textMs: number; generateMs: number; decodeMs: number; totalMs: number }[];
   peakRssBytes: number;
+  /** File-backed PSS the pipeline added: its mapped weights. */
+  weightPssBytes?: number;
   baselineGflops: number;
 }
 
 export interface EngineFigures {
   model: string;
+  precision: string;
   mode: string;
   batch: number;
   threads: number;
@@ -55,6 +60,7 @@ export interface Ratio {
 function engineFigures(config: EngineConfig): EngineFigures {
   return {
     model: config.model,
+    precision: precisionOf(config),
     mode: config.mode,
     batch: config.batch,
     threads: config.threads,
@@ -75,19 +81,26 @@ function pairedRatio(a: EngineConfig, b: EngineConfig, what: string): Ratio {
   return { what, ratio: triple(values) };
 }
 
+const precisionOf = (c: EngineConfig) => c.precision ?? 'fp32';
+/** A model at one precision: the model's name, with the precision unless fp32. */
+const seriesOf = (c: EngineConfig) => (precisionOf(c) === 'fp32' ? c.model : `${c.model} · ${precisionOf(c)}`);
+
+/** Issue 15's targets for int8, as ratios of fp32 from the same run. */
+const INT8_TARGETS = { secondsPerImage: 0.4, weightMemory: 0.35 };
+
 function engineRatios(configs: EngineConfig[]): Ratio[] {
   const ratios: Ratio[] = [];
   const find = (model: string, mode: string, batch: number) =>
-    configs.find((c) => c.model === model && c.mode === mode && c.batch === batch);
-  for (const model of new Set(configs.map((c) => c.model))) {
+    configs.find((c) => seriesOf(c) === model && c.mode === mode && c.batch === batch);
+  for (const model of new Set(configs.map(seriesOf))) {
     for (const mode of ['all', 'per-scale']) {
       const one = find(model, mode, 1);
       if (!one) continue;
-      for (const c of configs.filter((x) => x.model === model && x.mode === mode && x.batch > 1)) {
+      for (const c of configs.filter((x) => seriesOf(x) === model && x.mode === mode && x.batch > 1)) {
         ratios.push(pairedRatio(one, c, `${model} · ${mode}: per-image speed-up of batch ${c.batch} over batch 1`));
       }
     }
-    for (const c of configs.filter((x) => x.model === model && x.mode === 'per-scale')) {
+    for (const c of configs.filter((x) => seriesOf(x) === model && x.mode === 'per-scale')) {
       const all = find(model, 'all', c.batch);
       if (!all) continue;
       ratios.push(pairedRatio(c, all, `${model} · batch ${c.batch}: per-scale time ÷ one-run time`));
@@ -96,6 +109,18 @@ function engineRatios(configs: EngineConfig[]): Ratio[] {
         ratio: triple([c.peakRssBytes / all.peakRssBytes]),
       });
     }
+  }
+  for (const int8 of configs.filter((c) => precisionOf(c) === 'int8')) {
+    const fp32 = find(int8.model, int8.mode, int8.batch);
+    if (!fp32) continue;
+    const at = `${int8.model} · ${int8.mode} · batch ${int8.batch}: int8 ÷ fp32`;
+    ratios.push(pairedRatio(int8, fp32, `${at} s/image (target ≤ ${INT8_TARGETS.secondsPerImage}×)`));
+    if (int8.weightPssBytes && fp32.weightPssBytes)
+      ratios.push({
+        what: `${at} mapped weights (target ≤ ${INT8_TARGETS.weightMemory}×)`,
+        ratio: triple([int8.weightPssBytes / fp32.weightPssBytes]),
+      });
+    ratios.push({ what: `${at} peak RSS`, ratio: triple([int8.peakRssBytes / fp32.peakRssBytes]) });
   }
   return ratios;
 }

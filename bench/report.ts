@@ -49,9 +49,10 @@ export function renderMarkdown(report: Report): string {
     );
     out.push(
       table(
-        ['model', 'mode', 'batch', 's/image', 'generator s', 'decode s', 'peak RSS GiB', 'load s', 'n'],
+        ['model', 'precision', 'mode', 'batch', 's/image', 'generator s', 'decode s', 'peak RSS GiB', 'load s', 'n'],
         report.engine.figures.map((f) => [
           f.model,
+          f.precision,
           f.mode,
           String(f.batch),
           fmtTriple(f.secondsPerImage),

@@ -11,7 +11,8 @@
 //
 // Environment: BENCH_RUNS (server/edge repeats, default 3), BENCH_ENGINE (engine invocations,
 // default "tiny:5,d16:3" = model:repeats; the d16-shaped model takes seconds per image on two
-// cores, so it gets fewer repeats), BENCH_ENGINE_BATCHES (default 1,2,4), BENCH_SKIP (comma list
+// cores, so it gets fewer repeats), BENCH_ENGINE_BATCHES (default 1,2,4), BENCH_ENGINE_PRECISIONS
+// (default fp32,int8: int8's figures as ratios of fp32's, against their targets), BENCH_SKIP (comma list
 // of engine,server,edge). Logs of every child: bench/results/logs/.
 import { spawn } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,7 @@ const ENGINE = (process.env.BENCH_ENGINE ?? 'tiny:5,d16:3').split(',').map((entr
   return { model, repeats: Number(repeats) };
 });
 const ENGINE_BATCHES = process.env.BENCH_ENGINE_BATCHES ?? '1,2,4';
+const ENGINE_PRECISIONS = process.env.BENCH_ENGINE_PRECISIONS ?? 'fp32,int8';
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const RESULTS = join(ROOT, 'bench/results');
 const LOGS = join(RESULTS, 'logs');
@@ -113,6 +115,8 @@ try {
         'all,per-scale',
         '--batches',
         ENGINE_BATCHES,
+        '--precisions',
+        ENGINE_PRECISIONS,
         '--repeats',
         String(repeats),
         '--json',
@@ -149,7 +153,12 @@ const report: Report = {
   createdAt: new Date().toISOString(),
   durationSeconds: Math.round((Date.now() - startedAt) / 1000),
   machine: { ...machine, loadAverageAtEnd: loadavg().map((x) => Number(x.toFixed(2))) },
-  settings: { runs: RUNS, engine: ENGINE.map((e) => `${e.model}×${e.repeats}`).join(' '), engineBatches: ENGINE_BATCHES },
+  settings: {
+    runs: RUNS,
+    engine: ENGINE.map((e) => `${e.model}×${e.repeats}`).join(' '),
+    engineBatches: ENGINE_BATCHES,
+    enginePrecisions: ENGINE_PRECISIONS,
+  },
   ...summarize(engine, serverRuns, edgeRuns),
 };
 const markdown = renderMarkdown(report);

@@ -7,7 +7,11 @@
 //     (hidden 1024) but 2 layers instead of 23, and star-tiny's 2048-id
 //     tokenizer. Generated once into .cache/bench (about 1.1 GB).
 // in both generator modes ('all' = one run, 'per-scale' = one run per scale)
-// at batch 1, 2 and 4 on the CPU.
+// at batch 1, 2 and 4 on the CPU, at each of `--precisions` (default fp32). With
+// fp32 and int8 both, every int8 configuration is followed by its figures as
+// ratios of the fp32 one from the same bench run, against issue 15's targets:
+// s/image ≤ 0.4×, and the weights' resident memory ≤ 0.35× (the file-backed
+// PSS a pipeline adds: its mapped weights; whole-process peak RSS beside it).
 //
 // `--load-only` measures memory instead of speed: peak RSS (VmHWM) after
 // loading and after one image, as a multiple of the weight files' bytes; with
@@ -22,7 +26,7 @@
 // is shared, and the ratio stays comparable when neighbours are busy.
 //
 //   node gpu-service/bench/engine.ts [--models tiny,d16,<model dir>] [--modes all,per-scale]
-//        [--batches 1,2,4] [--repeats 3] [--threads 2] [--json FILE]
+//        [--batches 1,2,4] [--precisions fp32,int8] [--repeats 3] [--threads 2] [--json FILE]
 //        [--prepack on|off] [--arena on|off] [--malloc tuned|default]
 //        (pipeline defaults and the Dockerfile's malloc settings unless given)
 //   node gpu-service/bench/engine.ts --load-only --models d30 --modes all,per-scale
@@ -42,7 +46,8 @@ import { readClipTextConfig } from '../src/engine/models/text-encoder/config.ts'
 import { Graph } from '../src/engine/onnx/graph.ts';
 import { matmul } from '../src/engine/onnx/ops.ts';
 import { probeCuda, Session, tensor } from '../src/engine/onnx/runtime.ts';
-import type { Device } from '../src/engine/onnx/target.ts';
+import type { Device, Precision } from '../src/engine/onnx/target.ts';
+import { PRECISIONS } from '../src/engine/onnx/target.ts';
 import { toModelBytes } from '../src/engine/onnx/serialize.ts';
 import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pipeline.ts';
 import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
@@ -128,6 +133,7 @@ interface ChildSpec {
   repeats: number;
   threads: number;
   device: Device;
+  precision: Precision;
   prepackWeights?: boolean;
   memoryArena?: boolean;
   /** 'tuned': the child runs with the Dockerfile's glibc malloc settings (MALLOC_ENV); 'default': glibc's own. */
@@ -140,6 +146,7 @@ interface ChildSpec {
 
 interface ChildResult {
   model: string;
+  precision: Precision;
   mode: GeneratorMode;
   batch: number;
   threads: number;
@@ -151,6 +158,8 @@ interface ChildResult {
   peakRssBytes: number;
   /** Largest proportional set size seen after a run: shared mappings (one weight file mapped by several sessions) count once. */
   peakPssBytes: number;
+  /** File-backed PSS the pipeline added (load and generations): the weights it maps and touched, each page once. */
+  weightPssBytes: number;
   baselineGflops: number;
   /** This engine's work per stage (`scales`: the generator's, per scale), and the generator's as upstream would execute it (flops.ts). */
   flops: { text: number; scales: number[]; decode: number; upstreamGenerate: number };
@@ -170,9 +179,11 @@ interface LoadMemory {
 // ---------------------------------------------------------------- child
 
 async function child(spec: ChildSpec): Promise<ChildResult> {
+  const filePssBefore = filePssBytes();
   const loadStart = performance.now();
   const pipeline = (await loadPipeline(spec.modelDir, {
     device: spec.device,
+    precision: spec.precision,
     threads: spec.threads,
     mode: spec.mode,
     prepackWeights: spec.prepackWeights,
@@ -193,9 +204,11 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
   const runs: ChildResult['runs'] = [];
   const ranges = pipeline.scaleRanges();
   let peakPss = pssBytes();
+  let weightPss = filePssBytes() - filePssBefore;
   // what every kind of child reports; the MatMul probe only runs in a timed child
   const result = (): ChildResult => ({
     model: model.manifest.name,
+    precision: spec.precision,
     mode: spec.mode,
     batch: spec.batch,
     threads: spec.threads,
@@ -205,6 +218,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     flops,
     peakRssBytes: peakRssBytes(),
     peakPssBytes: peakPss,
+    weightPssBytes: weightPss,
     baselineGflops: 0,
   });
   if (spec.loadOnly && !spec.prepareOnly) {
@@ -212,6 +226,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     const started = performance.now();
     await pipeline.generate({ ...REQUEST, seeds: imageSeeds(1000, spec.batch) });
     const afterFirstImage = { peakRssBytes: peakRssBytes(), pssBytes: pssBytes(), ms: performance.now() - started };
+    weightPss = Math.max(weightPss, filePssBytes() - filePssBefore);
     await pipeline.dispose();
     const memory: LoadMemory = { weightBytes: weightFileBytes(model), afterLoad, afterFirstImage };
     return { ...result(), peakPssBytes: Math.max(peakPss, afterFirstImage.pssBytes), memory };
@@ -232,6 +247,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
       const rangeMs = spec.mode === 'per-scale' ? ends.map((end, i) => end - (i === 0 ? generateStart : ends[i - 1])) : [];
       runs.push({ ...result.timings, rangeMs });
       peakPss = Math.max(peakPss, pssBytes());
+      weightPss = Math.max(weightPss, filePssBytes() - filePssBefore);
     }
     const baselineAfter = await matmulBaseline(spec);
     await pipeline.dispose();
@@ -259,9 +275,13 @@ function peakRssBytes(): number {
 }
 
 /** This process's proportional set size (Linux; 0 elsewhere). */
-function pssBytes(): number {
+const pssBytes = () => smapsRollupBytes('Pss');
+/** This process's file-backed proportional set size (Linux; 0 elsewhere): mapped files, each page counted once. */
+const filePssBytes = () => smapsRollupBytes('Pss_File');
+
+function smapsRollupBytes(field: 'Pss' | 'Pss_File'): number {
   try {
-    const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
     return m ? Number(m[1]) * 1024 : 0;
   } catch {
     return 0;
@@ -341,7 +361,7 @@ function memoryReport(r: ChildResult, firstLoadPeakRss: number): string {
   const ratio = (bytes: number) => `${(bytes / m.weightBytes).toFixed(2)}× weights`;
   const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
   return [
-    `${r.model} · load memory · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads · ${r.options} · weights ${gb(m.weightBytes)} (${gib(m.weightBytes)})`,
+    `${r.model} · ${r.precision} · load memory · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads · ${r.options} · weights ${gb(m.weightBytes)} (${gib(m.weightBytes)})`,
     `  load (graphs cached)  peak RSS ${gib(m.afterLoad.peakRssBytes)} = ${ratio(m.afterLoad.peakRssBytes)}   (PSS ${gib(m.afterLoad.pssBytes)})   ${fmt(r.loadMs)} s`,
     `  + first image         peak RSS ${gib(m.afterFirstImage.peakRssBytes)} = ${ratio(m.afterFirstImage.peakRssBytes)}   (PSS ${gib(m.afterFirstImage.pssBytes)})   ${fmt(m.afterFirstImage.ms)} s`,
     `  load in the child before (builds the graph cache when cold)  peak RSS ${gib(firstLoadPeakRss)} = ${ratio(firstLoadPeakRss)}`,
@@ -356,13 +376,13 @@ function report(r: ChildResult): string {
     `${gf(flops, ms).toFixed(1).padStart(6)} GFLOP/s (${((100 * gf(flops, ms)) / r.baselineGflops).toFixed(0).padStart(3)}% of probe)`;
   const med = (pick: (x: ChildResult['runs'][number]) => number) => median(r.runs.map(pick));
   const generateFlops = r.flops.scales.reduce((a, b) => a + b, 0);
-  lines.push(`${r.model} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads${r.options ? ` · ${r.options}` : ''}`);
+  lines.push(`${r.model} · ${r.precision} · mode ${r.mode} · batch ${r.batch} · ${r.threads} threads${r.options ? ` · ${r.options}` : ''}`);
   const perImageGflop = (generate: number) => ((r.flops.text + generate + r.flops.decode) / r.batch / 1e9).toFixed(1);
   lines.push(
     `  work/image     ${perImageGflop(generateFlops)} GFLOP (${perImageGflop(r.flops.upstreamGenerate)} with upstream's generator: text K/V at every scale, cross-attention on both CFG rows)`,
   );
   lines.push(
-    `  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`,
+    `  s/image (min/median/max)  ${triple(perImage)}      peak RSS ${gib(r.peakRssBytes)} (PSS ${gib(r.peakPssBytes)}; mapped weights ${gib(r.weightPssBytes)})      load ${fmt(r.loadMs)} s      MatMul probe ${r.baselineGflops.toFixed(1)} GFLOP/s`,
   );
   lines.push(
     `  text encoder   ${triple(r.runs.map((x) => x.textMs))} s   ${rate(
@@ -403,12 +423,28 @@ function report(r: ChildResult): string {
   return lines.join('\n');
 }
 
+/** Issue 15's targets for the int8 path, as ratios of fp32 in the same bench run. */
+const INT8_TARGETS = { secondsPerImage: 0.4, weightMemory: 0.35 };
+
+/** An int8 configuration's figures as ratios of the fp32 one (same model, mode and batch, same bench run). */
+function precisionReport(int8: ChildResult, fp32: ChildResult): string {
+  const perImage = (r: ChildResult) => median(r.runs.map((x) => x.totalMs / r.batch));
+  const verdict = (ratio: number, target: number) => `${ratio.toFixed(2)}× (target ≤ ${target}×: ${ratio <= target ? 'met' : 'not met'})`;
+  const memory = `mapped weights ${verdict(int8.weightPssBytes / fp32.weightPssBytes, INT8_TARGETS.weightMemory)}   peak RSS ${(int8.peakRssBytes / fp32.peakRssBytes).toFixed(2)}×`;
+  if (!int8.runs.length || !fp32.runs.length) return `  int8 ÷ fp32    ${memory}`; // --load-only: memory only
+  return [
+    `  int8 ÷ fp32    s/image (median) ${verdict(perImage(int8) / perImage(fp32), INT8_TARGETS.secondsPerImage)}`,
+    `                 ${memory}`,
+  ].join('\n');
+}
+
 async function parent(): Promise<void> {
   const { values } = parseArgs({
     options: {
       models: { type: 'string', default: 'tiny,d16' },
       modes: { type: 'string', default: 'all,per-scale' },
       batches: { type: 'string', default: '1,2,4' },
+      precisions: { type: 'string', default: 'fp32' },
       repeats: { type: 'string', default: '3' },
       threads: { type: 'string', default: '2' },
       json: { type: 'string' },
@@ -429,6 +465,11 @@ async function parent(): Promise<void> {
   if (values.gpu) await assertCuda();
   const results: ChildResult[] = [];
   const threads = Number(values.threads);
+  const precisions = values.precisions.split(',').map((p) => {
+    const known = PRECISIONS.find((q) => q === p);
+    if (!known) throw new Error(`unknown precision ${p}; use ${PRECISIONS.join(', ')}`);
+    return known;
+  });
   for (const name of values.models.split(',')) {
     const dirOf = MODELS[name];
     if (!dirOf && !existsSync(join(resolve(name), 'model.json')))
@@ -440,22 +481,30 @@ async function parent(): Promise<void> {
     );
     for (const mode of values.modes.split(',') as GeneratorMode[]) {
       for (const batch of values.batches.split(',').map(Number)) {
-        const spec: ChildSpec = {
-          modelDir,
-          mode,
-          batch,
-          repeats: Number(values.repeats),
-          threads,
-          device,
-          loadOnly: values['load-only'],
-          malloc: values.malloc === 'default' ? 'default' : 'tuned',
-          ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}),
-          ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}),
-        };
-        const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
-        const result = { ...(await runChild(spec)), options: optionLabel(spec) };
-        results.push(result);
-        console.log(`${result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result)}\n`);
+        const byPrecision = new Map<Precision, ChildResult>();
+        for (const precision of precisions) {
+          const spec: ChildSpec = {
+            modelDir,
+            mode,
+            batch,
+            repeats: Number(values.repeats),
+            threads,
+            device,
+            precision,
+            loadOnly: values['load-only'],
+            malloc: values.malloc === 'default' ? 'default' : 'tuned',
+            ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}),
+            ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}),
+          };
+          const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
+          const result = { ...(await runChild(spec)), options: optionLabel(spec) };
+          results.push(result);
+          byPrecision.set(precision, result);
+          console.log(result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result));
+          const fp32 = byPrecision.get('fp32');
+          if (precision === 'int8' && fp32) console.log(precisionReport(result, fp32));
+          console.log('');
+        }
       }
     }
   }

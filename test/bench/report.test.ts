@@ -93,3 +93,18 @@ test('the markdown report shows every section with min / median / max', () => {
   assert.ok(markdown.includes('0.010 / **0.020** / 0.030'), 'engine s/image as min / median / max');
   assert.ok(markdown.includes('| 16 clients: images/s with micro-batching ÷ without | 1.33× |'));
 });
+
+test('int8 engine figures pair with the fp32 ones of the same model, mode and batch, against the targets', () => {
+  const int8 = { ...engineConfig('all', 1, [4, 8]), precision: 'int8', weightPssBytes: 30, peakRssBytes: 2 ** 29 };
+  const fp32 = { ...engineConfig('all', 1, [10, 20]), precision: 'fp32', weightPssBytes: 100 };
+  const { figures, ratios } = summarize([fp32, engineConfig('all', 4, [20, 40]), int8], [], []).engine;
+  assert.deepEqual(
+    figures.map((f) => f.precision),
+    ['fp32', 'fp32', 'int8'],
+  );
+  const ratio = (what: string) => ratios.find((r) => r.what.includes(what))?.ratio;
+  assert.deepEqual(ratio('int8 ÷ fp32 s/image (target ≤ 0.4×)'), triple([0.4, 0.4]));
+  assert.deepEqual(ratio('int8 ÷ fp32 mapped weights (target ≤ 0.35×)'), triple([0.3]));
+  assert.deepEqual(ratio('int8 ÷ fp32 peak RSS'), triple([0.5]));
+  assert.equal(ratios.filter((r) => r.what.includes('batch 4 over batch 1')).length, 1, 'int8 batch 1 is not paired with fp32 batch 4');
+});

@@ -62,6 +62,7 @@ describe('star generate', () => {
       [['generate', 'x', '--seed=-5'], /--seed must be an integer ≥ 0/],
       [['generate', 'x', '--top-p', '1.5'], /--top-p must be a number ≥ 0 and ≤ 1/],
       [['generate', 'x', '--device', 'tpu'], /--device must be one of cpu, cuda/],
+      [['generate', 'x', '--precision', 'int4'], /--precision must be one of fp32, fp16, int8/],
       [['generate', 'x', '--bogus'], /Unknown option '--bogus'/],
       [['generate', 'x', '-o', 'out.jpg'], /--out must name a \.png file/],
       [['paint'], /unknown command "paint"/],

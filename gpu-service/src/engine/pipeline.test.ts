@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { contiguousStride, writeTorchSave } from './testing/torch-save.ts';
@@ -243,6 +243,38 @@ describe('loadPipeline(star-tiny, cpu)', () => {
       /model "star-256-d30" not found .*npx star fetch-model star-256-d30/,
     );
     await assert.rejects(loadPipeline('no-such-model', { device: 'cpu' }), /known models: star-tiny/);
+  });
+});
+
+describe("precision 'int8' (CPU)", () => {
+  it('builds its own graphs, stores the quantized weights in a smaller pool, and generates deterministically', async () => {
+    const int8 = (await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, precision: 'int8' })) as StarPipeline;
+    try {
+      const [fp32Graph, int8Graph] = [perScale as StarPipeline, int8].map((p) => p.generatorGraphPath(1, 0, 0, false));
+      assert.notEqual(fp32Graph, int8Graph, 'the graph cache key includes the precision');
+      const poolBytes = (graph: string) => statSync(join(dirname(graph), 'weights.bin')).size;
+      assert.ok(poolBytes(int8Graph) < 0.6 * poolBytes(fp32Graph), `pool ${poolBytes(int8Graph)} vs fp32 ${poolBytes(fp32Graph)} bytes`);
+      const a = await int8.generate(REQUEST);
+      const b = await int8.generate(REQUEST);
+      assert.ok(same(a.images[0].data, b.images[0].data));
+      assert.ok(!same(a.images[0].data, (await perScale.generate(REQUEST)).images[0].data), 'int8 really ran');
+    } finally {
+      await int8.dispose();
+    }
+  });
+
+  it("gives the same bytes in 'all' mode, whose session prepacks the int8 weights, as per scale", async () => {
+    const images = [];
+    for (const mode of ['all', 'per-scale'] as const) {
+      const p = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode, precision: 'int8' });
+      images.push((await p.generate(REQUEST)).images[0].data);
+      await p.dispose();
+    }
+    assert.ok(same(images[0], images[1]));
+  });
+
+  it('is refused on CUDA, where its products have no kernels', async () => {
+    await assert.rejects(loadPipeline('star-tiny', { device: 'cuda', precision: 'int8' }), /'int8' runs on the CPU only/);
   });
 });
 

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
     const config = loadConfig({ GPU_SHARED_SECRET: SECRET });
     assert.deepEqual(config.models, ['star-tiny']);
     assert.equal(config.device, 'cpu');
+    assert.equal(config.precision, undefined, "the engine's default precision for the device");
     assert.equal(config.port, 8788);
     assert.equal(config.engineModule, DEFAULT_ENGINE_MODULE);
     assert.ok(DEFAULT_ENGINE_MODULE.endsWith('/src/engine/pipeline.ts'));
@@ -26,6 +27,7 @@ describe('loadConfig', () => {
       PORT: '0',
       HOST: '127.0.0.1',
       MODEL_DIR: '/models',
+      PRECISION: 'fp32',
     });
     assert.deepEqual(config.models, ['star-tiny', 'star-256-d16']);
     assert.deepEqual(
@@ -38,15 +40,22 @@ describe('loadConfig', () => {
         config.port,
         config.host,
         config.modelDir,
+        config.precision,
       ],
-      ['cuda', 4, 10, 5000, 2, 0, '127.0.0.1', '/models'],
+      ['cuda', 4, 10, 5000, 2, 0, '127.0.0.1', '/models', 'fp32'],
     );
+  });
+
+  it('opts in to the int8 CPU path with PRECISION=int8', () => {
+    assert.equal(loadConfig({ GPU_SHARED_SECRET: SECRET, PRECISION: 'int8' }).precision, 'int8');
   });
 
   const bad: [string, Record<string, string>, RegExp][] = [
     ['missing secret', { GPU_SHARED_SECRET: '' }, /GPU_SHARED_SECRET is required/],
     ['short secret', { GPU_SHARED_SECRET: 'short' }, /GPU_SHARED_SECRET must be at least 32/],
     ['unknown device', { DEVICE: 'tpu' }, /DEVICE must be one of "cpu", "cuda", got "tpu"/],
+    ['unknown precision', { PRECISION: 'int4' }, /PRECISION must be one of "fp32", "fp16", "int8", got "int4"/],
+    ['int8 on CUDA', { PRECISION: 'int8', DEVICE: 'cuda' }, /PRECISION=int8 runs on DEVICE=cpu only/],
     ['non-numeric batch', { MAX_BATCH: 'eight' }, /MAX_BATCH must be a whole number/],
     ['zero batch', { MAX_BATCH: '0' }, /MAX_BATCH must be between 1/],
     ['port out of range', { PORT: '70000' }, /PORT must be between/],

@@ -1,11 +1,13 @@
 // Service configuration: read from the environment once at start, checked,
 // then passed down as this typed object. Nothing else reads process.env.
-import { DEVICES, type Device } from '../engine/onnx/target.ts';
+import { DEVICES, type Device, PRECISIONS, type Precision } from '../engine/onnx/target.ts';
 
 export interface ServiceConfig {
   /** Models preloaded at start; requests for others get 404. */
   models: string[];
   device: Device;
+  /** The engine's compute precision; undefined ⇒ its default for the device (fp32 on CPU, fp16 on CUDA). */
+  precision: Precision | undefined;
   /** Most images one engine run may hold. */
   maxBatch: number;
   /** Most requests waiting (not yet running) before new ones get 503. */
@@ -60,6 +62,15 @@ function device(env: Env): Device {
   return known;
 }
 
+function precision(env: Env, device: Device): Precision | undefined {
+  const value = env.PRECISION;
+  if (value === undefined || value === '') return undefined;
+  const known = PRECISIONS.find((p) => p === value);
+  if (!known) throw new ConfigError(`PRECISION must be one of ${PRECISIONS.map((p) => `"${p}"`).join(', ')}, got "${value}"`);
+  if (known === 'int8' && device !== 'cpu') throw new ConfigError('PRECISION=int8 runs on DEVICE=cpu only');
+  return known;
+}
+
 function sharedSecret(env: Env): string {
   const secret = env.GPU_SHARED_SECRET;
   // The message never includes the value, only what is wrong with it.
@@ -69,9 +80,11 @@ function sharedSecret(env: Env): string {
 }
 
 export function loadConfig(env: Env): ServiceConfig {
+  const onDevice = device(env);
   return {
     models: modelList(env),
-    device: device(env),
+    device: onDevice,
+    precision: precision(env, onDevice),
     maxBatch: integer(env, 'MAX_BATCH', 8, 1, 256),
     queueLimit: integer(env, 'QUEUE_LIMIT', 64, 1, 100_000),
     requestTimeoutMs: integer(env, 'REQUEST_TIMEOUT_MS', 120_000, 1, 3_600_000),

@@ -1,12 +1,13 @@
 // Messages between the main thread (engine-client.ts) and the engine worker
 // (engine-worker.ts). Plain data only: everything here crosses postMessage.
-import type { Device } from '../engine/onnx/target.ts';
+import type { Device, Precision } from '../engine/onnx/target.ts';
 import type { GenerateRequest, GenerateResult, ModelInfo, ProgressEvent } from '../engine/types.ts';
 
 export interface EngineWorkerData {
   engineModule: string;
   models: string[];
   device: Device;
+  precision: Precision | undefined;
   modelDir: string | undefined;
   /** Batch sizes up to this are warmed at start (batch-sizes.ts). */
   maxBatch: number;

@@ -2,7 +2,7 @@
 // holds the thread it is called on, so HTTP, health checks and cancellation
 // stay on the main thread and remain responsive while a batch generates.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Device } from '../engine/onnx/target.ts';
+import type { Device, Precision } from '../engine/onnx/target.ts';
 import type { GenerateResult, Pipeline } from '../engine/types.ts';
 import { preferredBatchSizes } from './batch-sizes.ts';
 import { readGpuMemory } from './gpu-memory.ts';
@@ -13,7 +13,14 @@ interface EngineModule {
     modelNameOrDir: string,
     // maxBatchSessions: how many batch sizes' sessions to keep (the real engine's LRU); others ignore it.
     // gpuFreeBytes and maxBatch: the real engine's GPU memory plan (engine/memory-plan.ts).
-    options: { device: Device; modelDir?: string; maxBatchSessions?: number; gpuFreeBytes?: number; maxBatch?: number },
+    options: {
+      device: Device;
+      precision?: Precision;
+      modelDir?: string;
+      maxBatchSessions?: number;
+      gpuFreeBytes?: number;
+      maxBatch?: number;
+    },
   ): Promise<Pipeline>;
 }
 
@@ -35,6 +42,7 @@ async function load(): Promise<void> {
     const gpuFreeBytes = data.device === 'cuda' ? (await readGpuMemory())[0]?.freeBytes : undefined;
     const pipeline = await engine.loadPipeline(model, {
       device: data.device,
+      ...(data.precision ? { precision: data.precision } : {}),
       maxBatchSessions: sizes.length,
       maxBatch: data.maxBatch,
       ...(gpuFreeBytes !== undefined ? { gpuFreeBytes } : {}),

@@ -34,6 +34,7 @@ export async function startService(config: ServiceConfig): Promise<RunningServic
     engineModule: config.engineModule,
     models: config.models,
     device: config.device,
+    precision: config.precision,
     modelDir: config.modelDir,
     maxBatch: config.maxBatch,
   });

@@ -1,7 +1,9 @@
 // star check <fixture-dir> — the parity check of engine/parity/check.ts: rebuild
 // the fixture's model from its config and weights, run it on the fixture's
 // inputs and teacher-forced tokens, and print every reference tensor's max
-// abs error and max |reference|. Exits 1 when any tensor is above tolerance.
+// abs error and max |reference|, then the logits' fidelity (error, token
+// agreement). Exits 1 when any tensor is above tolerance or the fidelity below
+// its precision's limits.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -19,12 +21,13 @@ export const CHECK_HELP = `usage: star check <fixture-dir> [options]
   --mode upstream|per-row  check one cross-attention mode only (default: both, where the reference exists)
   --attention fused|matmul attention kernels to build the graph with (default fused)
   --threads N            onnxruntime intra-op threads (default 1)
-  --precision fp32|fp16  compute precision (default fp32); fp16 is checked with fp16's tolerances
-                         (floats 5e-3 × max(1, max|ref|), images 4/255)
+  --precision fp32|fp16|int8  compute precision (default fp32); fp16 is checked with fp16's tolerances
+                         (floats 5e-3 × max(1, max|ref|), images 4/255); int8 (CPU) with floats 0.1 × max(1, max|ref|),
+                         images at fp32's, and limits on the logits' fidelity (engine README, "int8")
   --device cpu|cuda      where onnxruntime runs the graphs (default cpu)
   --no-images            skip decoding the final image
 
-Exit status: 0 every tensor within tolerance, 1 otherwise.`;
+Exit status: 0 every tensor within tolerance and the logits within the fidelity limits, 1 otherwise.`;
 
 export async function checkCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseArgs({

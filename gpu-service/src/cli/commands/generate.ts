@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import type { CrossAttnMode } from '../../engine/models/generator/blocks.ts';
 import type { GeneratorMode, StarPipeline } from '../../engine/pipeline.ts';
 import { loadPipeline } from '../../engine/pipeline.ts';
+import { PRECISIONS } from '../../engine/onnx/target.ts';
 import type { ProgressEvent } from '../../engine/types.ts';
 import { choiceOption, integerOption, numberOption, UsageError } from '../args.ts';
 import type { CliIo } from '../main.ts';
@@ -26,6 +27,8 @@ export const GENERATE_HELP = `usage: star generate "a prompt" [options]
   --negative TEXT      negative prompt (replaces the empty unconditional prompt)
   --more-smooth        Gumbel soft-code sampling (STAR-SPEC §4.2.3d)
   --device cpu|cuda    execution provider (default cpu)
+  --precision P        fp32, fp16 or int8 (default fp32 on cpu, fp16 on cuda; int8: cpu only, the generator's
+                       linear layers in int8, engine README "int8")
   --threads N          onnxruntime intra-op threads (default: all cores)
   --mode all|per-scale one generator run, or one per scale (default per-scale; on cuda within the carried-state limit)
   --cross-attn MODE    per-request (default), upstream or per-row (STAR-SPEC §6.1)`;
@@ -48,6 +51,7 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
       negative: { type: 'string' },
       'more-smooth': { type: 'boolean', default: false },
       device: { type: 'string' },
+      precision: { type: 'string' },
       threads: { type: 'string' },
       mode: { type: 'string' },
       'cross-attn': { type: 'string' },
@@ -59,6 +63,7 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
     );
   const prompt = positionals[0];
   const device = choiceOption('device', values.device, ['cpu', 'cuda'] as const, 'cpu');
+  const precision = choiceOption('precision', values.precision, PRECISIONS);
   const n = integerOption('n', values.n, 1, 1, 64);
   const seed = integerOption('seed', values.seed, randomInt(0, SEED_LIMIT), 0, SEED_LIMIT - 1);
   const threads = values.threads === undefined ? undefined : integerOption('threads', values.threads, 0, 1, 1024);
@@ -75,6 +80,7 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
     device,
     threads,
     mode,
+    precision,
     crossAttn,
     ...(values['model-dir'] ? { modelDir: values['model-dir'] } : {}),
   })) as StarPipeline;

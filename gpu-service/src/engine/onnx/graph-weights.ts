@@ -5,7 +5,9 @@
 import type { DType } from './dtype.ts';
 import { BYTES_PER_ELEMENT } from './dtype.ts';
 import type { Graph, TensorData, Value } from './graph.ts';
-import { add, cast, matmul, slice } from './ops.ts';
+import { add, cast, dynamicQuantizeMatMul, matmul, slice } from './ops.ts';
+import type { QuantizedLinear } from './quantize.ts';
+import { quantizeLinear } from './quantize.ts';
 import type { RuntimeTensor } from './runtime.ts';
 import { tensor } from './runtime.ts';
 import type { Precision } from './target.ts';
@@ -49,6 +51,7 @@ export class GraphWeights {
   readonly binding: WeightBinding;
   readonly keyPrefix: string;
   private readonly emitted = new Map<string, Value>();
+  private readonly quantized = new Map<string, { values: Value; scales: Value }>();
 
   constructor(graph: Graph, store: TensorStore, precision: Precision, options: GraphWeightsOptions = {}) {
     this.graph = graph;
@@ -78,6 +81,35 @@ export class GraphWeights {
    */
   linearWeight(name: string, outFeatures: number, inFeatures: number, dtype: DType = this.dtype): Value {
     return this.emit(name, dtype, [outFeatures, inFeatures], true);
+  }
+
+  /**
+   * A torch Linear weight quantized for 'int8' (onnx/quantize.ts): int8 (in,
+   * out) values and fp32 (out) scales, computed from the stored weight when the
+   * graph is serialized. Initializers only: the pool maps the int8 bytes, and no
+   * fp32 copy of the matrix reaches a session.
+   */
+  quantizedLinearWeight(name: string, outFeatures: number, inFeatures: number): { values: Value; scales: Value } {
+    const full = this.keyPrefix + name;
+    const emitted = this.quantized.get(full);
+    if (emitted) return emitted;
+    if (this.binding === 'inputs') throw new Error(`${full}: int8 weights enter a graph as initializers only, not as weight inputs`);
+    this.store.get(full, [outFeatures, inFeatures]);
+    // Values and scales come from one pass; the first read computes both and the second takes the kept half.
+    let kept: QuantizedLinear | undefined;
+    const part = <K extends keyof QuantizedLinear>(k: K): Uint8Array => {
+      const q = kept ?? quantizeLinear(this.store.float32(full), outFeatures, inFeatures);
+      kept = kept ? undefined : q;
+      return new Uint8Array(q[k].buffer);
+    };
+    const values = this.graph.initializer(`${full}.T.int8`, {
+      dtype: 'int8',
+      shape: [inFeatures, outFeatures],
+      bytes: () => part('values'),
+    });
+    const scales = this.graph.initializer(`${full}.int8_scales`, { dtype: 'float32', shape: [outFeatures], bytes: () => part('scales') });
+    this.quantized.set(full, { values, scales });
+    return { values, scales };
   }
 
   private emit(name: string, dtype: DType, shape: number[], transposed: boolean): Value {
@@ -179,7 +211,8 @@ function transposed2d(t: TensorData): TensorData {
  * unless `bias` overrides it: null for none). `at`: 'compute' runs the
  * product at the compute precision, 'float32' always in fp32 (embeddings,
  * heads). `columns`: x covers only input features [from, to) of W (a Linear
- * applied to a concatenation, one part at a time). Output is fp32.
+ * applied to a concatenation, one part at a time). Output is fp32. At
+ * precision 'int8', 'compute' products run on int8 weights (quantizedDense).
  */
 export function dense(
   w: GraphWeights,
@@ -189,6 +222,7 @@ export function dense(
   inFeatures: number,
   options: { bias?: Value | null; at?: 'compute' | 'float32'; columns?: [number, number] } = {},
 ): Value {
+  if (w.precision === 'int8' && options.at !== 'float32') return quantizedDense(w, x, prefix, outFeatures, inFeatures, options);
   const dtype: DType = options.at === 'float32' ? 'float32' : w.dtype;
   const bias =
     options.bias !== undefined
@@ -200,4 +234,19 @@ export function dense(
   const rows = options.columns ? slice(weight, [options.columns[0]], [options.columns[1]], [0]) : weight;
   const y = matmul(cast(x, dtype), rows);
   return cast(bias ? add(y, bias) : y, 'float32');
+}
+
+/** dense at precision 'int8': x (fp32) times the int8 weight (onnx/quantize.ts), bias added by the same node. */
+function quantizedDense(
+  w: GraphWeights,
+  x: Value,
+  prefix: string,
+  outFeatures: number,
+  inFeatures: number,
+  options: { bias?: Value | null; columns?: [number, number] },
+): Value {
+  const bias = options.bias !== undefined ? options.bias : w.float32(`${prefix}.bias`, [outFeatures]);
+  const { values, scales } = w.quantizedLinearWeight(`${prefix}.weight`, outFeatures, inFeatures); // (in, out)
+  const rows = options.columns ? slice(values, [options.columns[0]], [options.columns[1]], [0]) : values;
+  return dynamicQuantizeMatMul(cast(x, 'float32'), rows, scales, bias);
 }

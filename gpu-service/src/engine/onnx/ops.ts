@@ -401,6 +401,25 @@ export function multiHeadAttention(
   )[0];
 }
 
+/**
+ * onnxruntime's DynamicQuantizeMatMul (com.microsoft): x (…, K) fp32 is
+ * quantized to uint8 per tensor at run time and multiplied by the int8 weight
+ * b (K, N) with per-column `scale` (N): y = x·(b·scale) + bias, fp32.
+ */
+export function dynamicQuantizeMatMul(x: Value, b: Value, scale: Value, bias: Value | null): Value {
+  const [K, N] = b.shape ?? [];
+  if (b.dtype !== 'int8' || b.rank !== 2) throw new Error(`DynamicQuantizeMatMul: weight ${b} is not a 2-D int8 matrix`);
+  if (x.dtype !== 'float32' || x.dim(-1) !== K) throw new Error(`DynamicQuantizeMatMul: input ${x} does not match weight ${b}`);
+  if (scale.dtype !== 'float32' || scale.dim(-1) !== N) throw new Error(`DynamicQuantizeMatMul: scale ${scale} does not match weight ${b}`);
+  return x.graph.node(
+    'DynamicQuantizeMatMul',
+    bias ? [x, b, scale, null, bias] : [x, b, scale],
+    {},
+    [{ dtype: 'float32', shape: x.shape && [...x.shape.slice(0, -1), N] }],
+    MS_DOMAIN,
+  )[0];
+}
+
 // ---------------------------------------------------------------- scatter
 
 /** ScatterElements: a copy of x with updates written at `indices` along `axis` (indices and updates share a shape). */

@@ -6,11 +6,23 @@ import type { DType } from './dtype.ts';
 export type Device = 'cpu' | 'cuda';
 export const DEVICES: readonly Device[] = ['cpu', 'cuda'];
 
-/** 'fp16' stores matrices and runs products at half precision; what stays fp32 is each model's to say. */
-export type Precision = 'fp32' | 'fp16';
-export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16'];
+/**
+ * 'fp16' stores matrices and runs products at half precision; what stays fp32 is each model's to say.
+ * 'int8' (CPU) stores the generator's linear layers as int8 (onnx/quantize.ts) and runs their products on
+ * int8 activations quantized at run time; everything else computes in fp32.
+ */
+export type Precision = 'fp32' | 'fp16' | 'int8';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'fp16', 'int8'];
 
-/** The element type a precision computes in. */
+/** The element type a precision computes in (int8's activations and non-linear layers stay fp32). */
 export function computeDType(precision: Precision): DType {
   return precision === 'fp16' ? 'float16' : 'float32';
+}
+
+/**
+ * The precision of the graphs a precision leaves unquantized: the VQVAE
+ * decoder and φ convolutions, whose convolutions int8 does not cover.
+ */
+export function floatPrecision(precision: Precision): Exclude<Precision, 'int8'> {
+  return precision === 'int8' ? 'fp32' : precision;
 }

@@ -56,3 +56,34 @@ test('fp16 tolerances sit above the fp32 ones and below a 1 % error; images with
   assert.equal(TOLERANCES.fp16.image('final.img_01'), 4 / 255);
   assert.equal(TOLERANCES.fp16.image('final.img_pm1'), 8 / 255);
 });
+
+for (const fixture of ['tiny-a', 'tiny-b']) {
+  test(`star check --precision int8 passes on star-tiny/${fixture}: logits within int8's fidelity limits, images at fp32's tolerance`, async () => {
+    const report = await checkFixture(fixturePath(`star-tiny/${fixture}`), { precision: 'int8' });
+    assert.ok(report.pass, formatReport(report));
+    assert.deepEqual(
+      report.fidelity.map((f) => f.mode),
+      ['upstream', 'per-row'],
+    );
+    for (const f of report.fidelity) {
+      assert.ok(f.meanRelativeError > 1e-3, 'int8 really ran: the logits differ from the fp32 reference');
+      assert.ok(f.positions > 200, 'every scale and sampler step is counted');
+    }
+    const images = report.checked.filter((c) => c.kind === 'image');
+    assert.equal(images.length, 6);
+    for (const c of images) assert.equal(c.tolerance, TOLERANCES.fp32.image(c.name) * Math.max(1, c.maxAbsReference));
+  });
+}
+
+test('the fidelity measure finds every fp32 token agreeing with the reference (it adds no error of its own)', async () => {
+  const report = await checkFixture(fixturePath('star-tiny/tiny-b'), { images: false });
+  for (const f of report.fidelity) {
+    assert.equal(f.argmaxAgreement, 1);
+    assert.equal(f.topKAgreement, 1);
+    assert.ok(f.meanRelativeError < 1e-5);
+  }
+});
+
+test('star check refuses int8 off the CPU, as the pipeline does', async () => {
+  await assert.rejects(checkFixture(fixturePath('star-tiny/tiny-b'), { precision: 'int8', device: 'cuda' }), /'int8' runs on the CPU only/);
+});

@@ -20,6 +20,7 @@ import type { TypedArray } from '../onnx/dtype.ts';
 import { Session, tensor } from '../onnx/runtime.ts';
 import type { RuntimeTensor } from '../onnx/runtime.ts';
 import type { Device, Precision } from '../onnx/target.ts';
+import { floatPrecision } from '../onnx/target.ts';
 import { toModelBytes } from '../onnx/serialize.ts';
 import { readSafetensors } from '../weights/safetensors.ts';
 import type { TensorStore } from '../weights/tensors.ts';
@@ -41,6 +42,8 @@ import {
   topkIndexMismatches,
 } from '../models/generator/sampler-head.ts';
 import { filteredProbabilities, prefixSumFor } from '../models/generator/sampling.ts';
+import type { LogitFidelity } from './fidelity.ts';
+import { FidelityMeter } from './fidelity.ts';
 import { FixtureProbes } from './probes.ts';
 
 export type TensorKind = 'integer' | 'float' | 'image';
@@ -65,12 +68,21 @@ export interface SkippedTensor {
   reason: string;
 }
 
+/** The logits' fidelity to the reference in one cross-attention mode (fidelity.ts). */
+export interface FidelityCheck extends LogitFidelity {
+  file: string;
+  mode: CrossAttnMode;
+  /** Within FIDELITY_LIMITS; always true for precisions without limits. */
+  pass: boolean;
+}
+
 export interface CheckReport {
   fixture: string;
   dir: string;
   pass: boolean;
   checked: TensorCheck[];
   skipped: SkippedTensor[];
+  fidelity: FidelityCheck[];
 }
 
 export interface CheckOptions {
@@ -95,11 +107,33 @@ export interface CheckOptions {
  * whose errors are O(max|ref|). Images: the fp16 decoder's worst pixel of
  * img_01 is 0.4/255 off on CPU but 3.3/255 on CUDA (cuDNN's fp16 convolutions;
  * tiny-a 1.30e-2, tiny-b 1.09e-2), so 4/255 on the [0, 1] image, twice that on
- * the [−1, 1] ones. fp32 on CUDA meets fp32's tolerances.
+ * the [−1, 1] ones. fp32 on CUDA meets fp32's tolerances. int8: hidden states
+ * and logits are 1.7–5.8 % off (worst tensor, both fixtures and modes), so 0.1
+ * still fails a wrong op but says little more; FIDELITY_LIMITS judge the
+ * logits. Its images keep fp32's tolerance: the decoder is fp32 and f̂ comes
+ * from the forced tokens alone.
  */
 export const TOLERANCES: Record<Precision, { float: number; image: (name: string) => number }> = {
   fp32: { float: 1e-4, image: () => 5e-4 },
   fp16: { float: 5e-3, image: (name) => (name.endsWith('img_01') ? 4 : 8) / 255 },
+  int8: { float: 0.1, image: () => 5e-4 },
+};
+
+/**
+ * Limits on the logits' fidelity (fidelity.ts) for a precision whose float
+ * tolerance says little. int8 measured (7-bit weights, tiny-a / tiny-b, upstream /
+ * per-row): mean relative error 2.95 / 3.62 %, 1.98 / 1.95 %; argmax agreement
+ * 93.0 / 98.9 %, 91.3 / 97.1 %; top-k draw agreement 60.9 / 83.5 %, 59.7 / 90.8 %.
+ * The random-weight fixtures' distributions are nearly flat (logits within ±4
+ * over 64–96 tokens) and upstream mode's CFG mix multiplies a small
+ * cond − uncond difference by up to 1 + 2·cfg = 9, so a draw flips on a small
+ * error. The limits leave margin under the worst measurement and fail a
+ * doubled mean error. (Full 8-bit weights, unsafe on AVX2, see
+ * onnx/quantize.ts, measured 1.2–1.8 % mean error with the same agreement: the
+ * activations' per-tensor quantization is the rest.)
+ */
+export const FIDELITY_LIMITS: Partial<Record<Precision, { meanRelativeError: number; argmaxAgreement: number; topKAgreement: number }>> = {
+  int8: { meanRelativeError: 0.05, argmaxAgreement: 0.85, topKAgreement: 0.5 },
 };
 
 const REFERENCE_FILES: Record<'upstream' | 'per-row', string> = {
@@ -120,14 +154,18 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
   const vqCfg = vqvaeFromUpstream(fixture.derived.vqvae);
   const weights = readSafetensors(join(dir, 'var.safetensors'));
   const vae = readSafetensors(join(dir, 'vae.safetensors'));
-  const report: CheckReport = { fixture: fixture.name ?? basename(dir), dir, pass: true, checked: [], skipped: [] };
+  const report: CheckReport = { fixture: fixture.name ?? basename(dir), dir, pass: true, checked: [], skipped: [], fidelity: [] };
   const threads = options.threads ?? 1;
   const precision = options.precision ?? 'fp32';
   const device = options.device ?? 'cpu';
+  if (precision === 'int8' && device !== 'cpu') throw new Error("check: precision 'int8' runs on the CPU only");
   const decoder =
     options.images === false
       ? null
-      : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision, debug: true })), { device, threads });
+      : await Session.create(toModelBytes(buildDecoderGraph(vae, vqCfg, { precision: floatPrecision(precision), debug: true })), {
+          device,
+          threads,
+        });
 
   const modes = options.modes ?? ['upstream', 'per-row'];
   for (const mode of modes) {
@@ -139,7 +177,7 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     const ref = readSafetensors(join(dir, file));
     const compare = comparer(report, ref, file, TOLERANCES[precision], mode);
     const B = ref.get('in.tokens.s0').shape[0];
-    const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision });
+    const quantizer = vqvaeQuantizer(vae, vqCfg, cfg.patchNums, { precision: floatPrecision(precision) });
     const samplerPath =
       options.samplerPath ??
       (cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook, attention: options.attention }) : undefined);
@@ -162,6 +200,7 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
     await session.dispose();
 
     for (const [name, value] of Object.entries(out)) if (ref.has(name)) compare(name, value);
+    report.fidelity.push(measureFidelity(out, ref, cfg, file, mode, precision));
     compareTrainingForward(compare, ref, cfg, out);
     compareDerived(compare, ref, cfg);
     if (decoder && ref.has('final.f_hat')) {
@@ -178,8 +217,32 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
 
   if (existsSync(join(dir, 'sampling.safetensors')))
     await checkSampling(report, readSafetensors(join(dir, 'sampling.safetensors')), device, threads);
-  report.pass = report.checked.every((c) => c.pass);
+  report.pass = report.checked.every((c) => c.pass) && report.fidelity.every((f) => f.pass);
   return report;
+}
+
+function measureFidelity(
+  out: Record<string, RuntimeTensor>,
+  ref: TensorStore,
+  cfg: GeneratorConfig,
+  file: string,
+  mode: CrossAttnMode,
+  precision: Precision,
+): FidelityCheck {
+  const meter = new FidelityMeter(cfg.vocabSize);
+  for (const [name, value] of Object.entries(out)) {
+    if (!ref.has(name)) continue;
+    if (/^s\d+\.(k\d+\.head_)?logits$/.test(name)) meter.addLogits(value.data as Float32Array, ref.float32(name));
+    if (/^s\d+\.(k\d+\.)?mixed_logits$/.test(name)) meter.addMixedLogits(value.data as Float32Array, ref.float32(name));
+  }
+  const result = meter.result();
+  const limits = FIDELITY_LIMITS[precision];
+  const pass =
+    !limits ||
+    (result.meanRelativeError <= limits.meanRelativeError &&
+      result.argmaxAgreement >= limits.argmaxAgreement &&
+      result.topKAgreement >= limits.topKAgreement);
+  return { file, mode, ...result, pass };
 }
 
 /** Feeds every graph input: the fixture's `in.*` tensors, the sampling settings, and any input named like a reference key. */
@@ -396,6 +459,15 @@ export function formatReport(report: CheckReport): string {
       `  ${c.pass ? 'ok  ' : 'FAIL'} ${c.name.padEnd(28)} max|err| ${c.maxAbsError.toExponential(2)}  max|ref| ${c.maxAbsReference.toPrecision(4).padStart(9)}  tol ${c.tolerance.toExponential(1)}  ${where}`,
     );
   }
+  for (const f of report.fidelity)
+    lines.push(
+      `  ${f.pass ? 'ok  ' : 'FAIL'} logits vs reference: max rel err ${f.maxRelativeError.toExponential(2)}, mean rel err ${f.meanRelativeError.toExponential(2)}; ` +
+        `tokens agree: argmax ${percent(f.argmaxAgreement)}, top-${f.topK} draw ${percent(f.topKAgreement)} of ${f.positions}  ${f.file} [${f.mode}]`,
+    );
   for (const s of report.skipped) lines.push(`  skip ${s.name.padEnd(28)} ${s.file}: ${s.reason}`);
   return lines.join('\n');
+}
+
+function percent(fraction: number): string {
+  return `${(100 * fraction).toFixed(1)}%`;
 }

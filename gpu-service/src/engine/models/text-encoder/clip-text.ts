@@ -33,6 +33,7 @@ import {
   unsqueeze,
   where,
 } from '../../onnx/ops.ts';
+import type { DType } from '../../onnx/dtype.ts';
 import type { Precision } from '../../onnx/target.ts';
 import { computeDType } from '../../onnx/target.ts';
 import { dense, GraphWeights } from '../../onnx/graph-weights.ts';
@@ -51,7 +52,7 @@ export interface TextEncoderGraphOptions {
  * masked: key 0 (BOS) is valid and visible to every query under the causal
  * mask. fp16 uses its own most negative finite value.
  */
-const MASKED: Record<Precision, number> = { fp32: -3.4028234663852886e38, fp16: -65504 };
+const MASKED: Partial<Record<DType, number>> = { float32: -3.4028234663852886e38, float16: -65504 };
 
 export function buildTextEncoderGraph(weights: TensorStore, cfg: ClipTextConfig, options: TextEncoderGraphOptions): Graph {
   const T = options.sequenceLength ?? cfg.maxPositions;
@@ -124,7 +125,9 @@ function attentionBias(mask: Value, T: number, precision: Precision): Value {
   for (let i = 0; i < T; i++) causal.fill(1, i * T, i * T + i + 1);
   const visible = and(constant(g, causal, [1, 1, T, T], 'bool', 'causal_mask'), unsqueeze(equal(mask, 1), [1, 2]));
   const dtype = computeDType(precision);
-  return where(visible, scalar(g, 0, dtype), scalar(g, MASKED[precision], dtype));
+  const masked = MASKED[dtype];
+  if (masked === undefined) throw new Error(`text encoder: no attention mask value for ${dtype}`);
+  return where(visible, scalar(g, 0, dtype), scalar(g, masked, dtype));
 }
 
 /**
