@@ -7,7 +7,8 @@
 // expired), it asks for a batch ahead (limits.requests / 32, at most 32; 1 for the free tier, so
 // small keys are counted exactly as before). Tokens are good for `ttlMs`; what expires unspent goes
 // back in the next call. Should the isolate die first, the key is short of at most one batch until
-// its bucket refills.
+// its bucket refills. Requests answered from held tokens show the key's state as the limiter last
+// told this isolate (a grant, or a lease taken or settled here: observe()), at most ttlMs old.
 import type { Limits } from '../keys/record.ts';
 import type { Decision, LimitStatus, RequestDecision } from '../stores/rate-limit/token-bucket.ts';
 
@@ -72,6 +73,15 @@ export class RequestTokens {
     } finally {
       held.waiting--;
     }
+  }
+
+  /** A newer view of the key from its limiter (a lease taken or settled): later answers show it.
+   *  Returns it as the client should see it (with the tokens held here). */
+  observe(kid: string, status: LimitStatus): LimitStatus {
+    const held = this.held.get(kid);
+    if (!held) return status;
+    held.status = status;
+    return withHeld(status, held.tokens);
   }
 
   private async ask(kid: string, held: Held, limits: Limits, ask: TakeRequests): Promise<RequestDecision> {

@@ -79,3 +79,19 @@ test('keys are held apart, and an isolate forgets the oldest beyond its bound', 
   assert.equal((await tokens.take('a', a.limits, a.ask)).allowed, false);
   assert.equal(a.calls.length, 2);
 });
+
+test('a lease taken or settled in the isolate refreshes what later answers from held tokens show', async () => {
+  const clock = 0;
+  const dob = durableObject({ requests: 3_200, window_seconds: 60 }, () => clock);
+  const tokens = new RequestTokens({ now: () => clock });
+  await tokens.take('k', dob.limits, dob.ask);
+  await tokens.take('k', dob.limits, dob.ask); // a batch is held now
+  const settled = { requests: { remaining: 3_000, reset: 9 }, images: { remaining: 3, reset: 40 } };
+  const shown = tokens.observe('k', settled);
+  const held = batchFor(dob.limits) - 1;
+  assert.deepEqual(shown, { ...settled, requests: { remaining: 3_000 + held, reset: 9 } });
+  const next = await tokens.take('k', dob.limits, dob.ask);
+  assert.deepEqual(next.status.images, settled.images);
+  assert.equal(next.status.requests.remaining, 3_000 + held - 1);
+  assert.deepEqual(tokens.observe('unknown', settled), settled);
+});

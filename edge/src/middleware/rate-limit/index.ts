@@ -1,6 +1,6 @@
 // Hono glue for the per-key limits: a request token per request (token bucket in the RateLimiter
-// Durable Object, mostly taken from what this isolate holds: limits/request-tokens.ts), and the RateLimit / RateLimit-Policy headers (../../limits) on every
-// authenticated response.
+// Durable Object, mostly from what this isolate holds: limits/request-tokens.ts), and the
+// RateLimit / RateLimit-Policy headers (../../limits) on every authenticated response.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import type { LimitStatus } from '../../stores/rate-limit/token-bucket.ts';
@@ -10,17 +10,17 @@ import { limitRefused, policyHeader, statusHeader } from '../../limits/rate-limi
 import { RequestTokens } from '../../limits/request-tokens.ts';
 import { problemFromError } from '../problem/index.ts';
 
+/** This isolate's request tokens, shared by every request it serves. */
+const requestTokens = new RequestTokens();
+
 export function rateLimitStore(c: Context<AppEnv>): RateLimitStore {
   return durableRateLimitStore(c.env, c.get('apiKey').kid);
 }
 
 /** Records the latest limit status; the middleware writes it into the response headers. */
 export function noteLimitStatus(c: Context<AppEnv>, status: LimitStatus): void {
-  c.set('rateLimit', status);
+  c.set('rateLimit', requestTokens.observe(c.get('apiKey').kid, status));
 }
-
-/** This isolate's request tokens, shared by every request it serves. */
-const requestTokens = new RequestTokens();
 
 export function rateLimit(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
