@@ -108,3 +108,17 @@ test('int8 engine figures pair with the fp32 ones of the same model, mode and ba
   assert.deepEqual(ratio('int8 ÷ fp32 peak RSS'), triple([0.5]));
   assert.equal(ratios.filter((r) => r.what.includes('batch 4 over batch 1')).length, 1, 'int8 batch 1 is not paired with fp32 batch 4');
 });
+
+test('each run is set against its floor (its FLOPs at the MatMul probe rate), with the d16 fp32 targets', () => {
+  const flops = { text: 1e9, scales: [2e9, 5e9], decode: 2e9 }; // 10 GFLOP a run
+  const d16 = (batch: number, totals: number[]) => ({ ...engineConfig('all', batch, totals), model: 'star-256-d16', flops });
+  const { ratios } = summarize([d16(1, [250, 300]), d16(4, [700, 800])], [], []).engine;
+  // 10 GFLOP at 50 GFLOP/s: a 200 ms floor.
+  const atBatch1 = ratios.find((r) => r.what.includes('batch 1: time ÷ floor'));
+  assert.match(atBatch1?.what ?? '', /\(target ≤ 1\.25×\)/);
+  assert.deepEqual(atBatch1?.ratio, triple([1.25, 1.5]));
+  const speedUp = ratios.find((r) => r.what.includes('batch 4 over batch 1'));
+  assert.match(speedUp?.what ?? '', /\(target ≥ 1\.43×\)/);
+  assert.deepEqual(speedUp?.ratio, triple([250 / 175, 300 / 200]));
+  assert.ok(!ratios.find((r) => r.what.includes('batch 4: time ÷ floor'))?.what.includes('target'));
+});
