@@ -3,8 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { tensor } from '../../onnx/runtime.ts';
-import { VqvaeDecoder } from './decoder-session.ts';
+import { cachedModel } from '../../onnx/cache.ts';
+import { Session, tensor } from '../../onnx/runtime.ts';
+import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { decoderSessionOptions, VqvaeDecoder } from './decoder-session.ts';
 import { loadFixture } from './testing.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-vqvae-'));
@@ -24,4 +26,24 @@ test('VqvaeDecoder decodes f_hat to one HWC RGB image per row, and small preview
   const previews = await decoder.preview(tensor('float32', fx.ref.float32('final.f_hat'), shape), 2);
   assert.deepEqual([previews.length, previews[0].width, previews[0].height], [2, 32, 32]);
   await decoder.dispose();
+});
+
+test("the decoder keeps onnxruntime's memory pattern with the arena off, and decodes the same bytes as without it", async () => {
+  const options = decoderSessionOptions({ device: 'cpu', threads: 2, memoryArena: false });
+  assert.equal(options.memoryPattern, true);
+  const fx = loadFixture('tiny-b');
+  const { modelPath } = cachedModel(
+    { test: 'decoder-memory-pattern' },
+    () => buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp32' }),
+    cacheDir,
+  );
+  const fHat = tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape);
+  const images: Uint8Array[] = [];
+  for (const memoryPattern of [true, false]) {
+    const session = await Session.create(modelPath, { ...options, memoryPattern });
+    for (let run = 0; run < 2; run++)
+      images.push((await session.run({ [DECODER_INPUT]: fHat }, [DECODER_OUTPUT]))[DECODER_OUTPUT].data as Uint8Array);
+    await session.dispose();
+  }
+  for (const image of images.slice(1)) assert.deepEqual(image, images[0]);
 });
