@@ -47,3 +47,23 @@ test("the decoder keeps onnxruntime's memory pattern with the arena off, and dec
   }
   for (const image of images.slice(1)) assert.deepEqual(image, images[0]);
 });
+
+test('on CPU the decoder runs one image at a time, with the bytes of one run over the whole batch', async () => {
+  const fx = loadFixture('tiny-b');
+  const { modelPath } = cachedModel(
+    { test: 'decoder-batch-run' },
+    () => buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp32' }),
+    cacheDir,
+  );
+  const fHat = tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape);
+  const session = await Session.create(modelPath, decoderSessionOptions({ device: 'cpu', threads: 2 }));
+  const batchRun = (await session.run({ [DECODER_INPUT]: fHat }, [DECODER_OUTPUT]))[DECODER_OUTPUT];
+  await session.dispose();
+  const decoder = await VqvaeDecoder.load(fx.vae, fx.cfg, { device: 'cpu', threads: 2, weightsKey: 'tiny-b', cacheDir });
+  const images = await decoder.decode(fHat);
+  await decoder.dispose();
+  assert.equal(images.length, fHat.dims[0]);
+  const size = images[0].data.length;
+  for (const [i, image] of images.entries())
+    assert.deepEqual(image.data, (batchRun.data as Uint8Array).subarray(i * size, (i + 1) * size), `image ${i}`);
+});
