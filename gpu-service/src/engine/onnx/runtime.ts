@@ -30,6 +30,15 @@ export interface SessionOptions {
    * another (the per-scale generator graphs) want.
    */
   memoryArena?: boolean;
+  /**
+   * onnxruntime's memory pattern: after the first run at a shape, a run's
+   * intermediate buffers come from one block planned for them, allocated as
+   * the run starts (and, with the arena off, freed as it ends). Defaults to
+   * `memoryArena`. Without it and without the arena, every node's output is
+   * a fresh allocation page-faulted in on every run: what the VQVAE decoder,
+   * whose activations are tens of MB each, cannot afford (README, "memory").
+   */
+  memoryPattern?: boolean;
 }
 
 export type Feeds = Record<string, RuntimeTensor>;
@@ -89,10 +98,8 @@ export class Session {
     // 0 (verbose) lists the nodes each execution provider got; the device check reads it.
     if (process.env.STAR_ORT_LOG_LEVEL) sessionOptions.logSeverityLevel = Number(process.env.STAR_ORT_LOG_LEVEL) as 0 | 1 | 2 | 3 | 4;
     if (options.prepackWeights === false) sessionOptions.extra = { 'session.disable_prepacking': '1' };
-    if (options.memoryArena === false) {
-      sessionOptions.enableCpuMemArena = false;
-      sessionOptions.enableMemPattern = false;
-    }
+    if (options.memoryArena === false) sessionOptions.enableCpuMemArena = false;
+    sessionOptions.enableMemPattern = options.memoryPattern ?? options.memoryArena !== false;
     try {
       const session =
         typeof model === 'string'

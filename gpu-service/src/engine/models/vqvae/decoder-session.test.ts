@@ -3,8 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { tensor } from '../../onnx/runtime.ts';
-import { VqvaeDecoder } from './decoder-session.ts';
+import { cachedModel } from '../../onnx/cache.ts';
+import type { SessionOptions } from '../../onnx/runtime.ts';
+import { Session, tensor } from '../../onnx/runtime.ts';
+import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
+import { decoderSessionOptions, VqvaeDecoder } from './decoder-session.ts';
 import { loadFixture } from './testing.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-vqvae-'));
@@ -24,4 +27,39 @@ test('VqvaeDecoder decodes f_hat to one HWC RGB image per row, and small preview
   const previews = await decoder.preview(tensor('float32', fx.ref.float32('final.f_hat'), shape), 2);
   assert.deepEqual([previews.length, previews[0].width, previews[0].height], [2, 32, 32]);
   await decoder.dispose();
+});
+
+/** Decodes tiny-b's f_hat (two rows) in one session run over the batch, `runs` times. */
+async function batchRuns(options: SessionOptions, runs: number): Promise<Uint8Array[]> {
+  const fx = loadFixture('tiny-b');
+  const { modelPath } = cachedModel(
+    { test: 'decoder-batch-run' },
+    () => buildDecoderGraph(fx.vae, fx.cfg, { precision: 'fp32' }),
+    cacheDir,
+  );
+  const fHat = tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape);
+  const session = await Session.create(modelPath, options);
+  const images: Uint8Array[] = [];
+  for (let run = 0; run < runs; run++)
+    images.push((await session.run({ [DECODER_INPUT]: fHat }, [DECODER_OUTPUT]))[DECODER_OUTPUT].data as Uint8Array);
+  await session.dispose();
+  return images;
+}
+
+test("the decoder keeps onnxruntime's memory pattern with the arena off, and decodes the same bytes as without it", async () => {
+  const options = decoderSessionOptions({ device: 'cpu', threads: 2, memoryArena: false });
+  assert.equal(options.memoryPattern, true);
+  const images = [...(await batchRuns(options, 2)), ...(await batchRuns({ ...options, memoryPattern: false }, 2))];
+  for (const image of images.slice(1)) assert.deepEqual(image, images[0]);
+});
+
+test('on CPU the decoder runs one image at a time, with the bytes of one run over the whole batch', async () => {
+  const [batchRun] = await batchRuns(decoderSessionOptions({ device: 'cpu', threads: 2 }), 1);
+  const fx = loadFixture('tiny-b');
+  const decoder = await VqvaeDecoder.load(fx.vae, fx.cfg, { device: 'cpu', threads: 2, weightsKey: 'tiny-b', cacheDir });
+  const images = await decoder.decode(tensor('float32', fx.ref.float32('final.f_hat'), fx.ref.get('final.f_hat').shape));
+  await decoder.dispose();
+  assert.equal(images.length, 2);
+  const size = images[0].data.length;
+  for (const [i, image] of images.entries()) assert.deepEqual(image.data, batchRun.subarray(i * size, (i + 1) * size), `image ${i}`);
 });
