@@ -40,7 +40,7 @@ import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
 import { cachedModel } from './onnx/cache.ts';
 import type { RuntimeTensor, Transfers } from './onnx/runtime.ts';
 import type { Device, Precision } from './onnx/target.ts';
-import { floatPrecision } from './onnx/target.ts';
+import { assertRunsOn, floatPrecision } from './onnx/target.ts';
 import { Session, tensor } from './onnx/runtime.ts';
 import { generatorMemory, planBatches } from './memory-plan.ts';
 import type { NoiseInput, NoisePlanConfig, NoiseRow } from './random.ts';
@@ -204,8 +204,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const cuda = options.device === 'cuda';
   const mode = options.mode ?? 'per-scale';
   const precision = options.precision ?? (cuda ? 'fp16' : 'fp32');
-  // DynamicQuantizeMatMul has CPU kernels only: on CUDA every int8 product would cross to the host and back
-  if (cuda && precision === 'int8') throw new Error("precision 'int8' runs on the CPU only; CUDA runs fp16 or fp32");
+  assertRunsOn(precision, options.device);
   let batchSizes = options.batchSizes;
   if (!batchSizes && cuda && options.gpuFreeBytes !== undefined) {
     const maxBatch = options.maxBatch ?? 1;

@@ -1,6 +1,6 @@
 // Service configuration: read from the environment once at start, checked,
 // then passed down as this typed object. Nothing else reads process.env.
-import { DEVICES, type Device, PRECISIONS, type Precision } from '../engine/onnx/target.ts';
+import { DEVICES, type Device, PRECISIONS, type Precision, runsOn } from '../engine/onnx/target.ts';
 
 export interface ServiceConfig {
   /** Models preloaded at start; requests for others get 404. */
@@ -67,7 +67,7 @@ function precision(env: Env, device: Device): Precision | undefined {
   if (value === undefined || value === '') return undefined;
   const known = PRECISIONS.find((p) => p === value);
   if (!known) throw new ConfigError(`PRECISION must be one of ${PRECISIONS.map((p) => `"${p}"`).join(', ')}, got "${value}"`);
-  if (known === 'int8' && device !== 'cpu') throw new ConfigError('PRECISION=int8 runs on DEVICE=cpu only');
+  if (!runsOn(known, device)) throw new ConfigError(`PRECISION=${known} runs on DEVICE=cpu only`);
   return known;
 }
 

@@ -26,3 +26,14 @@ export function computeDType(precision: Precision): DType {
 export function floatPrecision(precision: Precision): Exclude<Precision, 'int8'> {
   return precision === 'int8' ? 'fp32' : precision;
 }
+
+/** Whether a precision has kernels on a device: int8's DynamicQuantizeMatMul is CPU-only (on CUDA every product would cross to the host and back). */
+export function runsOn(precision: Precision, device: Device): boolean {
+  return precision !== 'int8' || device === 'cpu';
+}
+
+/** Refuses a precision the device cannot run (runsOn), naming what it can. */
+export function assertRunsOn(precision: Precision, device: Device): void {
+  if (!runsOn(precision, device))
+    throw new Error(`precision '${precision}' runs on the CPU only; ${device.toUpperCase()} runs fp16 or fp32`);
+}

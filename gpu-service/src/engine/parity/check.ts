@@ -20,7 +20,7 @@ import type { TypedArray } from '../onnx/dtype.ts';
 import { Session, tensor } from '../onnx/runtime.ts';
 import type { RuntimeTensor } from '../onnx/runtime.ts';
 import type { Device, Precision } from '../onnx/target.ts';
-import { floatPrecision } from '../onnx/target.ts';
+import { assertRunsOn, floatPrecision } from '../onnx/target.ts';
 import { toModelBytes } from '../onnx/serialize.ts';
 import { readSafetensors } from '../weights/safetensors.ts';
 import type { TensorStore } from '../weights/tensors.ts';
@@ -158,7 +158,7 @@ export async function checkFixture(dir: string, options: CheckOptions = {}): Pro
   const threads = options.threads ?? 1;
   const precision = options.precision ?? 'fp32';
   const device = options.device ?? 'cpu';
-  if (precision === 'int8' && device !== 'cpu') throw new Error("check: precision 'int8' runs on the CPU only");
+  assertRunsOn(precision, device);
   const decoder =
     options.images === false
       ? null
