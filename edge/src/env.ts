@@ -51,7 +51,8 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-function positiveInt(env: Bindings, name: keyof Bindings, fallback: number, min = 1): number {
+/** An integer setting of at least `min` (1 unless said), or `fallback` when unset. */
+function integerSetting(env: Bindings, name: keyof Bindings, fallback: number, min = 1): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
@@ -84,13 +85,13 @@ export function readConfig(env: Bindings): Config {
     gpuServiceUrl,
     gpuSharedSecret: required(env, 'GPU_SHARED_SECRET'),
     contentKeySecret: env.CONTENT_KEY_SECRET || required(env, 'URL_SIGNING_KEY'),
-    gpuTimeoutMs: positiveInt(env, 'GPU_TIMEOUT_MS', 120_000),
-    jobTtlSeconds: positiveInt(env, 'JOB_TTL_SECONDS', 86_400),
-    jobQueueSeconds: positiveInt(env, 'JOB_QUEUE_SECONDS', 900),
-    webhookMaxAttempts: positiveInt(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
-    webhookRetryBaseMs: positiveInt(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
+    gpuTimeoutMs: integerSetting(env, 'GPU_TIMEOUT_MS', 120_000),
+    jobTtlSeconds: integerSetting(env, 'JOB_TTL_SECONDS', 86_400),
+    jobQueueSeconds: integerSetting(env, 'JOB_QUEUE_SECONDS', 900),
+    webhookMaxAttempts: integerSetting(env, 'WEBHOOK_MAX_ATTEMPTS', 5),
+    webhookRetryBaseMs: integerSetting(env, 'WEBHOOK_RETRY_BASE_MS', 2_000),
     allowPrivateWebhooks: env.ALLOW_PRIVATE_WEBHOOKS === 'true',
-    keyCacheSeconds: positiveInt(env, 'KEY_CACHE_SECONDS', KEY_ISOLATE_CACHE_S, 0),
+    keyCacheSeconds: integerSetting(env, 'KEY_CACHE_SECONDS', KEY_ISOLATE_CACHE_S, 0),
     publicOrigin: publicOrigin(env),
   };
   cache.set(env, config);

@@ -5,15 +5,15 @@
 // its bucket holds. An isolate asks it for what the requests waiting in it need, one call at a
 // time per key; when a key keeps this isolate busy (it spent a whole batch before the batch
 // expired), it asks for a batch ahead: limits.requests / 32 (a 32nd of a window's requests), at
-// most 256, and 1 for the free tier, so small keys are counted exactly as before. Tokens are good for `ttlMs`; what expires unspent goes
-// back in the next call. Should the isolate die first, the key is short of at most one batch until
+// most 256, and 1 for the free tier, so small keys are counted exactly as before. Tokens are good
+// for `ttlMs`; what expires unspent goes back in the next call. Should the isolate die first, the key is short of at most one batch until
 // its bucket refills. Requests answered from held tokens show the key's state as the limiter last
 // told this isolate (a grant, or a lease taken or settled here: observe()), at most ttlMs old.
 import type { Limits } from '../keys/record.ts';
 import type { Decision, LimitStatus, RequestDecision } from '../stores/rate-limit/token-bucket.ts';
 
-/** Large enough that a busy isolate rarely stalls on its limiter (a cache hit then costs 0.8× a bare
- *  route in edge/bench, 0.6× with 32), small enough to be a sliver of any key it applies to. */
+/** Large enough that a busy isolate rarely stalls on its limiter (edge/bench: a cache hit at ≥ 0.8×
+ *  the bare route's throughput, 0.6× with 32), small enough to be a sliver of any key it applies to. */
 const MAX_BATCH = 256;
 
 /** Tokens an isolate may hold for one key beyond what its waiting requests need. */

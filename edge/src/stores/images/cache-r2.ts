@@ -6,6 +6,7 @@
 // cache at once; other isolates may name the deleted image for up to IMAGE_META_TTL_MS, as other
 // locations' caches may serve it until they evict it.
 import type { Bindings } from '../../env.ts';
+import { IsolateCache } from '../../isolate-cache.ts';
 import { CONTENT_TYPES, type ImageFormat } from '../../generation/formats.ts';
 import { IMMUTABLE, imageHeaders, imagePath } from '../../images/http.ts';
 import type { ImageMeta, ImageStore, StoredImage } from './contract.ts';
@@ -13,22 +14,8 @@ import type { ImageMeta, ImageStore, StoredImage } from './contract.ts';
 const FORMATS = Object.keys(CONTENT_TYPES) as ImageFormat[];
 
 export const IMAGE_META_TTL_MS = 60_000;
-const MAX_KNOWN = 10_000;
 /** Images this isolate has seen stored, by public URL. */
-const known = new Map<string, { meta: ImageMeta; until: number }>();
-
-function remember(url: string, meta: ImageMeta): void {
-  known.delete(url);
-  if (known.size >= MAX_KNOWN) known.delete(known.keys().next().value ?? '');
-  known.set(url, { meta, until: Date.now() + IMAGE_META_TTL_MS });
-}
-
-function recalled(url: string): ImageMeta | null {
-  const entry = known.get(url);
-  if (entry && Date.now() < entry.until) return entry.meta;
-  known.delete(url);
-  return null;
-}
+const known = new IsolateCache<ImageMeta>();
 
 function objectKey(key: string, format: ImageFormat): string {
   return `images/${key}.${format}`;
@@ -100,12 +87,12 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
   return {
     async find(key, format, withBytes) {
       const url = cacheUrl(key, format);
-      const seen = withBytes ? null : recalled(url);
+      const seen = withBytes ? undefined : known.get(url);
       if (seen) return seen;
       const hit = await cachedImage(url);
       if (hit) {
         const meta = metaFromCachedResponse(key, format, hit);
-        if (meta) remember(url, meta);
+        if (meta) known.set(url, meta, IMAGE_META_TTL_MS);
         if (meta && !withBytes) {
           await hit.body?.cancel();
           return meta;
@@ -116,7 +103,7 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
       const stored = await readR2(env, key, format, withBytes);
       if (stored) {
         const { bytes: _bytes, ...meta } = stored;
-        remember(url, meta);
+        known.set(url, meta, IMAGE_META_TTL_MS);
       }
       if (stored?.bytes) waitUntil(cacheImage(url, stored, stored.bytes));
       return stored;
@@ -140,7 +127,7 @@ export function cacheR2ImageStore(env: Bindings, origin: string, waitUntil: (pro
       );
       for (const image of images) {
         const { bytes, ...meta } = image;
-        remember(cacheUrl(image.key, image.format), meta);
+        known.set(cacheUrl(image.key, image.format), meta, IMAGE_META_TTL_MS);
         waitUntil(cacheImage(cacheUrl(image.key, image.format), meta, bytes));
       }
     },
