@@ -41,20 +41,28 @@ class Pairs:
         self.mask = torch.from_numpy(text['mask'])
         self.pooled = torch.from_numpy(text['pooled'])
         self.empty = rows['']
-        emoji, bgs, caps, held = [], [], [], []
+        emoji, bgs, caps, held, mirrored = [], [], [], [], []
         generator_emoji = [i for i, e in enumerate(data.entries) if e['role'] == 'generator'][:emoji_limit]
-        for i in generator_emoji:
-            e = data.entries[i]
-            for b in range(len(data.backgrounds)):
-                emoji.append(i)
-                bgs.append(b)
-                caps.append(rows[caption(e, b, data.meta['backgrounds'])])
-                held.append(b == e['heldOutBackground'])
+        # Every training picture also mirrored: twice the pictures of each emoji on each
+        # background, so the cheapest fit is less often a memorised (emoji, background) pair.
+        for flip in (False, True):
+            for i in generator_emoji:
+                e = data.entries[i]
+                for b in range(len(data.backgrounds)):
+                    if flip and b == e['heldOutBackground']:
+                        continue
+                    emoji.append(i)
+                    bgs.append(b)
+                    caps.append(rows[caption(e, b, data.meta['backgrounds'])])
+                    held.append(b == e['heldOutBackground'])
+                    mirrored.append(flip)
         self.caption = torch.tensor(caps)
         held = torch.tensor(held)
         self.train = (~held).nonzero().flatten()
         self.held_out = held.nonzero().flatten()
         img = data.composite(torch.tensor(emoji), data.backgrounds[torch.tensor(bgs)])
+        flip = torch.tensor(mirrored)
+        img[flip] = img[flip].flip(-1)
         N = vae.latent_side(img.shape[-1])
         with torch.no_grad():
             parts = [vae.quantize.encode_indices(vae.encode(chunk * 2 - 1)) for chunk in img.split(64)]
