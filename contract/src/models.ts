@@ -17,8 +17,8 @@ export const MODELS: readonly ModelFacts[] = [
   {
     id: 'star-tiny',
     resolution: 64,
-    scales: [1, 2, 3, 4, 6, 8],
-    description: 'A tiny embedded STAR model trained on 192 emoji, for development and tests (64², 6 scales).',
+    scales: [1, 2, 3, 4, 5, 6, 8],
+    description: 'A tiny embedded STAR model trained on 192 emoji, for development and tests (64², 7 scales).',
   },
   { id: 'star-256-d16', resolution: 256, scales: SCALES_256, description: 'STAR 256², depth 16.' },
   { id: 'star-256-d30', resolution: 256, scales: SCALES_256, description: 'STAR 256², depth 30.' },

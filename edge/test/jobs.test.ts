@@ -78,8 +78,8 @@ describe('lifecycle and events', () => {
     assert.ok(JobSchema.safeParse(job).success);
     assert.match(job.id, /^job_[0-9A-Za-z]+$/);
     assert.equal(job.status, 'queued');
-    // Provisional until the GPU's started event: the model's scale count in edge/src/models.ts (star-tiny: 6).
-    assert.deepEqual(job.progress, { scale: 0, scales: 6 });
+    // Provisional until the GPU's started event: the model's scale count in edge/src/models.ts (star-tiny: 7).
+    assert.deepEqual(job.progress, { scale: 0, scales: 7 });
     assert.equal(job.expires_at, job.created_at + 86_400, 'provisional until the job ends');
     jobId = job.id;
   });

@@ -50,7 +50,7 @@ describe('star generate', () => {
     assert.deepEqual(pngSize(readFileSync(join(tmp, 'fox-0.png'))), [64, 64]);
     assert.deepEqual(pngSize(readFileSync(join(tmp, 'fox-1.png'))), [64, 64]);
     assert.match(run.stdout, /fox-0\.png\tseed 1\n.*fox-1\.png\tseed 2/);
-    assert.equal(run.stderr.match(/scale \d\/6/g)?.length, 6);
+    assert.equal(run.stderr.match(/scale \d\/7/g)?.length, 7);
     const again = await star('generate', 'a red fox', '--seed', '2', '-o', join(tmp, 'again.png'), '--threads', '1');
     assert.equal(again.code, 0, again.stderr);
     assert.ok(readFileSync(join(tmp, 'again.png')).equals(readFileSync(join(tmp, 'fox-1.png'))), 'image 1 of seed 1 = image 0 of seed 2');

@@ -7,15 +7,15 @@ the quality test reads into eval/heldout.safetensors.
 import argparse
 import json
 import os
-import shutil
+import re
 
 import numpy as np
 import torch
 
 import safetensors_io
-from common import HERE, MANIFEST, RUNS, Emoji, caption, load_checkpoint, manifest
+from common import HERE, RUNS, Emoji, caption, load_checkpoint, manifest
 from generator import Generator
-from vqvae import VQVAE
+from vqvae import VQVAE, exported_args
 
 EVAL_PROMPTS = 48
 
@@ -41,8 +41,16 @@ def main():
     meta = {'trained_by': 'gpu-service/training/star-tiny', 'data': f"{source['package']}@{source['version']} ({source['license']}, {source['author']})"}
     safetensors_io.write(os.path.join(args.out, m['generator']['weights']), numpy_state(gen.exported_state()), {**meta, 'steps': gen_ckpt['step']})
     safetensors_io.write(os.path.join(args.out, m['vqvae']['weights']), numpy_state(vae.exported_state()), meta)
-    shutil.copyfile(MANIFEST, os.path.join(args.out, 'model.json'))
+    exported = {**m, 'vqvae': {**m['vqvae'], 'args': exported_args(m['vqvae']['args'])}}
+    with open(os.path.join(args.out, 'model.json'), 'w') as f:
+        f.write(manifest_json(exported))
     write_heldout(vae, data)
+
+
+def manifest_json(m):
+    """model.json as the repository keeps it: two-space indents, lists of numbers on one line."""
+    text = json.dumps(m, indent=2)
+    return re.sub(r'\[([^\[\]{}"]*)\]', lambda x: '[' + ', '.join(v.strip() for v in x.group(1).split(',')) + ']', text) + '\n'
 
 
 @torch.no_grad()

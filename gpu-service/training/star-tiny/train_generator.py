@@ -73,10 +73,10 @@ class Pairs:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--steps', type=int, default=800)
+    parser.add_argument('--steps', type=int, default=3000)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--emoji', type=int, default=192, help='train on the first N generator emoji (the quality test prompts are the first 48)')
-    parser.add_argument('--full-every', type=int, default=4, help='every Nth step trains all scales, the others the first COARSE_SCALES')
+    parser.add_argument('--full-every', type=int, default=2, help='every Nth step trains all scales, the others the first COARSE_SCALES')
     args = parser.parse_args()
     set_threads()
     seed_everything(SEED)

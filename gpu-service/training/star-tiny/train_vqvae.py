@@ -30,9 +30,9 @@ RESTART_EVERY = 100
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--steps', type=int, default=900)
+    parser.add_argument('--steps', type=int, default=3000)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
-    parser.add_argument('--freeze-at', type=int, default=150)
+    parser.add_argument('--freeze-at', type=int, default=1000)
     args = parser.parse_args()
     set_threads()
     seed_everything(SEED)

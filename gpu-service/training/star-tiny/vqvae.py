@@ -289,8 +289,23 @@ class VQVAE(nn.Module):
         return self.decode(f_hat), vq_loss, indices, rests
 
     def exported_state(self):
-        """The state dict under upstream's names (hits is training bookkeeping, not exported)."""
-        return {k: v for k, v in self.state_dict().items() if not k.endswith('.hits') and k != 'quantize.hits'}
+        """The state dict under upstream's names, with one φ per scale (upstream's non-shared
+        layout, `share_quant_resi` 0: see exported_args); hits is training bookkeeping."""
+        shared = 'quantize.quant_resi.qresi_ls.'
+        state = {k: v for k, v in self.state_dict().items() if k != 'quantize.hits' and not k.startswith(shared)}
+        for si in range(len(self.quantize.patch_nums)):
+            k = phi_index(si, len(self.quantize.patch_nums))
+            for name in ('weight', 'bias'):
+                state[f'quantize.quant_resi.{si}.{name}'] = self.state_dict()[f'{shared}{k}.{name}']
+        return state
+
+
+def exported_args(args):
+    """The VQVAE args of the exported weights. Upstream picks a shared φ by the nearest of
+    float ticks, and with 7 scales scale 3 sits on a tie between φ1 and φ2 that numpy's
+    rounding breaks the other way from phi_index; writing the φ each scale trained with
+    (non-shared) makes the engine run exactly the trained function, whatever the tie-break."""
+    return {**args, 'share_quant_resi': 0}
 
 
 def psnr(a, b):

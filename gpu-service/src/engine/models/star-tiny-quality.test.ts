@@ -155,10 +155,10 @@ async function reconstructionPsnr(): Promise<number> {
   return mean;
 }
 
-// The shipped weights do not reach issue 14's bars yet (measured figures in
-// gpu-service/training/star-tiny/README.md); those checks run as todo tests,
-// so they report every run without failing it, and the tests below them
-// hold what the model does reach.
+// The shipped weights reach issue 14's reconstruction bar but not its drawing
+// bar yet (measured figures in gpu-service/training/star-tiny/README.md); that
+// check runs as a todo test, so it reports every run without failing it, and
+// the tests beside it hold what the model does reach.
 const NOT_YET = "issue 14's bar; not reached by the shipped training run (see gpu-service/training/star-tiny/README.md)";
 
 describe('star-tiny (trained) on held-out data', () => {
@@ -171,22 +171,22 @@ describe('star-tiny (trained) on held-out data', () => {
     unguided = guided.then(() => generateAll(0));
   });
 
-  it("reconstructs emoji it never saw at ≥ 18 dB PSNR through the engine's quantizer and decoder", async () => {
-    const mean = await reconstruction;
-    assert.ok(mean >= 18, `mean PSNR ${mean.toFixed(2)} dB < 18 dB`);
-  });
-
-  it('reconstructs emoji it never saw at ≥ 22 dB PSNR', { todo: NOT_YET }, async () => {
+  it("reconstructs emoji it never saw at ≥ 22 dB PSNR through the engine's quantizer and decoder", async () => {
     const mean = await reconstruction;
     assert.ok(mean >= 22, `mean PSNR ${mean.toFixed(2)} dB < 22 dB`);
   });
 
-  it('paints the background a held-out caption names in ≥ 40 % of images at CFG 4 (chance: 1 in 7)', async () => {
+  it('paints the background a held-out caption names in ≥ 75 % of images at CFG 4 (chance: 1 in 7)', async () => {
     const [withCfg, without] = [backgroundAccuracy(await guided), backgroundAccuracy(await unguided)];
     console.log(
       `star-tiny prompts: background named in the caption ${(withCfg * 100).toFixed(1)} % at CFG 4, ${(without * 100).toFixed(1)} % at CFG 0 (chance ${(100 / BACKGROUNDS.length).toFixed(1)} %)`,
     );
-    assert.ok(withCfg >= 0.4, `background accuracy at CFG 4 ${withCfg} < 0.4`);
+    assert.ok(withCfg >= 0.75, `background accuracy at CFG 4 ${withCfg} < 0.75`);
+  });
+
+  it('draws held-out captions nearest to their own emoji more than twice as often as chance', async () => {
+    const accuracy = emojiAccuracy(await guided);
+    assert.ok(accuracy >= 2 / prompts.length, `emoji accuracy at CFG 4 ${accuracy} < ${2 / prompts.length}`);
   });
 
   it("draws held-out captions closer to their own emoji than to the others' in ≥ 70 % of images, and CFG 4 beats CFG 0", {
