@@ -16,6 +16,8 @@ import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-pipeline-'));
 const REQUEST: GenerateRequest = { prompt: 'a red fox in the snow', seeds: [7], cfg: 4, top_k: 0, top_p: 0.8, more_smooth: false };
+/** The shipped star-tiny's token-map side per scale (gpu-service/models/star-tiny/model.json). */
+const STAR_TINY_SIDES = [1, 2, 3, 4, 5, 6, 8];
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 let perScale: Pipeline;
@@ -29,7 +31,7 @@ after(async () => {
 
 describe('loadPipeline(star-tiny, cpu)', () => {
   it('describes the model and generates RGB images of its size, one per seed, with timings', async () => {
-    assert.deepEqual(perScale.info, { name: 'star-tiny', resolution: 64, patchNums: [1, 2, 3, 4, 5, 6, 8] });
+    assert.deepEqual(perScale.info, { name: 'star-tiny', resolution: 64, patchNums: STAR_TINY_SIDES });
     const result = await perScale.generate({ ...REQUEST, seeds: [7, 8] });
     assert.equal(result.images.length, 2);
     assert.equal(result.batchSize, 2);
@@ -67,26 +69,12 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     await perScale.generate({ ...REQUEST, seeds: [7, 8] }, { onProgress: (e) => events.push(e), preview: true });
     assert.deepEqual(
       events.map((e) => [e.scale, e.scales, e.side]),
-      [
-        [1, 6, 1],
-        [2, 6, 2],
-        [3, 6, 3],
-        [4, 6, 4],
-        [5, 6, 6],
-        [6, 6, 8],
-      ],
+      STAR_TINY_SIDES.map((side, i) => [i + 1, STAR_TINY_SIDES.length, side]),
     );
     // star-tiny's VQVAE upsamples ×8: a preview of side s is 8s pixels wide.
     assert.deepEqual(
       events.map((e) => e.previews?.map((p) => p.width)),
-      [
-        [8, 8],
-        [16, 16],
-        [24, 24],
-        [32, 32],
-        [48, 48],
-        [64, 64],
-      ],
+      STAR_TINY_SIDES.map((side) => [8 * side, 8 * side]),
     );
   });
 
