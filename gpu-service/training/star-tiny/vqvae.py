@@ -291,12 +291,11 @@ class VQVAE(nn.Module):
     def exported_state(self):
         """The state dict under upstream's names, with one φ per scale (upstream's non-shared
         layout, `share_quant_resi` 0: see exported_args); hits is training bookkeeping."""
-        shared = 'quantize.quant_resi.qresi_ls.'
-        state = {k: v for k, v in self.state_dict().items() if k != 'quantize.hits' and not k.startswith(shared)}
-        for si in range(len(self.quantize.patch_nums)):
-            k = phi_index(si, len(self.quantize.patch_nums))
+        full, shared, scales = self.state_dict(), 'quantize.quant_resi.qresi_ls.', len(self.quantize.patch_nums)
+        state = {k: v for k, v in full.items() if k != 'quantize.hits' and not k.startswith(shared)}
+        for si in range(scales):
             for name in ('weight', 'bias'):
-                state[f'quantize.quant_resi.{si}.{name}'] = self.state_dict()[f'{shared}{k}.{name}']
+                state[f'quantize.quant_resi.{si}.{name}'] = full[f'{shared}{phi_index(si, scales)}.{name}']
         return state
 
 
