@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { findModel } from '@star-api/contract';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { contiguousStride, writeTorchSave } from './testing/torch-save.ts';
 import type { PickleValue, TorchSaveStorage } from './testing/torch-save.ts';
@@ -16,8 +17,8 @@ import type { GenerateRequest, Pipeline, ProgressEvent } from './types.ts';
 
 const cacheDir = mkdtempSync(join(tmpdir(), 'star-pipeline-'));
 const REQUEST: GenerateRequest = { prompt: 'a red fox in the snow', seeds: [7], cfg: 4, top_k: 0, top_p: 0.8, more_smooth: false };
-/** The shipped star-tiny's token-map side per scale (gpu-service/models/star-tiny/model.json). */
-const STAR_TINY_SIDES = [1, 2, 3, 4, 5, 6, 8];
+/** star-tiny's token-map side per scale as the public model catalogue states it. */
+const STAR_TINY_SIDES = findModel('star-tiny')!.scales;
 const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
 
 let perScale: Pipeline;
