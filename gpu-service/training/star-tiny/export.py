@@ -1,20 +1,22 @@
 """Writes the trained star-tiny into gpu-service/models/star-tiny (model.json,
-var.safetensors, vae.safetensors under upstream's state-dict names; the
-frozen text encoder and tokenizer there are kept) and the held-out evidence
-the quality test reads into eval/heldout.safetensors.
+var.safetensors, vae.safetensors under upstream's state-dict names, and
+text_encoder/ under Hugging Face's CLIP names; the tokenizer there is kept)
+and the held-out evidence the quality test reads into eval/heldout.safetensors.
 
     python3 gpu-service/training/star-tiny/export.py [--out DIR]"""
 import argparse
 import json
 import os
 import re
+import shutil
 
 import numpy as np
 import torch
 
 import safetensors_io
-from common import HERE, RUNS, Emoji, caption, load_checkpoint, manifest
+from common import DATA, HERE, RUNS, Emoji, caption, load_checkpoint, manifest
 from generator import Generator
+from text_encoder import ClipText
 from vqvae import VQVAE, exported_args
 
 EVAL_PROMPTS = 48
@@ -35,16 +37,26 @@ def main():
     vae.eval()
     gen = Generator(gargs)
     gen_ckpt = load_checkpoint(os.path.join(RUNS, 'generator.pt'))
-    gen.load_state_dict(gen_ckpt['model'])
+    gen.load_state_dict(part(gen_ckpt['model'], 'generator.'))
+    text_encoder = ClipText.load(os.path.join(DATA, 'initial-text-encoder'), eos_id=None)
+    text_encoder.load_state_dict(part(gen_ckpt['model'], 'text_encoder.'))
     data = Emoji()
     source = data.meta['source']
     meta = {'trained_by': 'gpu-service/training/star-tiny', 'data': f"{source['package']}@{source['version']} ({source['license']}, {source['author']})"}
     safetensors_io.write(os.path.join(args.out, m['generator']['weights']), numpy_state(gen.exported_state()), {**meta, 'steps': gen_ckpt['step']})
     safetensors_io.write(os.path.join(args.out, m['vqvae']['weights']), numpy_state(vae.exported_state()), meta)
+    text_dir = os.path.join(args.out, m['text_encoder']['dir'])
+    shutil.copyfile(os.path.join(DATA, 'initial-text-encoder/config.json'), os.path.join(text_dir, 'config.json'))
+    safetensors_io.write(os.path.join(text_dir, 'model.safetensors'), numpy_state(text_encoder.state_dict()), {**meta, 'steps': gen_ckpt['step']})
     exported = {**m, 'vqvae': {**m['vqvae'], 'args': exported_args(m['vqvae']['args'])}}
     with open(os.path.join(args.out, 'model.json'), 'w') as f:
         f.write(manifest_json(exported))
     write_heldout(vae, data)
+
+
+def part(state, prefix):
+    """The entries of a TextToTokens state dict that belong to one of its two models."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
 def manifest_json(m):

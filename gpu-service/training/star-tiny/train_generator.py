@@ -5,22 +5,28 @@ its inputs are the true earlier scales, STAR-SPEC §3.2/§4.4).
 
     python3 gpu-service/training/star-tiny/train_generator.py [--steps N]
 
+The text encoder trains with it: it starts from star-tiny's seeded random
+CLIP (the shipped text_encoder/ of the first star-tiny), which alone cannot
+tell an emoji's name from the colour words around it.
+
 Classifier-free dropout, 10 % of rows: the start token gets the empty
 prompt's pooled features and cross-attention gets another row's caption, so
 "" at the start token means "ignore the text" — the unconditional branch the
 engine builds at inference (pooled "" with the prompt's cross-attention,
 STAR-SPEC §6.1 per request) is then a real unconditional prediction.
-Checkpoints to runs/generator.pt every 100 steps; run again to resume."""
+Checkpoints to runs/generator.pt every 50 steps; run again to resume."""
 import argparse
 import json
 import os
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 
 import safetensors_io
 from common import DATA, RUNS, Emoji, Log, caption, after_step, load_checkpoint, lr_at, manifest, optimizer_step, resume, seed_everything, set_threads
 from generator import Generator
+from text_encoder import ClipText
 from vqvae import VQVAE
 
 SEED = 2
@@ -29,18 +35,51 @@ PEAK_LR = 2e-3
 WARMUP = 50
 CFG_DROPOUT = 0.1
 COARSE_SCALES = 4
+# Features may differ from the engine's by float rounding only (measured: 3e-6).
+TEXT_PARITY = 1e-4
+
+
+class Captions:
+    """Every caption's token ids and mask (encode-text.ts), "" first."""
+
+    def __init__(self):
+        text, meta = safetensors_io.read(os.path.join(DATA, 'text.safetensors'))
+        self.rows = {c: i for i, c in enumerate(json.loads(meta['captions']))}
+        self.empty = self.rows['']
+        self.eos_id = int(meta['eos_id'])
+        self.ids = torch.from_numpy(text['ids']).long()
+        self.mask = torch.from_numpy(text['mask'])
+        self.engine_hidden = torch.from_numpy(text['hidden'])
+        self.engine_pooled = torch.from_numpy(text['pooled'])
+
+    @torch.no_grad()
+    def check(self, text_encoder):
+        """Fails unless `text_encoder` gives the engine's features for every caption."""
+        hidden, pooled = text_encoder(self.ids, self.mask)
+        error = max(((hidden - self.engine_hidden) * self.mask[..., None]).abs().max().item(), (pooled - self.engine_pooled).abs().max().item())
+        assert error < TEXT_PARITY, f'text encoder: PyTorch and the engine differ by {error}'
+
+
+class TextToTokens(nn.Module):
+    """The text encoder and the generator, trained as one."""
+
+    def __init__(self, gargs, text_encoder):
+        super().__init__()
+        self.text_encoder = text_encoder
+        self.generator = Generator(gargs)
+
+    def forward(self, text, pooled_rows, cross_rows, x_next):
+        """Logits for captions `cross_rows` in cross-attention and `pooled_rows` at the start token."""
+        _, pooled = self.text_encoder(text.ids[pooled_rows], text.mask[pooled_rows])
+        hidden, _ = self.text_encoder(text.ids[cross_rows], text.mask[cross_rows])
+        return self.generator(pooled, hidden, text.mask[cross_rows], x_next)
 
 
 class Pairs:
     """Every (generator emoji, background) picture as tokens, teacher inputs and a caption row."""
 
-    def __init__(self, vae, data, emoji_limit):
-        text, meta = safetensors_io.read(os.path.join(DATA, 'text.safetensors'))
-        rows = {c: i for i, c in enumerate(json.loads(meta['captions']))}
-        self.hidden = torch.from_numpy(text['hidden'])
-        self.mask = torch.from_numpy(text['mask'])
-        self.pooled = torch.from_numpy(text['pooled'])
-        self.empty = rows['']
+    def __init__(self, vae, data, captions, emoji_limit):
+        rows = captions.rows
         emoji, bgs, caps, held, mirrored = [], [], [], [], []
         generator_emoji = [i for i, e in enumerate(data.entries) if e['role'] == 'generator'][:emoji_limit]
         # Every training picture also mirrored: twice the pictures of each emoji on each
@@ -87,9 +126,12 @@ def main():
     vae.load_state_dict(load_checkpoint(os.path.join(RUNS, 'vqvae-tokenizer.pt'))['model'])
     vae.eval()
     log = Log('generator')
-    pairs = Pairs(vae, Emoji(), args.emoji)
+    captions = Captions()
+    pairs = Pairs(vae, Emoji(), captions, args.emoji)
     log(f'{len(pairs.train)} training pictures, {len(pairs.held_out)} held-out captions, {pairs.tokens.shape[1]} tokens each')
-    model = Generator(gargs)
+    text_encoder = ClipText.load(os.path.join(DATA, 'initial-text-encoder'), captions.eos_id)
+    captions.check(text_encoder)
+    model = TextToTokens(gargs, text_encoder)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=PEAK_LR, betas=(0.9, 0.95), weight_decay=0.05, foreach=True)
     path = os.path.join(RUNS, 'generator.pt')
@@ -103,34 +145,34 @@ def main():
         rows = pairs.train[torch.randint(0, len(pairs.train), (BATCH,))]
         cap = pairs.caption[rows]
         drop = torch.rand(BATCH) < CFG_DROPOUT
-        pooled_cap = torch.where(drop, torch.full_like(cap, pairs.empty), cap)
+        pooled_cap = torch.where(drop, torch.full_like(cap, captions.empty), cap)
         cross_cap = torch.where(drop, cap.roll(1), cap)
         # Most steps train the first COARSE_SCALES scales alone (a quarter of the compute):
         # they decide the layout and colours, and CPU time is what runs out.
-        n = pairs.tokens.shape[1] if step % args.full_every == 0 else sum(pn * pn for pn in model.patch_nums[:COARSE_SCALES])
-        logits = model(pairs.pooled[pooled_cap], pairs.hidden[cross_cap], pairs.mask[cross_cap], pairs.x_next[rows, :n - 1])
+        n = pairs.tokens.shape[1] if step % args.full_every == 0 else sum(pn * pn for pn in gargs['patch_nums'][:COARSE_SCALES])
+        logits = model(captions, pooled_cap, cross_cap, pairs.x_next[rows, :n - 1])
         loss = F.cross_entropy(logits.flatten(0, 1), pairs.tokens[rows, :n].flatten())
         optimizer_step(opt, loss, params)
         step += 1
         after_step(
             step, last, path, model, opt, log,
             lambda: f'loss {loss.item():.4f} ({n} tokens)',
-            lambda: f'held-out captions, teacher-forced: {evaluate(model, pairs)}',
+            lambda: f'held-out captions, teacher-forced: {evaluate(model, captions, pairs)}',
         )
 
 
 @torch.no_grad()
-def evaluate(model, pairs):
+def evaluate(model, captions, pairs):
     """Loss and token accuracy per scale on 48 of the held-out captions (teacher-forced)."""
     model.eval()
     rows = pairs.held_out[:48]
     cap = pairs.caption[rows]
-    logits = model(pairs.pooled[cap], pairs.hidden[cap], pairs.mask[cap], pairs.x_next[rows])
+    logits = model(captions, cap, cap, pairs.x_next[rows])
     target = pairs.tokens[rows]
     loss = F.cross_entropy(logits.flatten(0, 1), target.flatten()).item()
     hit = (logits.argmax(-1) == target).float()
     acc, at = [], 0
-    for pn in model.patch_nums:
+    for pn in model.generator.patch_nums:
         acc.append(f'{hit[:, at:at + pn * pn].mean().item():.2f}')
         at += pn * pn
     return f'loss {loss:.3f}, accuracy per scale {" ".join(acc)}'

@@ -178,17 +178,17 @@ describe('star-tiny (trained) on held-out data', () => {
     assert.ok(mean >= 22, `mean PSNR ${mean.toFixed(2)} dB < 22 dB`);
   });
 
-  it('paints the background a held-out caption names in ≥ 75 % of images at CFG 4 (chance: 1 in 7)', async () => {
+  it('paints the background a held-out caption names in ≥ 85 % of images at CFG 4 (chance: 1 in 7)', async () => {
     const [withCfg, without] = [backgroundAccuracy(await guided), backgroundAccuracy(await unguided)];
     console.log(
       `star-tiny prompts: background named in the caption ${(withCfg * 100).toFixed(1)} % at CFG 4, ${(without * 100).toFixed(1)} % at CFG 0 (chance ${(100 / BACKGROUNDS.length).toFixed(1)} %)`,
     );
-    assert.ok(withCfg >= 0.75, `background accuracy at CFG 4 ${withCfg} < 0.75`);
+    assert.ok(withCfg >= 0.85, `background accuracy at CFG 4 ${withCfg} < 0.85`);
   });
 
-  it('draws held-out captions nearest to their own emoji more than twice as often as chance', async () => {
+  it('draws held-out captions nearest to their own emoji at least four times as often as chance', async () => {
     const accuracy = await guidedEmoji;
-    assert.ok(accuracy >= 2 / prompts.length, `emoji accuracy at CFG 4 ${accuracy} < ${2 / prompts.length}`);
+    assert.ok(accuracy >= 4 / prompts.length, `emoji accuracy at CFG 4 ${accuracy} < ${4 / prompts.length}`);
   });
 
   it("draws held-out captions closer to their own emoji than to the others' in ≥ 70 % of images, and CFG 4 beats CFG 0", {
