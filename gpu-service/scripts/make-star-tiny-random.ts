@@ -1,7 +1,7 @@
 // Writes star-tiny's random-weight twin (deterministically: same bytes on
 // every run and machine) into DIR: model.json, generator and VQVAE weights,
-// and text_encoder/ — the frozen text encoder the trained star-tiny in
-// gpu-service/models/star-tiny ships. The tokenizer folder is not written.
+// and text_encoder/ — the text encoder star-tiny's training starts from
+// (gpu-service/training/star-tiny). The tokenizer folder is not written.
 //
 //   node gpu-service/scripts/make-star-tiny-random.ts --out DIR
 import { statSync } from 'node:fs';

@@ -5,9 +5,9 @@ its inputs are the true earlier scales, STAR-SPEC §3.2/§4.4).
 
     python3 gpu-service/training/star-tiny/train_generator.py [--steps N]
 
-The text encoder trains with it: it starts from star-tiny's seeded random
-CLIP (the shipped text_encoder/ of the first star-tiny), which alone cannot
-tell an emoji's name from the colour words around it.
+The text encoder trains with it, starting from star-tiny's seeded random
+CLIP (data/initial-text-encoder, written by encode-text.ts): left frozen, it
+did not tell the emoji apart in the pooled features (README, the runs).
 
 Classifier-free dropout, 10 % of rows: the start token gets the empty
 prompt's pooled features and cross-attention gets another row's caption, so
