@@ -11,10 +11,10 @@
 // longest caption's T: CLIP is causal and padded positions are masked out of
 // cross-attention, so later positions change nothing), the engine's hidden
 // [N, T, D] and pooled [N, D]; caption i is metadata.captions[i], "" first.
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeRandomModel } from '../../src/engine/models/random-model.ts';
+import { writeRandomTextEncoder } from '../../src/engine/models/random-model.ts';
 import { STAR_TINY_RANDOM } from '../../src/engine/models/star-tiny.ts';
 import { TextEncoder } from '../../src/engine/models/text-encoder/text-encoder.ts';
 import { writeSafetensors } from '../../src/engine/weights/safetensors.ts';
@@ -33,12 +33,7 @@ for (const emoji of dataset.emoji.filter((e) => e.role === 'generator')) {
 }
 
 const initialTextEncoder = join(dataDir, 'initial-text-encoder');
-mkdirSync(dataDir, { recursive: true });
-const twin = mkdtempSync(join(dataDir, '.random-twin-'));
-writeRandomModel(twin, STAR_TINY_RANDOM);
-rmSync(initialTextEncoder, { recursive: true, force: true });
-renameSync(join(twin, STAR_TINY_RANDOM.manifest.text_encoder.dir), initialTextEncoder);
-rmSync(twin, { recursive: true, force: true });
+writeRandomTextEncoder(initialTextEncoder, STAR_TINY_RANDOM);
 
 const encoder = await TextEncoder.load({
   textEncoderDir: initialTextEncoder,

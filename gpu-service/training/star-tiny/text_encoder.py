@@ -18,17 +18,17 @@ import safetensors_io
 
 
 class Layer(nn.Module):
-    def __init__(self, D, H, inner):
+    def __init__(self, D, H, inner, eps):
         super().__init__()
         self.H = H
         self.self_attn = nn.Module()
         for name in ('q_proj', 'k_proj', 'v_proj', 'out_proj'):
             setattr(self.self_attn, name, nn.Linear(D, D))
-        self.layer_norm1 = nn.LayerNorm(D)
+        self.layer_norm1 = nn.LayerNorm(D, eps=eps)
         self.mlp = nn.Module()
         self.mlp.fc1 = nn.Linear(D, inner)
         self.mlp.fc2 = nn.Linear(inner, D)
-        self.layer_norm2 = nn.LayerNorm(D)
+        self.layer_norm2 = nn.LayerNorm(D, eps=eps)
 
     def forward(self, x, bias):
         a = self.self_attn
@@ -43,7 +43,7 @@ class Layer(nn.Module):
 class ClipText(nn.Module):
     def __init__(self, config, eos_id):
         super().__init__()
-        D = config['hidden_size']
+        D, eps = config['hidden_size'], config['layer_norm_eps']
         self.eos_id = eos_id
         self.text_model = nn.Module()
         self.text_model.embeddings = nn.Module()
@@ -51,11 +51,8 @@ class ClipText(nn.Module):
         self.text_model.embeddings.position_embedding = nn.Embedding(config['max_position_embeddings'], D)
         self.text_model.encoder = nn.Module()
         self.text_model.encoder.layers = nn.ModuleList(
-            [Layer(D, config['num_attention_heads'], config['intermediate_size']) for _ in range(config['num_hidden_layers'])])
-        self.text_model.final_layer_norm = nn.LayerNorm(D, eps=config['layer_norm_eps'])
-        for module in self.modules():
-            if isinstance(module, nn.LayerNorm):
-                module.eps = config['layer_norm_eps']
+            [Layer(D, config['num_attention_heads'], config['intermediate_size'], eps) for _ in range(config['num_hidden_layers'])])
+        self.text_model.final_layer_norm = nn.LayerNorm(D, eps=eps)
         assert config['hidden_act'] == 'gelu', 'star-tiny uses exact GELU'
 
     @classmethod

@@ -207,6 +207,8 @@ export interface RandomModelSpec {
   seed: number;
 }
 
+const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+
 /**
  * Writes a complete model directory with random weights: model.json,
  * generator and VQVAE safetensors, text_encoder/. The tokenizer folder is
@@ -214,21 +216,20 @@ export interface RandomModelSpec {
  * Returns the paths written, relative to `dir`.
  */
 export function writeRandomModel(dir: string, spec: RandomModelSpec): string[] {
-  const { manifest, clip, seed } = spec;
-  mkdirSync(join(dir, manifest.text_encoder.dir), { recursive: true });
-  const written: string[] = [];
-  const json = (rel: string, value: unknown) => {
-    writeFileSync(join(dir, rel), `${JSON.stringify(value, null, 2)}\n`);
-    written.push(rel);
-  };
-  const tensors = (rel: string, list: RandomTensor[], s: number) => {
-    writeRandomSafetensors(join(dir, rel), list, s);
-    written.push(rel);
-  };
-  json(MANIFEST_FILE, manifest);
-  tensors(manifest.generator.weights, generatorTensors(manifest.generator.build_vae_var_args), seed);
-  tensors(manifest.vqvae.weights, vqvaeTensors(manifest.vqvae.args, manifest.generator.build_vae_var_args.patch_nums.length), seed + 1);
-  json(join(manifest.text_encoder.dir, 'config.json'), clipTextConfigJson(clip));
-  tensors(join(manifest.text_encoder.dir, 'model.safetensors'), clipTextTensors(clip), seed + 2);
-  return written;
+  const { manifest, seed } = spec;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, MANIFEST_FILE), json(manifest));
+  writeRandomSafetensors(join(dir, manifest.generator.weights), generatorTensors(manifest.generator.build_vae_var_args), seed);
+  const scales = manifest.generator.build_vae_var_args.patch_nums.length;
+  writeRandomSafetensors(join(dir, manifest.vqvae.weights), vqvaeTensors(manifest.vqvae.args, scales), seed + 1);
+  const text = writeRandomTextEncoder(join(dir, manifest.text_encoder.dir), spec);
+  return [MANIFEST_FILE, manifest.generator.weights, manifest.vqvae.weights, ...text.map((f) => join(manifest.text_encoder.dir, f))];
+}
+
+/** The text encoder folder of writeRandomModel alone (config.json, model.safetensors); returns the files written. */
+export function writeRandomTextEncoder(dir: string, spec: Pick<RandomModelSpec, 'clip' | 'seed'>): string[] {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'config.json'), json(clipTextConfigJson(spec.clip)));
+  writeRandomSafetensors(join(dir, 'model.safetensors'), clipTextTensors(spec.clip), spec.seed + 2);
+  return ['config.json', 'model.safetensors'];
 }
