@@ -27,7 +27,7 @@
 //
 //   node gpu-service/bench/engine.ts [--models tiny,d16,<model dir>] [--modes all,per-scale]
 //        [--batches 1,2,4] [--precisions fp32,int8] [--repeats 3] [--threads 2] [--json FILE]
-//        [--prepack on|off] [--arena on|off] [--malloc tuned|default]
+//        [--prepack on|off] [--arena on|off] [--malloc tuned|default] [--attention fused,matmul]
 //        (pipeline defaults and the Dockerfile's malloc settings unless given)
 //   node gpu-service/bench/engine.ts --load-only --models d30 --modes all,per-scale
 //        (memory only: peak RSS after load and after one image, against the weights' bytes)
@@ -38,6 +38,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } 
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { imageSeeds } from '@star-api/contract';
+import type { AttentionImpl } from '../src/engine/models/generator/blocks.ts';
 import type { GeneratorConfig } from '../src/engine/models/generator/config.ts';
 import type { RandomModelSpec } from '../src/engine/models/random-model.ts';
 import { writeRandomModel } from '../src/engine/models/random-model.ts';
@@ -136,6 +137,7 @@ interface ChildSpec {
   precision: Precision;
   prepackWeights?: boolean;
   memoryArena?: boolean;
+  attention?: AttentionImpl;
   /** 'tuned': the child runs with the Dockerfile's glibc malloc settings (MALLOC_ENV); 'default': glibc's own. */
   malloc: 'tuned' | 'default';
   /** Only build/load the graphs (fills the cache so measured children do not build). */
@@ -188,6 +190,7 @@ async function child(spec: ChildSpec): Promise<ChildResult> {
     mode: spec.mode,
     prepackWeights: spec.prepackWeights,
     memoryArena: spec.memoryArena,
+    attention: spec.attention,
     prepareBatchSizes: [spec.batch],
   })) as StarPipeline;
   const loadMs = performance.now() - loadStart;
@@ -349,6 +352,7 @@ function optionLabel(spec: ChildSpec): string {
   return [
     spec.prepackWeights === undefined ? '' : `prepack ${onOff(spec.prepackWeights)}`,
     spec.memoryArena === undefined ? '' : `arena ${onOff(spec.memoryArena)}`,
+    spec.attention === undefined ? '' : `attention ${spec.attention}`,
     `malloc ${spec.malloc}`,
   ]
     .filter(Boolean)
@@ -450,6 +454,7 @@ async function parent(): Promise<void> {
       json: { type: 'string' },
       prepack: { type: 'string' },
       arena: { type: 'string' },
+      attention: { type: 'string' },
       malloc: { type: 'string', default: 'tuned' },
       'load-only': { type: 'boolean', default: false },
       'write-only': { type: 'boolean', default: false },
@@ -470,6 +475,13 @@ async function parent(): Promise<void> {
     if (!known) throw new Error(`unknown precision ${p}; use ${PRECISIONS.join(', ')}`);
     return known;
   });
+  // Each attention implementation in its own children, one after the other (blocks.ts's AttentionImpl).
+  const attentions = values.attention
+    ? values.attention.split(',').map((a) => {
+        if (a !== 'fused' && a !== 'matmul') throw new Error(`unknown attention ${a}; use fused, matmul`);
+        return a;
+      })
+    : [undefined];
   for (const name of values.models.split(',')) {
     const dirOf = MODELS[name];
     if (!dirOf && !existsSync(join(resolve(name), 'model.json')))
@@ -481,29 +493,32 @@ async function parent(): Promise<void> {
     );
     for (const mode of values.modes.split(',') as GeneratorMode[]) {
       for (const batch of values.batches.split(',').map(Number)) {
-        const byPrecision = new Map<Precision, ChildResult>();
-        for (const precision of precisions) {
-          const spec: ChildSpec = {
-            modelDir,
-            mode,
-            batch,
-            repeats: Number(values.repeats),
-            threads,
-            device,
-            precision,
-            loadOnly: values['load-only'],
-            malloc: values.malloc === 'default' ? 'default' : 'tuned',
-            ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}),
-            ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}),
-          };
-          const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
-          const result = { ...(await runChild(spec)), options: optionLabel(spec) };
-          results.push(result);
-          byPrecision.set(precision, result);
-          console.log(result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result));
-          const fp32 = byPrecision.get('fp32');
-          if (precision === 'int8' && fp32) console.log(precisionReport(result, fp32));
-          console.log('');
+        for (const attention of attentions) {
+          const byPrecision = new Map<Precision, ChildResult>();
+          for (const precision of precisions) {
+            const spec: ChildSpec = {
+              modelDir,
+              mode,
+              batch,
+              repeats: Number(values.repeats),
+              threads,
+              device,
+              precision,
+              loadOnly: values['load-only'],
+              malloc: values.malloc === 'default' ? 'default' : 'tuned',
+              ...(values.prepack ? { prepackWeights: values.prepack !== 'off' } : {}),
+              ...(values.arena ? { memoryArena: values.arena !== 'off' } : {}),
+              ...(attention ? { attention } : {}),
+            };
+            const prepared = await runChild({ ...spec, prepareOnly: true }); // build graphs outside the measured process
+            const result = { ...(await runChild(spec)), options: optionLabel(spec) };
+            results.push(result);
+            byPrecision.set(precision, result);
+            console.log(result.memory ? memoryReport(result, prepared.peakRssBytes) : report(result));
+            const fp32 = byPrecision.get('fp32');
+            if (precision === 'int8' && fp32) console.log(precisionReport(result, fp32));
+            console.log('');
+          }
         }
       }
     }

@@ -1,17 +1,23 @@
 // VQVAE decoder speed with the released VQVAE's shapes (ch 160, random weights):
 // seconds per decode and achieved GFLOP/s at a given latent side, batch and thread count.
 //   node gpu-service/bench/vqvae-decoder.ts [--side 16] [--batch 1] [--threads 2] [--runs 3] [--fused]
-//        [--arena off|on|off,on] [--pattern on|off|on,off]
+//        [--arena off|on|off,on] [--pattern on|off|on,off] [--upstream] [--json FILE]
+// --upstream also times the decoder as upstream runs it (PyTorch fp32: upstream-decoder.py,
+// needing python3 with torch; STAR_PYTHON names another interpreter), one of its decodes after
+// each round of ours, and prints upstream's time ÷ ours per round against issue 15's target
+// (ours ≥ 2× faster). --json writes every variant's times (and upstream's) for npm run bench.
 // Session options default to the pipeline's decoder on CPU (decoderSessionOptions, arena
 // off); lists open one session per combination and interleave their runs, so the ratios
 // against the first compare configurations under the same load. Run it with the
 // Dockerfile's malloc settings (MALLOC_MMAP_THRESHOLD_=131072
 // GLIBC_TUNABLES=glibc.malloc.hugetlb=1) to time what the service runs.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { STAR_VQVAE } from '../src/engine/models/vqvae/config.ts';
+import { RELEASED_VQVAE_ARGS, STAR_VQVAE } from '../src/engine/models/vqvae/config.ts';
 import { buildDecoderGraph, DECODER_INPUT } from '../src/engine/models/vqvae/decoder.ts';
 import { decoderSessionOptions } from '../src/engine/models/vqvae/decoder-session.ts';
 import { randomVqvaeStore } from '../src/engine/models/vqvae/random-weights.ts';
@@ -28,8 +34,12 @@ const { values } = parseArgs({
     fused: { type: 'boolean', default: false },
     arena: { type: 'string', default: 'off' },
     pattern: { type: 'string' },
+    upstream: { type: 'boolean', default: false },
+    json: { type: 'string' },
   },
 });
+/** Issue 15: the decoder at least twice as fast as upstream's. */
+const UPSTREAM_SPEED_UP_TARGET = 2;
 const side = Number(values.side);
 const batch = Number(values.batch);
 const threads = Number(values.threads);
@@ -53,6 +63,7 @@ try {
       variants.push({ name: `arena ${onOff(memoryArena)}, pattern ${onOff(memoryPattern)}`, session, times: [] });
     }
   }
+  const upstream = values.upstream ? await upstreamDecoder() : null;
   const t1 = performance.now();
   const fHat = new Float32Array(batch * STAR_VQVAE.cvae * side * side).map((_, i) => Math.sin(i * 0.61));
   const feeds = { [DECODER_INPUT]: tensor('float32', fHat, [batch, STAR_VQVAE.cvae, side, side]) };
@@ -63,7 +74,9 @@ try {
       await v.session.run(feeds);
       v.times.push((performance.now() - s) / 1000);
     }
+    if (upstream) upstream.times.push((await upstream.decode()) / 1000);
   }
+  upstream?.close();
   for (const v of variants) await v.session.dispose();
   const gflop = decoderFlops(STAR_VQVAE, side, batch) / 1e9;
   console.log(
@@ -76,7 +89,56 @@ try {
       `  ${v.name}: decode best ${best.toFixed(3)} s (runs: ${v.times.map((t) => t.toFixed(3)).join(', ')}); ${gflop.toFixed(1)} GFLOP → ${(gflop / best).toFixed(0)} GFLOP/s; ${(best / baseline).toFixed(2)}× the first`,
     );
   }
+  if (upstream) {
+    const ours = variants[0].times;
+    const speedUps = upstream.times.map((t, r) => t / ours[r]).sort((a, b) => a - b);
+    const median = speedUps[speedUps.length >> 1];
+    console.log(
+      `  upstream (PyTorch ${upstream.version}, fp32): decode best ${Math.min(...upstream.times).toFixed(3)} s (runs: ${upstream.times.map((t) => t.toFixed(3)).join(', ')})`,
+    );
+    console.log(
+      `  upstream ÷ ours (${variants[0].name}), per round: ${speedUps.map((x) => x.toFixed(2)).join(', ')}×; median ${median.toFixed(2)}× (target ≥ ${UPSTREAM_SPEED_UP_TARGET}×: ${median >= UPSTREAM_SPEED_UP_TARGET ? 'met' : 'not met'})`,
+    );
+  }
   console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (all sessions)`);
+  if (values.json) {
+    const result = {
+      side,
+      batch,
+      threads,
+      variants: variants.map((v) => ({ name: v.name, seconds: v.times })),
+      upstream: upstream && { version: upstream.version, seconds: upstream.times },
+    };
+    writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** upstream-decoder.py as a child that decodes once per line it is sent; resolves when it has warmed up. */
+async function upstreamDecoder() {
+  const python = process.env.STAR_PYTHON ?? 'python3';
+  const spec = { args: RELEASED_VQVAE_ARGS, side, batch, threads };
+  const child = spawn(python, [join(import.meta.dirname, 'upstream-decoder.py'), JSON.stringify(spec)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) },
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const line = await lines.next();
+    if (line.done)
+      throw new Error(`${python} upstream-decoder.py ended early (it needs python3 with torch; STAR_PYTHON names another interpreter)`);
+    return line.value;
+  };
+  const [ready, version] = (await next()).split(' ');
+  if (ready !== 'ready') throw new Error(`upstream-decoder.py: expected "ready", got "${ready}"`);
+  return {
+    version,
+    times: [] as number[],
+    decode: async () => {
+      child.stdin.write('\n');
+      return Number(await next());
+    },
+    close: () => child.stdin.end(),
+  };
 }

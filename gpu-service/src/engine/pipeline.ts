@@ -25,7 +25,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildGeneratorGraph, carriedFeeds, names as generatorNames } from './models/generator/generator.ts';
-import type { CrossAttnMode } from './models/generator/blocks.ts';
+import type { AttentionImpl, CrossAttnMode } from './models/generator/blocks.ts';
 import type { GeneratorConfig } from './models/generator/config.ts';
 import { fromUpstreamArgs, samplerFromIdx, scaleCount } from './models/generator/config.ts';
 import { vqvaeQuantizer } from './models/generator/quantizer.ts';
@@ -69,6 +69,12 @@ export interface LoadPipelineOptions {
   threads?: number;
   /** How cross-attention rows are routed (STAR-SPEC §6.1); default 'per-request'. */
   crossAttn?: CrossAttnMode;
+  /**
+   * How the generator computes attention: 'fused' (onnxruntime's
+   * MultiHeadAttention contrib op) or 'matmul' (MatMul, Softmax, MatMul: the
+   * same tokens, generator.test.ts). Default 'fused'.
+   */
+  attention?: AttentionImpl;
   /** Default 'per-scale' (on CUDA within `carriedBytesPerImage`). */
   mode?: GeneratorMode;
   /**
@@ -136,6 +142,7 @@ interface ResolvedOptions {
   device: Device;
   threads?: number;
   crossAttn: CrossAttnMode;
+  attention: AttentionImpl;
   mode: GeneratorMode;
   precision: Precision;
   previewLatentSide: number;
@@ -217,6 +224,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     device: options.device,
     threads: options.threads,
     crossAttn: options.crossAttn ?? 'per-request',
+    attention: options.attention ?? 'fused',
     mode,
     precision,
     previewLatentSide: options.previewLatentSide ?? 8,
@@ -542,7 +550,7 @@ export class StarPipeline implements Pipeline {
   /** Disk-cached generator graph for one batch size and scale range. */
   generatorGraphPath(batch: number, first: number, last: number, moreSmooth: boolean): string {
     const { generatorConfig: cfg, vqvaeConfig: vae, generatorWeights, vqvaeWeights, manifest, fingerprint } = this.model;
-    const { precision, crossAttn } = this.options;
+    const { precision, crossAttn, attention } = this.options;
     const prefixSum = prefixSumFor(this.options.device);
     const key = {
       graph: 'star-generator',
@@ -551,6 +559,7 @@ export class StarPipeline implements Pipeline {
       vqvae: vae,
       precision,
       crossAttn,
+      attention,
       batch,
       first,
       last,
@@ -562,12 +571,13 @@ export class StarPipeline implements Pipeline {
       key,
       () => {
         const quantizer = vqvaeQuantizer(vqvaeWeights, vae, cfg.patchNums, { precision: floatPrecision(precision) });
-        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook }) : undefined;
+        const samplerPath = cfg.hasSamplerHead ? createSamplerPath({ codebook: quantizer.codebook, attention }) : undefined;
         return buildGeneratorGraph(generatorWeights, cfg, {
           batch,
           first,
           last,
           crossAttn,
+          attention,
           precision,
           moreSmooth,
           prefixSum,
