@@ -66,7 +66,7 @@ export function generatorFlops(cfg: GeneratorConfig, B: number, implementation: 
   return cfg.patchNums.reduce((sum, _, si) => sum + generatorScaleFlops(cfg, si, B, implementation), 0);
 }
 
-/** VQVAE decoder on a side×side latent for B images (STAR-SPEC §5.2 structure). */
+/** VQVAE decoder on a side×side latent for B images (STAR-SPEC §5.2 structure), as decoder.ts executes it. */
 export function decoderFlops(cfg: VqvaeConfig, side: number, B: number): number {
   const conv = (hw: number, cin: number, cout: number, k: number) => 2 * hw * cin * cout * k * k;
   const attn = (hw: number, c: number) => conv(hw, c, 3 * c, 1) + 2 * 2 * hw * hw * c + conv(hw, c, c, 1);
@@ -85,8 +85,8 @@ export function decoderFlops(cfg: VqvaeConfig, side: number, B: number): number 
       if (lvl === levels - 1 && cfg.usingSa) f += attn(s * s, c);
     }
     if (lvl !== 0) {
+      f += 4 * conv(s * s, c, c, 2); // the upsample as executed: four 2×2 convs on the small map (upsample-conv.ts)
       s *= 2;
-      f += conv(s * s, c, c, 3);
     }
   }
   f += conv(s * s, c, 3, 3);

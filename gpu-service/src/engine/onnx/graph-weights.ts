@@ -3,7 +3,7 @@
 // text encoder, VQVAE decoder and quantizer) asks a GraphWeights for its
 // weights by state-dict key; each key is emitted once per graph and dtype.
 import type { DType } from './dtype.ts';
-import { BYTES_PER_ELEMENT } from './dtype.ts';
+import { BYTES_PER_ELEMENT, convertFloatBytes, numel } from './dtype.ts';
 import type { Graph, TensorData, Value } from './graph.ts';
 import { add, cast, dynamicQuantizeMatMul, matmul, slice } from './ops.ts';
 import type { QuantizedLinear } from './quantize.ts';
@@ -110,6 +110,27 @@ export class GraphWeights {
     const scales = this.graph.initializer(`${full}.int8_scales`, { dtype: 'float32', shape: [outFeatures], bytes: () => part('scales') });
     this.quantized.set(full, { values, scales });
     return { values, scales };
+  }
+
+  /**
+   * A weight computed from stored ones (a folded kernel), at the compute precision: `compute`
+   * runs when the graph is serialized. Initializers only.
+   */
+  derived(name: string, shape: number[], compute: (store: TensorStore) => Float32Array): Value {
+    const full = this.keyPrefix + name;
+    const key = weightInputName(full, this.dtype, false);
+    let v = this.emitted.get(key);
+    if (!v) {
+      if (this.binding === 'inputs') throw new Error(`${full}: derived weights enter a graph as initializers only`);
+      const bytes = () => {
+        const values = compute(this.store);
+        if (values.length !== numel(shape)) throw new Error(`${full}: computed ${values.length} values for shape [${shape}]`);
+        return convertFloatBytes(new Uint8Array(values.buffer, values.byteOffset, values.byteLength), 'float32', this.dtype);
+      };
+      v = this.graph.initializer(full, { dtype: this.dtype, shape, bytes });
+      this.emitted.set(key, v);
+    }
+    return v;
   }
 
   private emit(name: string, dtype: DType, shape: number[], transposed: boolean): Value {

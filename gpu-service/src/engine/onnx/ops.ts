@@ -345,32 +345,38 @@ export function topK(x: Value, k: number | Value, axis = -1, largest = true): [V
 
 // ---------------------------------------------------------------- convolution
 
-/** 2D convolution, NCHW, stride 1, symmetric zero padding. */
-export function conv2d(x: Value, weight: Value, bias: Value | null, pad: number): Value {
+/**
+ * 2D convolution, NCHW, stride 1, zero padding: `pad` on every side, or [top, left, bottom,
+ * right] (ONNX's order).
+ */
+export function conv2d(x: Value, weight: Value, bias: Value | null, pad: number | [number, number, number, number]): Value {
+  const pads = typeof pad === 'number' ? [pad, pad, pad, pad] : pad;
   let shape: Shape | undefined;
   if (x.shape && weight.shape) {
     const [n, cin, h, w] = x.shape;
     const [cout, wcin, kh, kw] = weight.shape as number[];
     if (typeof cin === 'number' && cin !== wcin) throw new Error(`Conv: ${x} has ${cin} channels, weight ${weight} expects ${wcin}`);
-    const out = (d: Dim, k: number) => (typeof d === 'number' ? d + 2 * pad - k + 1 : d);
-    shape = [n, cout, out(h, kh), out(w, kw)];
+    const out = (d: Dim, k: number, padding: number) => (typeof d === 'number' ? d + padding - k + 1 : d);
+    shape = [n, cout, out(h, kh, pads[0] + pads[2]), out(w, kw, pads[1] + pads[3])];
   }
   const inputs = bias ? [x, weight, bias] : [x, weight];
-  return x.graph.node('Conv', inputs, { pads: attr.ints([pad, pad, pad, pad]) }, [{ dtype: x.dtype, shape }])[0];
+  return x.graph.node('Conv', inputs, { pads: attr.ints(pads) }, [{ dtype: x.dtype, shape }])[0];
 }
 
-/** `F.interpolate(x, scale_factor=2, mode='nearest')` on NCHW: out[y, x] = in[⌊y/2⌋, ⌊x/2⌋]. */
-export function upsampleNearest2x(x: Value): Value {
-  const g = x.graph;
-  const scales = constant(g, Float32Array.from([1, 1, 2, 2]), [4], 'float32', 'resize_scales');
-  const twice = (d: Dim | undefined) => (typeof d === 'number' ? 2 * d : `2*${d}`);
-  const shape = x.shape && [x.shape[0], x.shape[1], twice(x.shape[2]), twice(x.shape[3])];
-  const nearest = {
-    mode: attr.string('nearest'),
-    coordinate_transformation_mode: attr.string('asymmetric'),
-    nearest_mode: attr.string('floor'),
-  };
-  return g.node('Resize', [x, null, scales], nearest, [{ dtype: x.dtype, shape }])[0];
+/**
+ * DepthToSpace, DCR order: [N, s²·C, H, W] → [N, C, s·H, s·W] with
+ * out[n, c, s·y + a, s·x + b] = in[n, (a·s + b)·C + c, y, x].
+ */
+export function depthToSpace(x: Value, blockSize: number): Value {
+  const scaled = (d: Dim | undefined) => (typeof d === 'number' ? blockSize * d : `${blockSize}*${d}`);
+  const c = x.shape?.[1];
+  const shape = x.shape && [
+    x.shape[0],
+    typeof c === 'number' ? c / blockSize ** 2 : `${c}/${blockSize ** 2}`,
+    scaled(x.shape[2]),
+    scaled(x.shape[3]),
+  ];
+  return x.graph.node('DepthToSpace', [x], { blocksize: attr.int(blockSize), mode: attr.string('DCR') }, [{ dtype: x.dtype, shape }])[0];
 }
 
 // ---------------------------------------------------------------- contrib ops

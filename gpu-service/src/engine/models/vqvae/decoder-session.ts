@@ -11,7 +11,7 @@ import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
 import { previewLatent } from './preview.ts';
 
 /** Bump when decoder.ts changes the graph it builds, so cached graphs are rebuilt. */
-export const DECODER_GRAPH_VERSION = 1;
+export const DECODER_GRAPH_VERSION = 2;
 
 export interface VqvaeDecoderOptions {
   device: Device;

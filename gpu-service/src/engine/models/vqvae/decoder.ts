@@ -23,10 +23,10 @@ import {
   slice,
   softmax,
   transpose,
-  upsampleNearest2x,
 } from '../../onnx/ops.ts';
 import type { Precision } from '../../onnx/target.ts';
 import { GraphWeights } from '../../onnx/graph-weights.ts';
+import { upsampleConv } from './upsample-conv.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import { decoderWeights } from './weights.ts';
 import type { VqvaeConfig } from './config.ts';
@@ -128,8 +128,7 @@ export function buildDecoderGraph(vae: TensorStore, cfg: VqvaeConfig, opts: Deco
       blockIn = blockOut;
       if (lvl === levels - 1 && cfg.usingSa) h = attnBlock(ctx, `decoder.up.${lvl}.attn.${j}`, h);
     }
-    if (lvl !== 0)
-      h = g.scope(`decoder.up.${lvl}.upsample`, () => conv(ctx, `decoder.up.${lvl}.upsample.conv`, upsampleNearest2x(h), blockIn, 3));
+    if (lvl !== 0) h = g.scope(`decoder.up.${lvl}.upsample`, () => upsampleConv(ctx.w, `decoder.up.${lvl}.upsample.conv`, h, blockIn));
   }
   h = conv(ctx, 'decoder.conv_out', silu(norm(ctx, 'decoder.norm_out', h)), 3, 3);
 
