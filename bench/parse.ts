@@ -228,6 +228,42 @@ export function parseEdgeBench(output: string): EdgeRun {
   return run;
 }
 
+// ------------------------------------------------------------------ VQVAE decoder vs upstream (JSON from --json)
+
+/** gpu-service/bench/vqvae-decoder.ts --upstream --json: seconds per decode, round by round. */
+export interface DecoderRun {
+  side: number;
+  batch: number;
+  threads: number;
+  /** The first is the pipeline's own configuration. */
+  variants: { name: string; seconds: number[] }[];
+  upstream: { version: string; seconds: number[] } | null;
+}
+
+/** Issue 15's target for the decoder: upstream's time over ours. */
+export const DECODER_UPSTREAM_TARGET = 2;
+
+function decoderSummary(run: DecoderRun): NonNullable<Summary['decoder']> {
+  const ours = run.variants[0].seconds;
+  const upstream = run.upstream?.seconds ?? [];
+  return {
+    side: run.side,
+    batch: run.batch,
+    threads: run.threads,
+    upstreamVersion: run.upstream?.version ?? null,
+    oursSeconds: triple(ours),
+    upstreamSeconds: triple(upstream),
+    ratios: run.upstream
+      ? [
+          {
+            what: `VQVAE decoder (${run.side}² latent, batch ${run.batch}): upstream PyTorch time ÷ ours, round by round (target ≥ ${DECODER_UPSTREAM_TARGET}×)`,
+            ratio: triple(upstream.map((t, r) => t / ours[r])),
+          },
+        ]
+      : [],
+  };
+}
+
 // ------------------------------------------------------------------ summary
 
 export interface Summary {
@@ -251,9 +287,23 @@ export interface Summary {
     /** Differences of two figures from the same run, ms. */
     overheads: { what: string; ms: Triple }[];
   } | null;
+  decoder: {
+    side: number;
+    batch: number;
+    threads: number;
+    upstreamVersion: string | null;
+    oursSeconds: Triple;
+    upstreamSeconds: Triple;
+    ratios: Ratio[];
+  } | null;
 }
 
-export function summarize(engine: EngineConfig[], serverRuns: ServerRun[], edgeRuns: EdgeRun[]): Summary {
+export function summarize(
+  engine: EngineConfig[],
+  serverRuns: ServerRun[],
+  edgeRuns: EdgeRun[],
+  decoder: DecoderRun | null = null,
+): Summary {
   let server: Summary['server'] = null;
   if (serverRuns.length) {
     const clients = serverRuns[0].rows.map((row) => row.clients);
@@ -304,5 +354,10 @@ export function summarize(engine: EngineConfig[], serverRuns: ServerRun[], edgeR
       ],
     };
   }
-  return { engine: { figures: engine.map(engineFigures), ratios: engineRatios(engine) }, server, edge };
+  return {
+    engine: { figures: engine.map(engineFigures), ratios: engineRatios(engine) },
+    server,
+    edge,
+    decoder: decoder && decoderSummary(decoder),
+  };
 }

@@ -102,5 +102,22 @@ export function renderMarkdown(report: Report): string {
       '',
     );
   }
+  if (report.decoder) {
+    const d = report.decoder;
+    out.push(
+      `## VQVAE decoder vs upstream (gpu-service/bench/vqvae-decoder.ts --upstream: released shapes, random weights, ${d.threads} threads)`,
+      '',
+    );
+    out.push(
+      table(
+        ['decoder', 's/decode'],
+        [
+          ['ours (onnxruntime, fp32)', fmtTriple(d.oursSeconds)],
+          [`upstream (PyTorch ${d.upstreamVersion ?? 'n/a'}, fp32)`, fmtTriple(d.upstreamSeconds)],
+        ],
+      ),
+    );
+    out.push('', ratioTable(d.ratios), '');
+  }
   return out.join('\n');
 }

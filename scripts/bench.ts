@@ -3,6 +3,10 @@
 //
 //   * engine (gpu-service/bench/engine.ts): seconds per image and peak RSS per model, mode and
 //     batch; it repeats inside one invocation (--repeats), so min/median/max come from there.
+//   * decoder (gpu-service/bench/vqvae-decoder.ts --upstream): our VQVAE decoder and upstream's
+//     PyTorch one, interleaved round by round (BENCH_DECODER_RUNS rounds, default 5); skipped,
+//     with the reason in the report, where python3 cannot import torch (STAR_PYTHON names
+//     another interpreter; Debian's python3-torch provides it).
 //   * server (gpu-service/bench/server.ts) and edge (edge/bench/edge.bench.ts): run BENCH_RUNS
 //     times, interleaved; each figure is min/median/max over the runs.
 // Every comparison is a ratio of two figures taken in the same run (the same child process for
@@ -13,13 +17,22 @@
 // default "tiny:5,d16:3" = model:repeats; the d16-shaped model takes seconds per image on two
 // cores, so it gets fewer repeats), BENCH_ENGINE_BATCHES (default 1,2,4), BENCH_ENGINE_PRECISIONS
 // (default fp32,int8: int8's figures as ratios of fp32's, against their targets), BENCH_SKIP (comma list
-// of engine,server,edge). Logs of every child: bench/results/logs/.
-import { spawn } from 'node:child_process';
+// of engine,decoder,server,edge). Logs of every child: bench/results/logs/.
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './lib/stack.ts';
-import { parseEdgeBench, parseServerBench, summarize, type EdgeRun, type EngineConfig, type ServerRun } from '../bench/parse.ts';
+import { MALLOC_ENV } from '../gpu-service/bench/malloc.ts';
+import {
+  parseEdgeBench,
+  parseServerBench,
+  summarize,
+  type DecoderRun,
+  type EdgeRun,
+  type EngineConfig,
+  type ServerRun,
+} from '../bench/parse.ts';
 import { renderMarkdown, type Report } from '../bench/report.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -37,6 +50,15 @@ mkdirSync(LOGS, { recursive: true });
 const startedAt = Date.now();
 const steps: string[] = [];
 if (!SKIP.has('engine')) for (const { model } of ENGINE) steps.push(`engine-${model}`);
+const PYTHON = process.env.STAR_PYTHON ?? 'python3';
+/** Why the decoder step cannot run here, or null when it can. */
+function decoderSkipReason(): string | null {
+  if (SKIP.has('decoder')) return 'BENCH_SKIP';
+  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+  return probe.status === 0 ? null : `${PYTHON} cannot import torch (apt-get install python3-torch, or set STAR_PYTHON)`;
+}
+const decoderSkipped = decoderSkipReason();
+if (!decoderSkipped) steps.push('decoder');
 for (let r = 1; r <= RUNS; r++) {
   if (!SKIP.has('server')) steps.push(`server#${r}`);
   if (!SKIP.has('edge')) steps.push(`edge#${r}`);
@@ -103,6 +125,7 @@ const machine = {
 const engine: EngineConfig[] = [];
 const serverRuns: ServerRun[] = [];
 const edgeRuns: EdgeRun[] = [];
+let decoder: DecoderRun | null = null;
 try {
   if (!SKIP.has('engine')) {
     for (const { model, repeats } of ENGINE) {
@@ -124,6 +147,12 @@ try {
       ]);
       engine.push(...(JSON.parse(readFileSync(json, 'utf8')) as EngineConfig[]));
     }
+  }
+  if (!decoderSkipped) {
+    const json = join(RESULTS, 'decoder-raw.json');
+    const runs = process.env.BENCH_DECODER_RUNS ?? '5';
+    await runBench('decoder', ['gpu-service/bench/vqvae-decoder.ts', '--upstream', '--runs', runs, '--json', json], MALLOC_ENV);
+    decoder = JSON.parse(readFileSync(json, 'utf8')) as DecoderRun;
   }
   for (let r = 1; r <= RUNS; r++) {
     if (!SKIP.has('server')) {
@@ -158,8 +187,9 @@ const report: Report = {
     engine: ENGINE.map((e) => `${e.model}×${e.repeats}`).join(' '),
     engineBatches: ENGINE_BATCHES,
     enginePrecisions: ENGINE_PRECISIONS,
+    decoderVsUpstream: decoderSkipped ? `skipped: ${decoderSkipped}` : `${process.env.BENCH_DECODER_RUNS ?? '5'} rounds`,
   },
-  ...summarize(engine, serverRuns, edgeRuns),
+  ...summarize(engine, serverRuns, edgeRuns, decoder),
 };
 const markdown = renderMarkdown(report);
 const stamp = report.createdAt.replace(/[:.]/g, '-');

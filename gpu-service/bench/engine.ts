@@ -54,6 +54,7 @@ import type { GeneratorMode, LoadedModel, StarPipeline } from '../src/engine/pip
 import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../src/engine/types.ts';
 import { decoderFlops, generatorFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
+import { MALLOC_ENV } from './malloc.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BENCH_CACHE = join(REPO, '.cache/bench');
@@ -111,14 +112,6 @@ const MODELS: Record<string, () => string> = {
   'd30-1024': () => randomModelDir('star-1024-d30', 1024, '7 GB'),
 };
 
-/**
- * glibc malloc settings, the same as gpu-service/Dockerfile's (see the engine
- * README, "Memory"): buffers over 128 KiB get their own mapping, returned to
- * the system when freed, on transparent huge pages so that mapping them
- * again costs few page faults.
- */
-const MALLOC_ENV = { MALLOC_MMAP_THRESHOLD_: '131072', GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' };
-
 const REQUEST: Omit<GenerateRequest, 'seeds'> = {
   prompt: 'a lighthouse on a cliff at sunset, oil painting',
   cfg: 4,
@@ -138,7 +131,7 @@ interface ChildSpec {
   prepackWeights?: boolean;
   memoryArena?: boolean;
   attention?: AttentionImpl;
-  /** 'tuned': the child runs with the Dockerfile's glibc malloc settings (MALLOC_ENV); 'default': glibc's own. */
+  /** 'tuned': the child runs with the Dockerfile's glibc malloc settings (malloc.ts); 'default': glibc's own. */
   malloc: 'tuned' | 'default';
   /** Only build/load the graphs (fills the cache so measured children do not build). */
   prepareOnly?: boolean;

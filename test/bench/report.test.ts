@@ -2,7 +2,7 @@
 // bench/results/logs) and what the report must make of them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseEdgeBench, parseServerBench, summarize, triple, type EngineConfig } from '../../bench/parse.ts';
+import { parseEdgeBench, parseServerBench, summarize, triple, type DecoderRun, type EngineConfig } from '../../bench/parse.ts';
 import { renderMarkdown, type Report } from '../../bench/report.ts';
 
 const SERVER_OUTPUT = `server bench: model star-tiny, device cpu, 4 s per cell in 4 alternating rounds; batching MAX_BATCH=16 BATCH_WINDOW_MS=5
@@ -121,4 +121,31 @@ test('each run is set against its floor (its FLOPs at the MatMul probe rate), wi
   assert.match(speedUp?.what ?? '', /\(target ≥ 1\.43×\)/);
   assert.deepEqual(speedUp?.ratio, triple([250 / 175, 300 / 200]));
   assert.ok(!ratios.find((r) => r.what.includes('batch 4: time ÷ floor'))?.what.includes('target'));
+});
+
+test('the decoder section pairs upstream round r with ours round r, against the ≥ 2× target', () => {
+  const run: DecoderRun = {
+    side: 16,
+    batch: 1,
+    threads: 2,
+    variants: [
+      { name: 'arena off, pattern on', seconds: [2, 1.5, 3] },
+      { name: 'arena on, pattern on', seconds: [9, 9, 9] },
+    ],
+    upstream: { version: '1.13.0', seconds: [4, 4.5, 3] },
+  };
+  const { decoder } = summarize([], [], [], run);
+  assert.deepEqual(decoder?.oursSeconds, triple([2, 1.5, 3]));
+  assert.match(decoder?.ratios[0].what ?? '', /upstream PyTorch time ÷ ours.*\(target ≥ 2×\)/);
+  assert.deepEqual(decoder?.ratios[0].ratio, triple([2, 3, 1]));
+  const markdown = renderMarkdown({
+    createdAt: '2026-12-06T00:00:00.000Z',
+    durationSeconds: 60,
+    settings: { runs: 1 },
+    machine: { cpus: 2, cpuModel: 'test', memoryGiB: 8, node: 'v24', loadAverageAtStart: [1, 1, 1], loadAverageAtEnd: [1, 1, 1] },
+    ...summarize([], [], [], run),
+  });
+  assert.ok(markdown.includes('## VQVAE decoder vs upstream'));
+  assert.ok(markdown.includes('| upstream (PyTorch 1.13.0, fp32) | 3.00 / **4.00** / 4.50 |'), markdown);
+  assert.equal(summarize([], [], []).decoder, null, 'no decoder run, no section');
 });
