@@ -19,7 +19,9 @@ import {
 
 let service: RunningService;
 before(async () => {
-  service = await startTestService({ ...ENGINE_ENV, MAX_BATCH: '8', BATCH_WINDOW_MS: '30' });
+  // A window wide enough that two concurrent requests meet on a loaded 2-core CI machine
+  // (at 30 ms the second arrived after the first had started: batches of 1 and 3).
+  service = await startTestService({ ...ENGINE_ENV, MAX_BATCH: '8', BATCH_WINDOW_MS: '250' });
 });
 after(() => service.shutdown());
 
