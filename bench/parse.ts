@@ -131,7 +131,8 @@ function engineRatios(configs: EngineConfig[]): Ratio[] {
       });
     }
   }
-  for (const c of configs) if (c.flops && c.baselineGflops > 0) ratios.push(floorRatio(c, c.flops));
+  // fp32 only: the floor is fp32 FLOPs at the fp32 probe's rate, which says nothing of int8 products.
+  for (const c of configs) if (c.flops && c.baselineGflops > 0 && precisionOf(c) === 'fp32') ratios.push(floorRatio(c, c.flops));
   for (const int8 of configs.filter((c) => precisionOf(c) === 'int8')) {
     const fp32 = find(int8.model, int8.mode, int8.batch);
     if (!fp32) continue;

@@ -121,6 +121,9 @@ test('each run is set against its floor (its FLOPs at the MatMul probe rate), wi
   assert.match(speedUp?.what ?? '', /\(target ≥ 1\.43×\)/);
   assert.deepEqual(speedUp?.ratio, triple([250 / 175, 300 / 200]));
   assert.ok(!ratios.find((r) => r.what.includes('batch 4: time ÷ floor'))?.what.includes('target'));
+  const int8 = { ...d16(1, [100, 120]), precision: 'int8' };
+  const withInt8 = summarize([d16(1, [250, 300]), int8], [], []).engine.ratios;
+  assert.equal(withInt8.filter((r) => r.what.includes('time ÷ floor')).length, 1, 'no floor for int8 (fp32 FLOPs at the fp32 rate)');
 });
 
 test('the decoder section pairs upstream round r with ours round r, against the ≥ 2× target', () => {
