@@ -42,6 +42,7 @@ const ENGINE = (process.env.BENCH_ENGINE ?? 'tiny:5,d16:3').split(',').map((entr
 });
 const ENGINE_BATCHES = process.env.BENCH_ENGINE_BATCHES ?? '1,2,4';
 const ENGINE_PRECISIONS = process.env.BENCH_ENGINE_PRECISIONS ?? 'fp32,int8';
+const DECODER_RUNS = process.env.BENCH_DECODER_RUNS ?? '5';
 const SKIP = new Set((process.env.BENCH_SKIP ?? '').split(',').filter(Boolean));
 const RESULTS = join(ROOT, 'bench/results');
 const LOGS = join(RESULTS, 'logs');
@@ -150,8 +151,7 @@ try {
   }
   if (!decoderSkipped) {
     const json = join(RESULTS, 'decoder-raw.json');
-    const runs = process.env.BENCH_DECODER_RUNS ?? '5';
-    await runBench('decoder', ['gpu-service/bench/vqvae-decoder.ts', '--upstream', '--runs', runs, '--json', json], MALLOC_ENV);
+    await runBench('decoder', ['gpu-service/bench/vqvae-decoder.ts', '--upstream', '--runs', DECODER_RUNS, '--json', json], MALLOC_ENV);
     decoder = JSON.parse(readFileSync(json, 'utf8')) as DecoderRun;
   }
   for (let r = 1; r <= RUNS; r++) {
@@ -187,7 +187,7 @@ const report: Report = {
     engine: ENGINE.map((e) => `${e.model}×${e.repeats}`).join(' '),
     engineBatches: ENGINE_BATCHES,
     enginePrecisions: ENGINE_PRECISIONS,
-    decoderVsUpstream: decoderSkipped ? `skipped: ${decoderSkipped}` : `${process.env.BENCH_DECODER_RUNS ?? '5'} rounds`,
+    decoderVsUpstream: decoderSkipped ? `skipped: ${decoderSkipped}` : `${DECODER_RUNS} rounds`,
   },
   ...summarize(engine, serverRuns, edgeRuns, decoder),
 };

@@ -37,17 +37,19 @@ export function foldUpsampleKernel(w: Float32Array, cout: number, cin: number, a
   return out;
 }
 
-/** conv3x3(upsampleNearest2x(x)) with the 3×3 conv `prefix` (weight [cout, cin, 3, 3], bias [cout]). */
+/** The 3×3 conv `prefix` (weight [cout, cin, 3, 3], bias [cout]) on the nearest 2× upsample of x. */
 export function upsampleConv(w: GraphWeights, prefix: string, x: Value, cout: number): Value {
   const cin = x.size(1);
   const weightKey = `${w.keyPrefix}${prefix}.weight`;
   w.store.get(weightKey, [cout, cin, 3, 3]);
   const bias = w.matrix(`${prefix}.bias`, [cout]);
+  let weight: Float32Array | undefined; // read once for the four folds, when the graph is serialized
   const parities = [0, 1].flatMap((a) =>
     [0, 1].map((b) => {
-      const kernel = w.derived(`${prefix}.weight.parity${a}${b}`, [cout, cin, 2, 2], (store) =>
-        foldUpsampleKernel(store.float32(weightKey), cout, cin, a, b),
-      );
+      const kernel = w.derived(`${prefix}.weight.parity${a}${b}`, [cout, cin, 2, 2], (store) => {
+        weight ??= store.float32(weightKey);
+        return foldUpsampleKernel(weight, cout, cin, a, b);
+      });
       return conv2d(x, kernel, bias, parityPads(a, b));
     }),
   );
