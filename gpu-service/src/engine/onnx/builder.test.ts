@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { cachedModel } from './cache.ts';
 import { Graph, tensorData } from './graph.ts';
-import { add, constant, layerNorm, matmul, reshape, topK, transpose } from './ops.ts';
+import { add, constant, fastGelu, layerNorm, matmul, reshape, topK, transpose } from './ops.ts';
 import { Session, tensor } from './runtime.ts';
 import { toModelBytes } from './serialize.ts';
 
@@ -89,4 +89,18 @@ test('the disk cache stores weights as external data and reuses the built model'
 
 test('asking for CUDA on a CPU-only build fails with a clear message', async () => {
   await assert.rejects(Session.create(toModelBytes(linearGraph()), { device: 'cuda' }), /CUDA/);
+});
+
+test("FastGelu is torch's GELU(approximate='tanh'), not the erf GELU", async () => {
+  const xs = Float32Array.from({ length: 161 }, (_, i) => (i - 80) / 10); // −8 … 8
+  const g = new Graph('fast-gelu');
+  g.output(fastGelu(g.input('x', 'float32', [xs.length])), 'y');
+  const session = await Session.create(toModelBytes(g), { device: 'cpu' });
+  const y = (await session.run({ x: tensor('float32', xs, [xs.length]) })).y.data as Float32Array;
+  await session.dispose();
+  const tanhGelu = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+  for (const [i, x] of xs.entries())
+    assert.ok(Math.abs(y[i] - tanhGelu(x)) <= 2e-6 * Math.max(1, Math.abs(x)), `GELU_tanh(${x}) = ${y[i]}`);
+  // the erf GELU at −2 is −0.0455003, 1e-4 away from the tanh form: far outside the tolerance above
+  assert.ok(Math.abs(y[xs.indexOf(-2)] - -0.0455003) > 5e-5);
 });

@@ -99,6 +99,11 @@ export class Session {
     if (process.env.STAR_ORT_LOG_LEVEL) sessionOptions.logSeverityLevel = Number(process.env.STAR_ORT_LOG_LEVEL) as 0 | 1 | 2 | 3 | 4;
     if (options.prepackWeights === false) sessionOptions.extra = { 'session.disable_prepacking': '1' };
     if (options.memoryArena === false) sessionOptions.enableCpuMemArena = false;
+    // A path prefix: each session writes onnxruntime's per-node profile (JSON) there when disposed.
+    if (process.env.STAR_ORT_PROFILE) {
+      sessionOptions.enableProfiling = true;
+      sessionOptions.profileFilePrefix = process.env.STAR_ORT_PROFILE;
+    }
     sessionOptions.enableMemPattern = options.memoryPattern ?? options.memoryArena !== false;
     try {
       const session =
@@ -122,6 +127,7 @@ export class Session {
 
   async dispose(): Promise<void> {
     await this.queue;
+    if (process.env.STAR_ORT_PROFILE) this.session.endProfiling();
     await this.session.release();
   }
 

@@ -19,6 +19,7 @@ import {
   concat,
   constant,
   exp,
+  fastGelu,
   gather,
   int64s,
   layerNorm,
@@ -32,7 +33,6 @@ import {
   slice,
   softmax,
   sqrt,
-  tanh,
   div,
   transpose,
 } from '../../onnx/ops.ts';
@@ -47,9 +47,6 @@ export type AttentionImpl = 'fused' | 'matmul';
 const L2_NORM_EPS = 1e-12;
 /** Attention.max_scale_mul = torch.log(torch.tensor(100)).item(): ln 100 rounded to fp32. */
 const MAX_SCALE_MUL = Math.fround(Math.log(100));
-/** √(2/π), GELU's tanh approximation. */
-const GELU_TANH_BETA = Math.sqrt(2 / Math.PI);
-const GELU_TANH_KAPPA = 0.044715;
 
 /** Affine-free LayerNorm (every LN in STAR, §3.6). */
 export function norm(cfg: GeneratorConfig, x: Value): Value {
@@ -184,16 +181,10 @@ export function crossAttention(
   return dense(w, o, `${prefix}.proj`, C, C);
 }
 
-/** fc2(GELU_tanh(fc1(y))) (§3.6); the activation runs in fp32. */
+/** fc2(GELU_tanh(fc1(y))) (§3.6); the activation runs in fp32 as onnxruntime's FastGelu. */
 export function ffn(w: GraphWeights, prefix: string, cfg: GeneratorConfig, y: Value): Value {
   const hidden = dense(w, y, `${prefix}.fc1`, cfg.mlpHidden, cfg.width);
-  return dense(w, geluTanh(hidden), `${prefix}.fc2`, cfg.width, cfg.mlpHidden);
-}
-
-/** 0.5·z·(1 + tanh(√(2/π)·(z + 0.044715·z³))), torch's GELU(approximate='tanh'). */
-export function geluTanh(z: Value): Value {
-  const inner = mul(add(z, mul(mul(mul(z, z), z), GELU_TANH_KAPPA)), GELU_TANH_BETA);
-  return mul(mul(z, 0.5), add(tanh(inner), 1));
+  return dense(w, fastGelu(hidden), `${prefix}.fc2`, cfg.width, cfg.mlpHidden);
 }
 
 /**
