@@ -38,7 +38,6 @@ import {
 } from '../../onnx/ops.ts';
 import type { GeneratorConfig } from './config.ts';
 import type { RopeFactors } from './rope.ts';
-import { pairSwapIndex } from './rope.ts';
 
 /** `fused`: onnxruntime's MultiHeadAttention contrib op; `matmul`: plain MatMul + Softmax + MatMul. */
 export type AttentionImpl = 'fused' | 'matmul';
@@ -69,20 +68,29 @@ function l2Normalize(x: Value): Value {
 export interface RopeConstants {
   cos: Value;
   sin: Value;
-  swap: Value;
 }
 
 export function ropeConstants(g: Graph, factors: RopeFactors, headDim: number, name: string): RopeConstants {
   return {
     cos: constant(g, factors.cos, [factors.tokens, 1, headDim], 'float32', `${name}.cos`),
     sin: constant(g, factors.sin, [factors.tokens, 1, headDim], 'float32', `${name}.sin`),
-    swap: int64s(g, pairSwapIndex(headDim)),
   };
 }
 
 /** Rotates interleaved pairs of x [R, n, H, hd] (§3.3): x·cos + swapPairs(x)·sin. */
 function applyRope(x: Value, rope: RopeConstants): Value {
-  return add(mul(x, rope.cos), mul(gather(x, rope.swap, 3), rope.sin));
+  return add(mul(x, rope.cos), mul(swapPairs(x), rope.sin));
+}
+
+/**
+ * (x1, x0, x3, x2, …) along the last axis of x [R, n, H, hd], as two slices of the pair axis and a
+ * Concat: 4× faster than a Gather of the permuted indices on the CPU, which
+ * copies element by element (measured at d16's [2, 256, 16, 64]).
+ */
+function swapPairs(x: Value): Value {
+  const hd = x.size(3);
+  const pairs = reshape(x, [0, 0, 0, hd / 2, 2]);
+  return reshape(concat([slice(pairs, [1], [2], [4]), slice(pairs, [0], [1], [4])], 4), [0, 0, 0, hd]);
 }
 
 /** Keys and values of all tokens seen so far, [R, H, L, hd] at the compute precision. */

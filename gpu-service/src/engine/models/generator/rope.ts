@@ -79,8 +79,3 @@ export function ropeFactors(cfg: Pick<GeneratorConfig, 'headDim' | 'ropeTheta' |
   }
   return { tokens, cos, sin };
 }
-
-/** Index vector swapping each adjacent pair: (1,0,3,2,…). */
-export function pairSwapIndex(hd: number): number[] {
-  return Array.from({ length: hd }, (_, i) => i ^ 1);
-}
