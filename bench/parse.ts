@@ -1,6 +1,8 @@
 // Reads what each package's benchmark prints (or writes, for the engine) and turns repeated
 // runs into min/median/max figures and same-run ratios.
 
+import { DECODER_UPSTREAM_TARGET, FP32_TARGETS, INT8_TARGETS } from '../gpu-service/bench/targets.ts';
+
 export interface Triple {
   min: number;
   median: number;
@@ -87,11 +89,6 @@ const precisionOf = (c: EngineConfig) => c.precision ?? 'fp32';
 /** A model at one precision: the model's name, with the precision unless fp32. */
 const seriesOf = (c: EngineConfig) => (precisionOf(c) === 'fp32' ? c.model : `${c.model} · ${precisionOf(c)}`);
 
-/** Issue 15's targets for int8, as ratios of fp32 from the same run. */
-const INT8_TARGETS = { secondsPerImage: 0.4, weightMemory: 0.35 };
-/** Issue 15's fp32 targets for the d16-shaped model: time over the floor at batch 1, and the
- *  per-image speed-up of batch 4 (its time ≤ 0.7× batch 1's). */
-const FP32_TARGETS = { overFloor: 1.25, batch4SpeedUp: 1 / 0.7 };
 const isD16Fp32 = (c: EngineConfig) => c.model.includes('d16') && precisionOf(c) === 'fp32';
 
 /**
@@ -240,9 +237,6 @@ export interface DecoderRun {
   variants: { name: string; seconds: number[] }[];
   upstream: { version: string; seconds: number[] } | null;
 }
-
-/** Issue 15's target for the decoder: upstream's time over ours. */
-export const DECODER_UPSTREAM_TARGET = 2;
 
 function decoderSummary(run: DecoderRun): NonNullable<Summary['decoder']> {
   const ours = run.variants[0].seconds;

@@ -56,6 +56,7 @@ import { loadModel, loadPipeline } from '../src/engine/pipeline.ts';
 import type { GenerateRequest } from '../src/engine/types.ts';
 import { decoderFlops, generatorFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
 import { MALLOC_ENV } from './malloc.ts';
+import { INT8_TARGETS } from './targets.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BENCH_CACHE = join(REPO, '.cache/bench');
@@ -422,9 +423,6 @@ function report(r: ChildResult): string {
   );
   return lines.join('\n');
 }
-
-/** Issue 15's targets for the int8 path, as ratios of fp32 in the same bench run. */
-const INT8_TARGETS = { secondsPerImage: 0.4, weightMemory: 0.35 };
 
 /** An int8 configuration's figures as ratios of the fp32 one (same model, mode and batch, same bench run). */
 function precisionReport(int8: ChildResult, fp32: ChildResult): string {
