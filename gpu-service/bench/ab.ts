@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { triple } from '../../bench/parse.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 /** Folders the ref's tree borrows from this one: installed packages and engine.ts's generated models. */
@@ -27,12 +28,6 @@ interface Run {
 }
 
 const STAGES = ['textMs', 'generateMs', 'decodeMs', 'totalMs'] as const;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 function git(...args: string[]): string {
   const out = spawnSync('git', args, { cwd: REPO, encoding: 'utf8' });
@@ -66,7 +61,10 @@ export function summarize(rounds: Run[][]): Map<string, Record<(typeof STAGES)[n
     const batch = batchOf.get(key) ?? 1;
     out.set(
       key,
-      Object.fromEntries(STAGES.map((s) => [s, median(runs.map((r) => r[s])) / 1000 / batch])) as Record<(typeof STAGES)[number], number>,
+      Object.fromEntries(STAGES.map((s) => [s, triple(runs.map((r) => r[s])).median / 1000 / batch])) as Record<
+        (typeof STAGES)[number],
+        number
+      >,
     );
   }
   return out;

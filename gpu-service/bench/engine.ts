@@ -57,6 +57,7 @@ import type { GenerateRequest } from '../src/engine/types.ts';
 import { decoderFlops, generatorFlops, generatorScaleFlops, textEncoderFlops } from './flops.ts';
 import { MALLOC_ENV } from './malloc.ts';
 import { INT8_TARGETS } from './targets.ts';
+import { triple as minMedianMax } from '../../bench/parse.ts';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const BENCH_CACHE = join(REPO, '.cache/bench');
@@ -334,11 +335,7 @@ function runChild(spec: ChildSpec): Promise<ChildResult> {
   });
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+const median = (xs: number[]): number => minMedianMax(xs).median;
 
 const fmt = (ms: number) => (ms / 1000).toFixed(ms < 1000 ? 3 : 2);
 const triple = (xs: number[]) => `${fmt(Math.min(...xs))} / ${fmt(median(xs))} / ${fmt(Math.max(...xs))}`;
