@@ -28,6 +28,7 @@ interface Run {
 }
 
 const STAGES = ['textMs', 'generateMs', 'decodeMs', 'totalMs'] as const;
+type Stage = (typeof STAGES)[number];
 
 function git(...args: string[]): string {
   const out = spawnSync('git', args, { cwd: REPO, encoding: 'utf8' });
@@ -48,26 +49,16 @@ function bench(tree: string, engineArgs: string[], json: string): Run[] {
 const configOf = (r: Run) => `${r.model} · ${r.precision ?? 'fp32'} · ${r.mode} · batch ${r.batch}`;
 
 /** Median s/image per stage for each configuration, over every repeat of every round. */
-export function summarize(rounds: Run[][]): Map<string, Record<(typeof STAGES)[number], number>> {
-  const byConfig = new Map<string, Run['runs'][number][]>();
-  const batchOf = new Map<string, number>();
+export function summarize(rounds: Run[][]): Map<string, Record<Stage, number>> {
+  const byConfig = new Map<string, { batch: number; runs: Run['runs'] }>();
   for (const run of rounds.flat()) {
-    const key = configOf(run);
-    byConfig.set(key, [...(byConfig.get(key) ?? []), ...run.runs]);
-    batchOf.set(key, run.batch);
+    const entry = byConfig.get(configOf(run)) ?? { batch: run.batch, runs: [] };
+    entry.runs.push(...run.runs);
+    byConfig.set(configOf(run), entry);
   }
-  const out = new Map<string, Record<(typeof STAGES)[number], number>>();
-  for (const [key, runs] of byConfig) {
-    const batch = batchOf.get(key) ?? 1;
-    out.set(
-      key,
-      Object.fromEntries(STAGES.map((s) => [s, triple(runs.map((r) => r[s])).median / 1000 / batch])) as Record<
-        (typeof STAGES)[number],
-        number
-      >,
-    );
-  }
-  return out;
+  const perImage = ({ batch, runs }: { batch: number; runs: Run['runs'] }) =>
+    Object.fromEntries(STAGES.map((s) => [s, triple(runs.map((r) => r[s])).median / 1000 / batch])) as Record<Stage, number>;
+  return new Map([...byConfig].map(([key, entry]) => [key, perImage(entry)]));
 }
 
 async function main(): Promise<void> {

@@ -338,7 +338,10 @@ function runChild(spec: ChildSpec): Promise<ChildResult> {
 const median = (xs: number[]): number => minMedianMax(xs).median;
 
 const fmt = (ms: number) => (ms / 1000).toFixed(ms < 1000 ? 3 : 2);
-const triple = (xs: number[]) => `${fmt(Math.min(...xs))} / ${fmt(median(xs))} / ${fmt(Math.max(...xs))}`;
+const triple = (xs: number[]) => {
+  const { min, median, max } = minMedianMax(xs);
+  return `${fmt(min)} / ${fmt(median)} / ${fmt(max)}`;
+};
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
 function optionLabel(spec: ChildSpec): string {
