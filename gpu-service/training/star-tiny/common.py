@@ -45,7 +45,10 @@ class Emoji:
         rgba = torch.from_numpy(raw.reshape(-1, side, side, 4).copy()).permute(0, 3, 1, 2).float() / 255
         self.rgb = rgba[:, :3]
         self.alpha = rgba[:, 3:]
-        self.backgrounds = torch.tensor([b['rgb'] for b in self.meta['backgrounds']], dtype=torch.float32) / 255
+        colours = lambda backgrounds: torch.tensor([b['rgb'] for b in backgrounds], dtype=torch.float32) / 255
+        self.backgrounds = colours(self.meta['backgrounds'])
+        # backgrounds first, same indices, then the colours only the generator trains on.
+        self.generator_backgrounds = colours(self.meta['generatorBackgrounds'])
         self.entries = self.meta['emoji']
 
     def indices(self, *roles):

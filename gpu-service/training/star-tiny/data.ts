@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { Xoshiro128 } from '../../src/engine/random.ts';
 import type { Dataset, EmojiEntry } from './dataset.ts';
-import { BACKGROUNDS, IMAGE_SIDE } from './dataset.ts';
+import { BACKGROUNDS, GENERATOR_BACKGROUNDS, IMAGE_SIDE } from './dataset.ts';
 
 const SEED = 20260;
 /** Categories of the Noto set used; faces, animals and food are easy to name and tell apart. */
@@ -95,6 +95,7 @@ const dataset: Dataset = {
   seed: SEED,
   side: IMAGE_SIDE,
   backgrounds: BACKGROUNDS,
+  generatorBackgrounds: GENERATOR_BACKGROUNDS,
   emoji: entries,
 };
 writeFileSync(join(outDir, 'dataset.json'), `${JSON.stringify(dataset, null, 1)}\n`);

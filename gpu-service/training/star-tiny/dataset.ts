@@ -21,6 +21,28 @@ export const BACKGROUNDS: Background[] = [
   { name: 'purple', rgb: [135, 70, 185] },
 ];
 
+/**
+ * The generator trains on these too, named in captions like the six above: each emoji on 18
+ * backgrounds instead of 6, so that what an emoji looks like and what its background is must be
+ * learnt apart rather than one (emoji, background) picture by heart. Only BACKGROUNDS are
+ * evaluated, the VQVAE trains on them and random flat colours.
+ */
+export const GENERATOR_BACKGROUNDS: Background[] = [
+  ...BACKGROUNDS,
+  { name: 'pink', rgb: [240, 130, 170] },
+  { name: 'brown', rgb: [130, 80, 40] },
+  { name: 'gray', rgb: [128, 128, 128] },
+  { name: 'black', rgb: [30, 30, 30] },
+  { name: 'teal', rgb: [0, 128, 128] },
+  { name: 'navy', rgb: [20, 30, 110] },
+  { name: 'lime', rgb: [150, 220, 50] },
+  { name: 'cyan', rgb: [60, 200, 220] },
+  { name: 'magenta', rgb: [200, 40, 160] },
+  { name: 'maroon', rgb: [120, 20, 40] },
+  { name: 'olive', rgb: [120, 120, 30] },
+  { name: 'beige', rgb: [230, 215, 170] },
+];
+
 export interface EmojiEntry {
   /** Noto icon name, e.g. "red-apple". */
   name: string;
@@ -39,12 +61,14 @@ export interface Dataset {
   seed: number;
   side: number;
   backgrounds: Background[];
+  /** BACKGROUNDS first (same indices), then the generator's own. */
+  generatorBackgrounds: Background[];
   emoji: EmojiEntry[];
 }
 
 /** "red apple" on white, "red apple on a blue background" otherwise. */
 export function captionOf(emoji: { caption: string }, background: number): string {
-  const colour = BACKGROUNDS[background].name;
+  const colour = GENERATOR_BACKGROUNDS[background].name;
   return colour ? `${emoji.caption} on a ${colour} background` : emoji.caption;
 }
 

@@ -29,7 +29,7 @@ const modelDir = join(here, '../../models/star-tiny');
 const dataset = JSON.parse(readFileSync(join(dataDir, 'dataset.json'), 'utf8')) as Dataset;
 const captions = [''];
 for (const emoji of dataset.emoji.filter((e) => e.role === 'generator')) {
-  for (let b = 0; b < dataset.backgrounds.length; b++) captions.push(captionOf(emoji, b));
+  for (let b = 0; b < dataset.generatorBackgrounds.length; b++) captions.push(captionOf(emoji, b));
 }
 
 const initialTextEncoder = join(dataDir, 'initial-text-encoder');

@@ -87,19 +87,19 @@ class Pairs:
         for flip in (False, True):
             for i in generator_emoji:
                 e = data.entries[i]
-                for b in range(len(data.backgrounds)):
+                for b in range(len(data.generator_backgrounds)):
                     if flip and b == e['heldOutBackground']:
                         continue
                     emoji.append(i)
                     bgs.append(b)
-                    caps.append(rows[caption(e, b, data.meta['backgrounds'])])
+                    caps.append(rows[caption(e, b, data.meta['generatorBackgrounds'])])
                     held.append(b == e['heldOutBackground'])
                     mirrored.append(flip)
         self.caption = torch.tensor(caps)
         held = torch.tensor(held)
         self.train = (~held).nonzero().flatten()
         self.held_out = held.nonzero().flatten()
-        img = data.composite(torch.tensor(emoji), data.backgrounds[torch.tensor(bgs)])
+        img = data.composite(torch.tensor(emoji), data.generator_backgrounds[torch.tensor(bgs)])
         flip = torch.tensor(mirrored)
         img[flip] = img[flip].flip(-1)
         N = vae.latent_side(img.shape[-1])
@@ -112,7 +112,7 @@ class Pairs:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--steps', type=int, default=3000)
+    parser.add_argument('--steps', type=int, default=4000)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--emoji', type=int, default=192, help='train on the first N generator emoji (the quality test prompts are the first 48)')
     parser.add_argument('--full-every', type=int, default=2, help='every Nth step trains all scales, the others the first COARSE_SCALES')

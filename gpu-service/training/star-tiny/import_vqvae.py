@@ -1,0 +1,61 @@
+"""Stage 1 without its 30 minutes: turns the shipped VQVAE (gpu-service/models/star-tiny/
+vae.safetensors, written by export.py) back into the checkpoints stage 1 leaves in runs/ —
+vqvae-tokenizer.pt, which stage 2 reads, and vqvae.pt, which export.py reads — so that the
+generator can be retrained on the tokens the shipped decoder knows.
+
+    python3 gpu-service/training/star-tiny/import_vqvae.py
+
+It checks its own work: exporting the imported model gives the shipped tensors bit for bit,
+and it tokenizes the held-out emoji exactly as eval/heldout.safetensors records. Stage 1
+cannot resume from these checkpoints (they hold no optimiser state)."""
+import os
+
+import numpy as np
+import torch
+
+import safetensors_io
+from common import HERE, RUNS, Emoji, manifest, save_checkpoint
+from vqvae import VQVAE, phi_index
+
+SHIPPED = os.path.join(HERE, '../../models/star-tiny/vae.safetensors')
+
+
+def main():
+    m = manifest()
+    vae = VQVAE(m['vqvae']['args'], m['generator']['build_vae_var_args']['patch_nums'])
+    shipped, _ = safetensors_io.read(SHIPPED)
+    vae.load_state_dict(trained_state(vae, shipped))
+    vae.eval()
+    exported = {k: v.numpy() for k, v in vae.exported_state().items()}
+    assert exported.keys() == shipped.keys() and all(np.array_equal(exported[k], shipped[k]) for k in shipped), 'export of the import differs'
+    check_tokens(vae)
+    os.makedirs(RUNS, exist_ok=True)
+    save_checkpoint(os.path.join(RUNS, 'vqvae-tokenizer.pt'), model=vae.state_dict())
+    save_checkpoint(os.path.join(RUNS, 'vqvae.pt'), model=vae.state_dict(), step='imported')
+    print(f'{SHIPPED} → {RUNS}/vqvae-tokenizer.pt, vqvae.pt')
+
+
+def trained_state(vae, shipped):
+    """exported_state inverted: the shared φ k is the one every scale with phi_index k carries."""
+    scales, shared = len(vae.quantize.patch_nums), 'quantize.quant_resi.qresi_ls.'
+    state = {k: torch.from_numpy(v) for k, v in shipped.items() if not k.startswith('quantize.quant_resi.')}
+    for si in range(scales):
+        for name in ('weight', 'bias'):
+            state.setdefault(f'{shared}{phi_index(si, scales)}.{name}', torch.from_numpy(shipped[f'quantize.quant_resi.{si}.{name}']))
+    state['quantize.hits'] = torch.zeros_like(vae.quantize.hits)
+    return state
+
+
+@torch.no_grad()
+def check_tokens(vae):
+    data = Emoji()
+    recorded = torch.from_numpy(safetensors_io.read(os.path.join(HERE, 'eval/heldout.safetensors'))[0]['psnr.tokens']).long()
+    held = torch.tensor(data.indices('held-out'))
+    for b in range(len(data.backgrounds)):
+        img = data.composite(held, data.backgrounds[b].expand(len(held), 3))
+        tokens = torch.cat(vae.quantize.encode_indices(vae.encode(img * 2 - 1)), 1)
+        assert torch.equal(tokens, recorded[:, b]), f'background {b}: tokens differ from eval/heldout.safetensors'
+
+
+if __name__ == '__main__':
+    main()
