@@ -186,9 +186,9 @@ describe('star-tiny (trained) on held-out data', () => {
     assert.ok(withCfg >= 0.85, `background accuracy at CFG 4 ${withCfg} < 0.85`);
   });
 
-  it('draws held-out captions nearest to their own emoji at least four times as often as chance', async () => {
+  it('draws held-out captions nearest to their own emoji in ≥ 25 % of images at CFG 4 (chance: 1 in 48)', async () => {
     const accuracy = await guidedEmoji;
-    assert.ok(accuracy >= 4 / prompts.length, `emoji accuracy at CFG 4 ${accuracy} < ${4 / prompts.length}`);
+    assert.ok(accuracy >= 0.25, `emoji accuracy at CFG 4 ${accuracy} < 0.25`);
   });
 
   it("draws held-out captions closer to their own emoji than to the others' in ≥ 70 % of images, and CFG 4 beats CFG 0", {
