@@ -113,6 +113,8 @@ def resume(path, model, opt, log):
     ckpt = load_checkpoint(path)
     if not ckpt:
         return 0
+    if 'opt' not in ckpt:
+        raise SystemExit(f'{path}: no optimiser state to resume from (import_vqvae.py wrote it); delete it to train anew')
     model.load_state_dict(ckpt['model'])
     opt.load_state_dict(ckpt['opt'])
     torch.set_rng_state(ckpt['rng'])

@@ -7,7 +7,7 @@ generator can be retrained on the tokens the shipped decoder knows.
 
 It checks its own work: exporting the imported model gives the shipped tensors bit for bit,
 and it tokenizes the held-out emoji exactly as eval/heldout.safetensors records. Stage 1
-cannot resume from these checkpoints (they hold no optimiser state)."""
+cannot resume from these checkpoints (no optimiser state: train_vqvae.py says so and stops)."""
 import os
 
 import numpy as np
