@@ -50,13 +50,13 @@ const configOf = (r: Run) => `${r.model} · ${r.precision ?? 'fp32'} · ${r.mode
 
 /** Median s/image per stage for each configuration, over every repeat of every round. */
 export function summarize(rounds: Run[][]): Map<string, Record<Stage, number>> {
-  const byConfig = new Map<string, { batch: number; runs: Run['runs'] }>();
+  const byConfig = new Map<string, Pick<Run, 'batch' | 'runs'>>();
   for (const run of rounds.flat()) {
     const entry = byConfig.get(configOf(run)) ?? { batch: run.batch, runs: [] };
     entry.runs.push(...run.runs);
     byConfig.set(configOf(run), entry);
   }
-  const perImage = ({ batch, runs }: { batch: number; runs: Run['runs'] }) =>
+  const perImage = ({ batch, runs }: Pick<Run, 'batch' | 'runs'>) =>
     Object.fromEntries(STAGES.map((s) => [s, triple(runs.map((r) => r[s])).median / 1000 / batch])) as Record<Stage, number>;
   return new Map([...byConfig].map(([key, entry]) => [key, perImage(entry)]));
 }

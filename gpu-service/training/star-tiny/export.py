@@ -66,6 +66,17 @@ def manifest_json(m):
 
 
 @torch.no_grad()
+def heldout_tokens(vae, data):
+    """The token pyramid of every held-out emoji on every named background, (E, backgrounds, L)."""
+    held = torch.tensor(data.indices('held-out'))
+    tokens = []
+    for b in range(len(data.backgrounds)):
+        img = data.composite(held, data.backgrounds[b].expand(len(held), 3))
+        tokens.append(torch.cat(vae.quantize.encode_indices(vae.encode(img * 2 - 1)), 1))
+    return torch.stack(tokens, 1)
+
+
+@torch.no_grad()
 def write_heldout(vae, data):
     """The pictures nothing trained on, as the quality test needs them.
 
@@ -75,10 +86,6 @@ def write_heldout(vae, data):
     prompts.rgba: the first EVAL_PROMPTS generator emoji, whose captions on
     their held-out background are the held-out caption set."""
     held = torch.tensor(data.indices('held-out'))
-    tokens = []
-    for b in range(len(data.backgrounds)):
-        img = data.composite(held, data.backgrounds[b].expand(len(held), 3))
-        tokens.append(torch.cat(vae.quantize.encode_indices(vae.encode(img * 2 - 1)), 1))
     prompts = sorted((e['generatorIndex'], i) for i, e in enumerate(data.entries) if e['role'] == 'generator')[:EVAL_PROMPTS]
     prompt_idx = [i for _, i in prompts]
     rgba = lambda idx: (torch.cat([data.rgb[idx], data.alpha[idx]], 1).permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy()
@@ -87,7 +94,7 @@ def write_heldout(vae, data):
     os.makedirs(os.path.join(HERE, 'eval'), exist_ok=True)
     safetensors_io.write(os.path.join(HERE, 'eval/heldout.safetensors'), {
         'psnr.rgba': rgba(held),
-        'psnr.tokens': torch.stack(tokens, 1).to(torch.int32).numpy(),
+        'psnr.tokens': heldout_tokens(vae, data).to(torch.int32).numpy(),
         'prompts.rgba': rgba(torch.tensor(prompt_idx)),
     })
     with open(os.path.join(HERE, 'eval/heldout.json'), 'w') as f:
