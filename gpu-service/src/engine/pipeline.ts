@@ -67,7 +67,7 @@ export interface LoadPipelineOptions {
   modelDir?: string;
   /** onnxruntime intra-op threads (CPU); onnxruntime's default when absent. */
   threads?: number;
-  /** How cross-attention rows are routed (STAR-SPEC §6.1); default 'per-request'. */
+  /** How cross-attention rows are routed (STAR-SPEC §6.1); default: the model's `generator.cross_attn`. */
   crossAttn?: CrossAttnMode;
   /**
    * How the generator computes attention: 'fused' (onnxruntime's
@@ -225,7 +225,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const resolved: ResolvedOptions = {
     device: options.device,
     threads: options.threads,
-    crossAttn: options.crossAttn ?? 'per-request',
+    crossAttn: options.crossAttn ?? model.manifest.generator.cross_attn ?? 'per-request',
     attention: options.attention ?? (cuda ? 'fused' : 'matmul'),
     mode,
     precision,

@@ -6,7 +6,7 @@ import { dirname, extname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { imageSeeds } from '@star-api/contract';
 import sharp from 'sharp';
-import type { CrossAttnMode } from '../../engine/models/generator/blocks.ts';
+import { CROSS_ATTN_MODES, type CrossAttnMode } from '../../engine/models/generator/blocks.ts';
 import type { GeneratorMode, StarPipeline } from '../../engine/pipeline.ts';
 import { loadPipeline } from '../../engine/pipeline.ts';
 import { PRECISIONS } from '../../engine/onnx/target.ts';
@@ -31,7 +31,7 @@ export const GENERATE_HELP = `usage: star generate "a prompt" [options]
                        linear layers in int8, engine README "int8")
   --threads N          onnxruntime intra-op threads (default: all cores)
   --mode all|per-scale one generator run, or one per scale (default per-scale; on cuda within the carried-state limit)
-  --cross-attn MODE    per-request (default), upstream or per-row (STAR-SPEC §6.1)`;
+  --cross-attn MODE    per-request, upstream or per-row (STAR-SPEC §6.1); default: the model's`;
 
 const SEED_LIMIT = 2 ** 32;
 
@@ -68,7 +68,7 @@ export async function generateCommand(args: string[], io: CliIo): Promise<number
   const seed = integerOption('seed', values.seed, randomInt(0, SEED_LIMIT), 0, SEED_LIMIT - 1);
   const threads = values.threads === undefined ? undefined : integerOption('threads', values.threads, 0, 1, 1024);
   const mode = choiceOption<GeneratorMode>('mode', values.mode, ['all', 'per-scale']);
-  const crossAttn = choiceOption<CrossAttnMode>('cross-attn', values['cross-attn'], ['per-request', 'upstream', 'per-row']);
+  const crossAttn = choiceOption<CrossAttnMode>('cross-attn', values['cross-attn'], CROSS_ATTN_MODES);
   // Validate numeric options before the (slow) model load.
   const cfgValue = values.cfg === undefined ? undefined : numberOption('cfg', values.cfg, 0);
   const topKValue = values['top-k'] === undefined ? undefined : integerOption('top-k', values['top-k'], 0, 0);

@@ -121,6 +121,12 @@ describe('resolveModelDir / readManifest', () => {
       /generator.weights .* missing; vqvae.weights .* missing; text_encoder.dir .* missing/,
     );
     assert.throws(() => resolveModelDir(join(tmp, 'nowhere')), /is not a model directory \(no model.json\)/);
+    const sideways = { ...STAR_TINY_RANDOM_MANIFEST, generator: { ...STAR_TINY_RANDOM_MANIFEST.generator, cross_attn: 'sideways' } };
+    writeFileSync(join(tmp, 'broken/model.json'), JSON.stringify(sideways));
+    assert.throws(
+      () => readManifest(join(tmp, 'broken')),
+      /generator.cross_attn "sideways" \(expected one of upstream, per-row, per-request\)/,
+    );
   });
 
   it('says how to get a missing released model, or that its weights are not published', () => {

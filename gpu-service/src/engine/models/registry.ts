@@ -14,6 +14,7 @@
 // model directory reads like the upstream scripts that built it.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, resolve } from 'node:path';
+import { CROSS_ATTN_MODES, type CrossAttnMode } from './generator/blocks.ts';
 import type { SampleVersion, UpstreamBuildArgs } from './generator/config.ts';
 import type { UpstreamVqvaeArgs } from './vqvae/config.ts';
 import { RELEASED_VQVAE_ARGS } from './vqvae/config.ts';
@@ -34,6 +35,12 @@ export interface ModelManifest {
     key?: string;
     build_vae_var_args: UpstreamBuildArgs;
     sample_version: SampleVersion;
+    /**
+     * The cross-attention routing the weights were trained with (STAR-SPEC
+     * §6.1), served unless a caller picks another; absent: 'per-request'
+     * (upstream's routing for one image, which trained the released weights).
+     */
+    cross_attn?: CrossAttnMode;
   };
   vqvae: {
     weights: string;
@@ -374,6 +381,8 @@ export function readManifest(dir: string): ModelManifest {
   if (!Number.isInteger(m.resolution)) problems.push('resolution missing');
   if (typeof m.generator?.weights !== 'string' || typeof m.generator?.build_vae_var_args !== 'object')
     problems.push('generator.weights / generator.build_vae_var_args missing');
+  if (m.generator?.cross_attn !== undefined && !CROSS_ATTN_MODES.includes(m.generator.cross_attn))
+    problems.push(`generator.cross_attn "${m.generator.cross_attn}" (expected one of ${CROSS_ATTN_MODES.join(', ')})`);
   if (typeof m.vqvae?.weights !== 'string' || typeof m.vqvae?.args !== 'object') problems.push('vqvae.weights / vqvae.args missing');
   if (typeof m.text_encoder?.dir !== 'string' || typeof m.text_encoder?.tokenizer !== 'string')
     problems.push('text_encoder.dir / text_encoder.tokenizer missing');

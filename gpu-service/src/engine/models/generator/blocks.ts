@@ -205,7 +205,8 @@ export interface CrossRouting {
   outputIndex: number[];
 }
 
-export type CrossAttnMode = 'upstream' | 'per-row' | 'per-request';
+export const CROSS_ATTN_MODES = ['upstream', 'per-row', 'per-request'] as const;
+export type CrossAttnMode = (typeof CROSS_ATTN_MODES)[number];
 
 /**
  * upstream: row 0's output to every row (the trained behaviour);
