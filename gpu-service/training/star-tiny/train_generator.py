@@ -9,11 +9,12 @@ The text encoder trains with it, starting from star-tiny's seeded random
 CLIP (data/initial-text-encoder, written by encode-text.ts): left frozen, it
 did not tell the emoji apart in the pooled features (README, the runs).
 
-Classifier-free dropout, 10 % of rows: the start token gets the empty
-prompt's pooled features and cross-attention gets another row's caption, so
-"" at the start token means "ignore the text" — the unconditional branch the
-engine builds at inference (pooled "" with the prompt's cross-attention,
-STAR-SPEC §6.1 per request) is then a real unconditional prediction.
+Classifier-free dropout, 10 % of rows: the row is trained on the empty
+prompt, at the start token and in cross-attention alike, so "" is a real
+unconditional prediction. The engine serves star-tiny with per-row
+cross-attention (model.json "cross_attn"), whose unconditional branch is
+exactly that; upstream's routing (STAR-SPEC §6.1) would hand it the prompt's
+cross-attention, which the model never saw beside "" at the start token.
 Checkpoints to runs/generator.pt every 50 steps; run again to resume."""
 import argparse
 import json
@@ -68,11 +69,10 @@ class TextToTokens(nn.Module):
         self.text_encoder = text_encoder
         self.generator = Generator(gargs)
 
-    def forward(self, text, pooled_rows, cross_rows, x_next):
-        """Logits for captions `cross_rows` in cross-attention and `pooled_rows` at the start token."""
-        _, pooled = self.text_encoder(text.ids[pooled_rows], text.mask[pooled_rows])
-        hidden, _ = self.text_encoder(text.ids[cross_rows], text.mask[cross_rows])
-        return self.generator(pooled, hidden, text.mask[cross_rows], x_next)
+    def forward(self, text, rows, x_next):
+        """Logits for captions `rows` (at the start token and in cross-attention)."""
+        hidden, pooled = self.text_encoder(text.ids[rows], text.mask[rows])
+        return self.generator(pooled, hidden, text.mask[rows], x_next)
 
 
 class Pairs:
@@ -144,13 +144,11 @@ def main():
             group['lr'] = lr_at(step, args.steps, PEAK_LR, WARMUP)
         rows = pairs.train[torch.randint(0, len(pairs.train), (BATCH,))]
         cap = pairs.caption[rows]
-        drop = torch.rand(BATCH) < CFG_DROPOUT
-        pooled_cap = torch.where(drop, torch.full_like(cap, captions.empty), cap)
-        cross_cap = torch.where(drop, cap.roll(1), cap)
+        cap = torch.where(torch.rand(BATCH) < CFG_DROPOUT, torch.full_like(cap, captions.empty), cap)
         # Most steps train the first COARSE_SCALES scales alone (a quarter of the compute):
         # they decide the layout and colours, and CPU time is what runs out.
         n = pairs.tokens.shape[1] if step % args.full_every == 0 else sum(pn * pn for pn in gargs['patch_nums'][:COARSE_SCALES])
-        logits = model(captions, pooled_cap, cross_cap, pairs.x_next[rows, :n - 1])
+        logits = model(captions, cap, pairs.x_next[rows, :n - 1])
         loss = F.cross_entropy(logits.flatten(0, 1), pairs.tokens[rows, :n].flatten())
         optimizer_step(opt, loss, params)
         step += 1
@@ -167,7 +165,7 @@ def evaluate(model, captions, pairs):
     model.eval()
     rows = pairs.held_out[:48]
     cap = pairs.caption[rows]
-    logits = model(captions, cap, cap, pairs.x_next[rows])
+    logits = model(captions, cap, pairs.x_next[rows])
     target = pairs.tokens[rows]
     loss = F.cross_entropy(logits.flatten(0, 1), target.flatten()).item()
     hit = (logits.argmax(-1) == target).float()
