@@ -55,7 +55,7 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     assert.ok(same(a.images[2].data, third.images[0].data));
   });
 
-  it('does not let a neighbour request in the batch change an image (per-request cross-attention)', async () => {
+  it("does not let a neighbour request in the batch change an image (star-tiny's per-row cross-attention)", async () => {
     const alone = await perScale.generate(REQUEST);
     const [other, mine] = await Promise.all(
       perScale.generateBatch([{ request: { ...REQUEST, prompt: 'a blue whale', seeds: [99], cfg: 2, top_k: 10 } }, { request: REQUEST }]),
@@ -223,6 +223,21 @@ describe('loadPipeline(star-tiny, cpu)', () => {
       });
     } finally {
       await fromPth.dispose();
+    }
+  });
+
+  it('routes cross-attention as the model was trained (model.json generator.cross_attn) unless asked otherwise', async () => {
+    assert.equal(readManifest(join(BUILTIN_MODELS_DIR, 'star-tiny')).generator.cross_attn, 'per-row');
+    assert.equal((perScale as StarPipeline).options.crossAttn, 'per-row');
+    const perRequest = (await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, crossAttn: 'per-request' })) as StarPipeline;
+    try {
+      assert.equal(perRequest.options.crossAttn, 'per-request');
+      // The unconditional row reads the prompt's cross-attention instead of its own: other images.
+      const asked = await perRequest.generate(REQUEST);
+      const served = await perScale.generate(REQUEST);
+      assert.ok(!same(asked.images[0].data, served.images[0].data));
+    } finally {
+      await perRequest.dispose();
     }
   });
 
