@@ -209,9 +209,10 @@ export const CROSS_ATTN_MODES = ['upstream', 'per-row', 'per-request'] as const;
 export type CrossAttnMode = (typeof CROSS_ATTN_MODES)[number];
 
 /**
- * upstream: row 0's output to every row (the trained behaviour);
- * per-row: each row its own; per-request: image b's conditional row feeds
- * both of its CFG rows b and B+b (= upstream when B = 1).
+ * upstream: row 0's output to every row (how the released weights trained);
+ * per-row: each row its own (how star-tiny trained); per-request: image b's
+ * conditional row feeds both of its CFG rows b and B+b (= upstream when B = 1).
+ * A model names its own in model.json (registry.ts, `generator.cross_attn`).
  */
 export function crossRouting(mode: CrossAttnMode, batch: number): CrossRouting {
   const rows = 2 * batch;
