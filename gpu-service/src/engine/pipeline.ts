@@ -25,7 +25,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildGeneratorGraph, carriedFeeds, names as generatorNames } from './models/generator/generator.ts';
-import type { AttentionImpl, CrossAttnMode } from './models/generator/blocks.ts';
+import { type AttentionImpl, type CrossAttnMode, DEFAULT_CROSS_ATTN } from './models/generator/blocks.ts';
 import type { GeneratorConfig } from './models/generator/config.ts';
 import { fromUpstreamArgs, samplerFromIdx, scaleCount } from './models/generator/config.ts';
 import { vqvaeQuantizer } from './models/generator/quantizer.ts';
@@ -225,7 +225,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const resolved: ResolvedOptions = {
     device: options.device,
     threads: options.threads,
-    crossAttn: options.crossAttn ?? model.manifest.generator.cross_attn ?? 'per-request',
+    crossAttn: options.crossAttn ?? model.manifest.generator.cross_attn ?? DEFAULT_CROSS_ATTN,
     attention: options.attention ?? (cuda ? 'fused' : 'matmul'),
     mode,
     precision,

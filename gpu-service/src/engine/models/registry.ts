@@ -37,8 +37,7 @@ export interface ModelManifest {
     sample_version: SampleVersion;
     /**
      * The cross-attention routing the weights were trained with (STAR-SPEC
-     * §6.1), served unless a caller picks another; absent: 'per-request'
-     * (upstream's routing for one image, which trained the released weights).
+     * §6.1), served unless a caller picks another; absent: DEFAULT_CROSS_ATTN.
      */
     cross_attn?: CrossAttnMode;
   };

@@ -207,6 +207,8 @@ export interface CrossRouting {
 
 export const CROSS_ATTN_MODES = ['upstream', 'per-row', 'per-request'] as const;
 export type CrossAttnMode = (typeof CROSS_ATTN_MODES)[number];
+/** For weights that name no routing: upstream's for one image, which the released weights trained with. */
+export const DEFAULT_CROSS_ATTN: CrossAttnMode = 'per-request';
 
 /**
  * upstream: row 0's output to every row (how the released weights trained);

@@ -47,7 +47,7 @@ import type { TensorStore } from '../../weights/tensors.ts';
 import type { Precision } from '../../onnx/target.ts';
 import type { WeightBinding } from '../../onnx/graph-weights.ts';
 import { dense, GraphWeights } from '../../onnx/graph-weights.ts';
-import type { AttentionImpl, CrossAttnMode, KvCache } from './blocks.ts';
+import { type AttentionImpl, type CrossAttnMode, DEFAULT_CROSS_ATTN, type KvCache } from './blocks.ts';
 import { block, crossKeyValues, crossRouting, ropeConstants, selectRows } from './blocks.ts';
 import type { GeneratorConfig } from './config.ts';
 import { samplerFromIdx, scaleCount, scaleOffset, scaleRatio, scaleTokens } from './config.ts';
@@ -152,7 +152,7 @@ export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOpti
     batch: options.batch,
     first: options.first ?? 0,
     last: options.last ?? S - 1,
-    crossAttn: options.crossAttn ?? 'per-request',
+    crossAttn: options.crossAttn ?? DEFAULT_CROSS_ATTN,
     precision: options.precision ?? 'fp32',
     attention: options.attention ?? 'fused',
     teacherForced: options.teacherForced ?? false,
