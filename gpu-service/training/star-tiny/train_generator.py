@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import safetensors_io
-from common import DATA, RUNS, Emoji, Log, caption, after_step, load_checkpoint, lr_at, manifest, optimizer_step, resume, seed_everything, set_threads
+from common import DATA, RUNS, Emoji, Log, after_step, caption, configure_cpu, load_checkpoint, lr_at, manifest, optimizer_step, resume, seed_everything
 from generator import Generator
 from text_encoder import ClipText
 from vqvae import VQVAE
@@ -112,12 +112,12 @@ class Pairs:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument('--steps', type=int, default=4000)
+    parser.add_argument('--steps', type=int, default=4800)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--emoji', type=int, default=192, help='train on the first N generator emoji (the quality test prompts are the first 48)')
     parser.add_argument('--full-every', type=int, default=2, help='every Nth step trains all scales, the others the first COARSE_SCALES')
     args = parser.parse_args()
-    set_threads()
+    configure_cpu()
     seed_everything(SEED)
     m = manifest()
     gargs = m['generator']['build_vae_var_args']

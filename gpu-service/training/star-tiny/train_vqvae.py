@@ -18,7 +18,7 @@ import os
 import torch
 import torch.nn.functional as F
 
-from common import RUNS, Emoji, Log, after_step, lr_at, manifest, optimizer_step, resume, save_checkpoint, seed_everything, set_threads
+from common import RUNS, Emoji, Log, after_step, configure_cpu, lr_at, manifest, optimizer_step, resume, save_checkpoint, seed_everything
 from vqvae import VQVAE, psnr
 
 SEED = 1
@@ -34,7 +34,7 @@ def main():
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--freeze-at', type=int, default=1000)
     args = parser.parse_args()
-    set_threads()
+    configure_cpu()
     seed_everything(SEED)
     m = manifest()
     patch_nums = m['generator']['build_vae_var_args']['patch_nums']
