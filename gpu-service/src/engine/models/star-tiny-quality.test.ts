@@ -186,13 +186,13 @@ describe('star-tiny (trained) on held-out data', () => {
     assert.ok(withCfg >= 0.85, `background accuracy at CFG 4 ${withCfg} < 0.85`);
   });
 
-  it('draws held-out captions nearest to their own emoji in ≥ 45 % of images at CFG 4, 10 points more than at CFG 0 (chance: 1 in 48)', async () => {
+  it('draws held-out captions nearest to their own emoji in ≥ 55 % of images at CFG 4, 5 points more than at CFG 0 (chance: 1 in 48)', async () => {
     const [withCfg, without] = [await guidedEmoji, emojiAccuracy(await unguided)];
     console.log(
       `star-tiny prompts: nearest-reference emoji ${(withCfg * 100).toFixed(1)} % at CFG 4, ${(without * 100).toFixed(1)} % at CFG 0 (${prompts.length} held-out captions × ${SEEDS.length} seeds, chance ${(100 / prompts.length).toFixed(1)} %)`,
     );
-    assert.ok(withCfg >= 0.45, `emoji accuracy at CFG 4 ${withCfg} < 0.45`);
-    assert.ok(withCfg >= without + 0.1, `CFG 4 (${withCfg}) does not beat CFG 0 (${without}) by 10 points`);
+    assert.ok(withCfg >= 0.55, `emoji accuracy at CFG 4 ${withCfg} < 0.55`);
+    assert.ok(withCfg >= without + 0.05, `CFG 4 (${withCfg}) does not beat CFG 0 (${without}) by 5 points`);
   });
 
   it("draws held-out captions closer to their own emoji than to the others' in ≥ 70 % of images at CFG 4", { todo: NOT_YET }, async () => {
