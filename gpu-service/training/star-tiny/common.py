@@ -38,9 +38,14 @@ def configure_cpu():
     torch.set_num_threads(int(os.environ.get('STAR_TRAIN_THREADS', '1')))
     # Adam's second moments drift into denormals, which make its sqrt crawl on x86.
     torch.set_flush_denormal(True)
-    # glibc hands every block over 32 MB (the logits and their gradients, 40 MB in a full
-    # generator step) back to the kernel when freed, and the next step page-faults all of it
-    # in again: a sixth of a full step's time. Keep freed memory in the heap instead.
+    keep_freed_memory()
+
+
+def keep_freed_memory():
+    """glibc hands every block over 32 MB back to the kernel when freed (and, with
+    gpu-service/bench's MALLOC_ENV, every block over 128 KiB), and PyTorch's next step
+    page-faults all of it in again: a sixth of a full generator step (its 40 MB logits and
+    their gradients), half or more of a released-size VQVAE decode. Keep freed memory in the heap."""
     libc = ctypes.CDLL(ctypes.util.find_library('c'))
     libc.mallopt(M_MMAP_MAX, 0)
     libc.mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1)
