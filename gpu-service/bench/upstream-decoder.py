@@ -17,9 +17,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '../
 from common import keep_freed_memory  # noqa: E402
 from vqvae import Decoder  # noqa: E402
 
-# PyTorch as it runs best here: with glibc returning freed activations to the kernel, every
-# decode page-faults them in again: upstream took 1.6–1.9× as long with MALLOC_ENV, 3× with
-# glibc's defaults (2026-12-07).
+# Upstream as PyTorch runs best here; the measured cost of not doing so is in the engine
+# README ("Against upstream").
 keep_freed_memory()
 spec = json.loads(sys.argv[1])
 torch.set_num_threads(spec['threads'])
