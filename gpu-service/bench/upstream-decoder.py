@@ -18,7 +18,7 @@ from common import keep_freed_memory  # noqa: E402
 from vqvae import Decoder  # noqa: E402
 
 # Upstream as PyTorch runs best here; the measured cost of not doing so is in the engine
-# README ("Against upstream").
+# README, "VQVAE decoder (CPU)".
 keep_freed_memory()
 spec = json.loads(sys.argv[1])
 torch.set_num_threads(spec['threads'])
