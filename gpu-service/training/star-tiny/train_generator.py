@@ -78,28 +78,38 @@ class TextToTokens(nn.Module):
 class Pairs:
     """Every (generator emoji, background) picture as tokens, teacher inputs and a caption row."""
 
-    def __init__(self, vae, data, captions, emoji_limit):
+    def __init__(self, vae, data, captions, emoji_limit, random_backgrounds):
         rows = captions.rows
-        emoji, bgs, caps, held, mirrored = [], [], [], [], []
+        named = data.generator_backgrounds
+        names = data.meta['generatorBackgrounds']
+        # Flat colours drawn at random, each captioned by its nearest named colour: every emoji
+        # on hundreds of backgrounds, so that drawing it on a colour it never met with its own
+        # name is the same skill as on one it did. Never the held-out name's colours.
+        draw = torch.Generator().manual_seed(SEED)
+        emoji, colours, caps, held, mirrored = [], [], [], [], []
         generator_emoji = [i for i, e in enumerate(data.entries) if e['role'] == 'generator'][:emoji_limit]
         # Every training picture also mirrored: twice the pictures of each emoji on each
         # background, so the cheapest fit is less often a memorised (emoji, background) pair.
         for flip in (False, True):
             for i in generator_emoji:
                 e = data.entries[i]
-                for b in range(len(data.generator_backgrounds)):
-                    if flip and b == e['heldOutBackground']:
+                drawn = torch.randint(0, 256, (random_backgrounds, 3), generator=draw) / 255
+                nearest = torch.cdist(drawn, named).argmin(1).tolist()
+                pictures = [(named[b], b, True) for b in range(len(named))] + [(c, b, False) for c, b in zip(drawn, nearest)]
+                for colour, b, is_named in pictures:
+                    held_out = b == e['heldOutBackground']
+                    if held_out and (flip or not is_named):
                         continue
                     emoji.append(i)
-                    bgs.append(b)
-                    caps.append(rows[caption(e, b, data.meta['generatorBackgrounds'])])
-                    held.append(b == e['heldOutBackground'])
+                    colours.append(colour)
+                    caps.append(rows[caption(e, b, names)])
+                    held.append(held_out)
                     mirrored.append(flip)
         self.caption = torch.tensor(caps)
         held = torch.tensor(held)
         self.train = (~held).nonzero().flatten()
         self.held_out = held.nonzero().flatten()
-        img = data.composite(torch.tensor(emoji), data.generator_backgrounds[torch.tensor(bgs)])
+        img = data.composite(torch.tensor(emoji), torch.stack(colours))
         flip = torch.tensor(mirrored)
         img[flip] = img[flip].flip(-1)
         N = vae.latent_side(img.shape[-1])
@@ -115,6 +125,7 @@ def main():
     parser.add_argument('--steps', type=int, default=4800)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--emoji', type=int, default=192, help='train on the first N generator emoji (the quality test prompts are the first 48)')
+    parser.add_argument('--random-backgrounds', type=int, default=18, help='random flat colours per emoji and mirror side, beside the named ones')
     parser.add_argument('--full-every', type=int, default=2, help='every Nth step trains all scales, the others the first COARSE_SCALES')
     args = parser.parse_args()
     configure_cpu()
@@ -127,7 +138,7 @@ def main():
     vae.eval()
     log = Log('generator')
     captions = Captions()
-    pairs = Pairs(vae, Emoji(), captions, args.emoji)
+    pairs = Pairs(vae, Emoji(), captions, args.emoji, args.random_backgrounds)
     log(f'{len(pairs.train)} training pictures, {len(pairs.held_out)} held-out captions, {pairs.tokens.shape[1]} tokens each')
     text_encoder = ClipText.load(os.path.join(DATA, 'initial-text-encoder'), captions.eos_id)
     captions.check(text_encoder)
