@@ -83,8 +83,8 @@ class Pairs:
         named = data.generator_backgrounds
         names = data.meta['generatorBackgrounds']
         # Flat colours drawn at random, each captioned by its nearest named colour: every emoji
-        # on hundreds of backgrounds, so that drawing it on a colour it never met with its own
-        # name is the same skill as on one it did. Never the held-out name's colours.
+        # on about a hundred backgrounds, so that drawing it on a colour it never met with its
+        # own name is the same skill as on one it did. Never the held-out name's colours.
         draw = torch.Generator().manual_seed(SEED)
         emoji, colours, caps, held, mirrored = [], [], [], [], []
         generator_emoji = [i for i, e in enumerate(data.entries) if e['role'] == 'generator'][:emoji_limit]
@@ -125,7 +125,7 @@ def main():
     parser.add_argument('--steps', type=int, default=4800)
     parser.add_argument('--stop-at', type=int, help='end early at this step (the schedule still spans --steps)')
     parser.add_argument('--emoji', type=int, default=192, help='train on the first N generator emoji (the quality test prompts are the first 48)')
-    parser.add_argument('--random-backgrounds', type=int, default=18, help='random flat colours per emoji and mirror side, beside the named ones')
+    parser.add_argument('--random-backgrounds', type=int, default=36, help='random flat colours per emoji and mirror side, beside the named ones')
     parser.add_argument('--full-every', type=int, default=2, help='every Nth step trains all scales, the others the first COARSE_SCALES')
     args = parser.parse_args()
     configure_cpu()
