@@ -57,7 +57,7 @@ try {
 
 const { edgeUrl, apiKey, webhookSecret } = stack;
 console.log(`
-star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${models.join(', ')}.${models.includes('star-tiny') ? ' star-tiny is trained on 192 emoji on named backgrounds ("red heart on a blue background"); it paints the named background; nearly three in four of its pictures are nearest the asked-for emoji (faces, round and boxy things best), the rest are blobs of its colours.' : ''}
+star-api is up in ${((Date.now() - started) / 1000).toFixed(1)} s, serving ${models.join(', ')}.${models.includes('star-tiny') ? ' star-tiny is trained on 192 emoji on named backgrounds ("red heart on a blue background"); it paints the named background and draws faces and round or boxy things best, others as blobs of their colours (measured figures: README, star-tiny).' : ''}
 
   Playground   ${edgeUrl}/
   API          ${edgeUrl}/v1   (contract: openapi.yaml)
