@@ -6,8 +6,8 @@
 // needing python3 with torch; STAR_PYTHON names another interpreter), one of its decodes after
 // each round of ours, and prints upstream's time ÷ ours per round (npm run bench sets it
 // against issue 15's target). --json writes every variant's times (and upstream's).
-// Session options default to the pipeline's decoder on CPU (decoderSessionOptions, arena
-// off); lists open one session per combination and interleave their runs, so the ratios
+// Session options default to the pipeline's decoder on CPU (arena off, memory pattern on);
+// lists open one session per combination and interleave their runs, so the ratios
 // against the first compare configurations under the same load. Run it with the
 // Dockerfile's malloc settings (malloc.ts; npm run bench does) to time what the service runs.
 import { spawn } from 'node:child_process';
@@ -18,7 +18,6 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { RELEASED_VQVAE_ARGS, STAR_VQVAE } from '../src/engine/models/vqvae/config.ts';
 import { buildDecoderGraph, DECODER_INPUT } from '../src/engine/models/vqvae/decoder.ts';
-import { decoderSessionOptions } from '../src/engine/models/vqvae/decoder-session.ts';
 import { randomVqvaeStore } from '../src/engine/models/vqvae/random-weights.ts';
 import { cachedModel } from '../src/engine/onnx/cache.ts';
 import { Session, tensor } from '../src/engine/onnx/runtime.ts';
@@ -54,9 +53,8 @@ try {
   );
   const variants: { name: string; session: Session; times: number[] }[] = [];
   for (const memoryArena of onOffList(values.arena)) {
-    const options = decoderSessionOptions({ device: 'cpu', threads, memoryArena });
-    for (const memoryPattern of values.pattern ? onOffList(values.pattern) : [options.memoryPattern ?? true]) {
-      const session = await Session.create(modelPath, { ...options, memoryPattern });
+    for (const memoryPattern of values.pattern ? onOffList(values.pattern) : [true]) {
+      const session = await Session.create(modelPath, { device: 'cpu', threads, memoryArena, memoryPattern });
       variants.push({ name: `arena ${onOff(memoryArena)}, pattern ${onOff(memoryPattern)}`, session, times: [] });
     }
   }

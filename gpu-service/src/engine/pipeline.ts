@@ -543,8 +543,6 @@ export class StarPipeline implements Pipeline {
           prepackWeights: this.options.prepackWeights,
           // Per-scale sessions run one after another: none should keep its peak working memory.
           memoryArena: this.options.mode === 'all' && this.options.memoryArena,
-          // One block for a run's activations instead of a fresh mapping per node (engine README, "Memory").
-          memoryPattern: this.options.mode === 'all' ? true : undefined,
         }),
       });
     }

@@ -1,7 +1,7 @@
 // The decoder as the pipeline uses it: one cached graph and one session per model and
 // device, decoding f_hat to RGB images (full size) or to small previews between scales.
 import { cachedModel } from '../../onnx/cache.ts';
-import type { RuntimeTensor, SessionOptions } from '../../onnx/runtime.ts';
+import type { RuntimeTensor } from '../../onnx/runtime.ts';
 import type { Device, Precision } from '../../onnx/target.ts';
 import { Session, tensor } from '../../onnx/runtime.ts';
 import type { RgbImage } from '../../types.ts';
@@ -25,16 +25,6 @@ export interface VqvaeDecoderOptions {
   cacheDir?: string;
 }
 
-/**
- * The decoder's session: its memory pattern stays on whatever the arena
- * (runtime.ts `memoryPattern`). With the arena off (CPU's default), one block
- * per run instead of a fresh allocation per node: 0.4× the decode time at the
- * same peak memory (README, "memory").
- */
-export function decoderSessionOptions(options: Pick<VqvaeDecoderOptions, 'device' | 'threads' | 'memoryArena'>): SessionOptions {
-  return { device: options.device, threads: options.threads, memoryArena: options.memoryArena, memoryPattern: true };
-}
-
 export class VqvaeDecoder {
   readonly precision: Precision;
   private readonly session: Session;
@@ -55,7 +45,7 @@ export class VqvaeDecoder {
     const precision = options.precision ?? (options.device === 'cuda' ? 'fp16' : 'fp32');
     const key = { graph: 'vqvae-decoder', version: DECODER_GRAPH_VERSION, weights: options.weightsKey, cfg, precision };
     const { modelPath } = cachedModel(key, () => buildDecoderGraph(vae, cfg, { precision }), options.cacheDir);
-    const session = await Session.create(modelPath, decoderSessionOptions(options));
+    const session = await Session.create(modelPath, { device: options.device, threads: options.threads, memoryArena: options.memoryArena });
     return new VqvaeDecoder(session, precision, options.device === 'cpu');
   }
 
