@@ -56,26 +56,6 @@ test('affine-free LayerNorm and TopK behave as torch does', async () => {
   await s.dispose();
 });
 
-test('graph outputs rename the node that makes them; only an input or a second name of one value costs an Identity', async () => {
-  const g = new Graph('outputs');
-  const x = g.input('x', 'float32', [2]);
-  const doubled = add(x, x);
-  const plusOne = add(doubled, constant(g, Float32Array.from([1, 1]), [2])); // reads `doubled` after it is renamed
-  g.output(doubled, 'doubled');
-  g.output(plusOne, 'plus_one');
-  g.output(doubled, 'doubled_again');
-  g.output(x, 'x_out');
-  assert.deepEqual(
-    g.nodes.filter((n) => n.opType === 'Identity').map((n) => `${n.inputs[0]}→${n.outputs[0]}`),
-    ['doubled→doubled_again', 'x→x_out'],
-  );
-  assert.equal(doubled.name, 'doubled');
-  const s = await Session.create(toModelBytes(g), { device: 'cpu' });
-  const out = await s.run({ x: tensor('float32', Float32Array.from([1, 2]), [2]) });
-  assert.deepEqual([...out.doubled.data, ...out.plus_one.data, ...out.doubled_again.data, ...out.x_out.data], [2, 4, 3, 5, 2, 4, 1, 2]);
-  await s.dispose();
-});
-
 function sumGraph(): Graph {
   const g = new Graph('sum');
   const x = g.input('x', 'float32', [1, 256]);
