@@ -31,7 +31,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     fused: { type: 'boolean', default: false },
     arena: { type: 'string', default: 'off' },
-    pattern: { type: 'string' },
+    pattern: { type: 'string', default: 'on' },
     upstream: { type: 'boolean', default: false },
     json: { type: 'string' },
   },
@@ -53,7 +53,7 @@ try {
   );
   const variants: { name: string; session: Session; times: number[] }[] = [];
   for (const memoryArena of onOffList(values.arena)) {
-    for (const memoryPattern of values.pattern ? onOffList(values.pattern) : [true]) {
+    for (const memoryPattern of onOffList(values.pattern)) {
       const session = await Session.create(modelPath, { device: 'cpu', threads, memoryArena, memoryPattern });
       variants.push({ name: `arena ${onOff(memoryArena)}, pattern ${onOff(memoryPattern)}`, session, times: [] });
     }

@@ -24,9 +24,9 @@ export const BACKGROUNDS: Background[] = [
 /**
  * The generator trains on these too, named in captions like the six above, and on random flat
  * colours captioned by the nearest of these names (train_generator.py `--random-backgrounds`):
- * each emoji on many backgrounds instead of 6, so that what an emoji looks like and what its background is must be
- * learnt apart rather than one (emoji, background) picture by heart. Only BACKGROUNDS are
- * evaluated, the VQVAE trains on them and random flat colours.
+ * each emoji on many backgrounds instead of 6, so that what an emoji looks like and what its
+ * background is must be learnt apart rather than one (emoji, background) picture by heart.
+ * Only BACKGROUNDS are evaluated, the VQVAE trains on them and random flat colours.
  */
 export const GENERATOR_BACKGROUNDS: Background[] = [
   ...BACKGROUNDS,
