@@ -96,7 +96,14 @@ export class Session {
     if (options.threads) sessionOptions.intraOpNumThreads = options.threads;
     // 0 (verbose) lists the nodes each execution provider got; the device check reads it.
     if (process.env.STAR_ORT_LOG_LEVEL) sessionOptions.logSeverityLevel = Number(process.env.STAR_ORT_LOG_LEVEL) as 0 | 1 | 2 | 3 | 4;
-    if (options.prepackWeights === false) sessionOptions.extra = { 'session.disable_prepacking': '1' };
+    sessionOptions.extra = {
+      // A run's intra-op threads otherwise spin on after it ends, taking cores from the
+      // next session's run: the pipeline runs sessions back to back (text encoder,
+      // generator per scale, decoder): scale 2's run right after scale 1's took 1.3–1.5×
+      // its time in a loop of its own (engine README, "Generation").
+      'session.force_spinning_stop': '1',
+      ...(options.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}),
+    };
     if (options.memoryArena === false) sessionOptions.enableCpuMemArena = false;
     // A path prefix: each session writes onnxruntime's per-node profile (JSON) there when disposed.
     if (process.env.STAR_ORT_PROFILE) {
