@@ -99,8 +99,8 @@ export class Session {
     sessionOptions.extra = {
       // A run's intra-op threads otherwise spin on after it ends, taking cores from the
       // next session's run: the pipeline runs sessions back to back (text encoder,
-      // generator per scale, decoder): scale 2's run right after scale 1's took 1.3–1.5×
-      // its time in a loop of its own (engine README, "Generation").
+      // generator per scale, decoder), and scale 2's run right after scale 1's took
+      // 1.3–1.5× its time in a loop of its own (engine README, "Generation").
       'session.force_spinning_stop': '1',
       ...(options.prepackWeights === false ? { 'session.disable_prepacking': '1' } : {}),
     };
