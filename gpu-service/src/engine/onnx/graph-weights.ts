@@ -8,25 +8,39 @@ import type { Graph, TensorData, Value } from './graph.ts';
 import { add, cast, dynamicQuantizeMatMul, matmul, slice } from './ops.ts';
 import type { QuantizedLinear } from './quantize.ts';
 import { quantizeLinear } from './quantize.ts';
+import type { RuntimeTensor } from './runtime.ts';
+import { tensor } from './runtime.ts';
 import type { Precision } from './target.ts';
 import { computeDType } from './target.ts';
 import type { TensorStore } from '../weights/tensors.ts';
 
-/** One emitted weight: its state-dict key, ^T when stored transposed ((in, out)), and its dtype. */
-function emittedKey(name: string, dtype: DType, transposed: boolean): string {
-  return `${name}${transposed ? '^T' : ''}@${dtype}`;
+/**
+ * How weights enter a graph. `initializers`: stored in the graph (the disk
+ * cache holds them; onnxruntime loads them per session). `inputs`: every
+ * weight is a graph input named by `weightInputName`, fed at run time from one
+ * in-memory copy (`WeightFeeder`), so the per-scale sessions share a single
+ * copy of the weights instead of loading one each (CPU per-scale mode).
+ */
+export type WeightBinding = 'initializers' | 'inputs';
+
+/** Graph input name of a weight: `weights/<state-dict key>[^T]@<dtype>` (^T: stored transposed, (in, out)). */
+export function weightInputName(name: string, dtype: DType, transposed: boolean): string {
+  return `weights/${name}${transposed ? '^T' : ''}@${dtype}`;
 }
 
+const WEIGHT_INPUT = /^weights\/(.+?)(\^T)?@(\w+)$/;
+
 export interface GraphWeightsOptions {
+  binding?: WeightBinding;
   /** Prepended to every key asked for (Hugging Face's optional `text_model.`). */
   keyPrefix?: string;
 }
 
 /**
- * A model's weights in one graph, each emitted once per (key, dtype) as an
- * initializer read lazily from the TensorStore when the graph is serialized
- * (the graph cache's weight pool then maps it for every session). `matrix`
- * follows the compute precision; `float32` is always fp32.
+ * A model's weights in one graph, each emitted once per (key, dtype): as
+ * initializers read lazily from the TensorStore when the graph is
+ * serialized, or as inputs (see WeightBinding). `matrix` follows the compute
+ * precision; `float32` is always fp32.
  */
 export class GraphWeights {
   readonly graph: Graph;
@@ -34,6 +48,7 @@ export class GraphWeights {
   readonly precision: Precision;
   /** The compute precision's element type. */
   readonly dtype: DType;
+  readonly binding: WeightBinding;
   readonly keyPrefix: string;
   private readonly emitted = new Map<string, Value>();
   private readonly quantized = new Map<string, { values: Value; scales: Value }>();
@@ -43,6 +58,7 @@ export class GraphWeights {
     this.store = store;
     this.precision = precision;
     this.dtype = computeDType(precision);
+    this.binding = options.binding ?? 'initializers';
     this.keyPrefix = options.keyPrefix ?? '';
   }
 
@@ -70,13 +86,14 @@ export class GraphWeights {
   /**
    * A torch Linear weight quantized for 'int8' (onnx/quantize.ts): int8 (in,
    * out) values and fp32 (out) scales, computed from the stored weight when the
-   * graph is serialized. The pool maps the int8 bytes; no fp32 copy of the
-   * matrix reaches a session.
+   * graph is serialized. Initializers only: the pool maps the int8 bytes, and no
+   * fp32 copy of the matrix reaches a session.
    */
   quantizedLinearWeight(name: string, outFeatures: number, inFeatures: number): { values: Value; scales: Value } {
     const full = this.keyPrefix + name;
     const emitted = this.quantized.get(full);
     if (emitted) return emitted;
+    if (this.binding === 'inputs') throw new Error(`${full}: int8 weights enter a graph as initializers only, not as weight inputs`);
     this.store.get(full, [outFeatures, inFeatures]);
     // Values and scales come from one pass; the first read computes both and the second takes the kept half.
     let kept: QuantizedLinear | undefined;
@@ -97,13 +114,14 @@ export class GraphWeights {
 
   /**
    * A weight computed from stored ones (a folded kernel), at the compute precision: `compute`
-   * runs when the graph is serialized.
+   * runs when the graph is serialized. Initializers only.
    */
   derived(name: string, shape: number[], compute: (store: TensorStore) => Float32Array): Value {
     const full = this.keyPrefix + name;
-    const key = emittedKey(full, this.dtype, false);
+    const key = weightInputName(full, this.dtype, false);
     let v = this.emitted.get(key);
     if (!v) {
+      if (this.binding === 'inputs') throw new Error(`${full}: derived weights enter a graph as initializers only`);
       const bytes = () => {
         const values = compute(this.store);
         if (values.length !== numel(shape)) throw new Error(`${full}: computed ${values.length} values for shape [${shape}]`);
@@ -116,16 +134,70 @@ export class GraphWeights {
   }
 
   private emit(name: string, dtype: DType, shape: number[], transposed: boolean): Value {
-    const key = emittedKey(this.keyPrefix + name, dtype, transposed);
+    const key = weightInputName(this.keyPrefix + name, dtype, transposed);
     let v = this.emitted.get(key);
     if (!v) {
       const full = this.keyPrefix + name;
       const stored = this.store.as(full, dtype, shape);
-      // the state-dict key (.T: stored transposed); a key emitted at two dtypes gets a numbered name from the graph
-      v = this.graph.initializer(transposed ? `${full}.T` : full, transposed ? transposed2d(stored) : stored);
+      if (this.binding === 'inputs') {
+        v = this.graph.input(key, dtype, transposed ? [shape[1], shape[0]] : shape);
+      } else {
+        // the state-dict key (.T: stored transposed); a key emitted at two dtypes gets a numbered name from the graph
+        v = this.graph.initializer(transposed ? `${full}.T` : full, transposed ? transposed2d(stored) : stored);
+      }
       this.emitted.set(key, v);
     }
     return v;
+  }
+}
+
+/**
+ * Feeds the `weights/…` inputs of graphs built with binding 'inputs': each
+ * weight is read (and transposed, converted) once and the same tensor is
+ * handed to every session that asks for it.
+ */
+export class WeightFeeder {
+  readonly store: TensorStore;
+  private readonly tensors = new Map<string, RuntimeTensor>();
+
+  constructor(store: TensorStore) {
+    this.store = store;
+  }
+
+  static isWeightInput(name: string): boolean {
+    return WEIGHT_INPUT.test(name);
+  }
+
+  /** Tensors for the weight inputs among `inputNames` (other names are ignored). */
+  feeds(inputNames: readonly string[]): Record<string, RuntimeTensor> {
+    const out: Record<string, RuntimeTensor> = {};
+    for (const name of inputNames) {
+      const m = WEIGHT_INPUT.exec(name);
+      if (!m) continue;
+      let t = this.tensors.get(name);
+      if (!t) {
+        const [, key, transposed, dtype] = m;
+        const stored = this.store.as(key, dtype as DType);
+        const data = transposed ? transposed2d(stored) : stored;
+        const bytes = data.bytes();
+        const copy = bytes.byteOffset % 4 === 0 ? bytes : bytes.slice();
+        const values =
+          dtype === 'float16'
+            ? new Uint16Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 2)
+            : new Float32Array(copy.buffer as ArrayBuffer, copy.byteOffset, copy.byteLength / 4);
+        t = tensor(dtype as DType, values, data.shape);
+        this.tensors.set(name, t);
+      }
+      out[name] = t;
+    }
+    return out;
+  }
+
+  /** Bytes held. */
+  get byteLength(): number {
+    let n = 0;
+    for (const t of this.tensors.values()) n += t.data.byteLength;
+    return n;
   }
 }
 

@@ -70,3 +70,10 @@ test('an int8 dense layer runs in onnxruntime and stays within 2 % of the fp32 o
   assert.ok(maxErr > 0, 'the int8 product really ran');
   assert.ok(maxErr < 0.02 * maxRef, `max|err| ${maxErr} vs max|ref| ${maxRef}`);
 });
+
+test('int8 weights enter a graph as initializers only, not as fed weight inputs', () => {
+  const store = new TensorStore('test', [{ name: 'fc.weight', ...tensorData('float32', [2, 2], new Uint8Array(16)) }]);
+  const g = new Graph('inputs');
+  const w = new GraphWeights(g, store, 'int8', { binding: 'inputs' });
+  assert.throws(() => w.quantizedLinearWeight('fc.weight', 2, 2), /initializers only/);
+});

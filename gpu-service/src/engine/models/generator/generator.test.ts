@@ -9,6 +9,7 @@ import { fixturePath } from '../../testing/fixtures.ts';
 import { readSafetensors } from '../../weights/safetensors.ts';
 import { fromUpstream as vqvaeFromUpstream } from '../vqvae/config.ts';
 import type { CrossAttnMode } from './blocks.ts';
+import { WeightFeeder } from '../../onnx/graph-weights.ts';
 import { fromUpstreamArgs, scaleCount } from './config.ts';
 import type { GeneratorGraphOptions } from './generator.ts';
 import { buildGeneratorGraph, carriedFeeds, names } from './generator.ts';
@@ -217,6 +218,32 @@ test('more_smooth rows take the Gumbel soft-code path; other rows are unchanged 
     'row 1 takes soft codes',
   );
   assert.ok(fHat.every(Number.isFinite));
+});
+
+test('weights as graph inputs (one copy fed to every per-scale session) give the same tokens and f_hat as weights in the graph', async () => {
+  const B = 2;
+  const feeder = new WeightFeeder(weights);
+  const fixed = { ...textFeeds(B), ...rowFeeds(B), ...noiseFeeds(B) };
+  let carried: Record<string, RuntimeTensor> = {};
+  let last: Record<string, RuntimeTensor> = {};
+  for (let si = 0; si < S; si++) {
+    const s = await session({ batch: B, first: si, last: si, weights: 'inputs' });
+    assert.ok(s.inputNames.some((n) => n === 'weights/blocks.0.attn.mat_qkv.weight^T@float32'));
+    const weightFeeds = feeder.feeds(s.inputNames);
+    const others = s.inputNames.filter((n) => !WeightFeeder.isWeightInput(n));
+    last = await s.run({ ...pick({ ...fixed, ...carried }, { inputNames: others }), ...weightFeeds });
+    assert.deepEqual(
+      [...(last[names.tokens(si)].data as BigInt64Array)],
+      [...(allScales[names.tokens(si)].data as BigInt64Array)],
+      `tokens at scale ${si}`,
+    );
+    carried = carriedFeeds(last, cfg.depth, carried);
+  }
+  assert.ok(bits(last[names.fHat]).equals(bits(allScales[names.fHat])), 'f_hat bit-identical');
+  const matrixBytes = [...weights.names]
+    .filter((n) => !n.startsWith('class_emb'))
+    .reduce((sum, n) => sum + weights.get(n).shape.reduce((a, b) => a * b, 1) * 4, 0);
+  assert.ok(feeder.byteLength <= matrixBytes, 'each weight is held once, however many sessions use it');
 });
 
 test('with the sampler head (tiny-a, §4.5 at its last scale), per-scale runs reproduce the one-run tokens and f_hat bit for bit', async () => {

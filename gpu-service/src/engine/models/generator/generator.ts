@@ -23,6 +23,7 @@
 //            first > 0: cross_key.{i}/cross_value.{i} [R',H,77,64], past_key.{i}/
 //              past_value.{i} [2B,H,Lpast,64], f_hat_in f32 [B,Cvae,P,P],
 //              next_input_in f32 [B,pn_first²,Cvae] (pooled too if a sampler scale is in range)
+//            weights 'inputs': weights/<key>[^T]@<dtype> (WeightFeeder, onnx/graph-weights.ts)
 //   outputs  tokens.s{si} i64 [B,pn²]; f_hat f32 [B,Cvae,P,P];
 //            last < S−1: present_key.{i}/present_value.{i}, next_input;
 //            first = 0 and last < S−1: cross_key.{i}/cross_value.{i}
@@ -44,6 +45,7 @@ import type { Value } from '../../onnx/graph.ts';
 import { add, cast, concat, constant, gather, int64s, layerNorm, reshape, slice, softmax, unsqueeze, where } from '../../onnx/ops.ts';
 import type { TensorStore } from '../../weights/tensors.ts';
 import type { Precision } from '../../onnx/target.ts';
+import type { WeightBinding } from '../../onnx/graph-weights.ts';
 import { dense, GraphWeights } from '../../onnx/graph-weights.ts';
 import { type AttentionImpl, type CrossAttnMode, DEFAULT_CROSS_ATTN, type KvCache } from './blocks.ts';
 import { block, crossKeyValues, crossRouting, ropeConstants, selectRows } from './blocks.ts';
@@ -133,6 +135,8 @@ export interface GeneratorGraphOptions {
   samplerPath?: SamplerPath;
   /** Take the standard path at sampler scales too (upstream w_mask = False). */
   ignoreSamplerHead?: boolean;
+  /** 'inputs': weights become `weights/…` graph inputs fed by a WeightFeeder shared across sessions (onnx/graph-weights.ts). */
+  weights?: WeightBinding;
   /** Running sums of top-p and the inverse CDF (sampling.ts): 'blocked' for CUDA. Default 'sequential'. */
   prefixSum?: PrefixSum;
 }
@@ -154,6 +158,7 @@ export function resolveOptions(cfg: GeneratorConfig, options: GeneratorGraphOpti
     teacherForced: options.teacherForced ?? false,
     moreSmooth: options.moreSmooth ?? false,
     ignoreSamplerHead: options.ignoreSamplerHead ?? false,
+    weights: options.weights ?? 'initializers',
     prefixSum: options.prefixSum ?? 'sequential',
     samplerPath: options.samplerPath,
     probe: options.probe,
@@ -207,7 +212,7 @@ export function buildGeneratorGraph(store: TensorStore, cfg: GeneratorConfig, op
   const output = (v: Value, name: string) => {
     if (g.output(v, name).name !== name) throw new Error(`generator graph: output name ${name} is already taken`);
   };
-  const w = new GraphWeights(g, store, o.precision);
+  const w = new GraphWeights(g, store, o.precision, { binding: o.weights });
   const kvDtype: DType = w.dtype;
   const routing = crossRouting(o.crossAttn, B);
   const samplerScales = range(first, last).filter((si) => usesSamplerPath(cfg, o, si));
