@@ -38,6 +38,7 @@ import type { VqvaeConfig } from './models/vqvae/config.ts';
 import { downsampleFactor, fromUpstream } from './models/vqvae/config.ts';
 import { VqvaeDecoder } from './models/vqvae/decoder-session.ts';
 import { cachedModel } from './onnx/cache.ts';
+import { type WeightBinding, WeightFeeder } from './onnx/graph-weights.ts';
 import type { RuntimeTensor, Transfers } from './onnx/runtime.ts';
 import type { Device, Precision } from './onnx/target.ts';
 import { assertRunsOn, floatPrecision } from './onnx/target.ts';
@@ -109,6 +110,17 @@ export interface LoadPipelineOptions {
    */
   prepackWeights?: boolean;
   /**
+   * How the generator's weights reach its sessions. 'initializers': in the
+   * graphs, memory-mapped by each session from the graph cache's pool.
+   * 'inputs': one in-memory copy, read once from the weight file and fed to
+   * every run of every session (onnx/graph-weights.ts, WeightFeeder); never
+   * prepacked. Default 'inputs' for CPU per-scale mode at fp32 or fp16: its
+   * ten sessions each read mapped weights at a measured cost (engine README,
+   * "Generation"); 'initializers' otherwise (CUDA keeps weights on the device;
+   * int8 weights are initializers only; 'all' mode has one session).
+   */
+  weightBinding?: WeightBinding;
+  /**
    * onnxruntime's CPU memory arena for the text encoder, generator ('all'
    * mode) and decoder sessions. Default off on CPU: each run's working memory goes back to the
    * system when it ends, so the decoder runs in the memory the generator
@@ -152,6 +164,7 @@ interface ResolvedOptions {
   carriedBytesPerImage: number;
   maxBatchSessions: number;
   prepackWeights: boolean;
+  weightBinding: WeightBinding;
   memoryArena: boolean;
   batchSizes?: number[];
   cacheDir?: string;
@@ -214,6 +227,8 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
   const mode = options.mode ?? 'per-scale';
   const precision = options.precision ?? (cuda ? 'fp16' : 'fp32');
   assertRunsOn(precision, options.device);
+  if (options.weightBinding === 'inputs' && precision === 'int8')
+    throw new Error("weightBinding 'inputs' takes fp32 or fp16 weights: int8 weights enter the generator as initializers only");
   let batchSizes = options.batchSizes;
   if (!batchSizes && cuda && options.gpuFreeBytes !== undefined) {
     const maxBatch = options.maxBatch ?? 1;
@@ -234,6 +249,7 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
     carriedBytesPerImage: options.carriedBytesPerImage ?? (cuda ? CUDA_CARRIED_BYTES_PER_IMAGE : Infinity),
     maxBatchSessions: options.maxBatchSessions ?? batchSizes?.length ?? 4,
     prepackWeights: options.prepackWeights ?? (precision === 'int8' && mode === 'all'),
+    weightBinding: options.weightBinding ?? (!cuda && mode === 'per-scale' && precision !== 'int8' ? 'inputs' : 'initializers'),
     memoryArena: options.memoryArena ?? cuda,
     batchSizes: batchSizes && [...batchSizes].sort((a, b) => a - b),
     cacheDir: options.cacheDir,
@@ -269,7 +285,8 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
 interface GeneratorSessions {
   batch: number;
   moreSmooth: boolean;
-  ranges: { first: number; last: number; session: Session }[];
+  /** `weights`: the session's weight inputs (weightBinding 'inputs'), fed to every run. */
+  ranges: { first: number; last: number; session: Session; weights: Record<string, RuntimeTensor> }[];
 }
 
 interface LiveItem {
@@ -287,6 +304,8 @@ export class StarPipeline implements Pipeline {
   readonly options: ResolvedOptions;
   private readonly textEncoder: TextEncoder;
   private readonly generators = new Map<string, Promise<GeneratorSessions>>();
+  /** The generator's weights for weightBinding 'inputs': one copy for every session of every batch size. */
+  private readonly weightFeeder: WeightFeeder | null;
   private decoder: Promise<VqvaeDecoder> | null = null;
   private queue: Promise<unknown> = Promise.resolve();
   private disposed = false;
@@ -295,6 +314,7 @@ export class StarPipeline implements Pipeline {
     this.model = model;
     this.options = options;
     this.textEncoder = textEncoder;
+    this.weightFeeder = options.weightBinding === 'inputs' ? new WeightFeeder(model.generatorWeights) : null;
     this.info = { name: model.manifest.name, resolution: model.manifest.resolution, patchNums: [...model.generatorConfig.patchNums] };
   }
 
@@ -398,15 +418,16 @@ export class StarPipeline implements Pipeline {
     const allNoise = noisePlan(plan, true);
     let carried: Record<string, RuntimeTensor> = {};
     let fHat: RuntimeTensor | undefined;
-    for (const { first, last, session } of generators.ranges) {
+    for (const { first, last, session, weights } of generators.ranges) {
       const noiseInputs: NoiseInput[] = allNoise.filter((n) => session.inputNames.includes(n.name));
       const drawn = noise.draw(first, last + 1, noiseInputs);
       for (const input of noiseInputs) {
         const values = drawn.get(input.name);
         if (values) state.set(input.name, tensor('float32', values, [B, ...input.shape]));
       }
-      const feeds: Record<string, RuntimeTensor> = {};
+      const feeds: Record<string, RuntimeTensor> = { ...weights };
       for (const name of session.inputNames) {
+        if (feeds[name]) continue;
         const value = carried[name] ?? state.get(name);
         if (!value) throw new Error(`generator scales ${first}..${last}: no value for graph input ${name}`);
         feeds[name] = value;
@@ -535,16 +556,14 @@ export class StarPipeline implements Pipeline {
     const ranges = [];
     for (const range of this.scaleRanges()) {
       const modelPath = this.generatorGraphPath(batch, range.first, range.last, moreSmooth);
-      ranges.push({
-        ...range,
-        session: await Session.create(modelPath, {
-          device: this.options.device,
-          threads: this.options.threads,
-          prepackWeights: this.options.prepackWeights,
-          // Per-scale sessions run one after another: none should keep its peak working memory.
-          memoryArena: this.options.mode === 'all' && this.options.memoryArena,
-        }),
+      const session = await Session.create(modelPath, {
+        device: this.options.device,
+        threads: this.options.threads,
+        prepackWeights: this.options.prepackWeights,
+        // Per-scale sessions run one after another: none should keep its peak working memory.
+        memoryArena: this.options.mode === 'all' && this.options.memoryArena,
       });
+      ranges.push({ ...range, session, weights: this.weightFeeder?.feeds(session.inputNames) ?? {} });
     }
     return { batch, moreSmooth, ranges };
   }
@@ -552,7 +571,7 @@ export class StarPipeline implements Pipeline {
   /** Disk-cached generator graph for one batch size and scale range. */
   generatorGraphPath(batch: number, first: number, last: number, moreSmooth: boolean): string {
     const { generatorConfig: cfg, vqvaeConfig: vae, generatorWeights, vqvaeWeights, manifest, fingerprint } = this.model;
-    const { precision, crossAttn, attention } = this.options;
+    const { precision, crossAttn, attention, weightBinding } = this.options;
     const prefixSum = prefixSumFor(this.options.device);
     const key = {
       graph: 'star-generator',
@@ -567,6 +586,7 @@ export class StarPipeline implements Pipeline {
       last,
       moreSmooth,
       prefixSum,
+      weightBinding,
       weights: fingerprint,
     };
     return cachedModel(
@@ -585,6 +605,7 @@ export class StarPipeline implements Pipeline {
           prefixSum,
           quantizer,
           samplerPath,
+          weights: weightBinding,
         });
       },
       this.options.cacheDir,
