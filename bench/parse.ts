@@ -33,7 +33,7 @@ export interface EngineConfig {
   loadMs: number;
   runs: { textMs: number; generateMs: number; decodeMs: number; totalMs: number }[];
   peakRssBytes: number;
-  /** File-backed PSS the pipeline added: its mapped weights. */
+  /** The weights' PSS: mapped (file-backed) plus fed from memory (engine.ts). */
   weightPssBytes?: number;
   baselineGflops: number;
   /** FLOPs one run executes (the whole batch): text encoder, each scale, decoder. */
@@ -137,7 +137,7 @@ function engineRatios(configs: EngineConfig[]): Ratio[] {
     ratios.push(pairedRatio(int8, fp32, `${at} s/image (target ≤ ${INT8_TARGETS.secondsPerImage}×)`));
     if (int8.weightPssBytes && fp32.weightPssBytes)
       ratios.push({
-        what: `${at} mapped weights (target ≤ ${INT8_TARGETS.weightMemory}×)`,
+        what: `${at} weights in memory (target ≤ ${INT8_TARGETS.weightMemory}×)`,
         ratio: triple([int8.weightPssBytes / fp32.weightPssBytes]),
       });
     ratios.push({ what: `${at} peak RSS`, ratio: triple([int8.peakRssBytes / fp32.peakRssBytes]) });

@@ -104,7 +104,7 @@ test('int8 engine figures pair with the fp32 ones of the same model, mode and ba
   );
   const ratio = (what: string) => ratios.find((r) => r.what.includes(what))?.ratio;
   assert.deepEqual(ratio('int8 ÷ fp32 s/image (target ≤ 0.4×)'), triple([0.4, 0.4]));
-  assert.deepEqual(ratio('int8 ÷ fp32 mapped weights (target ≤ 0.35×)'), triple([0.3]));
+  assert.deepEqual(ratio('int8 ÷ fp32 weights in memory (target ≤ 0.35×)'), triple([0.3]));
   assert.deepEqual(ratio('int8 ÷ fp32 peak RSS'), triple([0.5]));
   assert.equal(ratios.filter((r) => r.what.includes('batch 4 over batch 1')).length, 1, 'int8 batch 1 is not paired with fp32 batch 4');
 });

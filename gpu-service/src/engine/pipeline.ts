@@ -511,6 +511,11 @@ export class StarPipeline implements Pipeline {
 
   // ---------------------------------------------------------------- graphs and sessions
 
+  /** Bytes of generator weights held in memory to feed its sessions (weightBinding 'inputs'), else 0. */
+  get fedWeightBytes(): number {
+    return this.weightFeeder?.byteLength ?? 0;
+  }
+
   /** The generator runs of batch size `batch` opened so far, with what crossed into and out of each (runtime.ts Transfers). */
   async generatorTransfers(batch: number, moreSmooth = false): Promise<{ first: number; last: number; transfers: Transfers }[]> {
     const sessions = await this.generators.get(`${batch}:${moreSmooth}`);

