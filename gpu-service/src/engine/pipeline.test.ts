@@ -108,17 +108,26 @@ describe('loadPipeline(star-tiny, cpu)', () => {
     assert.match(validateRequest({ ...REQUEST, top_p: 2 }) ?? '', /top_p must be in \[0, 1\]/);
   });
 
-  it('produces the same bytes with one run over all scales as with one run per scale', async () => {
+  it('produces the same bytes with one run over all scales (weights in the graph) as with one run per scale (weights fed from one copy)', async () => {
     const all = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, mode: 'all' });
+    const mappedPerScale = await loadPipeline('star-tiny', { device: 'cpu', threads: 1, cacheDir, weightBinding: 'initializers' });
     try {
       assert.equal((all as StarPipeline).options.mode, 'all');
-      const a = await all.generate({ ...REQUEST, seeds: [7, 8] });
-      const b = await perScale.generate({ ...REQUEST, seeds: [7, 8] });
+      const request = { ...REQUEST, seeds: [7, 8] };
+      const [a, b, c] = await Promise.all([all.generate(request), perScale.generate(request), mappedPerScale.generate(request)]);
+      assert.equal((all as StarPipeline).fedWeightBytes, 0);
+      assert.equal((mappedPerScale as StarPipeline).fedWeightBytes, 0);
+      const fed = (perScale as StarPipeline).fedWeightBytes;
+      const weightBytes = [...(perScale as StarPipeline).model.generatorWeights.names]
+        .map((n) => (perScale as StarPipeline).model.generatorWeights.get(n))
+        .reduce((sum, t) => sum + t.shape.reduce((x, y) => x * y, 1) * 4, 0);
+      assert.ok(fed > 0.5 * weightBytes && fed <= weightBytes, `per scale feeds its weights from one copy: ${fed} of ${weightBytes} bytes`);
       a.images.forEach((image, i) => {
-        assert.ok(same(image.data, b.images[i].data), `image ${i}`);
+        assert.ok(same(image.data, b.images[i].data), `image ${i}, fed per scale`);
+        assert.ok(same(image.data, c.images[i].data), `image ${i}, mapped per scale`);
       });
     } finally {
-      await all.dispose();
+      await Promise.all([all.dispose(), mappedPerScale.dispose()]);
     }
   });
 
@@ -275,6 +284,13 @@ describe("precision 'int8' (CPU)", () => {
       await p.dispose();
     }
     assert.ok(same(images[0], images[1]));
+  });
+
+  it('refuses weights fed as inputs, which it does not build', async () => {
+    await assert.rejects(
+      loadPipeline('star-tiny', { device: 'cpu', cacheDir, precision: 'int8', weightBinding: 'inputs' }),
+      /int8 weights enter the generator as initializers only/,
+    );
   });
 
   it('is refused on CUDA, where its products have no kernels', async () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Xoshiro128 } from '../random.ts';
 import { TensorStore } from '../weights/tensors.ts';
-import { dense, GraphWeights, WeightFeeder } from './graph-weights.ts';
+import { dense, GraphWeights, type WeightBinding, WeightFeeder } from './graph-weights.ts';
 import { Graph, tensorData } from './graph.ts';
 import { INT8_WEIGHT_LIMIT, quantizeLinear } from './quantize.ts';
 import { Session, tensor } from './runtime.ts';
@@ -71,10 +71,29 @@ test('an int8 dense layer runs in onnxruntime and stays within 2 % of the fp32 o
   assert.ok(maxErr < 0.02 * maxRef, `max|err| ${maxErr} vs max|ref| ${maxRef}`);
 });
 
+test('a dense layer with its weights fed as inputs gives the bytes of the same layer with them in the graph', async () => {
+  const [rows, inp, out] = [5, 40, 24];
+  const store = new TensorStore('test', [
+    { name: 'fc.weight', ...tensorData('float32', [out, inp], new Uint8Array(uniforms(out * inp, 6, 0.125).buffer)) },
+    { name: 'fc.bias', ...tensorData('float32', [out], new Uint8Array(uniforms(out, 7, 0.05).buffer)) },
+  ]);
+  const x = tensor('float32', uniforms(rows * inp, 8), [rows, inp]);
+  const y: Partial<Record<WeightBinding, Float32Array>> = {};
+  for (const binding of ['initializers', 'inputs'] as const) {
+    const g = new Graph(`dense-${binding}`);
+    g.output(dense(new GraphWeights(g, store, 'fp32', { binding }), g.input('x', 'float32', [rows, inp]), 'fc', out, inp), 'y');
+    const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+    const feeder = new WeightFeeder(store);
+    y[binding] = (await session.run({ x, ...feeder.feeds(session.inputNames) })).y.data as Float32Array;
+    if (binding === 'inputs') assert.ok(feeder.byteLength > 0, 'weights were fed');
+    await session.dispose();
+  }
+  assert.deepEqual(y.inputs, y.initializers);
+});
+
 test('int8 weights enter a graph as initializers only, not as fed weight inputs', () => {
   const store = new TensorStore('test', [{ name: 'fc.weight', ...tensorData('float32', [2, 2], new Uint8Array(16)) }]);
-  const g = new Graph('inputs');
-  const w = new GraphWeights(g, store, 'int8', { binding: 'inputs' });
+  const w = new GraphWeights(new Graph('inputs'), store, 'int8', { binding: 'inputs' });
   assert.throws(() => w.quantizedLinearWeight('fc.weight', 2, 2), /initializers only/);
 });
 
