@@ -287,8 +287,22 @@ export async function loadPipeline(modelNameOrDir: string, options: LoadPipeline
 interface GeneratorSessions {
   batch: number;
   moreSmooth: boolean;
-  /** `weights`: the session's weight inputs (weightBinding 'inputs'), fed to every run. */
-  ranges: { first: number; last: number; session: Session; weights: Record<string, RuntimeTensor> }[];
+  ranges: GeneratorRun[];
+}
+
+/** One scale range's session. */
+interface GeneratorRun {
+  first: number;
+  last: number;
+  session: Session;
+  /** The session's weight inputs (weightBinding 'inputs'), fed to every run. */
+  weights: Record<string, RuntimeTensor>;
+  /**
+   * The first run's outputs, which every later run writes its outputs into:
+   * fresh output memory costs a page fault per 4 KiB on every run (the KV
+   * cache above all). Safe because a batch's runs finish before the next batch starts.
+   */
+  outputs?: Record<string, RuntimeTensor>;
 }
 
 interface LiveItem {
@@ -420,7 +434,8 @@ export class StarPipeline implements Pipeline {
     const allNoise = noisePlan(plan, true);
     let carried: Record<string, RuntimeTensor> = {};
     let fHat: RuntimeTensor | undefined;
-    for (const { first, last, session, weights } of generators.ranges) {
+    for (const run of generators.ranges) {
+      const { first, last, session, weights } = run;
       const noiseInputs: NoiseInput[] = allNoise.filter((n) => session.inputNames.includes(n.name));
       const drawn = noise.draw(first, last + 1, noiseInputs);
       for (const input of noiseInputs) {
@@ -434,7 +449,8 @@ export class StarPipeline implements Pipeline {
         if (!value) throw new Error(`generator scales ${first}..${last}: no value for graph input ${name}`);
         feeds[name] = value;
       }
-      const out = await session.run(feeds);
+      const out = await session.run(feeds, { into: run.outputs });
+      run.outputs ??= out;
       carried = carriedFeeds(out, cfg.depth, carried);
       fHat = out[generatorNames.fHat];
       for (let si = first; si <= last; si++) await this.progress(items, si, S, si === last ? fHat : undefined);

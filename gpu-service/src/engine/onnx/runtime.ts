@@ -72,6 +72,23 @@ export interface Transfers {
   lastRun: { in: Record<string, number>; out: Record<string, number> };
 }
 
+export interface RunOptions {
+  /** Outputs to fetch (default all); onnxruntime still runs every node. */
+  fetches?: readonly string[];
+  /**
+   * Tensors of the named outputs' dtype and dims that the run writes those
+   * outputs into, returned in their place: memory reused from run to run
+   * instead of fresh pages every run.
+   */
+  into?: Record<string, RuntimeTensor>;
+}
+
+function ortTensor(name: string, t: RuntimeTensor): ort.Tensor {
+  const type = ORT_TYPE[t.dtype];
+  if (!type) throw new Error(`${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
+  return new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
+}
+
 export class Session {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
@@ -124,9 +141,9 @@ export class Session {
     }
   }
 
-  /** Runs the graph; concurrent calls on one session are queued. Only `fetches` are copied out. */
-  run(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, RuntimeTensor>> {
-    const next = this.queue.then(() => this.runNow(feeds, fetches));
+  /** Runs the graph; concurrent calls on one session are queued. */
+  run(feeds: Feeds, options: RunOptions = {}): Promise<Record<string, RuntimeTensor>> {
+    const next = this.queue.then(() => this.runNow(feeds, options));
     this.queue = next.catch(() => undefined);
     return next;
   }
@@ -137,19 +154,19 @@ export class Session {
     await this.session.release();
   }
 
-  private async runNow(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, RuntimeTensor>> {
+  private async runNow(feeds: Feeds, { fetches = this.outputNames, into = {} }: RunOptions): Promise<Record<string, RuntimeTensor>> {
     const input: Record<string, ort.Tensor> = {};
     const lastRun: Transfers['lastRun'] = { in: {}, out: {} };
     for (const [name, t] of Object.entries(feeds)) {
-      const type = ORT_TYPE[t.dtype];
-      if (!type) throw new Error(`input ${name}: dtype ${t.dtype} is not supported by onnxruntime-node`);
-      input[name] = new ort.Tensor(type, t.data as ort.Tensor.DataType, t.dims);
+      input[name] = ortTensor(name, t);
       lastRun.in[name] = t.data.byteLength;
     }
-    const results = fetches ? await this.session.run(input, [...fetches]) : await this.session.run(input);
+    const outputs: Record<string, ort.Tensor | null> = {};
+    for (const name of fetches) outputs[name] = into[name] ? ortTensor(name, into[name]) : null;
+    const results = await this.session.run(input, outputs);
     const out: Record<string, RuntimeTensor> = {};
     for (const [name, t] of Object.entries(results)) {
-      out[name] = { dtype: t.type as DType, dims: t.dims, data: float16AsUint16(t.data as TypedArray) };
+      out[name] = into[name] ?? { dtype: t.type as DType, dims: t.dims, data: float16AsUint16(t.data as TypedArray) };
       lastRun.out[name] = out[name].data.byteLength;
     }
     const sum = (bytes: Record<string, number>) => Object.values(bytes).reduce((a, b) => a + b, 0);

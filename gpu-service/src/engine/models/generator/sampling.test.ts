@@ -34,7 +34,7 @@ async function draw(probs: number[], u: number[]): Promise<{ tokens: number[]; c
       logits: tensor('float32', new Float32Array(2 * B * V), [2 * B, 1, V]),
       cfg: tensor('float32', new Float32Array(B), [B]),
     },
-    ['tokens', 'conf'],
+    { fetches: ['tokens', 'conf'] },
   );
   return { tokens: [...(out.tokens.data as BigInt64Array)].map(Number), conf: [...(out.conf.data as Float32Array)] };
 }
@@ -64,7 +64,7 @@ test("the CFG mix ramps t = cfg·si/(S−1) per row with upstream's fp32 coeffic
         logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
         cfg: tensor('float32', Float32Array.from([cfg, 0]), [B]),
       },
-      ['mixed'],
+      { fetches: ['mixed'] },
     );
     const t = cfg * (1 / 3); // Python: t = cfg * ratio in double, then fp32 at the multiply
     const expected = [0, 1, 2, 3].map((v) =>
@@ -79,7 +79,7 @@ test("the CFG mix ramps t = cfg·si/(S−1) per row with upstream's fp32 coeffic
       logits: tensor('float32', Float32Array.from(logits), [2 * B, 1, V]),
       cfg: tensor('float32', Float32Array.from([4, 0]), [B]),
     },
-    ['mixed'],
+    { fetches: ['mixed'] },
   );
   assert.deepEqual([...(out.mixed.data as Float32Array)].slice(4), logits.slice(4, 8), 'cfg 0 is the conditional logits');
 });

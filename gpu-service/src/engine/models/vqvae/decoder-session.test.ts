@@ -41,7 +41,7 @@ async function batchRuns(options: SessionOptions, runs: number): Promise<Uint8Ar
   const session = await Session.create(modelPath, options);
   const images: Uint8Array[] = [];
   for (let run = 0; run < runs; run++)
-    images.push((await session.run({ [DECODER_INPUT]: fHat }, [DECODER_OUTPUT]))[DECODER_OUTPUT].data as Uint8Array);
+    images.push((await session.run({ [DECODER_INPUT]: fHat }, { fetches: [DECODER_OUTPUT] }))[DECODER_OUTPUT].data as Uint8Array);
   await session.dispose();
   return images;
 }

@@ -62,7 +62,7 @@ export class VqvaeDecoder {
   }
 
   private async decodeRun(fHat: RuntimeTensor): Promise<RgbImage[]> {
-    const out = await this.session.run({ [DECODER_INPUT]: fHat }, [DECODER_OUTPUT]);
+    const out = await this.session.run({ [DECODER_INPUT]: fHat }, { fetches: [DECODER_OUTPUT] });
     const image = out[DECODER_OUTPUT];
     const [b, height, width] = image.dims;
     const data = image.data as Uint8Array;
