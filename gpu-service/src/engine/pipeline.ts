@@ -112,8 +112,8 @@ export interface LoadPipelineOptions {
   /**
    * How the generator's weights reach its sessions. 'initializers': in the
    * graphs, memory-mapped by each session from the graph cache's pool.
-   * 'inputs': one in-memory copy, read (and transposed) once from the weight
-   * file and fed to every run of every session (onnx/graph-weights.ts,
+   * 'inputs': one in-memory copy, read once from the weight file as stored
+   * and fed to every run of every session (onnx/graph-weights.ts,
    * WeightFeeder); never prepacked. Default 'inputs' for CPU per-scale mode at
    * fp32 or fp16: through their own mappings its sessions ran the d16
    * generator 1.3–1.4× slower (engine README, "Generation"). 'initializers'

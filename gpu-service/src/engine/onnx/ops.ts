@@ -149,6 +149,15 @@ export function matmul(a: Value, b: Value): Value {
   return a.graph.node('MatMul', [a, b], {}, [{ dtype: a.dtype, shape }])[0];
 }
 
+/** a [M, K] times bᵀ for b [N, K] (a torch Linear weight as stored), plus c [N] when given: Gemm with transB. */
+export function gemmTransB(a: Value, b: Value, c: Value | null = null): Value {
+  if (a.rank !== 2 || b.rank !== 2 || b.size(1) !== a.size(1)) throw new Error(`Gemm: ${a} × ${b}ᵀ needs [M, K] × [N, K]`);
+  if (a.dtype !== b.dtype || (c && c.dtype !== a.dtype)) throw new Error(`Gemm: dtype mismatch ${a}, ${b}${c ? `, ${c}` : ''}`);
+  return a.graph.node('Gemm', c ? [a, b, c] : [a, b], { transB: attr.int(1) }, [
+    { dtype: a.dtype, shape: [a.shape?.[0] ?? 'M', b.size(0)] },
+  ])[0];
+}
+
 // ---------------------------------------------------------------- shape ops
 
 export function reshape(x: Value, shape: number[]): Value {

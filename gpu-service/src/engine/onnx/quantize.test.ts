@@ -97,19 +97,46 @@ test('int8 weights enter a graph as initializers only, not as fed weight inputs'
   assert.throws(() => w.quantizedLinearWeight('fc.weight', 2, 2), /initializers only/);
 });
 
-test('a fed Linear weight is the stored (out, in) matrix transposed, at shapes that are no multiple of the tile', () => {
+test('a dense layer is x·Wᵀ + b over the stored (out, in) weight, fed or in the graph, for a slice of its input features too', async () => {
   for (const [out, inp] of [
     [3, 37],
     [40, 17],
-    [16, 16],
   ]) {
-    const values = uniforms(out * inp, out + inp);
-    const store = new TensorStore('test', [{ name: 'fc.weight', ...tensorData('float32', [out, inp], new Uint8Array(values.buffer)) }]);
-    const w = new GraphWeights(new Graph('fed'), store, 'fp32', { binding: 'inputs' });
-    const input = w.linearWeight('fc.weight', out, inp);
-    const fed = new WeightFeeder(store).feeds([input.name])[input.name];
-    assert.deepEqual(fed.dims, [inp, out]);
-    const data = fed.data as Float32Array;
-    for (let o = 0; o < out; o++) for (let i = 0; i < inp; i++) assert.equal(data[i * out + o], values[o * inp + i], `[${o}, ${i}]`);
+    const [lead, from, to] = [[2, 3], 5, inp - 4]; // x [2, 3, in]; `columns` takes input features [5, in − 4)
+    const [W, b] = [uniforms(out * inp, out + inp, 0.25), uniforms(out, out, 0.5)];
+    const store = new TensorStore('test', [
+      { name: 'fc.weight', ...tensorData('float32', [out, inp], new Uint8Array(W.buffer)) },
+      { name: 'fc.bias', ...tensorData('float32', [out], new Uint8Array(b.buffer)) },
+    ]);
+    const [x, part] = [uniforms(6 * inp, 9), uniforms(6 * (to - from), 10)];
+    const expected = (input: Float32Array, cols: number, first: number, bias: boolean) =>
+      Array.from({ length: 6 * out }, (_, k) => {
+        const [r, o] = [Math.floor(k / out), k % out];
+        let sum = bias ? b[o] : 0;
+        for (let i = 0; i < cols; i++) sum += input[r * cols + i] * W[o * inp + first + i];
+        return sum;
+      });
+    for (const binding of ['initializers', 'inputs'] as const) {
+      const g = new Graph(`dense-${binding}`);
+      const w = new GraphWeights(g, store, 'fp32', { binding });
+      const full = dense(w, g.input('x', 'float32', [...lead, inp]), 'fc', out, inp);
+      const sliced = dense(w, g.input('part', 'float32', [...lead, to - from]), 'fc', out, inp, { bias: null, columns: [from, to] });
+      assert.deepEqual(full.shape, [...lead, out]);
+      g.output(full, 'y');
+      g.output(sliced, 'y_part');
+      const session = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+      const feeds = { x: tensor('float32', x, [...lead, inp]), part: tensor('float32', part, [...lead, to - from]) };
+      const y = await session.run({ ...feeds, ...new WeightFeeder(store).feeds(session.inputNames) });
+      await session.dispose();
+      for (const [name, want] of [
+        ['y', expected(x, inp, 0, true)],
+        ['y_part', expected(part, to - from, from, false)],
+      ] as const) {
+        const got = y[name].data as Float32Array;
+        assert.deepEqual(y[name].dims, [...lead, out]);
+        for (const [k, v] of want.entries())
+          assert.ok(Math.abs(got[k] - v) < 1e-5, `${binding} ${name}[${k}] [${out}, ${inp}]: ${got[k]} vs ${v}`);
+      }
+    }
   }
 });

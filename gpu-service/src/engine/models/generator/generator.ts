@@ -23,7 +23,7 @@
 //            first > 0: cross_key.{i}/cross_value.{i} [R',H,77,64], past_key.{i}/
 //              past_value.{i} [2B,H,Lpast,64], f_hat_in f32 [B,Cvae,P,P],
 //              next_input_in f32 [B,pn_first²,Cvae] (pooled too if a sampler scale is in range)
-//            weights 'inputs': weights/<key>[^T]@<dtype> (WeightFeeder, onnx/graph-weights.ts)
+//            weights 'inputs': weights/<key>@<dtype> (WeightFeeder, onnx/graph-weights.ts)
 //   outputs  tokens.s{si} i64 [B,pn²]; f_hat f32 [B,Cvae,P,P];
 //            last < S−1: present_key.{i}/present_value.{i}, next_input;
 //            first = 0 and last < S−1: cross_key.{i}/cross_value.{i}

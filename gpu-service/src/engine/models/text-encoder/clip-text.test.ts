@@ -83,7 +83,7 @@ test('an fp16 text graph stores matrices as fp16, keeps LayerNorm parameters fp3
   const graph = buildTextEncoderGraph(readSafetensors(`${dir}/model.safetensors`), cfg, { precision: 'fp16' });
   const dtypeOf = (name: string) => graph.initializers.get(name)?.dtype;
   assert.equal(dtypeOf('text_model.embeddings.token_embedding.weight'), 'float16');
-  assert.equal(dtypeOf('text_model.encoder.layers.1.mlp.fc2.weight.T'), 'float16'); // a Linear weight, stored (in, out)
+  assert.equal(dtypeOf('text_model.encoder.layers.1.mlp.fc2.weight'), 'float16'); // a Linear weight, as stored (out, in)
   assert.equal(dtypeOf('text_model.encoder.layers.0.layer_norm1.weight'), 'float32');
   assert.equal(dtypeOf('text_model.final_layer_norm.bias'), 'float32');
   const lnInputs = graph.nodes.filter((n) => n.opType === 'LayerNormalization');
