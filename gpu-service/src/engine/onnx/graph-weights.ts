@@ -62,7 +62,7 @@ export class GraphWeights {
     this.keyPrefix = options.keyPrefix ?? '';
   }
 
-  /** A weight at the compute precision (matrices, convolutions, embeddings and their biases). */
+  /** A weight at the compute precision, or at `dtype` (matrices, convolutions, embeddings and their biases). */
   matrix(name: string, shape: number[], dtype: DType = this.dtype): Value {
     return this.emit(name, dtype, shape);
   }
