@@ -154,7 +154,7 @@ export function gemmTransB(a: Value, b: Value, c: Value | null = null): Value {
   if (a.rank !== 2 || b.rank !== 2 || b.size(1) !== a.size(1)) throw new Error(`Gemm: ${a} × ${b}ᵀ needs [M, K] × [N, K]`);
   if (a.dtype !== b.dtype || (c && c.dtype !== a.dtype)) throw new Error(`Gemm: dtype mismatch ${a}, ${b}${c ? `, ${c}` : ''}`);
   return a.graph.node('Gemm', c ? [a, b, c] : [a, b], { transB: attr.int(1) }, [
-    { dtype: a.dtype, shape: [a.shape?.[0] ?? 'M', b.size(0)] },
+    { dtype: a.dtype, shape: [(a.shape as Shape)[0], b.size(0)] },
   ])[0];
 }
 
