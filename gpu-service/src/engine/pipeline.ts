@@ -298,9 +298,10 @@ interface GeneratorRun {
   /** The session's weight inputs (weightBinding 'inputs'), fed to every run. */
   weights: Record<string, RuntimeTensor>;
   /**
-   * The first run's outputs, which every later run writes its outputs into:
-   * fresh output memory costs a page fault per 4 KiB on every run (the KV
-   * cache above all). Safe because a batch's runs finish before the next batch starts.
+   * The first run's outputs, which every later run writes its outputs into, so
+   * onnxruntime allocates none of its own (fresh memory costs a page fault per
+   * 4 KiB; the binding still hands back a copy, which runtime.ts drops). Safe
+   * because a batch's runs finish before the next batch starts.
    */
   outputs?: Record<string, RuntimeTensor>;
 }

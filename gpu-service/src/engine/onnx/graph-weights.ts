@@ -203,12 +203,7 @@ export function dense(
 ): Value {
   if (w.precision === 'int8' && options.at !== 'float32') return quantizedDense(w, x, prefix, outFeatures, inFeatures, options);
   const dtype: DType = options.at === 'float32' ? 'float32' : w.dtype;
-  const bias =
-    options.bias !== undefined
-      ? options.bias
-      : dtype === 'float32'
-        ? w.float32(`${prefix}.bias`, [outFeatures])
-        : w.matrix(`${prefix}.bias`, [outFeatures]);
+  const bias = options.bias !== undefined ? options.bias : w.matrix(`${prefix}.bias`, [outFeatures], dtype);
   // The weight as stored, (out, in), under Gemm's transB: nothing is transposed at load or
   // serialization, and with fed weights onnxruntime's product took 0.73–0.96× the time of
   // x·W with W (in, out) (engine README, "Generation": Linear layers).

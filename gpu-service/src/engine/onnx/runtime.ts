@@ -77,8 +77,8 @@ export interface RunOptions {
   fetches?: readonly string[];
   /**
    * Tensors of the named outputs' dtype and dims that the run writes those
-   * outputs into, returned in their place: memory reused from run to run
-   * instead of fresh pages every run.
+   * outputs into, returned in their place: memory reused from run to run.
+   * (onnxruntime-node 1.30 still returns its own copy of each, dropped here.)
    */
   into?: Record<string, RuntimeTensor>;
 }
