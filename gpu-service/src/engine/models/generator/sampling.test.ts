@@ -120,6 +120,60 @@ for (const fixture of ['tiny-a', 'tiny-b']) {
   });
 }
 
+/** Runs topKTopPFilter on rows [rows, 1, V] with per-row k and p; returns the filtered rows. */
+async function filterRows(rows: number[][], ks: number[], ps: number[]): Promise<number[][]> {
+  const [R, V] = [rows.length, rows[0].length];
+  const g = new Graph('filter_rows');
+  g.output(
+    filteredProbabilities(g.input('z', 'float32', [R, 1, V]), g.input('k', 'int64', [R]), g.input('p', 'float32', [R])).filtered,
+    'filtered',
+  );
+  const s = await Session.create(toModelBytes(g), { device: 'cpu', threads: 1 });
+  const out = await s.run({
+    z: tensor('float32', Float32Array.from(rows.flat()), [R, 1, V]),
+    k: tensor('int64', BigInt64Array.from(ks, BigInt), [R]),
+    p: tensor('float32', Float32Array.from(ps), [R]),
+  });
+  await s.dispose();
+  const data = [...(out.filtered.data as Float32Array)];
+  return rows.map((_, r) => data.slice(r * V, (r + 1) * V));
+}
+
+test('top-k keeps every tie with the k-th largest; top-p removes tied values lower index first', async () => {
+  const [topK, topP] = await filterRows(
+    [
+      [1, 3, 3, 2, 3],
+      [0, 0, 0, 0, 0],
+    ],
+    [2, 0],
+    [0, 0.5],
+  );
+  assert.deepEqual(topK, [-Infinity, 3, 3, -Infinity, 3], 'k = 2 keeps all three 3s');
+  // five equal logits: sorted ascending by index, running sums 0.2 … 1; p = 0.5 removes sums ≤ 0.5 (the first two)
+  assert.deepEqual(topP, [-Infinity, -Infinity, 0, 0, 0]);
+});
+
+test('each row is filtered with its own top_k and top_p, as if it ran alone', async () => {
+  let seed = 3;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const V = 97;
+  // a few levels, so ties land at the top-k and top-p boundaries
+  const rows = Array.from({ length: 6 }, () => Array.from({ length: V }, () => Math.floor(random() * 9) / 2));
+  const ks = [0, 1, 5, 30, V, 0];
+  const ps = [0.8, 0, 0.95, 0.5, 0.3, 0];
+  const together = await filterRows(rows, ks, ps);
+  for (let r = 0; r < rows.length; r++) {
+    const [alone] = await filterRows([rows[r]], [ks[r]], [ps[r]]);
+    assert.deepEqual(together[r], alone, `row ${r} (k ${ks[r]}, p ${ps[r]})`);
+    const kept = alone.filter((x) => x !== -Infinity).length;
+    if (ks[r] === 0 && ps[r] === 0) assert.equal(kept, V, `row ${r}: both off keeps every logit`);
+    else assert.ok(kept >= 1 && kept < V, `row ${r}: removes some, keeps some (${kept})`);
+  }
+});
+
 test("the top-p threshold is upstream's fp32(1 − p) for the decimal p the fp32 input stands for", async () => {
   const ps = [0.8, 0.95, 0.9, 0.5, 0.05, 0.123, 1, 0];
   const g = new Graph('threshold');

@@ -2,32 +2,33 @@
 // parameters as graph inputs so requests with different settings share a
 // batch: cfg [B] f32, top_k [B] i64, top_p [B] f32, more_smooth [B] bool.
 // Everything here is fp32 (logits, softmax, sampling).
-import type { Value } from '../../onnx/graph.ts';
+import type { Graph, Value } from '../../onnx/graph.ts';
 import type { Device } from '../../onnx/target.ts';
 import {
   add,
   and,
+  argMax,
   cast,
   constant,
   cumSum,
   div,
+  equal,
   expand,
   gatherElements,
   greater,
-  int64s,
+  greaterOrEqual,
   less,
+  lessOrEqual,
   log,
   matmul,
-  max,
   min,
   mul,
   neg,
   not,
-  reduceMax,
+  or,
   reduceSum,
   reshape,
   round,
-  scatterElements,
   slice,
   softmax,
   sub,
@@ -111,30 +112,34 @@ function decimalValue(x: Value, decimals: number): Value {
  * (§4.3), per row: removed logits become −∞. z [B, n, V]; topK [B] (0 = off,
  * V = keeps all); topP [B] (0 = off).
  *
- * Top-k removes z < (k-th largest) — ties with the k-th value stay. One TopK
- * with k = the batch's largest top_k serves every row.
- * Top-p sorts ascending (ties: lower index first, STAR-SPEC §7), takes the
- * softmax of the sorted row and its running sum, and removes sorted positions
- * with sum ≤ 1 − p except the last one, with the threshold of topPThreshold.
+ * Top-k removes z < (k-th largest) — ties with the k-th value stay. Top-p
+ * sorts the survivors ascending (ties: lower index first, STAR-SPEC §7),
+ * takes the softmax of the sorted row and its running sum, and removes sorted
+ * positions with sum ≤ 1 − p except the last one, with the threshold of
+ * topPThreshold.
+ *
+ * One ascending sort of z serves both: the k-th largest is the value at
+ * sorted position V − k, and masking the positions below it gives the row
+ * upstream sorts for top-p bit for bit (its −∞ entries sort first, so the
+ * survivors keep their positions and order). Both filters remove a prefix of
+ * the sorted row, so the result keeps what sorts at or after the first kept
+ * position: z above that value, or equal to it at an index not below its
+ * (the ascending tie order).
  */
 export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): Value {
   const g = z.graph;
   const [B, n, V] = [z.size(0), z.size(1), z.size(2)];
-  const minusInf = constant(g, Float32Array.from([-Infinity]), [], 'float32', 'minus_inf');
+  const [ascending, order] = topK(z, V, -1, false);
+  const atSorted = (position: Value, of: Value) => gatherElements(of, position, 2);
 
   // ---- top-k
-  const k = reshape(topK_, [B, 1, 1]);
-  const kClamped = min(k, V);
-  const kMax = reshape(max(reduceMax(reshape(kClamped, [B]), [0], true), 1), [1]);
-  const [largest] = topK(z, kMax, -1, true); // [B, n, kMax] descending
-  const kthIndex = add(max(kClamped, 1), -1); // k−1, 0 when top-k is off (then unused)
-  const kth = gatherElements(largest, expand(kthIndex, [B, n, 1]), 2);
-  const belowKth = and(less(z, kth), expand(greater(k, 0), [B, n, 1]));
-  const afterTopK = where(belowKth, minusInf, z);
+  const k = min(reshape(topK_, [B, 1, 1]), V);
+  const kthPosition = expand(where(greater(k, 0), sub(V, k), 0), [B, n, 1]); // position 0 when off: nothing is below it
+  const belowKth = less(ascending, atSorted(kthPosition, ascending));
+  const afterTopK = minusInfWhere(belowKth, ascending);
 
   // ---- top-p
-  const [ascending, order] = topK(afterTopK, V, -1, false);
-  const runningSum = prefixSum(softmax(ascending, -1), prefix);
+  const runningSum = prefixSum(softmax(afterTopK, -1), prefix);
   const threshold = reshape(topPThreshold(topP), [B, 1, 1]);
   const notLast = constant(
     g,
@@ -143,12 +148,35 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: Pref
     'bool',
     'not_last',
   );
-  const atOrBelow = not(greater(runningSum, threshold)); // cum ≤ 1 − p
-  const removeSorted = and(and(atOrBelow, notLast), expand(greater(reshape(topP, [B, 1, 1]), 0), [B, n, 1]));
-  // All-false base computed at run time (x < −∞ never holds) rather than a [B, n, V] constant stored in the graph.
-  const noRemoval = less(afterTopK, minusInf);
-  const remove = scatterElements(noRemoval, order, removeSorted, 2);
-  return where(remove, minusInf, afterTopK);
+  const topPApplies = and(notLast, greater(reshape(topP, [B, 1, 1]), 0)); // [B, 1, V]
+  const removed = or(belowKth, and(lessOrEqual(runningSum, threshold), topPApplies));
+
+  // ---- back to vocabulary order
+  const firstKept = reduceSum(cast(removed, 'int64'), [2], true); // [B, n, 1]
+  const keptValue = atSorted(firstKept, ascending);
+  const keptIndex = atSorted(firstKept, order);
+  const keep = or(greater(z, keptValue), and(equal(z, keptValue), greaterOrEqual(vocabularyIndex(g, V), keptIndex)));
+  return minusInfWhere(not(keep), z);
+}
+
+/**
+ * x with −∞ where `remove` holds: x + log(1 − remove) adds 0 or −∞, exactly,
+ * and onnxruntime's CPU Where over [B, n, V] costs several times these three
+ * passes (each Where allocates temporaries; profile of 2026-12-08).
+ */
+function minusInfWhere(remove: Value, x: Value): Value {
+  return add(x, log(cast(not(remove), x.dtype)));
+}
+
+/** 0, 1, …, V − 1 as int64 [V]. */
+function vocabularyIndex(g: Graph, V: number): Value {
+  return constant(
+    g,
+    BigInt64Array.from({ length: V }, (_, i) => BigInt(i)),
+    [V],
+    'int64',
+    'vocab_index',
+  );
 }
 
 /** Decimal places top_p is taken to have (see topPThreshold). */
@@ -181,14 +209,15 @@ export function sampleInverseCdf(probs: Value, uniform: Value, prefix: PrefixSum
   const target = mul(unsqueeze(uniform, [2]), total);
   // cdf is non-decreasing, so the number of entries ≤ target is the first index above it.
   const below = reduceSum(cast(not(greater(cdf, target)), 'int64'), [2], false);
-  const vocabIndex = constant(
+  // The positive entry with the largest index is the largest of positive·(index + 1): unique, so ArgMax needs no tie rule.
+  const indexPlusOne = constant(
     g,
-    BigInt64Array.from({ length: V }, (_, i) => BigInt(i)),
+    Float32Array.from({ length: V }, (_, i) => i + 1),
     [V],
-    'int64',
-    'vocab_index',
+    'float32',
+    'vocab_index_plus_one',
   );
-  const lastPositive = reduceMax(where(greater(probs, 0), vocabIndex, int64s(g, [0])), [2], false);
+  const lastPositive = argMax(mul(cast(greater(probs, 0), 'float32'), indexPlusOne), 2, false);
   const tokens = min(below, lastPositive);
   const conf = reshape(gatherElements(probs, unsqueeze(tokens, [2]), 2), [B, n]);
   return { tokens, conf };
