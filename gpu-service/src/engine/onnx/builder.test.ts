@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { cachedModel } from './cache.ts';
 import { Graph, tensorData } from './graph.ts';
-import { add, constant, fastGelu, layerNorm, matmul, reshape, topK, transpose } from './ops.ts';
+import { add, constant, fastGelu, groupNorm, layerNorm, matmul, reshape, topK, transpose } from './ops.ts';
 import { Session, tensor } from './runtime.ts';
 import { toModelBytes } from './serialize.ts';
 
@@ -103,4 +103,31 @@ test("FastGelu is torch's GELU(approximate='tanh'), not the erf GELU", async () 
     assert.ok(Math.abs(y[i] - tanhGelu(x)) <= 2e-6 * Math.max(1, Math.abs(x)), `GELU_tanh(${x}) = ${y[i]}`);
   // the erf GELU at −2 is −0.0455003, 1e-4 away from the tanh form: far outside the tolerance above
   assert.ok(Math.abs(y[xs.indexOf(-2)] - -0.0455003) > 5e-5);
+});
+
+test("GroupNorm is torch's: biased variance over each group's channels and positions, any batch size", async () => {
+  const [C, H, W, groups, eps] = [6, 5, 3, 3, 1e-6];
+  const g = new Graph('group_norm');
+  const gamma = Float32Array.from({ length: C }, (_, c) => 0.5 + c / 4);
+  const beta = Float32Array.from({ length: C }, (_, c) => c - 2);
+  const x = g.input('x', 'float32', ['batch', C, H, W]);
+  g.output(groupNorm(x, groups, eps, constant(g, gamma, [C]), constant(g, beta, [C])), 'y');
+  const session = await Session.create(toModelBytes(g), { device: 'cpu' });
+  for (const N of [1, 3]) {
+    // each channel its own offset and spread, so a per-channel or per-image statistic would show
+    const data = Float32Array.from({ length: N * C * H * W }, (_, i) => Math.sin(i * 1.3) * (1 + (i % 7)) + Math.floor(i / (H * W)) * 3);
+    const y = (await session.run({ x: tensor('float32', data, [N, C, H, W]) })).y.data as Float32Array;
+    const size = (C / groups) * H * W;
+    for (let start = 0; start < data.length; start += size) {
+      const group = [...data.subarray(start, start + size)];
+      const mean = group.reduce((a, b) => a + b, 0) / size;
+      const variance = group.reduce((a, b) => a + (b - mean) ** 2, 0) / size;
+      for (let j = 0; j < size; j++) {
+        const c = Math.floor(((start + j) / (H * W)) % C);
+        const want = ((group[j] - mean) / Math.sqrt(variance + eps)) * gamma[c] + beta[c];
+        assert.ok(Math.abs(y[start + j] - want) < 1e-5 * (1 + Math.abs(want)), `N ${N}, element ${start + j}: ${y[start + j]} vs ${want}`);
+      }
+    }
+  }
+  await session.dispose();
 });

@@ -280,6 +280,12 @@ export function reduceSum(x: Value, axes: number[], keepdims = true): Value {
   ])[0];
 }
 
+export function reduceMean(x: Value, axes: number[], keepdims = true): Value {
+  return x.graph.node('ReduceMean', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [
+    { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
+  ])[0];
+}
+
 export function reduceMax(x: Value, axes: number[], keepdims = true): Value {
   return x.graph.node('ReduceMax', [x], { axes: attr.ints(axes), keepdims: attr.int(keepdims ? 1 : 0) }, [
     { dtype: x.dtype, shape: reducedShape(x, axes, keepdims) },
@@ -315,30 +321,37 @@ export function layerNorm(x: Value, eps: number, scale?: Value | null, bias?: Va
   return g.node('LayerNormalization', inputs, { axis: attr.int(-1), epsilon: attr.float(eps) }, [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
-/** InstanceNormalization over every axis after the second, affine-free (unit scale, zero bias). */
-function instanceNorm(x: Value, eps: number): Value {
-  const c = x.dim(1);
-  if (c === undefined) throw new Error(`InstanceNormalization: channel dim of ${x} must be static`);
-  if (x.dtype !== 'float32') throw new Error(`InstanceNormalization: ${x} must be float32 (statistics are kept in fp32)`);
-  const g = x.graph;
-  const ones = constant(g, new Float32Array(c).fill(1), [c], 'float32', 'in_ones');
-  const zeros = constant(g, new Float32Array(c), [c], 'float32', 'in_zeros');
-  return g.node('InstanceNormalization', [x, ones, zeros], { epsilon: attr.float(eps) }, [{ dtype: x.dtype, shape: x.shape }])[0];
+/** Mean over every axis after the second: [N, C, …] → [N, C, 1, …]. */
+export function globalAveragePool(x: Value): Value {
+  const shape = x.shape?.map((d, i) => (i < 2 ? d : 1));
+  return x.graph.node('GlobalAveragePool', [x], {}, [{ dtype: x.dtype, shape }])[0];
 }
 
 /**
  * torch.nn.GroupNorm(groups, C, eps, affine) on NCHW: each group of C/groups channels
  * normalized over its channels and all positions, then y·γ_c + β_c. Statistics and the
  * affine map run in fp32 whatever x's dtype; the result has x's dtype.
+ *
+ * The statistics come from per-channel means (GlobalAveragePool) averaged over each group's
+ * channels: first of x, then of its squared deviation from the group mean (two passes, a
+ * biased variance, as torch). Every op over the whole tensor is one that onnxruntime's CPU
+ * provider runs in its blocked NCHWc layout, so the decoder's convolutions keep that layout
+ * across the norm; a reshape to [N, groups, −1] and InstanceNormalization made it reorder the
+ * tensor out and back around every norm (engine README, "VQVAE decoder (CPU)").
  */
 export function groupNorm(x: Value, groups: number, eps: number, gamma: Value, beta: Value): Value {
   const c = x.dim(1);
   if (c === undefined || c % groups !== 0) throw new Error(`GroupNorm: ${x} needs a static channel count divisible by ${groups}`);
   if (gamma.dtype !== 'float32' || beta.dtype !== 'float32') throw new Error(`GroupNorm: γ ${gamma} and β ${beta} must be float32`);
+  const perChannel = [0, c, ...Array((x.rank ?? 4) - 2).fill(1)];
+  // [N, C, 1, 1] per-channel values → each channel's group mean, same shape
+  const groupMean = (v: Value) =>
+    reshape(expand(reduceMean(reshape(v, [0, groups, c / groups]), [2]), [1, groups, c / groups]), perChannel);
   const x32 = cast(x, 'float32');
-  const grouped = reshape(x32, [0, groups, -1]);
-  const normalized = reshapeTo(instanceNorm(grouped, eps), shapeOf(x32), x32.shape);
-  const y = add(mul(normalized, reshape(gamma, [c, 1, 1])), reshape(beta, [c, 1, 1]));
+  const centered = sub(x32, groupMean(globalAveragePool(x32)));
+  const variance = groupMean(globalAveragePool(mul(centered, centered)));
+  const scale = div(reshape(gamma, perChannel.slice(1)), sqrt(add(variance, eps)));
+  const y = add(mul(centered, scale), reshape(beta, perChannel.slice(1)));
   return cast(y, x.dtype);
 }
 
