@@ -131,3 +131,26 @@ test("GroupNorm is torch's: biased variance over each group's channels and posit
   }
   await session.dispose();
 });
+
+test("graph outputs take a node output's name in place; inputs and repeated outputs go through an Identity", async () => {
+  const g = new Graph('outputs');
+  const x = g.input('x', 'float32', [2]);
+  const y = add(x, 1);
+  g.output(y, 'y');
+  const z = add(y, 10); // used after it became an output: the consumer follows the new name
+  g.output(z, 'z');
+  g.output(y, 'y_again');
+  g.output(x, 'x_out');
+  assert.deepEqual(
+    g.nodes.filter((n) => n.opType === 'Identity').map((n) => n.outputs[0]),
+    ['y_again', 'x_out'],
+  );
+  assert.equal(y.name, 'y');
+  const session = await Session.create(toModelBytes(g), { device: 'cpu' });
+  const out = await session.run({ x: tensor('float32', Float32Array.from([1, 2]), [2]) });
+  assert.deepEqual([...out.y.data], [2, 3]);
+  assert.deepEqual([...out.z.data], [12, 13]);
+  assert.deepEqual([...out.y_again.data], [2, 3]);
+  assert.deepEqual([...out.x_out.data], [1, 2]);
+  await session.dispose();
+});

@@ -16,7 +16,8 @@ export interface TensorData {
 
 export class Value {
   readonly graph: Graph;
-  readonly name: string;
+  /** Changes only when Graph.output renames a node's output in place. */
+  name: string;
   readonly dtype: DType;
   readonly shape: Shape | undefined;
   constructor(graph: Graph, name: string, dtype: DType, shape: Shape | undefined) {
@@ -100,20 +101,40 @@ export class Graph {
     return v;
   }
 
-  /** Marks a value as a graph output under `name` (an Identity renames it when needed). */
+  /**
+   * Marks a value as a graph output under `name`. A node's output that is not
+   * an output yet takes the name in place, so its node writes the graph
+   * output itself (into memory the caller may have preallocated, not into the
+   * run's own block and then through a copy); a graph input, an initializer or
+   * a value already handed out goes through an Identity.
+   */
   output(value: Value, name: string): Value {
-    let out = value;
-    if (value.name !== name || this.outputs.includes(value) || this.isInitializer(value)) {
-      out = new Value(this, this.claim(name), value.dtype, value.shape);
-      this.nodes.push({
-        opType: 'Identity',
-        domain: '',
-        name: `${name}/identity`,
-        inputs: [value.name],
-        outputs: [out.name],
-        attributes: {},
-      });
+    if (this.outputs.includes(value) || this.isInitializer(value)) return this.outputCopy(value, name);
+    if (value.name === name) {
+      this.outputs.push(value);
+      return value;
     }
+    const producer = this.nodes.find((n) => n.outputs.includes(value.name));
+    if (!producer || this.used.has(name)) return this.outputCopy(value, name);
+    const old = value.name;
+    this.used.add(name);
+    producer.outputs = producer.outputs.map((o) => (o === old ? name : o));
+    for (const n of this.nodes) n.inputs = n.inputs.map((i) => (i === old ? name : i));
+    value.name = name;
+    this.outputs.push(value);
+    return value;
+  }
+
+  private outputCopy(value: Value, name: string): Value {
+    const out = new Value(this, this.claim(name), value.dtype, value.shape);
+    this.nodes.push({
+      opType: 'Identity',
+      domain: '',
+      name: `${name}/identity`,
+      inputs: [value.name],
+      outputs: [out.name],
+      attributes: {},
+    });
     this.outputs.push(out);
     return out;
   }
