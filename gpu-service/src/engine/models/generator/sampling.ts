@@ -160,9 +160,9 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: Pref
 }
 
 /**
- * x with −∞ where `remove` holds: x + log(1 − remove) adds 0 or −∞, exactly,
- * and onnxruntime's CPU Where over [B, n, V] costs several times these three
- * passes (each Where allocates temporaries; profile of 2026-12-08).
+ * x with −∞ where `remove` holds: x + log(1 − remove) adds 0 or −∞, exactly.
+ * onnxruntime's CPU Where over [B, n, V] took 12–20 ms at d16's last scale,
+ * these three passes ~5 ms (profile of 2026-12-08).
  */
 function minusInfWhere(remove: Value, x: Value): Value {
   return add(x, log(cast(not(remove), x.dtype)));
