@@ -8,7 +8,7 @@ import { saveModel } from './serialize.ts';
 import { POOL_FILE, WeightPool } from './weight-pool.ts';
 
 /** Bump when graph-building code changes in a way the key would not see. */
-export const BUILDER_VERSION = 10;
+export const BUILDER_VERSION = 11;
 
 export function defaultCacheDir(): string {
   return resolve(process.env.STAR_CACHE_DIR ?? join(import.meta.dirname, '../../../../.cache/graphs'));

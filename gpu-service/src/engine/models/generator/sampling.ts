@@ -123,7 +123,7 @@ function decimalValue(x: Value, decimals: number): Value {
  * upstream sorts for top-p bit for bit (its −∞ entries sort first, so the
  * survivors keep their positions and order). Both filters remove a prefix of
  * the sorted row, so the result keeps what sorts at or after the first kept
- * position: z above that value, or equal to it at an index not below its
+ * entry: z above its value, or equal to it at an index at or after its index
  * (the ascending tie order).
  */
 export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: PrefixSum = 'sequential'): Value {
@@ -136,7 +136,7 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: Pref
   const k = min(reshape(topK_, [B, 1, 1]), V);
   const kthPosition = expand(where(greater(k, 0), sub(V, k), 0), [B, n, 1]); // position 0 when off: nothing is below it
   const belowKth = less(ascending, atSorted(kthPosition, ascending));
-  const afterTopK = minusInfWhere(belowKth, ascending);
+  const afterTopK = minusInfUnless(not(belowKth), ascending);
 
   // ---- top-p
   const runningSum = prefixSum(softmax(afterTopK, -1), prefix);
@@ -156,16 +156,16 @@ export function topKTopPFilter(z: Value, topK_: Value, topP: Value, prefix: Pref
   const keptValue = atSorted(firstKept, ascending);
   const keptIndex = atSorted(firstKept, order);
   const keep = or(greater(z, keptValue), and(equal(z, keptValue), greaterOrEqual(vocabularyIndex(g, V), keptIndex)));
-  return minusInfWhere(not(keep), z);
+  return minusInfUnless(keep, z);
 }
 
 /**
- * x with −∞ where `remove` holds: x + log(1 − remove) adds 0 or −∞, exactly.
+ * x where `keep` holds, −∞ elsewhere: x + log(keep) adds 0 or −∞, exactly.
  * onnxruntime's CPU Where over [B, n, V] took 12–20 ms at d16's last scale,
- * these three passes ~5 ms (profile of 2026-12-08).
+ * these passes ~5 ms (profile of 2026-12-08).
  */
-function minusInfWhere(remove: Value, x: Value): Value {
-  return add(x, log(cast(not(remove), x.dtype)));
+function minusInfUnless(keep: Value, x: Value): Value {
+  return add(x, log(cast(keep, x.dtype)));
 }
 
 /** 0, 1, …, V − 1 as int64 [V]. */
