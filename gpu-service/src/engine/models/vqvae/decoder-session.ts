@@ -10,9 +10,6 @@ import type { VqvaeConfig } from './config.ts';
 import { buildDecoderGraph, DECODER_INPUT, DECODER_OUTPUT } from './decoder.ts';
 import { previewLatent } from './preview.ts';
 
-/** Bump when decoder.ts changes the graph it builds, so cached graphs are rebuilt. */
-export const DECODER_GRAPH_VERSION = 2;
-
 export interface VqvaeDecoderOptions {
   device: Device;
   /** Defaults to fp16 on CUDA, fp32 on CPU. */
@@ -43,7 +40,7 @@ export class VqvaeDecoder {
 
   static async load(vae: TensorStore, cfg: VqvaeConfig, options: VqvaeDecoderOptions): Promise<VqvaeDecoder> {
     const precision = options.precision ?? (options.device === 'cuda' ? 'fp16' : 'fp32');
-    const key = { graph: 'vqvae-decoder', version: DECODER_GRAPH_VERSION, weights: options.weightsKey, cfg, precision };
+    const key = { graph: 'vqvae-decoder', weights: options.weightsKey, cfg, precision };
     const { modelPath } = cachedModel(key, () => buildDecoderGraph(vae, cfg, { precision }), options.cacheDir);
     const session = await Session.create(modelPath, { device: options.device, threads: options.threads, memoryArena: options.memoryArena });
     return new VqvaeDecoder(session, precision, options.device === 'cpu');
