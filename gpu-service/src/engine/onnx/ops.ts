@@ -101,7 +101,6 @@ export const sigmoid = (x: Value) => unary('Sigmoid', x);
 export const tanh = (x: Value) => unary('Tanh', x);
 const erf = (x: Value) => unary('Erf', x);
 export const not = (x: Value) => unary('Not', x);
-export const identity = (x: Value) => unary('Identity', x);
 /** Round half to even, as torch.round. */
 export const round = (x: Value) => unary('Round', x);
 export function silu(x: Value): Value {

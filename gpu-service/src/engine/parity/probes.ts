@@ -2,7 +2,7 @@
 // as the star-tiny fixtures name them (fixtures/star-tiny README) and made
 // graph outputs, so a parity check can compare each with its reference.
 import type { Graph, Value } from '../onnx/graph.ts';
-import { identity, reshape, transpose } from '../onnx/ops.ts';
+import { reshape, transpose } from '../onnx/ops.ts';
 import type { GeneratorConfig } from '../models/generator/config.ts';
 import type { ScaleProbe, ScaleValues } from '../models/generator/generator.ts';
 import { scaleCount } from '../models/generator/config.ts';
@@ -23,7 +23,7 @@ export class FixtureProbes {
 
   /** Makes every tapped value a graph output under its fixture name (call once the graph is built). */
   addOutputs(g: Graph): void {
-    for (const [name, v] of this.tapped) g.output(g.outputs.includes(v) ? identity(v) : v, name);
+    for (const [name, v] of this.tapped) g.output(v, name);
   }
 
   private fixtureNames(si: number, v: ScaleValues): Record<string, Value> {
